@@ -1,0 +1,86 @@
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
+import { normalizePrefix, type Storage, type StoredObject } from './storage.ts';
+
+const perObjectErrors = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
+
+/** Storage on the local filesystem, rooted at an absolute directory. */
+export class FsStorage implements Storage {
+  readonly root: string;
+
+  constructor(rootDir: string) {
+    this.root = rootDir;
+  }
+
+  async *list(prefix = ''): AsyncIterable<StoredObject> {
+    const base = join(this.root, normalizePrefix(prefix));
+    let entries;
+    try {
+      entries = await readdir(base, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return;
+      throw new StorageUnavailableError(`cannot list ${base}: ${(error as Error).message}`, { cause: error });
+    }
+    const keys = entries
+      .filter((e) => e.isFile())
+      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'))
+      .sort(compareKeys);
+    for (const key of keys) {
+      const info = await stat(join(this.root, key)).catch(() => undefined);
+      if (info) yield { key, size: info.size };
+    }
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    try {
+      return await readFile(this.locationOf(key));
+    } catch (error) {
+      throw classify(error, key, 'read');
+    }
+  }
+
+  /** Writes to a temporary sibling and renames it, so a reader never sees half an object. */
+  async write(key: string, body: Uint8Array | string): Promise<void> {
+    const target = this.locationOf(key);
+    const temporary = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.partial`;
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      const handle = await open(temporary, 'w');
+      try {
+        await handle.writeFile(body);
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, target);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw new StorageUnavailableError(`cannot write ${target}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async remove(keys: string[]): Promise<void> {
+    await Promise.all(keys.map((key) => rm(this.locationOf(key), { force: true })));
+  }
+
+  locationOf(key: string): string {
+    return join(this.root, key);
+  }
+}
+
+/** S3 orders keys by their UTF-8 bytes; the filesystem listing follows the same order. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function isErrno(error: unknown, code: string): boolean {
+  return (error as NodeJS.ErrnoException)?.code === code;
+}
+
+function classify(error: unknown, key: string, action: string): Error {
+  const code = (error as NodeJS.ErrnoException)?.code ?? '';
+  if (perObjectErrors.has(code)) {
+    return new ObjectReadError(key, `cannot ${action} ${key}: ${code}`, { notFound: code === 'ENOENT', cause: error });
+  }
+  return new StorageUnavailableError(`cannot ${action} ${key}: ${(error as Error).message}`, { cause: error });
+}

@@ -1,0 +1,116 @@
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  paginateListObjectsV2,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
+import { normalizePrefix, type Storage, type StoredObject } from './storage.ts';
+
+/** Per-object refusals: the item becomes a failure record. Anything else is the store being unavailable. */
+const perObjectErrors = new Set(['NoSuchKey', 'NotFound', 'AccessDenied', 'InvalidObjectState', 'KMS.DisabledException']);
+
+/**
+ * One client per process (Lambda container reuse). The SDK reads the endpoint from AWS_ENDPOINT_URL_S3 or
+ * AWS_ENDPOINT_URL; S3-compatible stores (MinIO, fauxqs) then need path-style addressing.
+ */
+let sharedClient: S3Client | undefined;
+export function s3Client(): S3Client {
+  const customEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
+  sharedClient ??= new S3Client({ forcePathStyle: customEndpoint });
+  return sharedClient;
+}
+
+/** Storage in an S3 bucket, rooted at a key prefix. */
+export class S3Storage implements Storage {
+  readonly root: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  private readonly client: S3Client;
+
+  constructor(bucket: string, prefix = '', client: S3Client = s3Client()) {
+    this.bucket = bucket;
+    this.prefix = normalizePrefix(prefix);
+    this.client = client;
+    this.root = `s3://${bucket}/${this.prefix}`;
+  }
+
+  async *list(prefix = ''): AsyncIterable<StoredObject> {
+    const pages = paginateListObjectsV2(
+      { client: this.client },
+      { Bucket: this.bucket, Prefix: this.prefix + normalizePrefix(prefix) },
+    );
+    try {
+      for await (const page of pages) {
+        for (const object of page.Contents ?? []) {
+          if (object.Key === undefined) continue;
+          yield {
+            key: object.Key.slice(this.prefix.length),
+            size: object.Size ?? 0,
+            ...(object.ETag ? { etag: unquoteEtag(object.ETag) } : {}),
+          };
+        }
+      }
+    } catch (error) {
+      throw new StorageUnavailableError(`cannot list ${this.root}${prefix}: ${describe(error)}`, { cause: error });
+    }
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      if (!response.Body) throw new StorageUnavailableError(`empty response body for ${this.locationOf(key)}`);
+      return await response.Body.transformToByteArray();
+    } catch (error) {
+      if (error instanceof StorageUnavailableError) throw error;
+      const name = errorName(error);
+      if (perObjectErrors.has(name)) {
+        throw new ObjectReadError(key, `cannot read ${this.locationOf(key)}: ${name}`, {
+          notFound: name === 'NoSuchKey' || name === 'NotFound',
+          cause: error,
+        });
+      }
+      throw new StorageUnavailableError(`cannot read ${this.locationOf(key)}: ${describe(error)}`, { cause: error });
+    }
+  }
+
+  /** Multipart above 5 MiB through lib-storage, a single PUT below. */
+  async write(key: string, body: Uint8Array | string): Promise<void> {
+    try {
+      await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.prefix + key, Body: body } }).done();
+    } catch (error) {
+      throw new StorageUnavailableError(`cannot write ${this.locationOf(key)}: ${describe(error)}`, { cause: error });
+    }
+  }
+
+  async remove(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const chunk = keys.slice(i, i + 1000).map((key) => ({ Key: this.prefix + key }));
+      try {
+        await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: chunk, Quiet: true } }));
+      } catch (error) {
+        throw new StorageUnavailableError(`cannot delete under ${this.root}: ${describe(error)}`, { cause: error });
+      }
+    }
+  }
+
+  locationOf(key: string): string {
+    return `s3://${this.bucket}/${this.prefix}${key}`;
+  }
+}
+
+/** S3 returns ETags in double quotes (also in Step Functions' listObjectsV2 items). */
+export function unquoteEtag(etag: string): string {
+  return etag.replace(/^"+|"+$/g, '');
+}
+
+function errorName(error: unknown): string {
+  return error instanceof S3ServiceException ? error.name : ((error as { name?: string })?.name ?? '');
+}
+
+function describe(error: unknown): string {
+  const e = error as { name?: string; message?: string; code?: string };
+  return [e.name, e.code, e.message].filter(Boolean).join(': ') || String(error);
+}

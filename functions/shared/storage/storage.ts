@@ -1,0 +1,48 @@
+/**
+ * Storage behind one small interface, so the same code reads images and writes shards on the local
+ * filesystem and on S3 (AWS, MinIO, fauxqs...). A storage is rooted at a location; keys are relative to it.
+ */
+
+export interface StoredObject {
+  /** Key relative to the storage root, `/`-separated. */
+  key: string;
+  size: number;
+  /** S3 ETag without quotes; absent on the filesystem. */
+  etag?: string;
+}
+
+export interface Storage {
+  /** Where this storage is rooted: `s3://bucket/prefix/` or an absolute directory. */
+  readonly root: string;
+  /** Every object under `prefix` (relative to the root), in key order. */
+  list(prefix?: string): AsyncIterable<StoredObject>;
+  /** The object's bytes. Throws ObjectReadError (missing, forbidden) or StorageUnavailableError. */
+  read(key: string): Promise<Uint8Array>;
+  /** Creates or replaces the object. Throws StorageUnavailableError. */
+  write(key: string, body: Uint8Array | string): Promise<void>;
+  /** Removes the objects; missing ones are ignored. */
+  remove(keys: string[]): Promise<void>;
+  /** The object's full location: `s3://bucket/key` or an absolute path. */
+  locationOf(key: string): string;
+}
+
+/**
+ * Where a storage is rooted, as the state machine passes it: an S3 bucket name and a key prefix.
+ * Locally, `bucket` may also be an absolute directory (the local runner's stand-in for a bucket).
+ */
+export interface StorageLocation {
+  bucket: string;
+  prefix?: string;
+}
+
+/** The prefix in its canonical form: no leading `/`, one trailing `/` unless empty. */
+export function normalizePrefix(prefix: string | undefined): string {
+  const trimmed = (prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
+  return trimmed === '' ? '' : `${trimmed}/`;
+}
+
+/** The last-but-one path segment: the image's folder, which is its label (as in the original job). */
+export function parentFolderName(location: string): string {
+  const segments = location.split('/').filter((s) => s !== '');
+  return segments.length >= 2 ? (segments[segments.length - 2] ?? '') : '';
+}

@@ -1,0 +1,46 @@
+/**
+ * The real S3 protocol, in-process: a fauxqs server on a free port, with the SDK pointed at it through the
+ * same environment variables a user sets for MinIO (AWS_ENDPOINT_URL_S3 and credentials).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startFauxqs } from 'fauxqs';
+
+export interface LocalS3 {
+  endpoint: string;
+  client: S3Client;
+  createBucket(name: string): Promise<void>;
+  /** Uploads `keys` (relative to `dir`) under `prefix`. */
+  upload(bucket: string, dir: string, keys: readonly string[], prefix?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalS3(): Promise<LocalS3> {
+  const server = await startFauxqs({ port: 0, logger: false });
+  const endpoint = server.address;
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_REGION: 'us-east-1',
+  });
+  const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1' });
+  return {
+    endpoint,
+    client,
+    createBucket: async (name) => {
+      await client.send(new CreateBucketCommand({ Bucket: name }));
+    },
+    upload: async (bucket, dir, keys, prefix = '') => {
+      for (const key of keys) {
+        const body = await readFile(join(dir, key));
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${key}`, Body: body }));
+      }
+    },
+    stop: async () => {
+      client.destroy();
+      await server.stop();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ObjectReadError, StorageUnavailableError } from '../../functions/shared/errors.ts';
+import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
+import { openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
+import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
+import { parentFolderName, type Storage } from '../../functions/shared/storage/storage.ts';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+
+let s3: LocalS3;
+let dir: string;
+
+beforeAll(async () => {
+  s3 = await startLocalS3();
+  await s3.createBucket('contract');
+  dir = await mkdtemp(join(tmpdir(), 'storage-contract-'));
+});
+afterAll(async () => {
+  await s3.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const implementations: [string, () => Storage][] = [
+  ['filesystem', () => new FsStorage(dir)],
+  ['S3 (fauxqs)', () => new S3Storage('contract', 'root/prefix')],
+];
+
+describe.each(implementations)('%s storage', (_, make) => {
+  it('writes, reads back and lists keys (spaces, unicode) in S3 byte order, relative to its root', async () => {
+    const storage = make();
+    const keys = ['b/2.jpg', 'a/Apple Red 1/ünïcødé & co.jpg', 'a/Z.jpg', 'b/10.jpg'];
+    for (const key of keys) await storage.write(key, `bytes of ${key}`);
+    await storage.write('elsewhere.txt', 'x');
+
+    const listed = [];
+    for await (const object of storage.list('a')) listed.push(object);
+    expect(listed.map((o) => o.key)).toEqual(['a/Apple Red 1/ünïcødé & co.jpg', 'a/Z.jpg']);
+    expect(listed[1]!.size).toBe(Buffer.byteLength('bytes of a/Z.jpg'));
+
+    const all = [];
+    for await (const object of storage.list()) all.push(object.key);
+    expect(all).toEqual(['a/Apple Red 1/ünïcødé & co.jpg', 'a/Z.jpg', 'b/10.jpg', 'b/2.jpg', 'elsewhere.txt']);
+
+    expect(Buffer.from(await storage.read('a/Apple Red 1/ünïcødé & co.jpg')).toString()).toBe(
+      'bytes of a/Apple Red 1/ünïcødé & co.jpg',
+    );
+  });
+
+  it('replaces an object on a second write', async () => {
+    const storage = make();
+    await storage.write('same/key.bin', new Uint8Array([1, 2, 3]));
+    await storage.write('same/key.bin', new Uint8Array([4]));
+    expect([...(await storage.read('same/key.bin'))]).toEqual([4]);
+    const listed = [];
+    for await (const object of storage.list('same')) listed.push(object);
+    expect(listed).toHaveLength(1);
+  });
+
+  it('stores objects larger than one multipart part intact', async () => {
+    const storage = make();
+    const big = new Uint8Array(11 * 1024 * 1024).map((_, i) => i % 251);
+    await storage.write('big/object.bin', big);
+    expect(Buffer.compare(Buffer.from(await storage.read('big/object.bin')), Buffer.from(big))).toBe(0);
+  });
+
+  it('reports a missing object as an ObjectReadError (notFound), not as the store being down', async () => {
+    const error = await make().read('no/such/key.jpg').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ObjectReadError);
+    expect(error).toMatchObject({ notFound: true, key: 'no/such/key.jpg' });
+  });
+
+  it('lists nothing under a prefix that does not exist', async () => {
+    const listed = [];
+    for await (const object of make().list('nothing-here')) listed.push(object);
+    expect(listed).toEqual([]);
+  });
+
+  it('removes objects and ignores missing ones', async () => {
+    const storage = make();
+    await storage.write('gone/1', 'x');
+    await storage.remove(['gone/1', 'gone/never-existed']);
+    const listed = [];
+    for await (const object of storage.list('gone')) listed.push(object);
+    expect(listed).toEqual([]);
+  });
+});
+
+describe('S3 storage', () => {
+  it('returns ETags without quotes and full s3:// locations', async () => {
+    const storage = new S3Storage('contract', 'etags');
+    await storage.write('x/y.jpg', 'abc');
+    const [object] = await Array.fromAsync(storage.list());
+    expect(object!.etag).toMatch(/^[0-9a-f]{32}$/);
+    expect(storage.locationOf('x/y.jpg')).toBe('s3://contract/etags/x/y.jpg');
+  });
+
+  it('turns an unreachable endpoint into StorageUnavailableError (the batch is retried)', async () => {
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    const unreachable = new S3Client({ endpoint: 'http://127.0.0.1:9', forcePathStyle: true, maxAttempts: 1 });
+    const storage = new S3Storage('contract', '', unreachable);
+    await expect(storage.read('a.jpg')).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(storage.write('a.jpg', 'x')).rejects.toBeInstanceOf(StorageUnavailableError);
+  });
+});
+
+describe('locations', () => {
+  it('parses s3:// URIs and local paths', () => {
+    expect(parseStorageUri('s3://bucket/some/prefix')).toEqual({ bucket: 'bucket', prefix: 'some/prefix/' });
+    expect(parseStorageUri('s3://bucket')).toEqual({ bucket: 'bucket', prefix: '' });
+    expect(parseStorageUri('out', '/home/me')).toEqual({ bucket: '/home/me/out', prefix: '' });
+    expect(() => parseStorageUri('s3:///x')).toThrow(/no bucket/);
+    expect(() => parseStorageUri('gs://bucket/x')).toThrow(/unsupported URI scheme/);
+  });
+
+  it('opens a directory as filesystem storage and a bucket name as S3 storage', () => {
+    expect(openStorage({ bucket: '/data/images', prefix: 'a' })).toBeInstanceOf(FsStorage);
+    expect(openStorage({ bucket: 'my-bucket', prefix: 'a' }).root).toBe('s3://my-bucket/a/');
+    expect(() => openStorage({ bucket: 'Not A Bucket' })).toThrow(/not an S3 bucket name/);
+  });
+
+  it('takes the label from the parent folder, as the original job did', () => {
+    expect(parentFolderName('s3://fruits/images/Apple Red 1/3_100.jpg')).toBe('Apple Red 1');
+    expect(parentFolderName('/data/fruits/Kiwi/1.jpg')).toBe('Kiwi');
+    expect(parentFolderName('s3://fruits/top.jpg')).toBe('fruits');
+  });
+});
