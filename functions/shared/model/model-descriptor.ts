@@ -1,0 +1,69 @@
+/**
+ * What the pipeline needs to know about a model artifact, so that another model can be swapped in without
+ * code changes: drop a `featurize-model.json` beside its weights, with any of the fields below.
+ * Without one, the defaults describe the MobileNetV2 graph model in ../shared/models.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { z } from 'zod';
+import { ModelLoadError } from '../errors.ts';
+
+export const descriptorFileName = 'featurize-model.json';
+
+const descriptorSchema = z.object({
+  /** Stable name recorded with every vector. */
+  name: z.string().min(1).optional(),
+  inputNode: z.string().min(1).default('input'),
+  outputNode: z.string().min(1).default('features'),
+  /** Square input side in pixels (NHWC, RGB). */
+  inputSize: z.number().int().positive().default(224),
+  /** Network input = (pixel - mean) / scale, per channel value 0..255. */
+  normalization: z.object({ mean: z.number(), scale: z.number().positive() }).default({ mean: 128, scale: 128 }),
+  featureLength: z.number().int().positive().default(1280),
+  /** Range every feature must lie in (ReLU6 output for MobileNetV2), checked by the validator. */
+  featureRange: z.tuple([z.number(), z.number()]).default([0, 6]),
+});
+
+export interface ModelDescriptor extends z.infer<typeof descriptorSchema> {
+  name: string;
+  /** Directory holding `model.json` and its weight files. */
+  dir: string;
+  /** `name@` + the first 12 hex digits of the SHA-256 of model.json: which exact artifact made a vector. */
+  id: string;
+}
+
+export async function loadModelDescriptor(dir: string): Promise<ModelDescriptor> {
+  const modelJson = await readFile(join(dir, 'model.json')).catch((error: unknown) => {
+    throw new ModelLoadError(`no model.json in ${dir} (set FEATURIZE_MODEL_DIR or --model): ${(error as Error).message}`);
+  });
+  const raw = await readFile(join(dir, descriptorFileName), 'utf8').then(
+    (text) => JSON.parse(text) as unknown,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return {};
+      throw new ModelLoadError(`cannot read ${join(dir, descriptorFileName)}: ${error.message}`);
+    },
+  );
+  const parsed = descriptorSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ModelLoadError(`invalid ${join(dir, descriptorFileName)}: ${parsed.error.issues[0]?.message}`);
+  }
+  const name = parsed.data.name ?? basename(dir);
+  const digest = createHash('sha256').update(modelJson).digest('hex').slice(0, 12);
+  return { ...parsed.data, name, dir, id: `${name}@${digest}` };
+}
+
+/** Bytes (RGB, HWC) to the network's float input, batched: [n, size, size, 3]. */
+export function normalizePixels(images: readonly Uint8Array[], descriptor: ModelDescriptor): Float32Array {
+  const { mean, scale } = descriptor.normalization;
+  const perImage = descriptor.inputSize * descriptor.inputSize * 3;
+  const input = new Float32Array(images.length * perImage);
+  images.forEach((pixels, i) => {
+    if (pixels.length !== perImage) {
+      throw new RangeError(`image ${i} has ${pixels.length} bytes, the model takes ${perImage}`);
+    }
+    const offset = i * perImage;
+    for (let j = 0; j < perImage; j++) input[offset + j] = ((pixels[j] as number) - mean) / scale;
+  });
+  return input;
+}
