@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { preprocessImage, type PreprocessOptions } from '../../functions/shared/images/preprocess-image.ts';
+import { edgeCasesDir, maxAbsDifference, referenceCases, sampleDir } from '../support/shared-data.ts';
+
+const squash: PreprocessOptions = { size: 224, resize: 'squash', maxPixels: 100_000_000 };
+const crop: PreprocessOptions = { ...squash, resize: 'center-crop' };
+const edgeCase = (name: string) => readFile(join(edgeCasesDir, name));
+
+async function pixelsOf(bytes: Uint8Array, options = squash): Promise<Uint8Array> {
+  const result = await preprocessImage(bytes, options);
+  if (!result.ok) throw new Error(`${result.failure.code}: ${result.failure.message}`);
+  return result.pixels;
+}
+
+describe('preprocessImage', () => {
+  it('reproduces the reference inputs from their source images (same decode, orientation, resize)', async () => {
+    for (const reference of await referenceCases()) {
+      const pixels = await pixelsOf(await readFile(reference.source));
+      expect(pixels, reference.id).toHaveLength(224 * 224 * 3);
+      expect(maxAbsDifference(pixels, reference.pixels), reference.id).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('applies EXIF orientation: an Orientation=6 copy equals the original turned 90° clockwise', async () => {
+    const original = await readFile(join(sampleDir, 'Braeburn', '3_100.jpg'));
+    const turned = await sharp(original).rotate(90).jpeg({ quality: 100 }).toBuffer();
+    const tagged = await pixelsOf(await edgeCase('made_fruit_exif_orientation6.jpg'));
+    const expected = await pixelsOf(turned);
+    expect(meanAbsDifference(tagged, expected)).toBeLessThan(4);
+    const untagged = await pixelsOf(original);
+    expect(meanAbsDifference(tagged, untagged)).toBeGreaterThan(10);
+  });
+
+  it('converts CMYK, greyscale and 16-bit inputs to 8-bit sRGB with three channels', async () => {
+    const original = await pixelsOf(await readFile(join(sampleDir, 'Braeburn', '3_100.jpg')));
+    for (const name of ['made_fruit_cmyk.jpg', 'made_fruit_rgb16.png', 'made_fruit_lzw.tiff', 'made_fruit.webp']) {
+      expect(meanAbsDifference(await pixelsOf(await edgeCase(name)), original), name).toBeLessThan(12);
+    }
+    const grey = await pixelsOf(await edgeCase('made_fruit_gray16.png'));
+    for (let i = 0; i < grey.length; i += 3) {
+      expect(grey[i]).toBe(grey[i + 1]);
+      expect(grey[i + 1]).toBe(grey[i + 2]);
+    }
+  });
+
+  it('center-crop keeps the middle square; squash keeps the whole frame', async () => {
+    // A 300x100 image: red | green | blue thirds. The centre crop is all green.
+    const stripes = await sharp({ create: { width: 300, height: 100, channels: 3, background: '#000' } })
+      .composite([
+        { input: { create: { width: 100, height: 100, channels: 3, background: '#f00' } }, left: 0, top: 0 },
+        { input: { create: { width: 100, height: 100, channels: 3, background: '#0f0' } }, left: 100, top: 0 },
+        { input: { create: { width: 100, height: 100, channels: 3, background: '#00f' } }, left: 200, top: 0 },
+      ])
+      .png()
+      .toBuffer();
+    const cropped = await pixelsOf(stripes, crop);
+    expect([cropped[0], cropped[1], cropped[2]]).toEqual([0, 255, 0]);
+    const squashed = await pixelsOf(stripes, squash);
+    expect([squashed[0], squashed[1], squashed[2]]).toEqual([255, 0, 0]);
+  });
+
+  it('center-crops a 3000x1 strip and a rotated photo without failing', async () => {
+    expect(await pixelsOf(await edgeCase('made_extreme_aspect_3000x1.jpg'), crop)).toHaveLength(224 * 224 * 3);
+    expect(await pixelsOf(await edgeCase('exif_orientation6_portrait.jpg'), crop)).toHaveLength(224 * 224 * 3);
+  });
+
+  it.each([
+    ['made_zero_bytes.jpg', 'EMPTY'],
+    ['made_text_file.jpg', 'UNSUPPORTED_FORMAT'],
+    ['svg_check.svg', 'UNSUPPORTED_FORMAT'],
+    ['made_fruit.bmp', 'UNSUPPORTED_FORMAT'],
+    ['heic_iphone13promax.HEIC', 'UNSUPPORTED_FORMAT'],
+    ['made_fruit_truncated_half.jpg', 'CORRUPT'],
+    ['truncated_first_10000_bytes.jpg', 'CORRUPT'],
+    ['made_soi_only_4_bytes.jpg', 'CORRUPT'],
+    ['gif_decompression_bomb.gif', 'CORRUPT'],
+    ['huge_20000x14000_gray.jpg', 'TOO_LARGE'],
+    ['huge_65536x65536_1bit.png', 'TOO_LARGE'],
+  ])('%s fails with %s and a message', async (name, code) => {
+    const result = await preprocessImage(await edgeCase(name), squash);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.failure.code).toBe(code);
+      expect(result.failure.message.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('names the dimensions and the limit when it refuses a huge image', async () => {
+    const result = await preprocessImage(await edgeCase('huge_20000x14000_gray.jpg'), squash);
+    expect(result).toMatchObject({ ok: false, failure: { message: '20000x14000 is 280 MP, over the 100 MP limit' } });
+  });
+
+  it('follows the configured pixel limit', async () => {
+    const photo = await edgeCase('made_progressive_photo_3264x2448.jpg');
+    expect((await preprocessImage(photo, { ...squash, maxPixels: 8_000_000 })).ok).toBe(true);
+    expect(await preprocessImage(photo, { ...squash, maxPixels: 7_000_000 })).toMatchObject({
+      ok: false,
+      failure: { code: 'TOO_LARGE' },
+    });
+  });
+});
+
+function meanAbsDifference(a: Uint8Array, b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs((a[i] as number) - (b[i] as number));
+  return sum / a.length;
+}
