@@ -1,0 +1,69 @@
+/**
+ * The extraction Lambda (container image): one Distributed Map batch in, one shard out.
+ *
+ * Event, as the map's ItemBatcher delivers it:
+ *   { Items: [{ Key, Size?, Etag?, ... }], BatchInput: { runId, input: { bucket }, output: { bucket, prefix } } }
+ * Items' keys are relative to the input bucket (S3 listObjectsV2 keys). Returns ExtractBatchResult.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { z } from 'zod';
+import { extractionSettings } from '../shared/config.ts';
+import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
+import { parseEvent } from '../shared/middleware/parse-event.ts';
+import { featureEngine } from '../shared/model/feature-engine.ts';
+import { logger } from '../shared/observability.ts';
+import { unquoteEtag } from '../shared/storage/s3-storage.ts';
+import { openStorage } from '../shared/storage/open-storage.ts';
+import { extractBatch, type ExtractBatchResult } from './extract-batch.ts';
+
+export const extractEventSchema = z.object({
+  Items: z
+    .array(
+      z.looseObject({
+        Key: z.string().min(1),
+        Size: z.number().int().nonnegative().optional(),
+        Etag: z.string().optional(),
+      }),
+    )
+    .min(1),
+  BatchInput: z.object({
+    runId: runIdSchema,
+    input: storageLocationSchema.pick({ bucket: true }),
+    output: storageLocationSchema,
+  }),
+});
+
+export type ExtractEvent = z.infer<typeof extractEventSchema>;
+
+// Read once per container: a bad setting fails the cold start, loudly.
+const settings = extractionSettings();
+// Started at init, awaited per batch: the model loads once per container (or worker thread).
+const engine = featureEngine(settings.engine, settings.modelDir);
+
+export async function extract(event: ExtractEvent): Promise<ExtractBatchResult> {
+  const { runId, input, output } = event.BatchInput;
+  const result = await extractBatch(
+    {
+      runId,
+      items: event.Items.map((item) => ({
+        key: item.Key,
+        ...(item.Size !== undefined ? { size: item.Size } : {}),
+        ...(item.Etag ? { etag: unquoteEtag(item.Etag) } : {}),
+      })),
+      input: openStorage({ bucket: input.bucket }),
+      output: openStorage(output),
+    },
+    await engine,
+    {
+      preprocess: { resize: settings.resize, maxPixels: settings.maxPixels },
+      maxBytes: settings.maxBytes,
+      inferenceBatchSize: settings.inferenceBatchSize,
+      readConcurrency: settings.readConcurrency,
+    },
+  );
+  logger.info('batch extracted', { ...result });
+  return result;
+}
+
+export const handler = middy(extract).use(injectLambdaContext(logger)).use(parseEvent(extractEventSchema));

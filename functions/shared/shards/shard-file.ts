@@ -1,0 +1,134 @@
+/**
+ * A shard: what one extraction batch produced, one row per input item, as an Arrow IPC file.
+ * Arrow because the vectors stay a fixed-size list of float32 end to end (no JSON number round-trips), the
+ * reducer streams shards straight into Parquet, and any Arrow reader (pyarrow, DuckDB) can open one.
+ * A row holds either a vector or a failure (code and message), never both: every item is in exactly one place.
+ */
+import {
+  Field,
+  FixedSizeList,
+  Float32,
+  Int64,
+  makeData,
+  makeVector,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  tableFromIPC,
+  tableToIPC,
+  Utf8,
+  vectorFromArray,
+} from 'apache-arrow';
+import type { Failure, FailureCode } from '../failures.ts';
+
+export interface ShardRow {
+  /** Full location of the source: `s3://bucket/key` or an absolute path. */
+  path: string;
+  /** The source's parent folder name. */
+  label: string;
+  /** Source size in bytes. */
+  size: number;
+  /** S3 ETag (unquoted), when the source is in S3. */
+  etag: string | null;
+  /** SHA-256 of the bytes read (hex); null when they could not be read. */
+  sha256: string | null;
+  features: Float32Array | null;
+  failure: Failure | null;
+}
+
+/** Recorded in the shard's schema metadata and carried into the Parquet file metadata. */
+export interface ShardMetadata {
+  runId: string;
+  batchId: string;
+  modelId: string;
+  engine: string;
+  preprocessing: string;
+}
+
+export function featuresType(featureLength: number): FixedSizeList<Float32> {
+  return new FixedSizeList(featureLength, new Field('element', new Float32(), false));
+}
+
+export function encodeShard(rows: readonly ShardRow[], featureLength: number, metadata: ShardMetadata): Uint8Array {
+  const length = rows.length;
+  const values = new Float32Array(length * featureLength);
+  const validity = new Uint8Array(Math.ceil(length / 8));
+  let nullCount = 0;
+  rows.forEach((row, i) => {
+    if (row.features) {
+      if (row.features.length !== featureLength) {
+        throw new RangeError(`${row.path}: ${row.features.length} features, expected ${featureLength}`);
+      }
+      values.set(row.features, i * featureLength);
+      validity[i >> 3]! |= 1 << (i & 7);
+    } else {
+      nullCount++;
+    }
+  });
+  const type = featuresType(featureLength);
+  const features = makeVector(
+    makeData({
+      type,
+      length,
+      nullCount,
+      nullBitmap: validity,
+      child: makeData({ type: new Float32(), length: length * featureLength, data: values }),
+    }),
+  );
+  const columns = {
+    path: vectorFromArray(rows.map((r) => r.path), new Utf8()),
+    label: vectorFromArray(rows.map((r) => r.label), new Utf8()),
+    size: vectorFromArray(rows.map((r) => BigInt(r.size)), new Int64()),
+    etag: vectorFromArray(rows.map((r) => r.etag), new Utf8()),
+    sha256: vectorFromArray(rows.map((r) => r.sha256), new Utf8()),
+    features,
+    error_code: vectorFromArray(rows.map((r) => r.failure?.code ?? null), new Utf8()),
+    error_message: vectorFromArray(rows.map((r) => r.failure?.message ?? null), new Utf8()),
+  };
+  const fields = Object.entries(columns).map(([name, vector]) => new Field(name, vector.type, name !== 'path' && name !== 'label' && name !== 'size'));
+  const schema = new Schema(fields, new Map(Object.entries(metadata).map(([k, v]) => [k, String(v)])));
+  const data = makeData({
+    type: new Struct(fields),
+    length,
+    nullCount: 0,
+    children: Object.values(columns).map((vector) => vector.data[0]!),
+  });
+  return tableToIPC(new Table(schema, [new RecordBatch(schema, data)]), 'file');
+}
+
+export interface DecodedShard {
+  metadata: ShardMetadata;
+  rows: ShardRow[];
+}
+
+export function decodeShard(bytes: Uint8Array): DecodedShard {
+  const table = tableFromIPC(bytes);
+  const metadata = Object.fromEntries(table.schema.metadata) as unknown as ShardMetadata;
+  const rows: ShardRow[] = [];
+  const column = <T>(name: string) => table.getChild(name) as unknown as { get(i: number): T };
+  const [path, label, size, etag, sha256, features, code, message] = [
+    column<string>('path'),
+    column<string>('label'),
+    column<bigint>('size'),
+    column<string | null>('etag'),
+    column<string | null>('sha256'),
+    column<{ toArray(): Float32Array } | null>('features'),
+    column<string | null>('error_code'),
+    column<string | null>('error_message'),
+  ];
+  for (let i = 0; i < table.numRows; i++) {
+    const vector = features.get(i);
+    const failureCode = code.get(i);
+    rows.push({
+      path: path.get(i),
+      label: label.get(i),
+      size: Number(size.get(i)),
+      etag: etag.get(i),
+      sha256: sha256.get(i),
+      features: vector ? Float32Array.from(vector.toArray()) : null,
+      failure: failureCode ? { code: failureCode as FailureCode, message: message.get(i) ?? '' } : null,
+    });
+  }
+  return { metadata, rows };
+}
