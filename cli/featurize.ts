@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/**
+ * The `featurize` command line. Each command lives in cli/commands/<name>.ts and registers itself here.
+ * A bad argument or a failed precondition prints one line and exits non-zero; a stack trace only with --verbose.
+ */
+import { Command, CommanderError } from 'commander';
+import { FeaturizeError } from '../functions/shared/errors.ts';
+
+const program = new Command('featurize')
+  .description('Images in a folder or an S3 prefix to a Parquet dataset of MobileNetV2 feature vectors')
+  .option('--verbose', 'log every step as JSON lines, and show stack traces')
+  .showSuggestionAfterError()
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'featurize: ')) });
+
+program.hook('preAction', (command) => {
+  process.env.POWERTOOLS_LOG_LEVEL ??= command.optsWithGlobals().verbose ? 'DEBUG' : 'WARN';
+});
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  process.exitCode = exitCodeFor(error, program.opts().verbose === true);
+}
+
+function exitCodeFor(error: unknown, verbose: boolean): number {
+  // Commander has printed its own one-line message (unknown option, missing argument) or the help text.
+  if (error instanceof CommanderError) return error.exitCode;
+  if (error instanceof FeaturizeError && !verbose) {
+    process.stderr.write(`featurize: ${error.message}\n`);
+  } else {
+    process.stderr.write(`featurize: ${verbose ? ((error as Error).stack ?? String(error)) : String((error as Error)?.message ?? error)}\n`);
+  }
+  return 1;
+}
