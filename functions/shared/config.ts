@@ -28,7 +28,7 @@ export const resizeModes = ['squash', 'center-crop'] as const;
  *  `center-crop`: the largest centred square, then resized (keeps proportions, loses the borders). */
 export type ResizeMode = (typeof resizeModes)[number];
 
-export const engineNames = ['tfjs'] as const;
+export const engineNames = ['tfjs', 'onnx'] as const;
 export type EngineName = (typeof engineNames)[number];
 
 export interface ExtractionSettings {
@@ -59,12 +59,7 @@ const settingsSchema = z.object({
 
 /** Extraction settings from `FEATURIZE_*` variables; a bad value is a ConfigError naming the variable. */
 export function extractionSettings(env: NodeJS.ProcessEnv = process.env): ExtractionSettings {
-  const parsed = settingsSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid setting ${String(issue?.path[0])}: ${issue?.message}`);
-  }
-  const s = parsed.data;
+  const s = parseSettings(settingsSchema, env);
   return {
     modelDir: defaultModelDir(env),
     engine: s.FEATURIZE_ENGINE,
@@ -74,4 +69,52 @@ export function extractionSettings(env: NodeJS.ProcessEnv = process.env): Extrac
     inferenceBatchSize: s.FEATURIZE_INFERENCE_BATCH,
     readConcurrency: s.FEATURIZE_READ_CONCURRENCY,
   };
+}
+
+/** Where the ONNX export of a model lives: FEATURIZE_ONNX_MODEL, else `build/models/<model name>.onnx` here. */
+export function onnxModelPath(modelName: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.FEATURIZE_ONNX_MODEL ?? join(repoRoot, 'build', 'models', `${modelName}.onnx`));
+}
+
+export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'layout', 'all'] as const;
+export const executionModes = ['sequential', 'parallel'] as const;
+
+/** ONNX Runtime session options (the `onnx` engine). */
+export interface OnnxRuntimeSettings {
+  /** Threads inside one operator (a convolution); 0 lets ONNX Runtime take one per physical core. */
+  intraOpThreads: number;
+  /** Threads running independent operators at once; used only in `parallel` execution mode. */
+  interOpThreads: number;
+  graphOptimization: (typeof graphOptimizationLevels)[number];
+  executionMode: (typeof executionModes)[number];
+  /** Keep freed tensor memory in ONNX Runtime's arena for the next batch instead of returning it. */
+  memoryArena: boolean;
+}
+
+const onnxRuntimeSchema = z.object({
+  FEATURIZE_ORT_INTRA_OP_THREADS: z.coerce.number().int().nonnegative().max(256).default(0),
+  FEATURIZE_ORT_INTER_OP_THREADS: z.coerce.number().int().nonnegative().max(256).default(0),
+  FEATURIZE_ORT_GRAPH_OPTIMIZATION: z.enum(graphOptimizationLevels).default('all'),
+  FEATURIZE_ORT_EXECUTION_MODE: z.enum(executionModes).default('sequential'),
+  FEATURIZE_ORT_MEMORY_ARENA: z.stringbool().default(true),
+});
+
+export function onnxRuntimeSettings(env: NodeJS.ProcessEnv = process.env): OnnxRuntimeSettings {
+  const s = parseSettings(onnxRuntimeSchema, env);
+  return {
+    intraOpThreads: s.FEATURIZE_ORT_INTRA_OP_THREADS,
+    interOpThreads: s.FEATURIZE_ORT_INTER_OP_THREADS,
+    graphOptimization: s.FEATURIZE_ORT_GRAPH_OPTIMIZATION,
+    executionMode: s.FEATURIZE_ORT_EXECUTION_MODE,
+    memoryArena: s.FEATURIZE_ORT_MEMORY_ARENA,
+  };
+}
+
+function parseSettings<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid setting ${String(issue?.path[0])}: ${issue?.message}`);
+  }
+  return parsed.data;
 }
