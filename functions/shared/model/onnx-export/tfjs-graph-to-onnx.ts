@@ -3,19 +3,19 @@
  * networks this project runs. The input keeps the TF.js contract, NHWC [n, h, w, c] float32, and one Transpose
  * turns it to NCHW; weights are laid out for NCHW at export, so no other transposes run per image.
  *
- * TensorFlow op        ONNX (opset 13)
- * Placeholder          graph input (NHWC) + Transpose to NCHW
- * Conv2D               Conv, weights HWIO -> OIHW, TF padding as explicit pads
- * DepthwiseConv2dNative Conv with group = input channels, weights HWCM -> (C*M)1HW
- * BiasAdd              folded into the Conv before it (its B input)
- * Relu6                Clip(0, 6)
- * AddV2                Add
- * AvgPool              AveragePool, padding excluded from the mean as in TF
- * Reshape              Reshape (int64 shape), after a Transpose back to NHWC unless the map is 1x1
- * Softmax              Softmax over the channel axis
- * Const                initializers, materialised in the layout their consumer needs
+ * TensorFlow op           ONNX (opset 13)
+ * Placeholder             graph input (NHWC) + Transpose to NCHW
+ * Conv2D                  Conv, weights HWIO -> OIHW, TF padding as explicit pads
+ * DepthwiseConv2dNative   Conv with group = input channels, weights HWCM -> (C*M)1HW
+ * BiasAdd                 folded into the Conv before it (its B input)
+ * Relu6                   Clip(0, 6)
+ * AddV2                   Add
+ * AvgPool                 AveragePool, padding excluded from the mean as in TF
+ * Reshape                 Reshape (int64 shape), after a Transpose back to NHWC unless the map is 1x1
+ * Softmax                 Softmax over the channel axis
+ * Const                   initializers, materialised in the layout their consumer needs
  *
- * Anything else (another op, NCHW data_format, a quantized weight...) is a ModelExportError naming it.
+ * Anything else (another op, NCHW data_format, broadcasting...) is a ModelExportError naming the node.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { ModelExportError } from '../../errors.ts';
@@ -187,7 +187,7 @@ export function tfjsGraphToOnnx(artifacts: tf.io.ModelArtifacts, descriptor: Mod
       `${node.name}/weights`,
       depthwise ? [channels, 1, kh, kw] : [channels, cin, kh, kw],
       tensorDataType.float,
-      depthwise ? depthwiseToOnnx(filter) : conv2dToOnnx(filter),
+      hwioToOihw(filter.values, depthwise ? [kh, kw, 1, channels] : filter.shape),
     );
     // The BiasAdd that follows becomes Conv's bias, and its name the Conv's output.
     const [next, ...others] = consumers.get(node.name) ?? [];
@@ -327,27 +327,17 @@ function windowOutput(
   return [out[0]!, out[1]!, [...begin, ...end]];
 }
 
-/** Conv2D filter [kh, kw, in, out] (HWIO) to ONNX [out, in, kh, kw] (OIHW). */
-function conv2dToOnnx({ shape, values }: Weight): Float32Array {
-  const [kh, kw, cin, cout] = shape as [number, number, number, number];
+/**
+ * A filter [kh, kw, in, out] (HWIO) to ONNX's [out, in, kh, kw] (OIHW). A depthwise filter [kh, kw, c, m] is
+ * the same memory as HWIO [kh, kw, 1, c * m], whose OIHW form is the grouped Conv's [c * m, 1, kh, kw].
+ */
+function hwioToOihw(values: Float32Array | Int32Array, shape: readonly number[]): Float32Array {
+  const [kh = 0, kw = 0, cin = 0, cout = 0] = shape;
   const out = new Float32Array(values.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
       for (let i = 0; i < cin; i++)
         for (let o = 0; o < cout; o++) out[((o * cin + i) * kh + y) * kw + x] = values[((y * kw + x) * cin + i) * cout + o]!;
-  return out;
-}
-
-/** Depthwise filter [kh, kw, channels, multiplier] to ONNX grouped Conv [channels * multiplier, 1, kh, kw]. */
-function depthwiseToOnnx({ shape, values }: Weight): Float32Array {
-  const [kh, kw, channels, multiplier] = shape as [number, number, number, number];
-  const out = new Float32Array(values.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let c = 0; c < channels; c++)
-        for (let m = 0; m < multiplier; m++) {
-          out[((c * multiplier + m) * kh + y) * kw + x] = values[((y * kw + x) * channels + c) * multiplier + m]!;
-        }
   return out;
 }
 
