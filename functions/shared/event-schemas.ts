@@ -31,3 +31,18 @@ export const batchEventSchema = z.object({
 });
 
 export type BatchEvent = z.infer<typeof batchEventSchema>;
+
+/**
+ * What the state machine passes every step after the map (Reduce, Validate): the run's settings and, when
+ * the map failed, the error its Catch recorded.
+ */
+export const runEventSchema = z.object({
+  runId: runIdSchema,
+  input: storageLocationSchema,
+  /** The JSON manifest of new keys of an incremental run; null for a full run over the input prefix. */
+  manifest: z.object({ bucket: z.string().min(1), key: z.string().min(1) }).nullable(),
+  output: storageLocationSchema,
+  mapError: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).nullable(),
+});
+
+export type RunEvent = z.infer<typeof runEventSchema>;

@@ -1,0 +1,35 @@
+/**
+ * The reduce Lambda: after the Distributed Map, compacts the run's shards into the Parquet dataset.
+ *
+ * Event (the state machine's Reduce state): { runId, input: { bucket, prefix }, manifest: { bucket, key } | null,
+ *   output: { bucket, prefix }, mapError: { Error, Cause } | null }.
+ * Returns ReduceResult, which the state machine keeps at $.reduce and hands to the validator.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { reduceSettings } from '../shared/config.ts';
+import { runEventSchema, type RunEvent } from '../shared/event-schemas.ts';
+import { parseEvent } from '../shared/middleware/parse-event.ts';
+import { logger } from '../shared/observability.ts';
+import { openStorage } from '../shared/storage/open-storage.ts';
+import { reduceRun, type ReduceResult } from './reduce-run.ts';
+
+// Read once per container: a bad setting fails the cold start, loudly.
+const settings = reduceSettings();
+
+export async function reduce(event: RunEvent): Promise<ReduceResult> {
+  const result = await reduceRun(
+    {
+      runId: event.runId,
+      output: openStorage(event.output),
+      outputPrefix: event.output.prefix,
+      mode: event.manifest ? 'incremental' : 'full',
+      mapFailed: event.mapError !== null,
+    },
+    settings,
+  );
+  logger.info('run reduced', { ...result, parts: result.parts.length });
+  return result;
+}
+
+export const handler = middy(reduce).use(injectLambdaContext(logger)).use(parseEvent(runEventSchema));
