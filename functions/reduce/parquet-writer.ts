@@ -42,30 +42,34 @@ export async function encodeParquet(chunks: AsyncIterable<readonly DatasetRow[]>
     .setMaxRowGroupSize(options.rowGroupRows)
     .setKeyValueMetadata(new Map(Object.entries(options.metadata)))
     .build();
-  // The writer sees a failing source as a bare stream error; the original (a StorageUnavailableError, which
-  // Step Functions retries) is kept here and rethrown.
+  // On a failing source the writer does not fail: it ends the file with the rows it has, a valid but
+  // truncated part. So the source's own error (a StorageUnavailableError, which Step Functions retries) is
+  // kept here and wins over whatever the writer made of it.
   let sourceError: unknown;
   async function* wasmBatches() {
-    let featureLength: number | undefined;
     try {
+      let featureLength: number | undefined;
       for await (const rows of chunks) {
         if (rows.length === 0) continue;
         featureLength ??= rows[0]!.features.length;
         const ipc = tableToIPC(new Table([datasetBatch(rows, featureLength)]), 'stream');
         yield* WasmTable.fromIPCStream(ipc).recordBatches();
       }
+      if (featureLength === undefined) throw new RangeError('a Parquet part needs at least one row');
     } catch (error) {
       sourceError = error;
       throw error;
     }
-    if (featureLength === undefined) throw new RangeError('a Parquet part needs at least one row');
   }
+  let written: Uint8Array[] = [];
   try {
     const output = await transformParquetStream(ReadableStream.from(wasmBatches()), properties);
-    return Buffer.concat(await Array.fromAsync(output as ReadableStream<Uint8Array>));
+    written = await Array.fromAsync(output as ReadableStream<Uint8Array>);
   } catch (error) {
     throw sourceError ?? error;
   }
+  if (sourceError !== undefined) throw sourceError;
+  return Buffer.concat(written);
 }
 
 /**
