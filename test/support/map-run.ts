@@ -55,66 +55,90 @@ export function items(keys: readonly string[]): FixtureItem[] {
   return keys.map((key) => ({ key }));
 }
 
+/** One child execution of the map, as the ResultWriter records it. */
+export type Execution =
+  | { status: 'SUCCEEDED'; event: BatchEvent; output: ExtractBatchResult }
+  | { status: 'FAILED'; event: BatchEvent; error: { Error: string; Cause: string } }
+  | { status: 'PENDING'; event: BatchEvent };
+
 /** Writes the run's shards and map results; returns the shard rows by path, as the shards hold them. */
 export async function writeMapRun(run: FixtureRun): Promise<Map<string, ShardRow>> {
   const output = openStorage(run.output);
   const input = openStorage(run.input);
-  const mapRunId = run.mapRunId ?? '4b9a5f27-090b-3ac6-9beb-243cd77144a7';
-  const folder = `${mapResultsPrefix(run.runId)}${mapRunId}/`;
-  const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:featurize/Extract';
-  const records: Record<FixtureBatch['status'], object[]> = { SUCCEEDED: [], FAILED: [], PENDING: [] };
   const rowsByPath = new Map<string, ShardRow>();
-
-  for (const [index, batch] of run.batches.entries()) {
+  const executions: Execution[] = [];
+  for (const batch of run.batches) {
     const event: BatchEvent = {
       Items: batch.items.map((item) => ({ Key: item.key, Size: 4725, Etag: `"${md5(item.key)}"` })),
       BatchInput: { runId: run.runId, input: run.input, output: run.output },
     };
-    const execution = {
+    if (batch.status === 'SUCCEEDED') {
+      const result = await writeShard(run, batch, input.locationOf.bind(input), rowsByPath);
+      await output.write(result.shard, result.bytes);
+      executions.push({ status: 'SUCCEEDED', event, output: result.output });
+    } else if (batch.status === 'FAILED') {
+      executions.push({ status: 'FAILED', event, error: batch.error });
+    } else {
+      executions.push({ status: 'PENDING', event });
+    }
+  }
+  await writeResultFiles(run.output, run.runId, executions, run.mapRunId);
+  return rowsByPath;
+}
+
+/** `runs/<runId>/map/<mapRunId>/`: a result file per status that has executions, and the manifest naming them. */
+export async function writeResultFiles(
+  location: Required<StorageLocation>,
+  runId: string,
+  executions: readonly Execution[],
+  mapRunId = '4b9a5f27-090b-3ac6-9beb-243cd77144a7',
+): Promise<void> {
+  const output = openStorage(location);
+  const folder = `${mapResultsPrefix(runId)}${mapRunId}/`;
+  const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:featurize/Extract';
+  const records: Record<Execution['status'], object[]> = { SUCCEEDED: [], FAILED: [], PENDING: [] };
+  for (const [index, execution] of executions.entries()) {
+    const common = {
       ExecutionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${mapRunId}:${index}`,
       Name: `${mapRunId}:${index}`,
       StateMachineArn: stateMachineArn,
       StartDate: '2026-11-25T15:10:41.512Z',
       StopDate: '2026-11-25T15:10:58.097Z',
       RedriveCount: 0,
-      Input: JSON.stringify(event),
+      Input: JSON.stringify(execution.event),
       InputDetails: { Included: true },
     };
-    if (batch.status === 'SUCCEEDED') {
-      const result = await writeShard(run, batch, input.locationOf.bind(input), rowsByPath);
-      await output.write(result.shard, result.bytes);
+    if (execution.status === 'SUCCEEDED') {
       records.SUCCEEDED.push({
-        ...execution,
+        ...common,
         Status: 'SUCCEEDED',
-        Output: JSON.stringify(result.output),
+        Output: JSON.stringify(execution.output),
         OutputDetails: { Included: true },
         RedriveStatus: 'NOT_REDRIVABLE',
         RedriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven',
       });
-    } else if (batch.status === 'FAILED') {
-      records.FAILED.push({ ...execution, Status: 'FAILED', ...batch.error, RedriveStatus: 'REDRIVABLE' });
+    } else if (execution.status === 'FAILED') {
+      records.FAILED.push({ ...common, Status: 'FAILED', ...execution.error, RedriveStatus: 'REDRIVABLE' });
     } else {
-      records.PENDING.push({ ...execution, Status: 'PENDING' });
+      records.PENDING.push({ ...common, Status: 'PENDING' });
     }
   }
-
   const resultFiles: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
   for (const [status, list] of Object.entries(records)) {
     if (list.length === 0) continue;
     const key = `${folder}${status}_0.json`;
     const body = JSON.stringify(list);
     await output.write(key, body);
-    resultFiles[status]!.push({ Key: `${normalizePrefix(run.output.prefix)}${key}`, Size: Buffer.byteLength(body) });
+    resultFiles[status]!.push({ Key: `${normalizePrefix(location.prefix)}${key}`, Size: Buffer.byteLength(body) });
   }
   await output.write(
     `${folder}manifest.json`,
     JSON.stringify({
-      DestinationBucket: run.output.bucket,
+      DestinationBucket: location.bucket,
       MapRunArn: `arn:aws:states:eu-west-1:123456789012:mapRun:featurize/Extract:${mapRunId}`,
       ResultFiles: resultFiles,
     }),
   );
-  return rowsByPath;
 }
 
 async function writeShard(
