@@ -71,6 +71,12 @@ async function runPipeline(where: Place, runId: string, scenario: Scenario) {
   return { result, report, reduced };
 }
 
+/** Copies the run's first part to another key of features/, as a concurrent writer would have left it. */
+const copyFirstPartTo = (key: string) => async (at: Place, reduced: ReduceResult) => {
+  const output = openStorage(at.output);
+  await output.write(key, await output.read(reduced.parts[0]!));
+};
+
 const failedChecks = (report: ValidationReport) => report.checks.filter((check) => !check.passed).map((check) => check.name);
 const detailOf = (report: ValidationReport, name: string) => report.checks.find((check) => check.name === name)?.detail ?? '';
 
@@ -148,10 +154,7 @@ describe('validate', () => {
 
   it('fails the duplicates check when a path of the run is also in another part of features/', async () => {
     const where = onFilesystem('duplicated');
-    const meddle = async (at: Place, reduced: ReduceResult) => {
-      const output = openStorage(at.output);
-      await output.write('features/part-other-run-00000.parquet', await output.read(reduced.parts[0]!));
-    };
+    const meddle = copyFirstPartTo('features/part-other-run-00000.parquet');
 
     const { report } = await runPipeline(where, 'run-dup', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
 
@@ -161,10 +164,7 @@ describe('validate', () => {
 
   it('fails the parts check when features/ holds a part of the run that the reducer did not report', async () => {
     const where = onFilesystem('stray-part');
-    const meddle = async (at: Place, reduced: ReduceResult) => {
-      const output = openStorage(at.output);
-      await output.write('features/part-run-stray-00001.parquet', await output.read(reduced.parts[0]!));
-    };
+    const meddle = copyFirstPartTo('features/part-run-stray-00001.parquet');
 
     const { report } = await runPipeline(where, 'run-stray', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
 
