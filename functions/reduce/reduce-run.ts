@@ -73,9 +73,35 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
     collectPaths: publish && request.mode === 'incremental',
   });
 
+  const written = publish ? await writeParts(shards, runId, output, options) : await failuresOnly(shards);
+  const failures = [...shards.failures, ...results.failures];
+  await output.write(failuresKey(runId), failures.map((failure) => `${JSON.stringify(failure)}\n`).join(''));
+  const updated = publish
+    ? await updateDataset(output, request, written.parts, [...shards.paths, ...results.failures.map((f) => f.path)], options)
+    : { removed: [], rewritten: [] };
+
+  const failureCodes: Partial<Record<FailureCode, number>> = {};
+  for (const failure of failures) failureCodes[failure.code] = (failureCodes[failure.code] ?? 0) + 1;
+  return {
+    runId,
+    listed: results.listed,
+    rows: written.rows,
+    failures: failures.length,
+    failureCodes,
+    parts: written.parts,
+    published: publish,
+    removedParts: updated.removed.length,
+    rewrittenParts: updated.rewritten.length,
+    modelId: model?.modelId ?? null,
+    engine: model?.engine ?? null,
+  };
+}
+
+/** The run's vector rows into parts of at most `partRows` rows, numbered in shard order. */
+async function writeParts(shards: ShardStream, runId: string, output: Storage, options: ReduceOptions) {
   const parts: string[] = [];
   let rows = 0;
-  if (publish && results.succeeded.length > 0) {
+  if (!shards.empty) {
     const metadata = partMetadata(await shards.metadata(), options.now ?? new Date());
     for await (const group of inGroups(shards.rows(), options.partRows)) {
       const key = partKey(runId, parts.length);
@@ -83,47 +109,40 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
       await output.write(key, await encodeParquet(counted, { rowGroupRows: options.rowGroupRows, metadata }));
       parts.push(key);
     }
-  } else {
-    for await (const _ of shards.rows()); // only their failures are needed
   }
+  return { parts, rows };
+}
 
-  const failures = [...shards.failures, ...results.failures];
-  await output.write(failuresKey(runId), failures.map((failure) => `${JSON.stringify(failure)}\n`).join(''));
+/** A failed map's shards are read for their failure records only. */
+async function failuresOnly(shards: ShardStream) {
+  for await (const _ of shards.rows());
+  return { parts: [], rows: 0 };
+}
 
-  let removedParts = 0;
-  let rewrittenParts = 0;
-  if (publish) {
-    const existing = (await listParts(output)).filter((object) => !parts.includes(object.key));
-    if (request.mode === 'full') {
-      await output.remove(existing.map((object) => object.key));
-      removedParts = existing.length;
-    } else {
-      const stale = existing.filter((object) => partRunId(object.key) === runId);
-      await output.remove(stale.map((object) => object.key));
-      const older = existing.filter((object) => partRunId(object.key) !== runId);
-      const reprocessed = new Set([...shards.paths, ...results.failures.map((failure) => failure.path)]);
-      const outcome = await withoutReprocessed(output, older, reprocessed, runId, options);
-      removedParts = outcome.removed.length;
-      rewrittenParts = outcome.rewritten.length;
-      logger.info('older parts updated', { ...outcome });
-    }
+/**
+ * What else `features/` holds once the run's parts are written: in a full run, every other part goes; in an
+ * incremental run, this run's leftovers from an earlier attempt go, and older parts lose the paths it listed.
+ */
+async function updateDataset(
+  output: Storage,
+  request: ReduceRequest,
+  parts: readonly string[],
+  runPaths: readonly string[],
+  options: ReduceOptions,
+): Promise<{ removed: string[]; rewritten: string[] }> {
+  const written = new Set(parts);
+  const replaced: string[] = [];
+  const older: StoredObject[] = [];
+  for (const object of await listParts(output)) {
+    if (written.has(object.key)) continue;
+    if (request.mode === 'full' || partRunId(object.key) === request.runId) replaced.push(object.key);
+    else older.push(object);
   }
-
-  const failureCodes: Partial<Record<FailureCode, number>> = {};
-  for (const failure of failures) failureCodes[failure.code] = (failureCodes[failure.code] ?? 0) + 1;
-  return {
-    runId,
-    listed: results.listed,
-    rows,
-    failures: failures.length,
-    failureCodes,
-    parts,
-    published: publish,
-    removedParts,
-    rewrittenParts,
-    modelId: model?.modelId ?? null,
-    engine: model?.engine ?? null,
-  };
+  await output.remove(replaced);
+  const outcome = await withoutReprocessed(output, older, new Set(runPaths), request.runId, options);
+  const updated = { removed: [...replaced, ...outcome.removed], rewritten: outcome.rewritten };
+  logger.info('dataset updated', updated);
+  return updated;
 }
 
 /** One model and engine for the whole run, checked before anything is written: mixed vectors are no dataset. */
@@ -179,6 +198,10 @@ class ShardStream {
     this.runId = runId;
     this.batches = batches;
     this.options = options;
+  }
+
+  get empty(): boolean {
+    return this.batches.length === 0;
   }
 
   /** The first shard's metadata, which every other shard of the run must share. */

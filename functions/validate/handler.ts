@@ -57,7 +57,7 @@ export async function validate(event: ValidateEvent): Promise<ValidationResult> 
     },
     modelDir ? await loadModelDescriptor(modelDir) : defaultVectorShape,
   );
-  logger.info('run validated', { ...result });
+  logger[result.passed ? 'info' : 'warn']('run validated', { ...result });
   return result;
 }
 
