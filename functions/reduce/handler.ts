@@ -7,10 +7,12 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { reduceSettings } from '../shared/config.ts';
 import { runEventSchema, type RunEvent } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
-import { logger } from '../shared/observability.ts';
+import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { reduceRun, type ReduceResult } from './reduce-run.ts';
 
@@ -29,7 +31,13 @@ export async function reduce(event: RunEvent): Promise<ReduceResult> {
     settings,
   );
   logger.info('run reduced', { ...result, parts: result.parts.length });
+  metrics.addMetric('RowsWritten', MetricUnit.Count, result.rows);
+  metrics.addMetric('FailuresRecorded', MetricUnit.Count, result.failures);
+  metrics.addMetric('PartsWritten', MetricUnit.Count, result.parts.length);
   return result;
 }
 
-export const handler = middy(reduce).use(injectLambdaContext(logger)).use(parseEvent(runEventSchema));
+export const handler = middy(reduce)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(parseEvent(runEventSchema));

@@ -8,13 +8,15 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { z } from 'zod';
 import type { ReduceResult } from '../reduce/reduce-run.ts';
 import { runEventSchema } from '../shared/event-schemas.ts';
 import { failureCodes } from '../shared/failures.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { defaultVectorShape, loadModelDescriptor } from '../shared/model/model-descriptor.ts';
-import { logger } from '../shared/observability.ts';
+import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { listedInputs } from './listed-inputs.ts';
 import { validateRun, type ValidationResult } from './validate-run.ts';
@@ -58,7 +60,12 @@ export async function validate(event: ValidateEvent): Promise<ValidationResult> 
     modelDir ? await loadModelDescriptor(modelDir) : defaultVectorShape,
   );
   logger[result.passed ? 'info' : 'warn']('run validated', { ...result });
+  // An alarm on this metric catches a failed run even where nobody watches the executions.
+  metrics.addMetric('RunsFailingValidation', MetricUnit.Count, result.passed ? 0 : 1);
   return result;
 }
 
-export const handler = middy(validate).use(injectLambdaContext(logger)).use(parseEvent(validateEventSchema));
+export const handler = middy(validate)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(parseEvent(validateEventSchema));
