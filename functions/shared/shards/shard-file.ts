@@ -23,7 +23,8 @@ import {
 } from 'apache-arrow';
 import type { Failure, FailureCode } from '../failures.ts';
 
-export interface ShardRow {
+/** What identifies a row's source image: the leading columns of shards and Parquet parts alike. */
+export interface SourceFields {
   /** Full location of the source: `s3://bucket/key` or an absolute path. */
   path: string;
   /** The source's parent folder name. */
@@ -34,6 +35,9 @@ export interface ShardRow {
   etag: string | null;
   /** SHA-256 of the bytes read (hex); null when they could not be read. */
   sha256: string | null;
+}
+
+export interface ShardRow extends SourceFields {
   features: Float32Array | null;
   failure: Failure | null;
 }
@@ -80,15 +84,6 @@ export function featuresVector(
       child: makeData({ type: new Float32(), length: length * featureLength, data: values }),
     }),
   );
-}
-
-/** What identifies a row's source image: the leading columns of shards and Parquet parts alike. */
-export interface SourceFields {
-  path: string;
-  label: string;
-  size: number;
-  etag: string | null;
-  sha256: string | null;
 }
 
 export function sourceColumns(rows: readonly SourceFields[]) {
