@@ -65,6 +65,15 @@ describe.each(implementations)('%s storage', (_, make) => {
     expect(Buffer.compare(Buffer.from(await storage.read('big/object.bin')), Buffer.from(big))).toBe(0);
   });
 
+  it('reads a byte range of an object, clipped at its end', async () => {
+    const storage = make();
+    await storage.write('range/object.bin', new Uint8Array(100).map((_, i) => i));
+    expect([...(await storage.readRange('range/object.bin', 10, 14))]).toEqual([10, 11, 12, 13]);
+    expect([...(await storage.readRange('range/object.bin', 97, 120))]).toEqual([97, 98, 99]);
+    expect(await storage.readRange('range/object.bin', 5, 5)).toHaveLength(0);
+    await expect(storage.readRange('range/missing.bin', 0, 4)).rejects.toMatchObject({ name: 'ObjectReadError', notFound: true });
+  });
+
   it('reports a missing object as an ObjectReadError (notFound), not as the store being down', async () => {
     const error = await make().read('no/such/key.jpg').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ObjectReadError);
@@ -94,6 +103,24 @@ describe('S3 storage', () => {
     const [object] = await Array.fromAsync(storage.list());
     expect(object!.etag).toMatch(/^[0-9a-f]{32}$/);
     expect(storage.locationOf('x/y.jpg')).toBe('s3://contract/etags/x/y.jpg');
+  });
+
+  it('sends object tags with the upload itself, so lifecycle rules can expire intermediates', async () => {
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true });
+    const tagging: (string | undefined)[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        tagging.push((args.request as { headers: Record<string, string> }).headers['x-amz-tagging']);
+        return next(args);
+      },
+      { step: 'finalizeRequest' },
+    );
+    const storage = new S3Storage('contract', 'tags', client);
+    await storage.write('runs/r/shards/b.arrow', 'x', { tags: { 'featurize:intermediate': 'true' } });
+    await storage.write('runs/r/report.json', '{}');
+    expect(tagging).toEqual(['featurize%3Aintermediate=true', undefined]);
+    expect(Buffer.from(await storage.read('runs/r/shards/b.arrow')).toString()).toBe('x');
   });
 
   it('turns an unreachable endpoint into StorageUnavailableError (the batch is retried)', async () => {
