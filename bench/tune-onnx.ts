@@ -5,7 +5,7 @@
  * Four stages; the winner of each (best median images/s) carries into the next:
  *   1. workers x intra-op threads, at batch 16 and optimisation `all`
  *   2. inference batch size: 1, 8, 16, 32, 64
- *   3. graph optimisation level, and the memory arena off
+ *   3. graph optimisation level, memory arena off, parallel execution mode
  *   4. the tuned ONNX configuration against TF.js (wasm here) with one and two workers
  * Within a stage, every configuration runs once per round and rounds repeat, so that a disturbance on a shared
  * machine hits them alike; each run is a process of its own (bench/measure-inference.ts) for its peak memory.
@@ -42,12 +42,14 @@ const onnx = (workers: number, threads: number, batch: number, env: Record<strin
 });
 const describeOnnx = ({ workers, batch, env }: Measurement) =>
   `onnx ${workers}w x ${env.FEATURIZE_ORT_INTRA_OP_THREADS}t, batch ${batch}, ${env.FEATURIZE_ORT_GRAPH_OPTIMIZATION}` +
-  (env.FEATURIZE_ORT_MEMORY_ARENA === 'false' ? ', no arena' : '');
+  (env.FEATURIZE_ORT_MEMORY_ARENA === 'false' ? ', no arena' : '') +
+  (env.FEATURIZE_ORT_EXECUTION_MODE === 'parallel' ? ', parallel' : '');
 const candidate = (measurement: Measurement): Candidate => ({ label: describeOnnx(measurement), measurement });
 
 process.stdout.write(`${images} images per run, ${rounds} rounds, ${new Date().toISOString()}\n`);
 
-const layouts = await stage('1. workers x intra-op threads (0: ONNX Runtime picks)', [
+// Candidates are listed in order of preference: on a tie (within 5%) the earlier one carries on.
+const layouts = await stage('1. workers x intra-op threads (0: ONNX Runtime picks, one per core)', [
   candidate(onnx(1, 1, 16)),
   candidate(onnx(1, 0, 16)),
   candidate(onnx(1, 2, 16)),
@@ -58,19 +60,23 @@ const { workers, env } = layouts.measurement;
 const threads = Number(env.FEATURIZE_ORT_INTRA_OP_THREADS);
 const batches = await stage('2. inference batch size', [1, 8, 16, 32, 64].map((batch) => candidate(onnx(workers, threads, batch))));
 const { batch } = batches.measurement;
-const tuned = await stage('3. graph optimisation and memory arena', [
-  ...graphOptimizationLevels.map((level) => candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_GRAPH_OPTIMIZATION: level }))),
+const tuned = await stage('3. graph optimisation, memory arena, execution mode', [
+  ...graphOptimizationLevels.toReversed().map((level) => candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_GRAPH_OPTIMIZATION: level }))),
   candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_MEMORY_ARENA: 'false' })),
+  candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_EXECUTION_MODE: 'parallel' })),
 ]);
 const tfjs = (count: number, size: number): Candidate => ({
   label: `tfjs ${count}w (wasm: one thread each), batch ${size}`,
   measurement: { engine: 'tfjs' satisfies EngineName, workers: count, batch: size, images, env: {} },
 });
 const tfjsBatches = [...new Set([16, batch])];
+// One process, one engine, every core: how the Lambda function runs (TF.js there is tfjs-node, not measurable here).
+const singleProcess = candidate({ ...tuned.measurement, workers: 1, env: { ...tuned.measurement.env, FEATURIZE_ORT_INTRA_OP_THREADS: '0' } });
 await stage('4. ONNX Runtime against TF.js, same inputs', [
   tuned,
-  ...tfjsBatches.map((size) => tfjs(1, size)),
   ...tfjsBatches.map((size) => tfjs(2, size)),
+  singleProcess,
+  ...tfjsBatches.map((size) => tfjs(1, size)),
 ]);
 
 /**

@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -104,7 +105,16 @@ export function onnxModelPath(modelName: string, env: NodeJS.ProcessEnv = proces
 export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'layout', 'all'] as const;
 export const executionModes = ['sequential', 'parallel'] as const;
 
-/** ONNX Runtime session options (the `onnx` engine). */
+/**
+ * ONNX Runtime session options (the `onnx` engine). Defaults from `npm run tune:onnx` on a 2-core x86 machine
+ * (shared with other work, so ratios of interleaved runs; see the README's "Inference engines"):
+ * - threads: two single-threaded engines (one per worker thread) did 1.13-1.9x the images/s of one, while one
+ *   engine with 2 intra-op threads did 0.6-1.6x, and 2 workers x 2 threads lost to 2 x 1 (oversubscribed).
+ *   So an engine in a worker thread (the local runner starts one per core) takes 1 thread, and an engine on
+ *   the main thread (the Lambda function, one process per vCPU set) lets ONNX Runtime take every core.
+ * - graph optimisation `all` (which includes `layout`, the NCHWc convolution kernels) ran 1.4-2x `basic`/`extended`.
+ * - the memory arena and the execution mode made no difference beyond noise: ONNX Runtime's defaults stay.
+ */
 export interface OnnxRuntimeSettings {
   /** Threads inside one operator (a convolution); 0 lets ONNX Runtime take one per physical core. */
   intraOpThreads: number;
@@ -117,7 +127,7 @@ export interface OnnxRuntimeSettings {
 }
 
 const onnxRuntimeSchema = z.object({
-  FEATURIZE_ORT_INTRA_OP_THREADS: z.coerce.number().int().nonnegative().max(256).default(0),
+  FEATURIZE_ORT_INTRA_OP_THREADS: z.coerce.number().int().nonnegative().max(256).optional(),
   FEATURIZE_ORT_INTER_OP_THREADS: z.coerce.number().int().nonnegative().max(256).default(0),
   FEATURIZE_ORT_GRAPH_OPTIMIZATION: z.enum(graphOptimizationLevels).default('all'),
   FEATURIZE_ORT_EXECUTION_MODE: z.enum(executionModes).default('sequential'),
@@ -127,7 +137,7 @@ const onnxRuntimeSchema = z.object({
 export function onnxRuntimeSettings(env: NodeJS.ProcessEnv = process.env): OnnxRuntimeSettings {
   const s = parseSettings(onnxRuntimeSchema, env);
   return {
-    intraOpThreads: s.FEATURIZE_ORT_INTRA_OP_THREADS,
+    intraOpThreads: s.FEATURIZE_ORT_INTRA_OP_THREADS ?? (isMainThread ? 0 : 1),
     interOpThreads: s.FEATURIZE_ORT_INTER_OP_THREADS,
     graphOptimization: s.FEATURIZE_ORT_GRAPH_OPTIMIZATION,
     executionMode: s.FEATURIZE_ORT_EXECUTION_MODE,

@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onnxModelPath, onnxRuntimeSettings } from '../../functions/shared/config.ts';
 import { createOnnxEngine } from '../../functions/shared/model/onnx-engine.ts';
@@ -68,5 +70,19 @@ describe('ONNX settings', () => {
     expect(() => onnxRuntimeSettings({ FEATURIZE_ORT_GRAPH_OPTIMIZATION: 'max' })).toThrow(
       expect.objectContaining({ name: 'ConfigError', message: expect.stringContaining('FEATURIZE_ORT_GRAPH_OPTIMIZATION') }),
     );
+  });
+
+  it('give an engine in a worker thread one intra-op thread, and one on a main thread every core', async () => {
+    const config = join(import.meta.dirname, '..', '..', 'functions', 'shared', 'config.ts');
+    const threadsIn = `import(${JSON.stringify(config)}).then((c) => c.onnxRuntimeSettings({}).intraOpThreads)`;
+    const inWorker = await new Promise((resolve, reject) => {
+      const worker = new Worker(`${threadsIn}.then((n) => require('node:worker_threads').parentPort.postMessage(n))`, { eval: true });
+      worker.once('message', (n) => void worker.terminate().then(() => resolve(n)));
+      worker.once('error', reject);
+    });
+    const inMainThread = execFileSync(process.execPath, ['-e', `${threadsIn}.then((n) => process.stdout.write(String(n)))`], {
+      encoding: 'utf8',
+    });
+    expect({ inWorker, inMainThread }).toEqual({ inWorker: 1, inMainThread: '0' });
   });
 });
