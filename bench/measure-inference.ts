@@ -4,7 +4,8 @@
  *   node bench/measure-inference.ts '{"engine":"onnx","workers":2,"batch":16,"images":96,"env":{...}}'
  * starts `workers` worker threads, each with its own engine built from FEATURIZE_* settings in `env` (as the
  * local runner's workers would be), feeds them the reference inputs (already 224x224 RGB: inference alone, no
- * decoding) in mini-batches of `batch`, and prints one JSON line: images/s over the timed run and peak RSS.
+ * decoding) in mini-batches of `batch`, and prints one JSON line: images/s and CPU time per image over the
+ * timed run, and peak RSS.
  * Every worker loads its model and runs one untimed batch before the clock starts.
  */
 import { readFile } from 'node:fs/promises';
@@ -24,6 +25,8 @@ export interface Measurement {
 
 export interface MeasurementResult {
   imagesPerSecond: number;
+  /** CPU time of the whole process (every thread) per image: what a busy neighbour disturbs least. */
+  cpuMsPerImage: number;
   peakRssMb: number;
 }
 
@@ -49,14 +52,16 @@ async function measure(measurement: Measurement): Promise<MeasurementResult> {
       worker.once('error', reject);
     });
   await Promise.all(workers.map(next));
-  const started = performance.now();
+  const [started, cpu] = [performance.now(), process.cpuUsage()];
   const finished = workers.map(next);
   for (const worker of workers) worker.postMessage('go');
   await Promise.all(finished);
   const seconds = (performance.now() - started) / 1000;
+  const { user, system } = process.cpuUsage(cpu);
   await Promise.all(workers.map((worker) => worker.terminate()));
   return {
     imagesPerSecond: measurement.images / seconds,
+    cpuMsPerImage: (user + system) / 1000 / measurement.images,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }

@@ -29,6 +29,12 @@ export const resizeModes = ['squash', 'center-crop'] as const;
  *  `center-crop`: the largest centred square, then resized (keeps proportions, loses the borders). */
 export type ResizeMode = (typeof resizeModes)[number];
 
+/**
+ * `onnx` (ONNX Runtime on the ONNX export, `npm run build:onnx`) is the default: with the same cores it ran
+ * 3.3-3.6x the images/s of TF.js wasm and 11-14 CPU ms per image against 38-41 (`npm run tune:onnx`, 2-core
+ * machine shared with other work). `tfjs` needs no build step; its native backend (tfjs-node) stays in the
+ * Lambda image as the fallback, not measured against ONNX Runtime here.
+ */
 export const engineNames = ['tfjs', 'onnx'] as const;
 export type EngineName = (typeof engineNames)[number];
 
@@ -50,11 +56,13 @@ export interface ExtractionSettings {
 const positiveInt = z.coerce.number().int().positive();
 
 const settingsSchema = z.object({
-  FEATURIZE_ENGINE: z.enum(engineNames).default('tfjs'),
+  FEATURIZE_ENGINE: z.enum(engineNames).default('onnx'),
   FEATURIZE_RESIZE: z.enum(resizeModes).default('squash'),
   FEATURIZE_MAX_PIXELS: positiveInt.default(100_000_000),
   FEATURIZE_MAX_BYTES: positiveInt.default(128 * 1024 * 1024),
-  FEATURIZE_INFERENCE_BATCH: positiveInt.max(256).default(16),
+  // Throughput is flat in the batch size (ONNX Runtime: CPU per image within 4% from 1 to 32; TF.js wasm: 8 and
+  // 16 within noise) while memory grows with it (ONNX, one engine: 221, 327, 443, 644 MB peak at 1, 8, 16, 32).
+  FEATURIZE_INFERENCE_BATCH: positiveInt.max(256).default(8),
   FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
 });
 
@@ -107,13 +115,15 @@ export const executionModes = ['sequential', 'parallel'] as const;
 
 /**
  * ONNX Runtime session options (the `onnx` engine). Defaults from `npm run tune:onnx` on a 2-core x86 machine
- * (shared with other work, so ratios of interleaved runs; see the README's "Inference engines"):
- * - threads: two single-threaded engines (one per worker thread) did 1.13-1.9x the images/s of one, while one
- *   engine with 2 intra-op threads did 0.6-1.6x, and 2 workers x 2 threads lost to 2 x 1 (oversubscribed).
- *   So an engine in a worker thread (the local runner starts one per core) takes 1 thread, and an engine on
- *   the main thread (the Lambda function, one process per vCPU set) lets ONNX Runtime take every core.
- * - graph optimisation `all` (which includes `layout`, the NCHWc convolution kernels) ran 1.4-2x `basic`/`extended`.
- * - the memory arena and the execution mode made no difference beyond noise: ONNX Runtime's defaults stay.
+ * shared with other work (ratios of interleaved runs; the README's "Inference engines" has the tables):
+ * - intra-op threads: in a worker thread 1, because the local runner starts one worker per core and two
+ *   single-threaded engines did 1.9x one (quiet machine) where 2 workers x 2 threads, oversubscribed, did 1.2x;
+ *   on a main thread (the Lambda function: one engine per process) 0, ONNX Runtime's own choice, one thread per
+ *   physical core pinned to it: 1.6-1.8x one thread, while an explicit 2 (no pinning) did 0.6-1.6x.
+ * - graph optimisation `all` (with `layout`: NCHWc convolution kernels): 11-14 CPU ms per image, against 22-35
+ *   for `extended`, `basic` or `disabled`.
+ * - memory arena on (off cost 6-66% more CPU per image for at most 11% less peak memory), execution mode sequential
+ *   (`parallel` took 2.1-2.3x the CPU per image: MobileNetV2 is one chain, there is nothing to run beside it).
  */
 export interface OnnxRuntimeSettings {
   /** Threads inside one operator (a convolution); 0 lets ONNX Runtime take one per physical core. */
