@@ -2,17 +2,18 @@
 /**
  * Tunes the ONNX engine on this machine and sets it against TF.js on the same inputs (inference alone):
  *   npm run tune:onnx -- [--images 256] [--rounds 5]
- * Four stages; the winner of each (best median images/s) carries into the next:
+ * Four stages; the winner of each (see `stage`: images/s for thread layouts, CPU per image for the rest)
+ * carries into the next:
  *   1. workers x intra-op threads, at batch 16 and optimisation `all`
  *   2. inference batch size: 1, 8, 16, 32, 64
  *   3. graph optimisation level, memory arena off, parallel execution mode
- *   4. the tuned ONNX configuration against TF.js (wasm here) with one and two workers
+ *   4. the tuned ONNX configuration against TF.js (wasm here) with one and two workers, and one engine on
+ *      every core (as in Lambda) with its threads sleeping or spinning between operators
  * Within a stage, every configuration runs once per round and rounds repeat, so that a disturbance on a shared
  * machine hits them alike; each run is a process of its own (bench/measure-inference.ts) for its peak memory.
  */
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { graphOptimizationLevels, type EngineName } from '../functions/shared/config.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
@@ -44,6 +45,7 @@ const onnx = (workers: number, threads: number, batch: number, env: Record<strin
 const describeOnnx = ({ workers, batch, env }: Measurement) =>
   `onnx ${workers}w x ${env.FEATURIZE_ORT_INTRA_OP_THREADS}t, batch ${batch}, ${env.FEATURIZE_ORT_GRAPH_OPTIMIZATION}` +
   (env.FEATURIZE_ORT_MEMORY_ARENA === 'false' ? ', no arena' : '') +
+  (env.FEATURIZE_ORT_SPINNING === 'true' ? ', spinning' : '') +
   (env.FEATURIZE_ORT_EXECUTION_MODE === 'parallel' ? ', parallel' : '');
 const candidate = (measurement: Measurement): Candidate => ({ label: describeOnnx(measurement), measurement });
 
@@ -75,12 +77,19 @@ const tfjs = (count: number, size: number): Candidate => ({
   measurement: { engine: 'tfjs' satisfies EngineName, workers: count, batch: size, images, env: {} },
 });
 const tfjsBatches = [...new Set([16, batch])];
-// One process, one engine, every core: how the Lambda function runs (TF.js there is tfjs-node, not measurable here).
-const singleProcess = candidate({ ...tuned.measurement, workers: 1, env: { ...tuned.measurement.env, FEATURIZE_ORT_INTRA_OP_THREADS: '0' } });
+// One process, one engine, every core: how the Lambda function runs (TF.js there is tfjs-node, not measurable
+// here); with its pool threads sleeping between operators (the default) or spinning.
+const singleProcess = (spinning: boolean) =>
+  candidate({
+    ...tuned.measurement,
+    workers: 1,
+    env: { ...tuned.measurement.env, FEATURIZE_ORT_INTRA_OP_THREADS: '0', FEATURIZE_ORT_SPINNING: String(spinning) },
+  });
 await stage('4. ONNX Runtime against TF.js, same inputs', [
   tuned,
   ...tfjsBatches.map((size) => tfjs(2, size)),
-  singleProcess,
+  singleProcess(false),
+  singleProcess(true),
   ...tfjsBatches.map((size) => tfjs(1, size)),
 ]);
 

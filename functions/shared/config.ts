@@ -30,9 +30,9 @@ export const resizeModes = ['squash', 'center-crop'] as const;
 export type ResizeMode = (typeof resizeModes)[number];
 
 /**
- * `onnx` (ONNX Runtime on the ONNX export, `npm run build:onnx`) is the default: with the same cores it ran
- * 3.3-3.6x the images/s of TF.js wasm and 11-14 CPU ms per image against 38-41 (`npm run tune:onnx`, 2-core
- * machine shared with other work). `tfjs` needs no build step; its native backend (tfjs-node) stays in the
+ * `onnx` (ONNX Runtime on the ONNX export, `npm run build:onnx`) is the default: on the same two cores it ran
+ * 190 images/s against TF.js wasm's 49 (3.9x), 10.3 CPU ms per image against 39.7 (`npm run tune:onnx`, 2-core
+ * x86 machine shared with other work). `tfjs` needs no build step; its native backend (tfjs-node) stays in the
  * Lambda image as the fallback, not measured against ONNX Runtime here.
  */
 export const engineNames = ['tfjs', 'onnx'] as const;
@@ -60,8 +60,9 @@ const settingsSchema = z.object({
   FEATURIZE_RESIZE: z.enum(resizeModes).default('squash'),
   FEATURIZE_MAX_PIXELS: positiveInt.default(100_000_000),
   FEATURIZE_MAX_BYTES: positiveInt.default(128 * 1024 * 1024),
-  // Throughput is flat in the batch size (ONNX Runtime: CPU per image within 4% from 1 to 32; TF.js wasm: 8 and
-  // 16 within noise) while memory grows with it (ONNX, one engine: 221, 327, 443, 644 MB peak at 1, 8, 16, 32).
+  // 8: ONNX Runtime spends the same CPU per image at 1 and 8 (10.5 ms), 4, 8 and 10% more at 16, 32 and 64 while
+  // memory grows (two engines: 335, 520, 760, 1131, 1890 MB peak at 1, 8, 16, 32, 64); a multi-threaded engine
+  // splits a batch of 8 better than single images. TF.js wasm ran 1 and 16 alike (26 images/s).
   FEATURIZE_INFERENCE_BATCH: positiveInt.max(256).default(8),
   FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
 });
@@ -115,15 +116,17 @@ export const executionModes = ['sequential', 'parallel'] as const;
 
 /**
  * ONNX Runtime session options (the `onnx` engine). Defaults from `npm run tune:onnx` on a 2-core x86 machine
- * shared with other work (ratios of interleaved runs; the README's "Inference engines" has the tables):
- * - intra-op threads: in a worker thread 1, because the local runner starts one worker per core and two
- *   single-threaded engines did 1.9x one (quiet machine) where 2 workers x 2 threads, oversubscribed, did 1.2x;
- *   on a main thread (the Lambda function: one engine per process) 0, ONNX Runtime's own choice, one thread per
- *   physical core pinned to it: 1.6-1.8x one thread, while an explicit 2 (no pinning) did 0.6-1.6x.
- * - graph optimisation `all` (with `layout`: NCHWc convolution kernels): 11-14 CPU ms per image, against 22-35
+ * shared with other work (medians of interleaved runs; the README's "Inference engines" has the tables):
+ * - intra-op threads: two engines of 1 thread did 1.88x the images/s of one, 2 x 2 threads (oversubscribed)
+ *   1.59x, one engine on both cores 1.56-1.63x. So an engine in a worker thread (the local runner starts one per
+ *   core) takes 1 thread, and an engine on a main thread (the Lambda function) takes ONNX Runtime's default,
+ *   one thread per physical core.
+ * - spinning off: idle pool threads sleep. Spinning gained 9% on a quiet machine but lost 30% (and took 1.8x the
+ *   CPU per image) when other processes wanted the cores, as sharp's decoding does beside inference.
+ * - graph optimisation `all` (with `layout`'s NCHWc convolution kernels): 10.5 CPU ms per image, against 20.3-20.8
  *   for `extended`, `basic` or `disabled`.
- * - memory arena on (off cost 6-66% more CPU per image for at most 11% less peak memory), execution mode sequential
- *   (`parallel` took 2.1-2.3x the CPU per image: MobileNetV2 is one chain, there is nothing to run beside it).
+ * - memory arena on (off: 11% more CPU per image, more memory), execution mode sequential (`parallel`: 2x the
+ *   CPU per image; MobileNetV2 is one chain, there is nothing to run beside it).
  */
 export interface OnnxRuntimeSettings {
   /** Threads inside one operator (a convolution); 0 lets ONNX Runtime take one per physical core. */
@@ -134,6 +137,8 @@ export interface OnnxRuntimeSettings {
   executionMode: (typeof executionModes)[number];
   /** Keep freed tensor memory in ONNX Runtime's arena for the next batch instead of returning it. */
   memoryArena: boolean;
+  /** Let idle pool threads spin, waiting for the next operator, instead of sleeping. */
+  spinning: boolean;
 }
 
 const onnxRuntimeSchema = z.object({
@@ -142,6 +147,7 @@ const onnxRuntimeSchema = z.object({
   FEATURIZE_ORT_GRAPH_OPTIMIZATION: z.enum(graphOptimizationLevels).default('all'),
   FEATURIZE_ORT_EXECUTION_MODE: z.enum(executionModes).default('sequential'),
   FEATURIZE_ORT_MEMORY_ARENA: z.stringbool().default(true),
+  FEATURIZE_ORT_SPINNING: z.stringbool().default(false),
 });
 
 export function onnxRuntimeSettings(env: NodeJS.ProcessEnv = process.env): OnnxRuntimeSettings {
@@ -152,6 +158,7 @@ export function onnxRuntimeSettings(env: NodeJS.ProcessEnv = process.env): OnnxR
     graphOptimization: s.FEATURIZE_ORT_GRAPH_OPTIMIZATION,
     executionMode: s.FEATURIZE_ORT_EXECUTION_MODE,
     memoryArena: s.FEATURIZE_ORT_MEMORY_ARENA,
+    spinning: s.FEATURIZE_ORT_SPINNING,
   };
 }
 

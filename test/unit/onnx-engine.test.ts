@@ -65,8 +65,16 @@ describe('ONNX settings', () => {
         FEATURIZE_ORT_GRAPH_OPTIMIZATION: 'basic',
         FEATURIZE_ORT_EXECUTION_MODE: 'parallel',
         FEATURIZE_ORT_MEMORY_ARENA: 'false',
+        FEATURIZE_ORT_SPINNING: 'true',
       }),
-    ).toEqual({ intraOpThreads: 3, interOpThreads: 2, graphOptimization: 'basic', executionMode: 'parallel', memoryArena: false });
+    ).toEqual({
+      intraOpThreads: 3,
+      interOpThreads: 2,
+      graphOptimization: 'basic',
+      executionMode: 'parallel',
+      memoryArena: false,
+      spinning: true,
+    });
     expect(() => onnxRuntimeSettings({ FEATURIZE_ORT_GRAPH_OPTIMIZATION: 'max' })).toThrow(
       expect.objectContaining({ name: 'ConfigError', message: expect.stringContaining('FEATURIZE_ORT_GRAPH_OPTIMIZATION') }),
     );

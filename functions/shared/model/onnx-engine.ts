@@ -58,6 +58,7 @@ function onnxSourceModel(bytes: Uint8Array, modelPath: string): string {
 }
 
 function sessionOptions(settings: OnnxRuntimeSettings): ort.InferenceSession.SessionOptions {
+  const allow_spinning = settings.spinning ? '1' : '0';
   return {
     executionProviders: ['cpu'],
     intraOpNumThreads: settings.intraOpThreads,
@@ -65,6 +66,8 @@ function sessionOptions(settings: OnnxRuntimeSettings): ort.InferenceSession.Ses
     graphOptimizationLevel: settings.graphOptimization,
     executionMode: settings.executionMode,
     enableCpuMemArena: settings.memoryArena,
+    // Session config entries (onnxruntime_session_options_config_keys.h), flattened to dotted keys by the binding.
+    extra: { session: { intra_op: { allow_spinning }, inter_op: { allow_spinning } } },
   };
 }
 
