@@ -18,6 +18,11 @@ export interface Storage {
   list(prefix?: string): AsyncIterable<StoredObject>;
   /** The object's bytes. Throws ObjectReadError (missing, forbidden) or StorageUnavailableError. */
   read(key: string): Promise<Uint8Array>;
+  /**
+   * Bytes `start` (inclusive) to `end` (exclusive) of the object: Parquet readers fetch a footer and the
+   * column chunks they need, so a large part file is never held in memory whole. Throws like `read`.
+   */
+  readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** Creates or replaces the object. Throws StorageUnavailableError. */
   write(key: string, body: Uint8Array | string): Promise<void>;
   /** Removes the objects; missing ones are ignored. */
