@@ -1,0 +1,50 @@
+/**
+ * Feature datasets in the reducer's contract schema, for tests of what reads them (PCA, report):
+ * `path` string, `label` string, `size` int64, `etag` string (nullable), `sha256` string, `features` list of
+ * float32, key-value metadata with the run id, model id, engine and preprocessing.
+ */
+import { Int64, Utf8, vectorFromArray } from 'apache-arrow';
+import { encodeParquet, float32ListVector } from '../../functions/shared/dataset/parquet-write.ts';
+import { featuresPrefix } from '../../functions/shared/run-layout.ts';
+import type { Storage } from '../../functions/shared/storage/storage.ts';
+
+export interface FeatureRow {
+  path: string;
+  label: string;
+  features: ArrayLike<number>;
+}
+
+export const testSource = { modelId: 'mobilenet_v2_test@000000000000', engine: 'tfjs/wasm', preprocessing: '{"size":224}' };
+
+export function encodeFeaturePart(rows: readonly FeatureRow[], runId: string, rowGroupRows: number): Uint8Array {
+  const width = rows[0]?.features.length ?? 0;
+  const values = new Float32Array(rows.length * width);
+  rows.forEach((row, i) => values.set(row.features, i * width));
+  return encodeParquet(
+    {
+      path: vectorFromArray(rows.map((r) => r.path), new Utf8()),
+      label: vectorFromArray(rows.map((r) => r.label), new Utf8()),
+      size: vectorFromArray(rows.map(() => 1000n), new Int64()),
+      etag: vectorFromArray(rows.map(() => null), new Utf8()),
+      sha256: vectorFromArray(rows.map((r) => r.path.padEnd(64, '0').slice(0, 64)), new Utf8()),
+      features: float32ListVector(values, width),
+    },
+    { metadata: { runId, ...testSource }, nullable: ['etag'], rowGroupRows },
+  );
+}
+
+/** Writes `rows` as the run's parts `features/part-<runId>-NNNNN.parquet`, `rowsPerPart` rows each. */
+export async function writeFeatureParts(
+  output: Storage,
+  runId: string,
+  rows: readonly FeatureRow[],
+  { rowsPerPart = rows.length, rowGroupRows = 1000 }: { rowsPerPart?: number; rowGroupRows?: number } = {},
+): Promise<string[]> {
+  const keys: string[] = [];
+  for (let start = 0, part = 0; start < rows.length; start += rowsPerPart, part++) {
+    const key = `${featuresPrefix}part-${runId}-${String(part).padStart(5, '0')}.parquet`;
+    await output.write(key, encodeFeaturePart(rows.slice(start, start + rowsPerPart), runId, rowGroupRows));
+    keys.push(key);
+  }
+  return keys;
+}
