@@ -1,14 +1,38 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
- *   features/part-NNNNN.parquet            the dataset: Parquet parts only
+ *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only
+ *   features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet
+ *                                          the same rows reduced by one PCA model (one partition per model)
+ *   pca/<modelId>/model.json               a fitted PCA model; its id is the id of the run that fitted it
  *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate, expired by lifecycle)
  *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
+ *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
  */
 import { createHash, randomBytes } from 'node:crypto';
 
 export const featuresPrefix = 'features/';
+
+/**
+ * The name of a run's part files in a dataset folder: `part-<runId>-NNNNN.parquet`. Only digits follow the
+ * run id, so run `a` never takes the parts of run `a-2`.
+ */
+export function runPartPattern(runId: string): RegExp {
+  return new RegExp(`^part-${runId.replaceAll('.', '\\.')}-\\d+\\.parquet$`);
+}
+
+export function pcaModelKey(modelId: string): string {
+  return `pca/${modelId}/model.json`;
+}
+
+/**
+ * Vectors reduced by one model, in a Hive-style partition: two models' axes are unrelated, and the
+ * `pca_model` column that pyarrow, DuckDB, Spark and Athena derive from the folder name keeps them apart.
+ */
+export function pcaPartitionPrefix(modelId: string): string {
+  return `features-pca/pca_model=${modelId}/`;
+}
 
 export const runIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 
@@ -34,6 +58,10 @@ export function failuresKey(runId: string): string {
 
 export function reportKey(runId: string): string {
   return `${runPrefix(runId)}report.json`;
+}
+
+export function reportHtmlKey(runId: string): string {
+  return `${runPrefix(runId)}report.html`;
 }
 
 /**

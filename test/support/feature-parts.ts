@@ -16,7 +16,12 @@ export interface FeatureRow {
 
 export const testSource = { modelId: 'mobilenet_v2_test@000000000000', engine: 'tfjs/wasm', preprocessing: '{"size":224}' };
 
-export function encodeFeaturePart(rows: readonly FeatureRow[], runId: string, rowGroupRows: number): Uint8Array {
+function encodeFeaturePart(
+  rows: readonly FeatureRow[],
+  runId: string,
+  rowGroupRows: number,
+  source: Record<string, string> = testSource,
+): Uint8Array {
   const width = rows[0]?.features.length ?? 0;
   const values = new Float32Array(rows.length * width);
   rows.forEach((row, i) => values.set(row.features, i * width));
@@ -29,7 +34,7 @@ export function encodeFeaturePart(rows: readonly FeatureRow[], runId: string, ro
       sha256: vectorFromArray(rows.map((r) => r.path.padEnd(64, '0').slice(0, 64)), new Utf8()),
       features: float32ListVector(values, width),
     },
-    { metadata: { runId, ...testSource }, nullable: ['etag'], rowGroupRows },
+    { metadata: { runId, ...source }, nullable: ['etag'], rowGroupRows },
   );
 }
 
@@ -38,12 +43,16 @@ export async function writeFeatureParts(
   output: Storage,
   runId: string,
   rows: readonly FeatureRow[],
-  { rowsPerPart = rows.length, rowGroupRows = 1000 }: { rowsPerPart?: number; rowGroupRows?: number } = {},
+  {
+    rowsPerPart = rows.length,
+    rowGroupRows = 1000,
+    source = testSource,
+  }: { rowsPerPart?: number; rowGroupRows?: number; source?: Record<string, string> } = {},
 ): Promise<string[]> {
   const keys: string[] = [];
   for (let start = 0, part = 0; start < rows.length; start += rowsPerPart, part++) {
     const key = `${featuresPrefix}part-${runId}-${String(part).padStart(5, '0')}.parquet`;
-    await output.write(key, encodeFeaturePart(rows.slice(start, start + rowsPerPart), runId, rowGroupRows));
+    await output.write(key, encodeFeaturePart(rows.slice(start, start + rowsPerPart), runId, rowGroupRows, source));
     keys.push(key);
   }
   return keys;

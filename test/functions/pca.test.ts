@@ -1,0 +1,173 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fitPca } from '../../functions/pca/fit-pca.ts';
+import { handler, type PcaEvent } from '../../functions/pca/handler.ts';
+import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
+import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
+import { seededRandom } from '../../functions/report/reservoir-sample.ts';
+import { listParts, readFooter, readRowSlices } from '../../functions/shared/dataset/parquet-read.ts';
+import { applyPca, decodePcaModel, encodePcaModel } from '../../functions/shared/pca/pca-model.ts';
+import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
+import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
+import type { Storage } from '../../functions/shared/storage/storage.ts';
+import { testSource, writeFeatureParts, type FeatureRow } from '../support/feature-parts.ts';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+
+const context = { functionName: 'pca', awsRequestId: 'test' } as Context;
+const invoke = (event: unknown) => handler(event as PcaEvent, context) as Promise<PcaRunResult>;
+
+const width = 96;
+const labels = ['Apple Red 1', 'Banana', 'Kiwi', 'Lemon'];
+
+/** Four labels around four centres, spread along a few directions plus noise, all ≥ 0 like ReLU6 features. */
+function syntheticRows(count: number, seed: number, prefix: string): FeatureRow[] {
+  const random = seededRandom(seed);
+  const centres = labels.map((_, l) => Float64Array.from({ length: width }, (_, i) => 2 + Math.sin(l * 7 + i) * ((i % 3) + 1) * 0.5));
+  return Array.from({ length: count }, (_, r) => {
+    const label = labels[r % labels.length]!;
+    const centre = centres[r % labels.length]!;
+    const features = Float32Array.from(centre, (c) => Math.max(0, c + (random() - 0.5) * 0.6));
+    return { path: `${prefix}/${label}/${r}.jpg`, label, features };
+  });
+}
+
+async function reducedRows(storage: Storage, folder: string) {
+  const rows: { path: string; label: string; pca: number[] }[] = [];
+  for (const part of await listParts(storage, folder)) {
+    for await (const slice of readRowSlices(storage, part, ['path', 'label', 'pca'])) {
+      for (let i = 0; i < slice.rowCount; i++) {
+        rows.push({ path: slice.columns.path[i] as string, label: slice.columns.label[i] as string, pca: slice.columns.pca[i] as number[] });
+      }
+    }
+  }
+  return rows;
+}
+
+let s3: LocalS3;
+let dir: string;
+const output = { bucket: 'datasets', prefix: 'fruits/' };
+const rows = syntheticRows(1500, 1, 's3://images/fruits');
+
+beforeAll(async () => {
+  s3 = await startLocalS3();
+  await s3.createBucket('datasets');
+  dir = await mkdtemp(join(tmpdir(), 'pca-'));
+});
+afterAll(async () => {
+  await s3.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('pca handler', () => {
+  it('fits on a run streamed over 3 parts and 12 row groups as on all its vectors at once, and writes the model and a reduced twin of each part', async () => {
+    const storage = new S3Storage('datasets', 'fruits');
+    const featureParts = await writeFeatureParts(storage, 'run-1', rows, { rowsPerPart: 500, rowGroupRows: 128 });
+    await writeFeatureParts(storage, 'run-1-b', rows.slice(0, 10)); // another run whose id starts with this one's
+
+    const result = await invoke({ runId: 'run-1', output, pca: { varianceShare: 0.9 } });
+
+    const inMemory = new ScatterAccumulator(width);
+    inMemory.add(rows.map((row) => row.features));
+    const expected = fitPca(inMemory, { varianceShare: 0.9 });
+    const model = decodePcaModel(Buffer.from(await storage.read('pca/run-1/model.json')).toString());
+    expect(result).toMatchObject({ runId: 'run-1', modelId: 'run-1', model: 'pca/run-1/model.json', fitted: true, rows: 1500, parts: 3 });
+    expect(result.components).toBe(expected.components.length);
+    expect(result.varianceShare).toBeGreaterThanOrEqual(0.9);
+    expect(model.samples).toBe(1500);
+    expect(model.source).toEqual({ runId: 'run-1', ...testSource });
+    model.mean.forEach((value, i) => expect(value).toBeCloseTo(expected.mean[i]!, 12));
+    model.eigenvalues.forEach((value, i) => expect(value).toBeCloseTo(expected.eigenvalues[i]!, 10));
+    model.components.forEach((axis, j) => axis.forEach((value, i) => expect(value).toBeCloseTo(expected.components[j]![i]!, 8)));
+
+    const partition = 'features-pca/pca_model=run-1/';
+    expect((await listParts(storage, partition)).map((part) => part.key)).toEqual(
+      featureParts.map((key) => key.replace('features/', partition)),
+    );
+    const reduced = await reducedRows(storage, partition);
+    expect(reduced.map((row) => row.path)).toEqual(rows.map((row) => row.path));
+    expect(reduced.map((row) => row.label)).toEqual(rows.map((row) => row.label));
+    const again = applyPca(model, rows.map((row) => row.features));
+    reduced.forEach((row, r) => {
+      expect(row.pca).toHaveLength(result.components);
+      expect(Float32Array.from(row.pca)).toEqual(again.subarray(r * result.components, (r + 1) * result.components));
+    });
+    const { metadata } = await readFooter(storage, (await listParts(storage, partition))[0]!);
+    expect(metadata).toMatchObject({ runId: 'run-1', modelId: testSource.modelId, pcaModelId: 'run-1', pcaComponents: String(result.components) });
+  });
+
+  it('applies a saved model to another run without refitting, reproducing its vectors bit for bit', async () => {
+    const storage = new S3Storage('datasets', 'fruits');
+    await writeFeatureParts(storage, 'run-2', rows.slice(1000), { rowGroupRows: 100 });
+    const before = Buffer.from(await storage.read('pca/run-1/model.json')).toString();
+
+    const result = await invoke({ runId: 'run-2', output, pca: { model: 's3://datasets/fruits/pca/run-1/model.json' } });
+
+    expect(result).toMatchObject({ runId: 'run-2', modelId: 'run-1', fitted: false, rows: 500, parts: 1, dataset: 'features-pca/pca_model=run-1/' });
+    expect(result.millis.eigen).toBe(0);
+    expect(Buffer.from(await storage.read('pca/run-1/model.json')).toString()).toBe(before);
+    const all = await reducedRows(storage, 'features-pca/pca_model=run-1/');
+    const byPath = new Map<string, number[][]>();
+    for (const row of all) byPath.set(row.path, [...(byPath.get(row.path) ?? []), row.pca]);
+    for (const row of rows.slice(1000)) {
+      const [fitted, applied] = byPath.get(row.path)!;
+      expect(Buffer.from(Float32Array.from(applied!).buffer).equals(Buffer.from(Float32Array.from(fitted!).buffer))).toBe(true);
+    }
+  });
+
+  it('keeps a copy of a model applied from elsewhere beside the partition it reduced', async () => {
+    const local = new FsStorage(dir);
+    await writeFeatureParts(local, 'local-run', rows.slice(0, 200));
+    const result = await invoke({
+      runId: 'local-run',
+      output: { bucket: dir },
+      pca: { model: 's3://datasets/fruits/pca/run-1/model.json' },
+    });
+    expect(result).toMatchObject({ modelId: 'run-1', rows: 200 });
+    const copy = decodePcaModel(Buffer.from(await local.read('pca/run-1/model.json')).toString());
+    expect(copy).toEqual(decodePcaModel(Buffer.from(await new S3Storage('datasets', 'fruits').read('pca/run-1/model.json')).toString()));
+  });
+
+  it('gives DuckDB one dataset per model: a pca_model column from the folder, k float values per row', async () => {
+    const local = new FsStorage(dir);
+    await writeFeatureParts(local, 'duck', rows.slice(0, 300));
+    await invoke({ runId: 'duck', output: { bucket: dir }, pca: 5 });
+    const runOneK = decodePcaModel(Buffer.from(await local.read('pca/run-1/model.json')).toString()).components.length;
+    const connection = await (await DuckDBInstance.create()).connect();
+    const reader = await connection.runAndReadAll(
+      `SELECT pca_model, count(*) AS n, min(len(pca)) AS k_min, max(len(pca)) AS k_max
+       FROM read_parquet('${dir}/features-pca/*/*.parquet', hive_partitioning = true) GROUP BY pca_model ORDER BY pca_model`,
+    );
+    expect(reader.getRowObjectsJson()).toEqual([
+      { pca_model: 'duck', n: '300', k_min: '5', k_max: '5' },
+      { pca_model: 'run-1', n: '200', k_min: String(runOneK), k_max: String(runOneK) },
+    ]);
+    connection.closeSync();
+  });
+
+  it('refuses a saved model made for another feature extractor, and a run without feature parts', async () => {
+    const storage = new S3Storage('datasets', 'fruits');
+    const model = decodePcaModel(Buffer.from(await storage.read('pca/run-1/model.json')).toString());
+    await storage.write('elsewhere/model.json', encodePcaModel({ ...model, source: { ...model.source, modelId: 'resnet@123' } }));
+    await expect(invoke({ runId: 'run-2', output, pca: { model: 's3://datasets/fruits/elsewhere/model.json' } })).rejects.toMatchObject({
+      name: 'PcaError',
+      message: expect.stringMatching(/fitted on vectors of resnet@123; run run-2 has vectors of mobilenet_v2_test/),
+    });
+    await expect(invoke({ runId: 'no-such-run', output, pca: 0.95 })).rejects.toMatchObject({
+      name: 'PcaError',
+      message: expect.stringContaining('run no-such-run has no feature parts under s3://datasets/fruits/features/'),
+    });
+  });
+
+  it.each([
+    [{ runId: 'r', output, pca: null }, /pca: /],
+    [{ runId: 'r', output, pca: 1.5 }, /pca: expected null, a variance share/],
+    [{ runId: 'r', output }, /pca: /],
+    [{ runId: '../x', output, pca: 0.9 }, /runId/],
+  ])('rejects a malformed event with InvalidEventError naming the field (%#)', async (event, pattern) => {
+    await expect(invoke(event)).rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringMatching(pattern) });
+  });
+});
