@@ -8,32 +8,18 @@ import { fitPca } from '../../functions/pca/fit-pca.ts';
 import { handler, type PcaEvent } from '../../functions/pca/handler.ts';
 import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
 import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
-import { seededRandom } from '../../functions/report/reservoir-sample.ts';
 import { listParts, readFooter, readRowSlices } from '../../functions/shared/dataset/parquet-read.ts';
 import { applyPca, decodePcaModel, encodePcaModel } from '../../functions/shared/pca/pca-model.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import { testSource, writeFeatureParts, type FeatureRow } from '../support/feature-parts.ts';
+import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
 
 const context = { functionName: 'pca', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as PcaEvent, context) as Promise<PcaRunResult>;
 
 const width = 96;
-const labels = ['Apple Red 1', 'Banana', 'Kiwi', 'Lemon'];
-
-/** Four labels around four centres, spread along a few directions plus noise, all ≥ 0 like ReLU6 features. */
-function syntheticRows(count: number, seed: number, prefix: string): FeatureRow[] {
-  const random = seededRandom(seed);
-  const centres = labels.map((_, l) => Float64Array.from({ length: width }, (_, i) => 2 + Math.sin(l * 7 + i) * ((i % 3) + 1) * 0.5));
-  return Array.from({ length: count }, (_, r) => {
-    const label = labels[r % labels.length]!;
-    const centre = centres[r % labels.length]!;
-    const features = Float32Array.from(centre, (c) => Math.max(0, c + (random() - 0.5) * 0.6));
-    return { path: `${prefix}/${label}/${r}.jpg`, label, features };
-  });
-}
 
 async function reducedRows(storage: Storage, folder: string) {
   const rows: { path: string; label: string; pca: number[] }[] = [];
@@ -50,7 +36,7 @@ async function reducedRows(storage: Storage, folder: string) {
 let s3: LocalS3;
 let dir: string;
 const output = { bucket: 'datasets', prefix: 'fruits/' };
-const rows = syntheticRows(1500, 1, 's3://images/fruits');
+const rows = clusteredRows(1500, { width });
 
 beforeAll(async () => {
   s3 = await startLocalS3();

@@ -4,6 +4,7 @@
  * float32, key-value metadata with the run id, model id, engine and preprocessing.
  */
 import { Int64, Utf8, vectorFromArray } from 'apache-arrow';
+import { seededRandom } from '../../functions/report/reservoir-sample.ts';
 import { encodeParquet, float32ListVector } from '../../functions/shared/dataset/parquet-write.ts';
 import { featuresPrefix } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
@@ -56,4 +57,21 @@ export async function writeFeatureParts(
     keys.push(key);
   }
   return keys;
+}
+
+/**
+ * Synthetic vectors: one cluster per label around its own centre, noise on top, all ≥ 0 like ReLU6 features;
+ * the `r`-th row has label `labels[r % labels.length]` and path `<prefix>/<label>/<r>.jpg`.
+ */
+export function clusteredRows(
+  count: number,
+  { seed = 1, width = 96, labels = ['Apple Red 1', 'Banana', 'Kiwi', 'Lemon'], prefix = 's3://images/fruits' } = {},
+): FeatureRow[] {
+  const random = seededRandom(seed);
+  const centres = labels.map((_, l) => Float64Array.from({ length: width }, (_, i) => 2 + Math.sin(l * 7 + i) * ((i % 3) + 1) * 0.5));
+  return Array.from({ length: count }, (_, r) => {
+    const label = labels[r % labels.length]!;
+    const features = Float32Array.from(centres[r % labels.length]!, (c) => Math.max(0, c + (random() - 0.5) * 0.6));
+    return { path: `${prefix}/${label}/${r}.jpg`, label, features };
+  });
 }
