@@ -1,0 +1,44 @@
+/**
+ * The validator's runs/<runId>/report.json, read leniently: each section that is missing or not in the
+ * expected shape is left out on its own, so that the HTML report renders whatever the file does hold.
+ */
+import { z } from 'zod';
+import { ObjectReadError } from '../shared/errors.ts';
+import { logger } from '../shared/observability.ts';
+import { reportKey } from '../shared/run-layout.ts';
+import type { Storage } from '../shared/storage/storage.ts';
+
+const optional = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+const text = z.union([z.string(), z.record(z.string(), z.unknown())]).transform((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+
+const validationReportSchema = z.object({
+  passed: optional(z.boolean()),
+  checks: optional(z.array(z.object({ name: z.string(), passed: z.boolean(), detail: z.unknown().optional() }))),
+  counts: optional(z.object({ listed: optional(z.number()), rows: optional(z.number()), failures: optional(z.number()) })),
+  perLabel: optional(z.record(z.string(), z.number())),
+  failureCodes: optional(z.record(z.string(), z.number())),
+  failureExamples: optional(z.record(z.string(), z.array(z.object({ path: z.string(), message: z.string() })))),
+  model: optional(text),
+  engine: optional(text),
+  preprocessing: optional(text),
+  createdAt: optional(z.string()),
+});
+
+export type ValidationReport = z.infer<typeof validationReportSchema>;
+
+/** The report, or undefined when there is none (the run failed before validation) or it is not JSON. */
+export async function readValidationReport(output: Storage, runId: string): Promise<ValidationReport | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await output.read(reportKey(runId));
+  } catch (error) {
+    if (error instanceof ObjectReadError) return undefined;
+    throw error;
+  }
+  try {
+    return validationReportSchema.parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
+  } catch (error) {
+    logger.warn('report.json is not a JSON object; the HTML report renders without it', { runId, error: String(error) });
+    return undefined;
+  }
+}
