@@ -4,7 +4,7 @@
  *   features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet
  *                                          the same rows reduced by one PCA model (one partition per model)
  *   pca/<modelId>/model.json               a fitted PCA model; its id is the id of the run that fitted it
- *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate, expired by lifecycle)
+ *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate: tagged, expired by lifecycle)
  *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
@@ -43,6 +43,13 @@ export function runPrefix(runId: string): string {
 export function shardsPrefix(runId: string): string {
   return `${runPrefix(runId)}shards/`;
 }
+
+/**
+ * S3 tags on intermediate objects. Lifecycle filters match a literal key prefix and tags, never a wildcard
+ * like runs/<any run>/shards/, so the deployed bucket expires `runs/` objects carrying this tag (infra/).
+ * Writing them needs s3:PutObjectTagging besides s3:PutObject.
+ */
+export const intermediateTags: Readonly<Record<string, string>> = { 'featurize:intermediate': 'true' };
 
 export function shardKey(runId: string, batchId: string): string {
   return `${shardsPrefix(runId)}${batchId}.arrow`;
