@@ -11,7 +11,7 @@
  * reduced part (k/1280 of its source's vectors). Knows nothing of Lambda.
  */
 import { Utf8, vectorFromArray } from 'apache-arrow';
-import { listParts, readFooter, readRowSlices, type PartFile } from '../shared/dataset/parquet-read.ts';
+import { listParts, partMetadataKeys, readFooter, readRowSlices, type PartFile } from '../shared/dataset/parquet-read.ts';
 import { encodeParquet, float32ListVector } from '../shared/dataset/parquet-write.ts';
 import { PcaError } from '../shared/errors.ts';
 import { applyPca, encodePcaModel, keptVarianceShare, type PcaModel, type PcaSelection, type PcaSource } from '../shared/pca/pca-model.ts';
@@ -109,13 +109,13 @@ export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
   };
 }
 
-/** The reducer records the extractor in each part's key-value metadata (as the shards do). */
+/** The reducer records the extractor in each part's key-value metadata. */
 function sourceOf(runId: string, metadata: Record<string, string>): PcaSource {
   return {
     runId,
-    modelId: metadata.modelId ?? 'unknown',
-    engine: metadata.engine ?? 'unknown',
-    preprocessing: metadata.preprocessing ?? 'unknown',
+    modelId: metadata[partMetadataKeys.modelId] ?? 'unknown',
+    engine: metadata[partMetadataKeys.engine] ?? 'unknown',
+    preprocessing: metadata[partMetadataKeys.preprocessing] ?? 'unknown',
   };
 }
 
@@ -157,7 +157,14 @@ async function reducePart(output: Storage, part: PartFile, key: string, model: P
     key,
     encodeParquet(
       { path: vectorFromArray(paths, new Utf8()), label: vectorFromArray(labels, new Utf8()), pca: float32ListVector(values, k) },
-      { metadata: { ...metadata, pcaModelId: model.id, pcaModel: pcaModelKey(model.id), pcaComponents: String(k) } },
+      {
+        metadata: {
+          ...metadata,
+          'featurize.pca_model_id': model.id,
+          'featurize.pca_model': pcaModelKey(model.id),
+          'featurize.pca_components': String(k),
+        },
+      },
     ),
   );
   return paths.length;

@@ -45,18 +45,22 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
   const pcaSource = pca.model?.source;
 
   let labels: ReportData['labels'];
-  if (report?.perLabel) {
-    labels = { counts: report.perLabel, source: 'from the validation report' };
+  if (report?.labels) {
+    labels = { counts: report.labels, source: 'from the validation report' };
   } else {
     labels = { counts: await countLabels(output, runId), source: "counted from the run's feature parts" };
   }
 
+  // Examples with their messages come from the failure records; report.json names only the paths.
+  const records = await readFailures(output, runId, examplesPerCode);
   let failures: ReportData['failures'];
-  const needExamples = !report?.failureCodes || !report.failureExamples;
-  const records = needExamples ? await readFailures(output, runId, examplesPerCode) : undefined;
   if (report?.failureCodes) {
-    const examples = report.failureExamples ?? records?.examples ?? {};
-    failures = { counts: report.failureCodes, examples, source: 'Counts from the validation report' };
+    const entries = Object.entries(report.failureCodes);
+    failures = {
+      counts: Object.fromEntries(entries.map(([code, { count }]) => [code, count])),
+      examples: records?.examples ?? Object.fromEntries(entries.map(([code, { examples }]) => [code, examples.map((path) => ({ path, message: '' }))])),
+      source: 'Counts from the validation report',
+    };
   } else if (records) {
     failures = { ...records, source: `Counted from ${output.locationOf(failuresKey(runId))}` };
   }
@@ -68,7 +72,7 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
     ...(typeof validation.summary === 'string' ? { summary: validation.summary } : {}),
     extractor: {
       ...definedOnly({ modelId: pcaSource?.modelId, engine: pcaSource?.engine, preprocessing: pcaSource?.preprocessing }),
-      ...definedOnly({ modelId: report?.model, engine: report?.engine, preprocessing: report?.preprocessing }),
+      ...definedOnly({ modelId: report?.modelId, engine: report?.engine, preprocessing: report?.preprocessing }),
     },
     counts: report?.counts ? definedOnly(report.counts) : countedFromParts(labels, failures),
     ...(report?.checks ? { checks: report.checks.map((c) => ({ name: c.name, passed: c.passed, detail: describe(c.detail) })) } : {}),

@@ -9,19 +9,20 @@ import { reportKey } from '../shared/run-layout.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 
 const optional = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
-const text = z.union([z.string(), z.record(z.string(), z.unknown())]).transform((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
 
+/** The fields of the validator's report the page shows (functions/validate writes it). */
 const validationReportSchema = z.object({
   passed: optional(z.boolean()),
+  mode: optional(z.string()),
   checks: optional(z.array(z.object({ name: z.string(), passed: z.boolean(), detail: z.unknown().optional() }))),
   counts: optional(z.object({ listed: optional(z.number()), rows: optional(z.number()), failures: optional(z.number()) })),
-  perLabel: optional(z.record(z.string(), z.number())),
-  failureCodes: optional(z.record(z.string(), z.number())),
-  failureExamples: optional(z.record(z.string(), z.array(z.object({ path: z.string(), message: z.string() })))),
-  model: optional(text),
-  engine: optional(text),
-  preprocessing: optional(text),
-  createdAt: optional(z.string()),
+  /** Rows of the run per label. */
+  labels: optional(z.record(z.string(), z.number())),
+  /** Per failure code: how many, and the first few paths. */
+  failureCodes: optional(z.record(z.string(), z.object({ count: z.number(), examples: z.array(z.string()).catch([]) }))),
+  modelId: optional(z.string()),
+  engine: optional(z.string()),
+  preprocessing: optional(z.string()),
 });
 
 export type ValidationReport = z.infer<typeof validationReportSchema>;

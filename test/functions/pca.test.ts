@@ -82,7 +82,13 @@ describe('pca handler', () => {
       expect(Float32Array.from(row.pca)).toEqual(again.subarray(r * result.components, (r + 1) * result.components));
     });
     const { metadata } = await readFooter(storage, (await listParts(storage, partition))[0]!);
-    expect(metadata).toMatchObject({ runId: 'run-1', modelId: testSource.modelId, pcaModelId: 'run-1', pcaComponents: String(result.components) });
+    expect(metadata).toMatchObject({
+      'featurize.run_id': 'run-1',
+      'featurize.model_id': testSource.modelId,
+      'featurize.pca_model_id': 'run-1',
+      'featurize.pca_model': 'pca/run-1/model.json',
+      'featurize.pca_components': String(result.components),
+    });
   });
 
   it('applies a saved model to another run without refitting, reproducing its vectors bit for bit', async () => {

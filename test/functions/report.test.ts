@@ -92,7 +92,7 @@ describe('report handler', () => {
     expect(skipped).toContain('validation failed');
     expect(skipped).toContain('accounting: 3 keys missing');
     expect(skipped).toContain('PCA did not run: the validation did not pass.');
-    expect(skipped).toContain('{&#34;missing&#34;:3}');
+    expect(skipped).toContain('3 listed inputs are neither a row nor a failure');
 
     const pcaError = {
       Error: 'PcaError',

@@ -5,6 +5,7 @@
  */
 import { Int64, Utf8, vectorFromArray } from 'apache-arrow';
 import { seededRandom } from '../../functions/report/reservoir-sample.ts';
+import { partMetadataKeys } from '../../functions/shared/dataset/parquet-read.ts';
 import { encodeParquet, float32ListVector } from '../../functions/shared/dataset/parquet-write.ts';
 import { featuresPrefix } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
@@ -17,11 +18,21 @@ export interface FeatureRow {
 
 export const testSource = { modelId: 'mobilenet_v2_test@000000000000', engine: 'tfjs/wasm', preprocessing: '{"size":224}' };
 
+/** Part metadata as the reducer writes it. */
+function partMetadata(runId: string, source: typeof testSource): Record<string, string> {
+  return {
+    [partMetadataKeys.runId]: runId,
+    [partMetadataKeys.modelId]: source.modelId,
+    [partMetadataKeys.engine]: source.engine,
+    [partMetadataKeys.preprocessing]: source.preprocessing,
+  };
+}
+
 function encodeFeaturePart(
   rows: readonly FeatureRow[],
   runId: string,
   rowGroupRows: number,
-  source: Record<string, string> = testSource,
+  source: typeof testSource = testSource,
 ): Uint8Array {
   const width = rows[0]?.features.length ?? 0;
   const values = new Float32Array(rows.length * width);
@@ -35,7 +46,7 @@ function encodeFeaturePart(
       sha256: vectorFromArray(rows.map((r) => r.path.padEnd(64, '0').slice(0, 64)), new Utf8()),
       features: float32ListVector(values, width),
     },
-    { metadata: { runId, ...source }, nullable: ['etag'], rowGroupRows },
+    { metadata: partMetadata(runId, source), nullable: ['etag'], rowGroupRows },
   );
 }
 
@@ -48,7 +59,7 @@ export async function writeFeatureParts(
     rowsPerPart = rows.length,
     rowGroupRows = 1000,
     source = testSource,
-  }: { rowsPerPart?: number; rowGroupRows?: number; source?: Record<string, string> } = {},
+  }: { rowsPerPart?: number; rowGroupRows?: number; source?: typeof testSource } = {},
 ): Promise<string[]> {
   const keys: string[] = [];
   for (let start = 0, part = 0; start < rows.length; start += rowsPerPart, part++) {

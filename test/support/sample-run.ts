@@ -32,31 +32,32 @@ export async function writeSampleRun(
   const failed = failures ? sampleFailures : [];
   if (failures) await output.write(failuresKey(runId), failed.map((f) => JSON.stringify(f)).join('\n') + '\n');
   if (validationReport) {
-    const perLabel: Record<string, number> = {};
-    for (const row of rows) perLabel[row.label] = (perLabel[row.label] ?? 0) + 1;
-    const failureCodes: Record<string, number> = {};
-    const failureExamples: Record<string, { path: string; message: string }[]> = {};
+    const labels: Record<string, number> = {};
+    for (const row of rows) labels[row.label] = (labels[row.label] ?? 0) + 1;
+    const failureCodes: Record<string, { count: number; examples: string[] }> = {};
     for (const f of failed) {
-      failureCodes[f.code] = (failureCodes[f.code] ?? 0) + 1;
-      (failureExamples[f.code] ??= []).push({ path: f.path, message: f.message });
+      const entry = (failureCodes[f.code] ??= { count: 0, examples: [] });
+      entry.count++;
+      entry.examples.push(f.path);
     }
     await output.write(
       reportKey(runId),
       JSON.stringify({
         runId,
         passed,
-        checks: [
-          { name: 'vector shape', passed: true, detail: `${rows.length} vectors of 48 float32` },
-          { name: 'accounting', passed, detail: passed ? 'every listed key is a row or a failure' : { missing: 3 } },
-        ],
-        counts: { listed: rows.length + failed.length, rows: rows.length, failures: failed.length },
-        perLabel,
-        failureCodes,
-        failureExamples,
-        model: testSource.modelId,
-        engine: testSource.engine,
-        preprocessing: JSON.parse(testSource.preprocessing),
+        mode: 'full',
         createdAt: '2026-11-25T15:20:00.000Z',
+        modelId: testSource.modelId,
+        engine: testSource.engine,
+        preprocessing: testSource.preprocessing,
+        counts: { listed: rows.length + failed.length, rows: rows.length, failures: failed.length },
+        labels,
+        failureCodes,
+        parts: [],
+        checks: [
+          { name: 'vector-length', passed: true, detail: 'every vector has 48 values' },
+          { name: 'accounting', passed, detail: passed ? 'every listed input is a row or a failure' : '3 listed inputs are neither a row nor a failure' },
+        ],
       }),
     );
   }

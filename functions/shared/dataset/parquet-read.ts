@@ -3,8 +3,20 @@
  * Only the footer and the column chunks asked for are fetched (byte-range reads), and at most `maxRows`
  * rows are decoded at once, so a part of any size is read in bounded memory.
  */
+import { zstdDecompressSync } from 'node:zlib';
 import { parquetMetadataAsync, parquetScan, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import type { Storage, StoredObject } from '../storage/storage.ts';
+
+/** The key-value metadata the reducer writes in each part (and the PCA step carries into its parts). */
+export const partMetadataKeys = {
+  runId: 'featurize.run_id',
+  modelId: 'featurize.model_id',
+  engine: 'featurize.engine',
+  preprocessing: 'featurize.preprocessing',
+} as const;
+
+/** hyparquet decodes snappy itself; the dataset's parts are zstd, which Node's zlib decodes (Node >= 22.15). */
+const compressors = { ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompressSync(input)) };
 
 /** A part file: its key relative to the storage root and its size in bytes (from the listing). */
 export type PartFile = Pick<StoredObject, 'key' | 'size'>;
@@ -46,7 +58,7 @@ export async function* readRowSlices<C extends string>(
   columns: readonly C[],
   maxRows = 1024,
 ): AsyncGenerator<RowSlice<C>> {
-  const scan = await parquetScan({ file: asyncBufferOf(storage, part), columns: [...columns] });
+  const scan = await parquetScan({ file: asyncBufferOf(storage, part), columns: [...columns], compressors });
   for (const range of scan.ranges) {
     for (let rowStart = range.rowStart; rowStart < range.rowEnd; rowStart += maxRows) {
       const rowEnd = Math.min(rowStart + maxRows, range.rowEnd);
