@@ -10,6 +10,7 @@ import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
 import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
 import { listParts, readFooter, readRowSlices } from '../../functions/shared/dataset/parquet-read.ts';
 import { applyPca, decodePcaModel, encodePcaModel } from '../../functions/shared/pca/pca-model.ts';
+import { pcaSummaries, pcaSummaryLines } from '../../functions/shared/pca/pca-summary.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
@@ -152,6 +153,26 @@ describe('pca handler', () => {
       name: 'PcaError',
       message: expect.stringContaining('run no-such-run has no feature parts under s3://datasets/fruits/features/'),
     });
+  });
+
+  it('summarises the models of a dataset location and what each has reduced, for featurize inspect', async () => {
+    const storage = new S3Storage('datasets', 'fruits');
+    const [summary, ...others] = await pcaSummaries(storage);
+    expect(others).toEqual([]);
+    expect(summary).toMatchObject({
+      modelId: 'run-1',
+      model: 's3://datasets/fruits/pca/run-1/model.json',
+      fittedOn: { runId: 'run-1', samples: 1500 },
+      sourceModelId: testSource.modelId,
+      selection: { varianceShare: 0.9 },
+      features: width,
+      reduced: { location: 's3://datasets/fruits/features-pca/pca_model=run-1/', parts: 4, rows: 2000, runs: ['run-1', 'run-2'] },
+    });
+    const lines = pcaSummaryLines([summary!]);
+    expect(lines[0]).toMatch(/^pca {7}run-1: \d+ of 96 components, 9\d\.\d% of the variance$/);
+    expect(lines.join('\n')).toContain('4 parts, 2000 rows, runs run-1, run-2');
+    expect(await pcaSummaries(new S3Storage('datasets', 'nothing-here'))).toEqual([]);
+    expect(pcaSummaryLines([])).toEqual(['pca       none (run with --pca to fit one)']);
   });
 
   it.each([
