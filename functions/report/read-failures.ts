@@ -2,9 +2,8 @@
  * Failures per code with a few examples each, from runs/<runId>/failures.jsonl (lines `{ path, code, message }`):
  * the report's source when report.json has no failure section.
  */
-import { ObjectReadError } from '../shared/errors.ts';
 import { failuresKey } from '../shared/run-layout.ts';
-import type { Storage } from '../shared/storage/storage.ts';
+import { readIfPresent, type Storage } from '../shared/storage/storage.ts';
 
 export interface FailureExample {
   path: string;
@@ -18,13 +17,8 @@ export interface FailuresByCode {
 
 /** Undefined when the run has no failures file; lines that are not failure records are skipped. */
 export async function readFailures(output: Storage, runId: string, examplesPerCode: number): Promise<FailuresByCode | undefined> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await output.read(failuresKey(runId));
-  } catch (error) {
-    if (error instanceof ObjectReadError) return undefined;
-    throw error;
-  }
+  const bytes = await readIfPresent(output, failuresKey(runId));
+  if (!bytes) return undefined;
   const result: FailuresByCode = { counts: {}, examples: {} };
   for (const line of Buffer.from(bytes).toString('utf8').split('\n')) {
     const record = parseRecord(line);

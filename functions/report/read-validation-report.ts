@@ -3,10 +3,9 @@
  * expected shape is left out on its own, so that the HTML report renders whatever the file does hold.
  */
 import { z } from 'zod';
-import { ObjectReadError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import { reportKey } from '../shared/run-layout.ts';
-import type { Storage } from '../shared/storage/storage.ts';
+import { readIfPresent, type Storage } from '../shared/storage/storage.ts';
 
 const optional = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
 
@@ -29,13 +28,8 @@ export type ValidationReport = z.infer<typeof validationReportSchema>;
 
 /** The report, or undefined when there is none (the run failed before validation) or it is not JSON. */
 export async function readValidationReport(output: Storage, runId: string): Promise<ValidationReport | undefined> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await output.read(reportKey(runId));
-  } catch (error) {
-    if (error instanceof ObjectReadError) return undefined;
-    throw error;
-  }
+  const bytes = await readIfPresent(output, reportKey(runId));
+  if (!bytes) return undefined;
   try {
     return validationReportSchema.parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
   } catch (error) {
