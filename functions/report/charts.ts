@@ -7,7 +7,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 
 /** Past this many labels the 20 colours repeat, so the shape varies too: 20 colours × 7 shapes = 140 pairs. */
 const coloursOnly = 20;
-const shapes = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'wedge'];
+const shapes = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right'];
 
 const config = { font: 'system-ui, sans-serif', view: { stroke: '#ccc' }, axis: { labelFontSize: 11, titleFontSize: 12 } };
 

@@ -152,8 +152,8 @@ async function pcaSection(pca: PcaSection): Promise<string> {
         scatterChart(pca.scatter.points, [`PC1 (${percent(pca.firstShares[0])} of variance)`, `PC2 (${percent(pca.firstShares[1])} of variance)`]),
       )}</figure>`
     : '<p class="muted">One component kept: no 2-D scatter.</p>';
-  // The curve is drawn up to where it flattens: past 99.9% (or twice the kept count) it says nothing more.
-  const flat = pca.cumulative.findIndex((share) => share >= 0.999) + 1 || pca.cumulative.length;
+  // The curve is drawn up to where it flattens: past 99% (or twice the kept count) it says nothing more.
+  const flat = pca.cumulative.findIndex((share) => share >= 0.99) + 1 || pca.cumulative.length;
   const shown = Math.min(pca.cumulative.length, Math.max(flat, 2 * pca.components, 10));
   return `<section id="pca">
 ${heading}
