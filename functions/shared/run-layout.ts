@@ -1,6 +1,6 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
- *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only
+ *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only, named after the run that wrote them
  *   features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet
  *                                          the same rows reduced by one PCA model (one partition per model)
  *   pca/<modelId>/model.json               a fitted PCA model; its id is the id of the run that fitted it
@@ -13,6 +13,21 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 export const featuresPrefix = 'features/';
+
+const runIdSyntax = '[A-Za-z0-9][A-Za-z0-9._-]{0,79}';
+export const runIdPattern = new RegExp(`^${runIdSyntax}$`);
+
+const partNamePattern = new RegExp(`^part-(${runIdSyntax})-\\d{5,}\\.parquet$`);
+
+/** A run's `index`th part: deterministic, so a retried reducer overwrites its parts instead of adding more. */
+export function partKey(runId: string, index: number): string {
+  return `${featuresPrefix}part-${runId}-${String(index).padStart(5, '0')}.parquet`;
+}
+
+/** The run that wrote a part, from its key; undefined for a key that is not a part's. */
+export function partRunId(key: string): string | undefined {
+  return key.startsWith(featuresPrefix) ? partNamePattern.exec(key.slice(featuresPrefix.length))?.[1] : undefined;
+}
 
 /**
  * The name of a run's part files in a dataset folder: `part-<runId>-NNNNN.parquet`. Only digits follow the
@@ -33,8 +48,6 @@ export function pcaModelKey(modelId: string): string {
 export function pcaPartitionPrefix(modelId: string): string {
   return `features-pca/pca_model=${modelId}/`;
 }
-
-export const runIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 
 export function runPrefix(runId: string): string {
   return `runs/${runId}/`;

@@ -65,19 +65,19 @@ describe.each(implementations)('%s storage', (_, make) => {
     expect(Buffer.compare(Buffer.from(await storage.read('big/object.bin')), Buffer.from(big))).toBe(0);
   });
 
-  it('reads a byte range of an object, an empty range, and a range running past the end', async () => {
+  it('reads a byte range of an object, clipped at its end', async () => {
     const storage = make();
-    await storage.write('ranges/object.bin', new Uint8Array(1000).map((_, i) => i % 256));
-    expect([...(await storage.readRange('ranges/object.bin', 250, 260))]).toEqual([250, 251, 252, 253, 254, 255, 0, 1, 2, 3]);
-    expect(await storage.readRange('ranges/object.bin', 10, 10)).toHaveLength(0);
-    expect([...(await storage.readRange('ranges/object.bin', 996, 1000))]).toEqual([228, 229, 230, 231]);
+    await storage.write('range/object.bin', new Uint8Array(100).map((_, i) => i));
+    expect([...(await storage.readRange('range/object.bin', 10, 14))]).toEqual([10, 11, 12, 13]);
+    expect([...(await storage.readRange('range/object.bin', 97, 120))]).toEqual([97, 98, 99]);
+    expect(await storage.readRange('range/object.bin', 5, 5)).toHaveLength(0);
+    await expect(storage.readRange('range/missing.bin', 0, 4)).rejects.toMatchObject({ name: 'ObjectReadError', notFound: true });
   });
 
   it('reports a missing object as an ObjectReadError (notFound), not as the store being down', async () => {
     const error = await make().read('no/such/key.jpg').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ObjectReadError);
     expect(error).toMatchObject({ notFound: true, key: 'no/such/key.jpg' });
-    await expect(make().readRange('no/such/key.jpg', 0, 4)).rejects.toBeInstanceOf(ObjectReadError);
   });
 
   it('lists nothing under a prefix that does not exist', async () => {

@@ -62,9 +62,9 @@ export class S3Storage implements Storage {
     return this.get(key);
   }
 
-  readRange(key: string, start: number, end: number): Promise<Uint8Array> {
-    // An empty range cannot be expressed as an HTTP Range header (the end is inclusive).
-    return end <= start ? Promise.resolve(new Uint8Array(0)) : this.get(key, `bytes=${start}-${end - 1}`);
+  /** One ranged GET; an empty range asks nothing of S3 (which refuses it). */
+  async readRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    return end <= start ? new Uint8Array(0) : this.get(key, `bytes=${start}-${end - 1}`);
   }
 
   private async get(key: string, range?: string): Promise<Uint8Array> {

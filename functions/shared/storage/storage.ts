@@ -20,8 +20,8 @@ export interface Storage {
   /** The object's bytes. Throws ObjectReadError (missing, forbidden) or StorageUnavailableError. */
   read(key: string): Promise<Uint8Array>;
   /**
-   * Bytes `start` (inclusive) to `end` (exclusive) of the object: Parquet readers fetch a footer and the
-   * column chunks they need, so a large part file is never held in memory whole. Throws like `read`.
+   * Bytes [start, end) of the object, as read(): lets a Parquet reader fetch a footer or one column of a
+   * large part without downloading the whole object.
    */
   readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** Creates or replaces the object. Throws StorageUnavailableError. */
