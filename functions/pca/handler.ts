@@ -8,6 +8,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { z } from 'zod';
+import { reduceSettings } from '../shared/config.ts';
 import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger } from '../shared/observability.ts';
@@ -24,6 +25,9 @@ export const pcaEventSchema = z.object({
 
 export type PcaEvent = z.infer<typeof pcaEventSchema>;
 
+// The reduced parts are written like the feature parts: the same FEATURIZE_ROW_GROUP_ROWS, read once.
+const { rowGroupRows } = reduceSettings();
+
 export async function pca(event: PcaEvent): Promise<PcaRunResult> {
   const request = event.pca;
   let mode: PcaRunRequest['mode'];
@@ -34,7 +38,7 @@ export async function pca(event: PcaEvent): Promise<PcaRunResult> {
     const from = storage.locationOf(key);
     mode = { apply: decodePcaModel(Buffer.from(await storage.read(key)).toString('utf8'), from), from };
   }
-  const result = await runPca({ runId: event.runId, output: openStorage(event.output), mode });
+  const result = await runPca({ runId: event.runId, output: openStorage(event.output), mode, rowGroupRows });
   logger.info(result.fitted ? 'pca fitted and applied' : 'saved pca model applied', { ...result });
   return result;
 }

@@ -10,13 +10,12 @@
  * Memory: the width² covariance (13 MB at 1280) and its eigenvectors, one slice of input rows, and one
  * reduced part (k/1280 of its source's vectors). Knows nothing of Lambda.
  */
-import { Utf8, vectorFromArray } from 'apache-arrow';
-import { listParts, partMetadataKeys, readFooter, readRowSlices, type PartFile } from '../shared/dataset/parquet-read.ts';
-import { encodeParquet, float32ListVector } from '../shared/dataset/parquet-write.ts';
+import { listParts, openPart, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
 import { PcaError } from '../shared/errors.ts';
 import { applyPca, encodePcaModel, keptVarianceShare, type PcaModel, type PcaSelection, type PcaSource } from '../shared/pca/pca-model.ts';
-import { featuresPrefix, pcaModelKey, pcaPartitionPrefix, runPartPattern } from '../shared/run-layout.ts';
-import type { Storage } from '../shared/storage/storage.ts';
+import { featuresPrefix, partRunId, pcaModelKey, pcaPartitionPrefix } from '../shared/run-layout.ts';
+import type { Storage, StoredObject } from '../shared/storage/storage.ts';
+import { encodeReducedPart } from './encode-reduced-part.ts';
 import { fitPca } from './fit-pca.ts';
 import { ScatterAccumulator } from './scatter-accumulator.ts';
 
@@ -26,8 +25,8 @@ export interface PcaRunRequest {
   output: Storage;
   /** Fit a model on this run's vectors, or apply a saved one (with the location it was read from). */
   mode: { fit: PcaSelection } | { apply: PcaModel; from: string };
-  /** Rows decoded at once. */
-  sliceRows?: number;
+  /** Rows per row group of the reduced parts. */
+  rowGroupRows: number;
 }
 
 /** What the state machine keeps of the step (small), and what the report reads. */
@@ -50,15 +49,15 @@ export interface PcaRunResult {
 
 export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
   const started = performance.now();
-  const { runId, output, mode, sliceRows = 1024 } = request;
-  const parts = await listParts(output, featuresPrefix, runPartPattern(runId));
+  const { runId, output, mode, rowGroupRows } = request;
+  const parts = (await listParts(output)).filter((object) => partRunId(object.key) === runId);
   if (parts.length === 0) throw new PcaError(`run ${runId} has no feature parts under ${output.locationOf(featuresPrefix)}`);
-  const source = sourceOf(runId, (await readFooter(output, parts[0]!)).metadata);
+  const source = sourceOf(runId, partKeyValues(await openPart(output, parts[0]!)));
 
   let model: PcaModel;
   const millis = { covariance: 0, eigen: 0, project: 0, total: 0 };
   if ('fit' in mode) {
-    const moments = await accumulate(output, parts, sliceRows);
+    const moments = await accumulate(output, parts);
     millis.covariance = performance.now() - started;
     const fit = fitPca(moments, mode.fit);
     millis.eigen = performance.now() - started - millis.covariance;
@@ -81,11 +80,13 @@ export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
   const written = new Set<string>();
   for (const part of parts) {
     const key = partition + part.key.slice(featuresPrefix.length);
-    rows += await reducePart(output, part, key, model, sliceRows);
+    rows += await reducePart(output, part, key, model, rowGroupRows);
     written.add(key);
   }
   // A retried run whose reducer wrote fewer parts must not leave the previous attempt's extra ones behind.
-  const stale = (await listParts(output, partition, runPartPattern(runId))).map((p) => p.key).filter((k) => !written.has(k));
+  const stale = (await listParts(output, partition))
+    .filter((object) => partRunId(object.key, partition) === runId && !written.has(object.key))
+    .map((object) => object.key);
   await output.remove(stale);
   millis.project = performance.now() - projectStarted;
   millis.total = performance.now() - started;
@@ -119,14 +120,16 @@ function sourceOf(runId: string, metadata: Record<string, string>): PcaSource {
   };
 }
 
-async function accumulate(output: Storage, parts: readonly PartFile[], sliceRows: number): Promise<ScatterAccumulator> {
+/** The covariance is added a chunk at a time: a chunk's centred copy stays small whatever the row groups. */
+const chunkRows = 2048;
+
+async function accumulate(output: Storage, parts: readonly StoredObject[]): Promise<ScatterAccumulator> {
   let moments: ScatterAccumulator | undefined;
-  for (const part of parts) {
-    for await (const slice of readRowSlices(output, part, ['features'], sliceRows)) {
-      const vectors = slice.columns.features as ArrayLike<ArrayLike<number>>;
-      const rows = Array.from(vectors);
-      moments ??= new ScatterAccumulator(rows[0]?.length ?? 0);
-      moments.add(rows);
+  for (const object of parts) {
+    for await (const rows of readPartRowGroups(await openPart(output, object), ['features'])) {
+      const vectors = rows.map((row) => row.features as ArrayLike<number>);
+      moments ??= new ScatterAccumulator(vectors[0]?.length ?? 0);
+      for (let start = 0; start < vectors.length; start += chunkRows) moments.add(vectors.slice(start, start + chunkRows));
     }
   }
   if (!moments) throw new PcaError(`the feature parts of the run hold no vectors`);
@@ -134,16 +137,17 @@ async function accumulate(output: Storage, parts: readonly PartFile[], sliceRows
 }
 
 /** Reduces one features part into one part of the model's partition; returns its row count. */
-async function reducePart(output: Storage, part: PartFile, key: string, model: PcaModel, sliceRows: number): Promise<number> {
+async function reducePart(output: Storage, object: StoredObject, key: string, model: PcaModel, rowGroupRows: number): Promise<number> {
+  const part = await openPart(output, object);
   const paths: string[] = [];
   const labels: string[] = [];
   const reduced: Float32Array[] = [];
-  for await (const slice of readRowSlices(output, part, ['path', 'label', 'features'], sliceRows)) {
-    for (let i = 0; i < slice.rowCount; i++) {
-      paths.push(slice.columns.path[i] as string);
-      labels.push(slice.columns.label[i] as string);
+  for await (const rows of readPartRowGroups(part, ['path', 'label', 'features'])) {
+    for (const row of rows) {
+      paths.push(row.path as string);
+      labels.push(row.label as string);
     }
-    reduced.push(applyPca(model, Array.from(slice.columns.features as ArrayLike<ArrayLike<number>>)));
+    reduced.push(applyPca(model, rows.map((row) => row.features as ArrayLike<number>)));
   }
   const k = model.components.length;
   const values = new Float32Array(paths.length * k);
@@ -152,20 +156,14 @@ async function reducePart(output: Storage, part: PartFile, key: string, model: P
     values.set(chunk, offset);
     offset += chunk.length;
   }
-  const { metadata } = await readFooter(output, part);
-  await output.write(
-    key,
-    encodeParquet(
-      { path: vectorFromArray(paths, new Utf8()), label: vectorFromArray(labels, new Utf8()), pca: float32ListVector(values, k) },
-      {
-        metadata: {
-          ...metadata,
-          'featurize.pca_model_id': model.id,
-          'featurize.pca_model': pcaModelKey(model.id),
-          'featurize.pca_components': String(k),
-        },
-      },
-    ),
-  );
+  // The source's own Arrow schema (ARROW:schema) describes its columns, not these: the writer adds the right one.
+  const { 'ARROW:schema': _, ...sourceMetadata } = partKeyValues(part);
+  const metadata = {
+    ...sourceMetadata,
+    'featurize.pca_model_id': model.id,
+    'featurize.pca_model': pcaModelKey(model.id),
+    'featurize.pca_components': String(k),
+  };
+  await output.write(key, encodeReducedPart({ paths, labels, values, k }, { rowGroupRows, metadata }));
   return paths.length;
 }

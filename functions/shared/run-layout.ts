@@ -24,17 +24,12 @@ export function partKey(runId: string, index: number): string {
   return `${featuresPrefix}part-${runId}-${String(index).padStart(5, '0')}.parquet`;
 }
 
-/** The run that wrote a part, from its key; undefined for a key that is not a part's. */
-export function partRunId(key: string): string | undefined {
-  return key.startsWith(featuresPrefix) ? partNamePattern.exec(key.slice(featuresPrefix.length))?.[1] : undefined;
-}
-
 /**
- * The name of a run's part files in a dataset folder: `part-<runId>-NNNNN.parquet`. Only digits follow the
- * run id, so run `a` never takes the parts of run `a-2`.
+ * The run that wrote a part, from its key: a part of `features/`, or of another dataset folder (a partition
+ * of features-pca/); undefined for a key that is not a part directly in that folder.
  */
-export function runPartPattern(runId: string): RegExp {
-  return new RegExp(`^part-${runId.replaceAll('.', '\\.')}-\\d+\\.parquet$`);
+export function partRunId(key: string, folder = featuresPrefix): string | undefined {
+  return key.startsWith(folder) ? partNamePattern.exec(key.slice(folder.length))?.[1] : undefined;
 }
 
 export function pcaModelKey(modelId: string): string {

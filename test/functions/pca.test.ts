@@ -8,7 +8,7 @@ import { fitPca } from '../../functions/pca/fit-pca.ts';
 import { handler, type PcaEvent } from '../../functions/pca/handler.ts';
 import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
 import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
-import { listParts, readFooter, readRowSlices } from '../../functions/shared/dataset/parquet-read.ts';
+import { listParts, openPart, partKeyValues, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import { applyPca, decodePcaModel, encodePcaModel } from '../../functions/shared/pca/pca-model.ts';
 import { pcaSummaries, pcaSummaryLines } from '../../functions/shared/pca/pca-summary.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
@@ -24,11 +24,9 @@ const width = 96;
 
 async function reducedRows(storage: Storage, folder: string) {
   const rows: { path: string; label: string; pca: number[] }[] = [];
-  for (const part of await listParts(storage, folder)) {
-    for await (const slice of readRowSlices(storage, part, ['path', 'label', 'pca'])) {
-      for (let i = 0; i < slice.rowCount; i++) {
-        rows.push({ path: slice.columns.path[i] as string, label: slice.columns.label[i] as string, pca: slice.columns.pca[i] as number[] });
-      }
+  for (const object of await listParts(storage, folder)) {
+    for await (const group of readPartRowGroups(await openPart(storage, object), ['path', 'label', 'pca'])) {
+      rows.push(...group.map((row) => ({ path: row.path as string, label: row.label as string, pca: row.pca as number[] })));
     }
   }
   return rows;
@@ -82,7 +80,7 @@ describe('pca handler', () => {
       expect(row.pca).toHaveLength(result.components);
       expect(Float32Array.from(row.pca)).toEqual(again.subarray(r * result.components, (r + 1) * result.components));
     });
-    const { metadata } = await readFooter(storage, (await listParts(storage, partition))[0]!);
+    const metadata = partKeyValues(await openPart(storage, (await listParts(storage, partition))[0]!));
     expect(metadata).toMatchObject({
       'featurize.run_id': 'run-1',
       'featurize.model_id': testSource.modelId,

@@ -1,13 +1,11 @@
 /**
- * Feature datasets in the reducer's contract schema, for tests of what reads them (PCA, report):
- * `path` string, `label` string, `size` int64, `etag` string (nullable), `sha256` string, `features` list of
- * float32, key-value metadata with the run id, model id, engine and preprocessing.
+ * Feature parts as the reducer writes them (its own writer and metadata keys), from vectors a test chooses:
+ * for tests of what reads the dataset (PCA, report).
  */
-import { Int64, Utf8, vectorFromArray } from 'apache-arrow';
+import { encodeParquet } from '../../functions/reduce/parquet-writer.ts';
 import { seededRandom } from '../../functions/report/reservoir-sample.ts';
-import { partMetadataKeys } from '../../functions/shared/dataset/parquet-read.ts';
-import { encodeParquet, float32ListVector } from '../../functions/shared/dataset/parquet-write.ts';
-import { featuresPrefix } from '../../functions/shared/run-layout.ts';
+import { partMetadataKeys } from '../../functions/shared/dataset/feature-parts.ts';
+import { partKey } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 
 export interface FeatureRow {
@@ -18,39 +16,10 @@ export interface FeatureRow {
 
 export const testSource = { modelId: 'mobilenet_v2_test@000000000000', engine: 'tfjs/wasm', preprocessing: '{"size":224}' };
 
-/** Part metadata as the reducer writes it. */
-function partMetadata(runId: string, source: typeof testSource): Record<string, string> {
-  return {
-    [partMetadataKeys.runId]: runId,
-    [partMetadataKeys.modelId]: source.modelId,
-    [partMetadataKeys.engine]: source.engine,
-    [partMetadataKeys.preprocessing]: source.preprocessing,
-  };
-}
-
-function encodeFeaturePart(
-  rows: readonly FeatureRow[],
-  runId: string,
-  rowGroupRows: number,
-  source: typeof testSource = testSource,
-): Uint8Array {
-  const width = rows[0]?.features.length ?? 0;
-  const values = new Float32Array(rows.length * width);
-  rows.forEach((row, i) => values.set(row.features, i * width));
-  return encodeParquet(
-    {
-      path: vectorFromArray(rows.map((r) => r.path), new Utf8()),
-      label: vectorFromArray(rows.map((r) => r.label), new Utf8()),
-      size: vectorFromArray(rows.map(() => 1000n), new Int64()),
-      etag: vectorFromArray(rows.map(() => null), new Utf8()),
-      sha256: vectorFromArray(rows.map((r) => r.path.padEnd(64, '0').slice(0, 64)), new Utf8()),
-      features: float32ListVector(values, width),
-    },
-    { metadata: partMetadata(runId, source), nullable: ['etag'], rowGroupRows },
-  );
-}
-
-/** Writes `rows` as the run's parts `features/part-<runId>-NNNNN.parquet`, `rowsPerPart` rows each. */
+/**
+ * Writes `rows` as the run's parts `features/part-<runId>-NNNNN.parquet`, `rowsPerPart` rows each, with the
+ * reducer's own Parquet writer and part metadata.
+ */
 export async function writeFeatureParts(
   output: Storage,
   runId: string,
@@ -61,13 +30,31 @@ export async function writeFeatureParts(
     source = testSource,
   }: { rowsPerPart?: number; rowGroupRows?: number; source?: typeof testSource } = {},
 ): Promise<string[]> {
+  const metadata = {
+    [partMetadataKeys.runId]: runId,
+    [partMetadataKeys.modelId]: source.modelId,
+    [partMetadataKeys.engine]: source.engine,
+    [partMetadataKeys.preprocessing]: source.preprocessing,
+  };
   const keys: string[] = [];
-  for (let start = 0, part = 0; start < rows.length; start += rowsPerPart, part++) {
-    const key = `${featuresPrefix}part-${runId}-${String(part).padStart(5, '0')}.parquet`;
-    await output.write(key, encodeFeaturePart(rows.slice(start, start + rowsPerPart), runId, rowGroupRows, source));
+  for (let start = 0, index = 0; start < rows.length; start += rowsPerPart, index++) {
+    const chunk = rows.slice(start, start + rowsPerPart).map((row) => ({
+      path: row.path,
+      label: row.label,
+      size: 1000,
+      etag: null,
+      sha256: row.path.padEnd(64, '0').slice(0, 64),
+      features: Float32Array.from(row.features),
+    }));
+    const key = partKey(runId, index);
+    await output.write(key, await encodeParquet(once(chunk), { rowGroupRows, metadata }));
     keys.push(key);
   }
   return keys;
+}
+
+async function* once<T>(value: T): AsyncGenerator<T> {
+  yield value;
 }
 
 /**

@@ -2,8 +2,8 @@
  * The PCA models of a dataset location and the reduced vectors each one has produced, for `featurize inspect`
  * and anyone asking "which reductions exist here?". Reads the models and the parts' footers only.
  */
-import { listParts, readFooter } from '../dataset/parquet-read.ts';
-import { pcaPartitionPrefix } from '../run-layout.ts';
+import { listParts, openPart } from '../dataset/feature-parts.ts';
+import { partRunId, pcaPartitionPrefix } from '../run-layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import { decodePcaModel, keptVarianceShare, type PcaSelection } from './pca-model.ts';
 
@@ -24,8 +24,6 @@ export interface PcaSummary {
   reduced: { location: string; parts: number; rows: number; runs: string[] };
 }
 
-const partRun = /^part-(.+)-\d+\.parquet$/;
-
 /** Every model under `pca/`, newest first; an empty list when PCA never ran here. */
 export async function pcaSummaries(output: Storage): Promise<PcaSummary[]> {
   const summaries: PcaSummary[] = [];
@@ -35,8 +33,8 @@ export async function pcaSummaries(output: Storage): Promise<PcaSummary[]> {
     const prefix = pcaPartitionPrefix(model.id);
     const parts = await listParts(output, prefix);
     let rows = 0;
-    for (const part of parts) rows += (await readFooter(output, part)).rows;
-    const runs = new Set(parts.map((part) => partRun.exec(part.key.slice(prefix.length))?.[1] ?? '?'));
+    for (const part of parts) rows += Number((await openPart(output, part)).metadata.num_rows);
+    const runs = new Set(parts.map((part) => partRunId(part.key, prefix) ?? part.key));
     summaries.push({
       modelId: model.id,
       model: output.locationOf(object.key),
