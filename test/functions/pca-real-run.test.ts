@@ -1,24 +1,17 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
-import { handler as extract } from '../../functions/extract/handler.ts';
 import { handler as pca } from '../../functions/pca/handler.ts';
 import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
-import { handler as reduce } from '../../functions/reduce/handler.ts';
-import type { ReduceResult } from '../../functions/reduce/reduce-run.ts';
 import { handler as report, type ReportResult } from '../../functions/report/handler.ts';
 import { listParts, openPart, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
-import type { BatchEvent, RunEvent } from '../../functions/shared/event-schemas.ts';
 import { applyPca, decodePcaModel, explainedVarianceRatio } from '../../functions/shared/pca/pca-model.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import { handler as validate, type ValidateEvent } from '../../functions/validate/handler.ts';
-import type { ValidationResult } from '../../functions/validate/validate-run.ts';
-import { writeResultFiles, type Execution } from '../support/map-run.ts';
-import { sampleDir, sampleKeys } from '../support/shared-data.ts';
+import { runWithRealModel } from '../support/real-run.ts';
+import { sampleKeys } from '../support/shared-data.ts';
 
 const context = { functionName: 'test', awsRequestId: 'test' } as Context;
 
@@ -43,16 +36,7 @@ describe('PCA and report on a real run: MobileNetV2 vectors of 100 Fruits-360 im
     const keys = await sampleKeys(4, 25);
     const runId = 'real-pca';
     const location = { bucket: out, prefix: '' };
-    await writeFile(join(out, 'manifest.json'), JSON.stringify(keys.map((Key) => ({ Key }))));
-    const executions: Execution[] = [];
-    for (const batch of [keys.slice(0, 50), keys.slice(50)]) {
-      const event: BatchEvent = { Items: batch.map((Key) => ({ Key })), BatchInput: { runId, input: { bucket: sampleDir }, output: location } };
-      executions.push({ status: 'SUCCEEDED', event, output: (await extract(event, context)) as ExtractBatchResult });
-    }
-    await writeResultFiles(location, runId, executions);
-    const run: RunEvent = { runId, input: { bucket: sampleDir, prefix: '' }, manifest: { bucket: out, key: 'manifest.json' }, output: location, mapError: null };
-    const reduced = (await reduce(run, context)) as ReduceResult;
-    const validation = (await validate({ ...run, toleratedFailurePercentage: 0, reduce: reduced } satisfies ValidateEvent, context)) as ValidationResult;
+    const { reduced, validation } = await runWithRealModel(out, runId, [keys.slice(0, 50), keys.slice(50)]);
     expect(validation.passed).toBe(true);
 
     const result = (await pca({ runId, output: location, pca: {} } as never, context)) as PcaRunResult;
