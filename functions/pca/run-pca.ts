@@ -51,8 +51,11 @@ export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
   const started = performance.now();
   const { runId, output, mode, rowGroupRows } = request;
   const parts = (await listParts(output)).filter((object) => partRunId(object.key) === runId);
-  if (parts.length === 0) throw new PcaError(`run ${runId} has no feature parts under ${output.locationOf(featuresPrefix)}`);
-  const source = sourceOf(runId, partKeyValues(await openPart(output, parts[0]!)));
+  // Nothing to fit on is an error; nothing to apply a saved model to (every image of the run failed) is not.
+  if (parts.length === 0 && 'fit' in mode) {
+    throw new PcaError(`run ${runId} has no feature parts under ${output.locationOf(featuresPrefix)}`);
+  }
+  const source = parts[0] ? sourceOf(runId, partKeyValues(await openPart(output, parts[0]))) : undefined;
 
   let model: PcaModel;
   const millis = { covariance: 0, eigen: 0, project: 0, total: 0 };
@@ -61,11 +64,11 @@ export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
     millis.covariance = performance.now() - started;
     const fit = fitPca(moments, mode.fit);
     millis.eigen = performance.now() - started - millis.covariance;
-    model = { id: runId, createdAt: new Date().toISOString(), source, selection: mode.fit, ...fit };
+    model = { id: runId, createdAt: new Date().toISOString(), source: source!, selection: mode.fit, ...fit };
     await output.write(pcaModelKey(model.id), encodePcaModel(model));
   } else {
     model = mode.apply;
-    if (model.source.modelId !== source.modelId) {
+    if (source && model.source.modelId !== source.modelId) {
       throw new PcaError(
         `the PCA model ${model.id} was fitted on vectors of ${model.source.modelId}; run ${runId} has vectors of ${source.modelId}`,
       );

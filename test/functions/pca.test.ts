@@ -139,7 +139,7 @@ describe('pca handler', () => {
     connection.closeSync();
   });
 
-  it('refuses a saved model made for another feature extractor, and a run without feature parts', async () => {
+  it('refuses a saved model made for another feature extractor, and fitting on a run without feature parts', async () => {
     const storage = new S3Storage('datasets', 'fruits');
     const model = decodePcaModel(Buffer.from(await storage.read('pca/run-1/model.json')).toString());
     await storage.write('elsewhere/model.json', encodePcaModel({ ...model, source: { ...model.source, modelId: 'resnet@123' } }));
@@ -151,6 +151,9 @@ describe('pca handler', () => {
       name: 'PcaError',
       message: expect.stringContaining('run no-such-run has no feature parts under s3://datasets/fruits/features/'),
     });
+    // A run whose every image failed has nothing to reduce: applying a saved model to it is not an error.
+    const nothing = await invoke({ runId: 'all-failed', output, pca: { model: 's3://datasets/fruits/pca/run-1/model.json' } });
+    expect(nothing).toMatchObject({ modelId: 'run-1', fitted: false, rows: 0, parts: 0 });
   });
 
   it('summarises the models of a dataset location and what each has reduced, for featurize inspect', async () => {
