@@ -1,13 +1,14 @@
 /**
  * PCA over one run's feature parts, streaming: fit (or take a saved model), then write the reduced vectors.
  *
- *   pass 1 (fit only): every part, a slice of rows at a time, into the float64 mean and scatter matrix;
+ *   pass 1 (fit only): every part, a row group at a time, into the float64 mean and scatter matrix;
  *                      eigendecomposition; the model written to pca/<runId>/model.json
- *   pass 2:            every part again, reduced slice by slice, written as one part of the model's partition,
- *                      features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet: the same name, the same rows
- *                      in the same order as the features part it comes from
+ *   pass 2:            every part again, reduced row group by row group, written as one part of the model's
+ *                      partition, features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet: the same name,
+ *                      the same rows in the same order as the features part it comes from; then the partition
+ *                      follows what the reducer did to older parts (see partitionChanges)
  *
- * Memory: the width² covariance (13 MB at 1280) and its eigenvectors, one slice of input rows, and one
+ * Memory: the width² covariance (13 MB at 1280) and its eigenvectors, one row group of input rows, and one
  * reduced part (k/1280 of its source's vectors). Knows nothing of Lambda.
  */
 import { listParts, openPart, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
@@ -40,8 +41,14 @@ export interface PcaRunResult {
   components: number;
   /** The share of the total variance of the fitted vectors that the kept components explain. */
   varianceShare: number;
+  /** Rows of this run reduced. */
   rows: number;
+  /** This run's parts reduced. */
   parts: number;
+  /** Older reduced parts of the model's partition reduced again: the reducer rewrote their source since. */
+  rewrittenParts: number;
+  /** Reduced parts removed: their source part is no longer in features/ (a full run replaced it, or it emptied). */
+  removedParts: number;
   /** The folder of the reduced parts, relative to the output location. */
   dataset: string;
   millis: { covariance: number; eigen: number; project: number; total: number };
@@ -50,7 +57,8 @@ export interface PcaRunResult {
 export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
   const started = performance.now();
   const { runId, output, mode, rowGroupRows } = request;
-  const parts = (await listParts(output)).filter((object) => partRunId(object.key) === runId);
+  const featureParts = await listParts(output);
+  const parts = featureParts.filter((object) => partRunId(object.key) === runId);
   // Nothing to fit on is an error; nothing to apply a saved model to (every image of the run failed) is not.
   if (parts.length === 0 && 'fit' in mode) {
     throw new PcaError(`run ${runId} has no feature parts under ${output.locationOf(featuresPrefix)}`);
@@ -78,19 +86,12 @@ export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
   }
 
   const projectStarted = performance.now();
-  let rows = 0;
   const partition = pcaPartitionPrefix(model.id);
-  const written = new Set<string>();
-  for (const part of parts) {
-    const key = partition + part.key.slice(featuresPrefix.length);
-    rows += await reducePart(output, part, key, model, rowGroupRows);
-    written.add(key);
-  }
-  // A retried run whose reducer wrote fewer parts must not leave the previous attempt's extra ones behind.
-  const stale = (await listParts(output, partition))
-    .filter((object) => partRunId(object.key, partition) === runId && !written.has(object.key))
-    .map((object) => object.key);
-  await output.remove(stale);
+  const { rewritten, removed } = await partitionChanges(output, partition, featureParts, runId);
+  await output.remove(removed);
+  let rows = 0;
+  for (const part of parts) rows += await reducePart(output, part, partition, model, rowGroupRows);
+  for (const part of rewritten) await reducePart(output, part, partition, model, rowGroupRows);
   millis.project = performance.now() - projectStarted;
   millis.total = performance.now() - started;
 
@@ -103,6 +104,8 @@ export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
     varianceShare: keptVarianceShare(model),
     rows,
     parts: parts.length,
+    rewrittenParts: rewritten.length,
+    removedParts: removed.length,
     dataset: partition,
     millis: {
       covariance: Math.round(millis.covariance),
@@ -139,8 +142,37 @@ async function accumulate(output: Storage, parts: readonly StoredObject[]): Prom
   return moments;
 }
 
-/** Reduces one features part into one part of the model's partition; returns its row count. */
-async function reducePart(output: Storage, object: StoredObject, key: string, model: PcaModel, rowGroupRows: number): Promise<number> {
+/**
+ * What keeps a model's partition a faithful twin of features/ for the runs reduced with it: reduced parts
+ * whose source is gone (a full run replaced the dataset, an incremental run emptied the part, a retried
+ * reducer wrote fewer parts) are removed; those whose source the reducer rewrote since (an incremental run
+ * took out images it re-processed) are reduced again. This run's own parts are reduced anyway.
+ */
+async function partitionChanges(
+  output: Storage,
+  partition: string,
+  featureParts: readonly StoredObject[],
+  runId: string,
+): Promise<{ rewritten: StoredObject[]; removed: string[] }> {
+  const sources = new Map(featureParts.map((object) => [object.key.slice(featuresPrefix.length), object]));
+  const rewritten: StoredObject[] = [];
+  const removed: string[] = [];
+  for (const reduced of await listParts(output, partition)) {
+    const source = sources.get(reduced.key.slice(partition.length));
+    if (!source) {
+      removed.push(reduced.key);
+    } else if (partRunId(source.key) !== runId) {
+      // The reduced part carries its source's metadata as it was: a rewrite since shows in rewritten_at.
+      const [now, then] = await Promise.all([openPart(output, source), openPart(output, reduced)]);
+      if (partKeyValues(now)[partMetadataKeys.rewrittenAt] !== partKeyValues(then)[partMetadataKeys.rewrittenAt]) rewritten.push(source);
+    }
+  }
+  return { rewritten, removed };
+}
+
+/** Reduces one features part into the part of the same name in the model's partition; returns its row count. */
+async function reducePart(output: Storage, object: StoredObject, partition: string, model: PcaModel, rowGroupRows: number): Promise<number> {
+  const key = partition + object.key.slice(featuresPrefix.length);
   const part = await openPart(output, object);
   const paths: string[] = [];
   const labels: string[] = [];

@@ -8,6 +8,7 @@ import { fitPca } from '../../functions/pca/fit-pca.ts';
 import { handler, type PcaEvent } from '../../functions/pca/handler.ts';
 import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
 import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
+import { reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { listParts, openPart, partKeyValues, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import { applyPca, decodePcaModel, encodePcaModel } from '../../functions/shared/pca/pca-model.ts';
 import { pcaSummaries, pcaSummaryLines } from '../../functions/shared/pca/pca-summary.ts';
@@ -15,6 +16,7 @@ import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
+import { writeMapRun } from '../support/map-run.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
 
 const context = { functionName: 'pca', awsRequestId: 'test' } as Context;
@@ -22,12 +24,12 @@ const invoke = (event: unknown) => handler(event as PcaEvent, context) as Promis
 
 const width = 96;
 
-async function reducedRows(storage: Storage, folder: string) {
-  const rows: { path: string; label: string; pca: number[] }[] = [];
+/** The rows of the parts in `folder` (or of one of them), in part and row order. */
+async function reducedRows(storage: Storage, folder: string, columns = ['path', 'label', 'pca'], only?: string) {
+  const rows: Record<string, unknown>[] = [];
   for (const object of await listParts(storage, folder)) {
-    for await (const group of readPartRowGroups(await openPart(storage, object), ['path', 'label', 'pca'])) {
-      rows.push(...group.map((row) => ({ path: row.path as string, label: row.label as string, pca: row.pca as number[] })));
-    }
+    if (only && object.key !== only) continue;
+    for await (const group of readPartRowGroups(await openPart(storage, object), columns)) rows.push(...group);
   }
   return rows;
 }
@@ -46,6 +48,21 @@ afterAll(async () => {
   await s3.stop();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Every part of features/ has its reduced twin in the partition: the same name, rows, order, and vectors reduced by the model. */
+async function expectTwinOfFeatures(storage: Storage, modelKey: string, partition: string): Promise<void> {
+  const model = decodePcaModel(Buffer.from(await storage.read(modelKey)).toString());
+  const names = (objects: { key: string }[], folder: string) => objects.map((object) => object.key.slice(folder.length)).sort();
+  const features = await listParts(storage);
+  expect(names(await listParts(storage, partition), partition)).toEqual(names(features, 'features/'));
+  for (const object of features) {
+    const source = await reducedRows(storage, 'features/', ['path', 'features'], object.key);
+    const twin = await reducedRows(storage, partition, ['path', 'pca'], partition + object.key.slice('features/'.length));
+    expect(twin.map((row) => row.path)).toEqual(source.map((row) => row.path));
+    const expected = applyPca(model, source.map((row) => row.features as number[]));
+    expect(Float32Array.from(twin.flatMap((row) => row.pca as number[]))).toEqual(expected);
+  }
+}
 
 describe('pca handler', () => {
   it('fits on a run streamed over 3 parts and 12 row groups as on all its vectors at once, and writes the model and a reduced twin of each part', async () => {
@@ -78,7 +95,7 @@ describe('pca handler', () => {
     const again = applyPca(model, rows.map((row) => row.features));
     reduced.forEach((row, r) => {
       expect(row.pca).toHaveLength(result.components);
-      expect(Float32Array.from(row.pca)).toEqual(again.subarray(r * result.components, (r + 1) * result.components));
+      expect(Float32Array.from(row.pca as number[])).toEqual(again.subarray(r * result.components, (r + 1) * result.components));
     });
     const metadata = partKeyValues(await openPart(storage, (await listParts(storage, partition))[0]!));
     expect(metadata).toMatchObject({
@@ -102,7 +119,7 @@ describe('pca handler', () => {
     expect(Buffer.from(await storage.read('pca/run-1/model.json')).toString()).toBe(before);
     const all = await reducedRows(storage, 'features-pca/pca_model=run-1/');
     const byPath = new Map<string, number[][]>();
-    for (const row of all) byPath.set(row.path, [...(byPath.get(row.path) ?? []), row.pca]);
+    for (const row of all) byPath.set(row.path as string, [...(byPath.get(row.path as string) ?? []), row.pca as number[]]);
     for (const row of rows.slice(1000)) {
       const [fitted, applied] = byPath.get(row.path)!;
       expect(Buffer.from(Float32Array.from(applied!).buffer).equals(Buffer.from(Float32Array.from(fitted!).buffer))).toBe(true);
@@ -174,6 +191,33 @@ describe('pca handler', () => {
     expect(lines.join('\n')).toContain('4 parts, 2000 rows, runs run-1, run-2');
     expect(await pcaSummaries(new S3Storage('datasets', 'nothing-here'))).toEqual([]);
     expect(pcaSummaryLines([])).toEqual(['pca       none (run with --pca to fit one)']);
+  });
+
+  it('keeps a model partition the twin of features/ through the reducer\'s incremental rewrites and full replacements', async () => {
+    const place = { input: { bucket: join(dir, 'input') }, output: { bucket: join(dir, 'twin'), prefix: '' } };
+    const storage = new FsStorage(place.output.bucket);
+    const vectors = clusteredRows(13, { width: 24, labels: ['Kiwi', 'Lemon', 'Plum'] });
+    const item = (i: number) => ({ key: `images/${vectors[i]!.label}/${i}.jpg`, features: Float32Array.from(vectors[i]!.features) });
+    const reduceAs = async (runId: string, indexes: number[], mode: 'full' | 'incremental') => {
+      await writeMapRun({ runId, ...place, batches: [{ status: 'SUCCEEDED', items: indexes.map(item) }] });
+      const request = { runId, output: storage, outputPrefix: '', mode, mapFailed: false };
+      return reduceRun(request, { partRows: 6, rowGroupRows: 4, readConcurrency: 2 });
+    };
+    const apply = (runId: string) => invoke({ runId, output: place.output, pca: { model: join(place.output.bucket, 'pca/run-a/model.json') } });
+
+    await reduceAs('run-a', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'full');
+    expect(await invoke({ runId: 'run-a', output: place.output, pca: { components: 3 } })).toMatchObject({ parts: 2, rewrittenParts: 0, removedParts: 0 });
+    await expectTwinOfFeatures(storage, 'pca/run-a/model.json', 'features-pca/pca_model=run-a/');
+
+    // An incremental run re-processes image 1 (the reducer rewrites part-run-a-00000 without it) and adds image 12.
+    expect(await reduceAs('run-b', [1, 12], 'incremental')).toMatchObject({ rewrittenParts: 1 });
+    expect(await apply('run-b')).toMatchObject({ parts: 1, rows: 2, rewrittenParts: 1, removedParts: 0, fitted: false });
+    await expectTwinOfFeatures(storage, 'pca/run-a/model.json', 'features-pca/pca_model=run-a/');
+
+    // A full run replaces the dataset: every older reduced part goes with its source.
+    await reduceAs('run-c', [0, 6], 'full');
+    expect(await apply('run-c')).toMatchObject({ parts: 1, rows: 2, rewrittenParts: 0, removedParts: 3 });
+    await expectTwinOfFeatures(storage, 'pca/run-a/model.json', 'features-pca/pca_model=run-a/');
   });
 
   it.each([
