@@ -47,3 +47,12 @@ export class ModelLoadError extends FeaturizeError {
 export class ConfigError extends FeaturizeError {
   override name = 'ConfigError';
 }
+
+/**
+ * PCA cannot be fitted or applied to this run's vectors: too few rows, a fixed number of components above
+ * what the data supports, non-finite values, or a saved model made for another feature extractor.
+ * Retrying cannot help; the report still renders, and the run fails with this name.
+ */
+export class PcaError extends FeaturizeError {
+  override name = 'PcaError';
+}
