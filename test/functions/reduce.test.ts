@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/reduce/handler.ts';
 import { reduceRun, type ReduceResult } from '../../functions/reduce/reduce-run.ts';
+import { reduceSettings } from '../../functions/shared/config.ts';
 import type { RunEvent } from '../../functions/shared/event-schemas.ts';
 import type { FailureRecord } from '../../functions/shared/failures.ts';
 import { failuresKey } from '../../functions/shared/run-layout.ts';
@@ -312,6 +313,11 @@ describe('reduce', () => {
 
     expect(error).toMatchObject({ name: 'RunArtifactError', message: expect.stringContaining('mobilenet_v3@fedcba987654') });
     expect(await readdir(where.output.bucket)).toEqual(['runs']);
+  });
+
+  it('refuses parts so large that publishing could not copy them in one S3 request (FEATURIZE_PART_ROWS over 500,000)', () => {
+    expect(reduceSettings({ FEATURIZE_PART_ROWS: '500000' }).partRows).toBe(500_000);
+    expect(() => reduceSettings({ FEATURIZE_PART_ROWS: '500001' })).toThrow(/invalid setting FEATURIZE_PART_ROWS/);
   });
 
   it('accepts the Reduce state event as the state machine passes it', async () => {
