@@ -22,7 +22,7 @@ import { failuresKey, partKey, partRunId } from '../shared/run-layout.ts';
 import { decodeShard, type ShardMetadata } from '../shared/shards/shard-file.ts';
 import type { Storage, StoredObject } from '../shared/storage/storage.ts';
 import { readMapResults, type SucceededBatch } from './map-results.ts';
-import { encodeParquet, inGroups, type DatasetRow } from './parquet-writer.ts';
+import { encodeParquet, inGroups, type DatasetRow } from '../shared/dataset/parquet-writer.ts';
 
 export interface ReduceRequest {
   runId: string;
