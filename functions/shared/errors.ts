@@ -59,3 +59,11 @@ export class ConfigError extends FeaturizeError {
 export class PcaError extends FeaturizeError {
   override name = 'PcaError';
 }
+
+/**
+ * Publishing was asked for a run whose validation report is missing, did not pass, or names parts that are not
+ * the run's staged parts: nothing unaudited reaches features/, which is left as it was. Retrying cannot help.
+ */
+export class PublishRefusedError extends FeaturizeError {
+  override name = 'PublishRefusedError';
+}
