@@ -1,0 +1,27 @@
+/**
+ * The Lambda context a handler receives when the local runner invokes it: the fields the logger and metrics
+ * middlewares read, a fresh request id per invocation, and no deadline (a local invocation is not cut off).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { localFunctionArn } from './local-arns.ts';
+
+export function localLambdaContext(functionName: string): Context {
+  const unsupported = () => {
+    throw new Error('callback-style completion is not used: handlers return a promise');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: localFunctionArn(functionName),
+    memoryLimitInMB: '0',
+    awsRequestId: randomUUID(),
+    logGroupName: `/local/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Number.MAX_SAFE_INTEGER,
+    done: unsupported,
+    fail: unsupported,
+    succeed: unsupported,
+  };
+}
