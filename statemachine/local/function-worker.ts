@@ -4,9 +4,8 @@
  * The outcome travels back as Lambda's own payload shape: structured clone would drop a custom error's name,
  * and the state machine's Retry and Catch match on that name.
  */
-import type { Context } from 'aws-lambda';
 import { workerData } from 'piscina';
-import { localLambdaContext } from './lambda-context.ts';
+import { localLambdaContext, type LambdaHandler } from './lambda-context.ts';
 
 export interface FunctionWorkerData {
   functionName: string;
@@ -18,10 +17,8 @@ export type Invocation =
   | { ok: true; result: unknown }
   | { ok: false; errorType: string; errorMessage: string; stackTrace: string[] };
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-
 const { functionName, handlerModule } = workerData as FunctionWorkerData;
-const { handler } = (await import(handlerModule)) as { handler: Handler };
+const { handler } = (await import(handlerModule)) as { handler: LambdaHandler };
 
 export default async function invoke(event: unknown): Promise<Invocation> {
   try {

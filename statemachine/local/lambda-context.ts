@@ -6,6 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { localFunctionArn } from './local-arns.ts';
 
+/** A module's `handler` export, as the local runner calls it (middy handlers return a promise). */
+export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+
 export function localLambdaContext(functionName: string): Context {
   const unsupported = () => {
     throw new Error('callback-style completion is not used: handlers return a promise');
