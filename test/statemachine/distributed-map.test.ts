@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidEventError, StorageUnavailableError } from '../../functions/shared/errors.ts';
+import { InvalidEventError, RuntimeExitError, StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { loadDefinition } from '../../statemachine/local/definition.ts';
 import type { ChildOutcome } from '../../statemachine/local/distributed-map.ts';
@@ -269,6 +269,17 @@ describe('local execution of the state machine', () => {
     expect(run.extractCalls.filter((batch) => batch.Items[0]!.Key === keys[0])).toHaveLength(2);
     expect(run.finished.every((child) => child.status === 'SUCCEEDED')).toBe(true);
     expect((await run.manifest()).ResultFiles).toMatchObject({ FAILED: [], PENDING: [] });
+  });
+
+  it('retries a batch whose function crashed (Runtime.ExitError), as it retries an unreachable store', async () => {
+    const run = await execute({
+      extract: async (batch, attempt) => {
+        if (batch.Items[0]!.Key === keys[0] && attempt === 1) throw new RuntimeExitError('the worker thread died');
+        return { items: batch.Items.length };
+      },
+    });
+    expect(run.outcome.status).toBe('SUCCEEDED');
+    expect(run.extractCalls.filter((batch) => batch.Items[0]!.Key === keys[0])).toHaveLength(2);
   });
 
   it('does not retry an error the Retry does not name, and fails that batch', async () => {
