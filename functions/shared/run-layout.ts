@@ -1,7 +1,7 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
  *   features/part-NNNNN.parquet            the dataset: Parquet parts only
- *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate, expired by lifecycle)
+ *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate: tagged, expired by lifecycle)
  *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
@@ -19,6 +19,13 @@ export function runPrefix(runId: string): string {
 export function shardsPrefix(runId: string): string {
   return `${runPrefix(runId)}shards/`;
 }
+
+/**
+ * S3 tags on intermediate objects. Lifecycle filters match a literal key prefix and tags, never a wildcard
+ * like runs/<any run>/shards/, so the deployed bucket expires `runs/` objects carrying this tag (infra/).
+ * Writing them needs s3:PutObjectTagging besides s3:PutObject.
+ */
+export const intermediateTags: Readonly<Record<string, string>> = { 'featurize:intermediate': 'true' };
 
 export function shardKey(runId: string, batchId: string): string {
   return `${shardsPrefix(runId)}${batchId}.arrow`;
