@@ -35,7 +35,11 @@ export function addRunCommand(program: Command): void {
     .option('--batch-size <n>', 'images per extraction batch (the map\'s MaxItemsPerBatch)', positiveInteger, 50)
     .option('--max-concurrency <n>', 'batches running at once at most; 0: one per worker', nonNegativeInteger, 0)
     .option('--tolerated-failure-percent <p>', 'share of images that may fail (bad files, failed batches) in a successful run', percentage, 5)
-    .option('--workers <n>', 'worker threads extracting batches, each with its own model (default: one per core)', positiveInteger, availableParallelism())
+    .addOption(
+      new Option('--workers <n>', 'worker threads extracting batches, each with its own model')
+        .argParser(positiveInteger)
+        .default(availableParallelism(), `one per core: ${availableParallelism()}`),
+    )
     .addOption(new Option('--resize <mode>', 'how an image becomes square (default: squash, or FEATURIZE_RESIZE)').choices(resizeModes))
     .option('--model <dir>', 'model directory: model.json and weights (default: ../shared/models/…, or FEATURIZE_MODEL_DIR)')
     .addOption(new Option('--engine <name>', 'inference engine (default: tfjs, or FEATURIZE_ENGINE)').choices(engineNames))
