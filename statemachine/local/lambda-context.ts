@@ -9,7 +9,12 @@ import { localFunctionArn } from './local-arns.ts';
 /** A module's `handler` export, as the local runner calls it (middy handlers return a promise). */
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
+// "No deadline" as the longest a timer can wait (~24.8 days): middy arms a timer on the remaining time, and a
+// longer delay would overflow Node's timers into an immediate timeout.
+const noDeadlineMs = 2 ** 31 - 1;
+
 export function localLambdaContext(functionName: string): Context {
+  const deadline = Date.now() + noDeadlineMs;
   const unsupported = () => {
     throw new Error('callback-style completion is not used: handlers return a promise');
   };
@@ -22,7 +27,7 @@ export function localLambdaContext(functionName: string): Context {
     awsRequestId: randomUUID(),
     logGroupName: `/local/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Number.MAX_SAFE_INTEGER,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
     done: unsupported,
     fail: unsupported,
     succeed: unsupported,
