@@ -59,12 +59,7 @@ const settingsSchema = z.object({
 
 /** Extraction settings from `FEATURIZE_*` variables; a bad value is a ConfigError naming the variable. */
 export function extractionSettings(env: NodeJS.ProcessEnv = process.env): ExtractionSettings {
-  const parsed = settingsSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid setting ${String(issue?.path[0])}: ${issue?.message}`);
-  }
-  const s = parsed.data;
+  const s = parseSettings(settingsSchema, env);
   return {
     modelDir: defaultModelDir(env),
     engine: s.FEATURIZE_ENGINE,
@@ -74,4 +69,38 @@ export function extractionSettings(env: NodeJS.ProcessEnv = process.env): Extrac
     inferenceBatchSize: s.FEATURIZE_INFERENCE_BATCH,
     readConcurrency: s.FEATURIZE_READ_CONCURRENCY,
   };
+}
+
+export interface ReduceSettings {
+  /** Rows per Parquet part: about 3.7 KB a row with zstd, so the default 25,000 gives parts of roughly 90 MB. */
+  partRows: number;
+  /** Rows per row group: what readers split work on, and what the writer holds in memory at once. */
+  rowGroupRows: number;
+  /** Shards (or older parts) read ahead of the Parquet writer. */
+  readConcurrency: number;
+}
+
+const reduceSettingsSchema = z.object({
+  FEATURIZE_PART_ROWS: positiveInt.default(25_000),
+  FEATURIZE_ROW_GROUP_ROWS: positiveInt.default(5_000),
+  FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
+});
+
+/** Reducer settings from `FEATURIZE_*` variables; a bad value is a ConfigError naming the variable. */
+export function reduceSettings(env: NodeJS.ProcessEnv = process.env): ReduceSettings {
+  const s = parseSettings(reduceSettingsSchema, env);
+  return {
+    partRows: s.FEATURIZE_PART_ROWS,
+    rowGroupRows: Math.min(s.FEATURIZE_ROW_GROUP_ROWS, s.FEATURIZE_PART_ROWS),
+    readConcurrency: s.FEATURIZE_READ_CONCURRENCY,
+  };
+}
+
+function parseSettings<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv): z.infer<Schema> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid setting ${String(issue?.path[0])}: ${issue?.message}`);
+  }
+  return parsed.data;
 }
