@@ -1,10 +1,11 @@
 /**
  * `featurize inspect <dataset>`: what the original PySpark job's "load saved data and validate" step showed,
- * read back from the Parquet parts with an independent reader (hyparquet): the schema, the row count, the
- * vectors' length, the rows per label and the first rows.
+ * read back from the Parquet parts with hyparquet (the dataset module's ranged reads: the footers, the label
+ * column and one row group, never whole parts): the schema, the row count, the vectors' length, the file
+ * metadata, the rows per label and the first rows.
  */
 import type { Command } from 'commander';
-import type { FileMetaData, SchemaTree } from 'hyparquet';
+import type { ParquetRow, SchemaTree } from 'hyparquet';
 import { ConfigError } from '../../functions/shared/errors.ts';
 import { s3EndpointOption, useS3Endpoint } from '../options.ts';
 
@@ -21,59 +22,44 @@ export function addInspectCommand(program: Command): void {
     .action(inspect);
 }
 
-interface Part {
-  key: string;
-  bytes: ArrayBuffer;
-  metadata: FileMetaData;
-}
-
 async function inspect(dataset: string, options: { s3Endpoint?: string }): Promise<void> {
   useS3Endpoint(options.s3Endpoint);
-  const [{ parquetMetadata, parquetReadObjects, parquetSchema }, { openStorage, parseStorageUri }, { featuresPrefix }] =
+  const [{ parquetSchema }, { listParts, openPart, partKeyValues, readPartRowGroups }, { openStorage, parseStorageUri }, { featuresPrefix }] =
     await Promise.all([
       import('hyparquet'),
+      import('../../functions/shared/dataset/feature-parts.ts'),
       import('../../functions/shared/storage/open-storage.ts'),
       import('../../functions/shared/run-layout.ts'),
     ]);
   const storage = openStorage(parseStorageUri(dataset));
-  const keys: string[] = [];
-  for await (const object of storage.list(featuresPrefix)) if (object.key.endsWith('.parquet')) keys.push(object.key);
-  if (keys.length === 0) throw new ConfigError(`no Parquet parts under ${storage.locationOf(featuresPrefix)}`);
+  const objects = await listParts(storage);
+  if (objects.length === 0) throw new ConfigError(`no Parquet parts under ${storage.locationOf(featuresPrefix)}`);
+  const parts = await Promise.all(objects.map((object) => openPart(storage, object)));
 
-  const parts: Part[] = [];
-  for (const key of keys) {
-    const read = await storage.read(key);
-    const bytes = read.buffer.slice(read.byteOffset, read.byteOffset + read.byteLength) as ArrayBuffer;
-    parts.push({ key, bytes, metadata: parquetMetadata(bytes) });
+  const labels = new Map<string, number>();
+  for (const part of parts) {
+    for await (const rows of readPartRowGroups(part, ['label'])) {
+      for (const { label } of rows) labels.set(String(label), (labels.get(String(label)) ?? 0) + 1);
+    }
   }
   const first = parts[0]!;
-  const rows = parts.reduce((sum, part) => sum + Number(part.metadata.num_rows), 0);
-  const labels = new Map<string, number>();
-  const lengths = new Set<number>();
-  for (const part of parts) {
-    for (const { label } of await parquetReadObjects({ file: part.bytes, columns: ['label'] })) {
-      labels.set(String(label), (labels.get(String(label)) ?? 0) + 1);
-    }
-    const [row] = await parquetReadObjects({ file: part.bytes, columns: ['features'], rowEnd: 1 });
-    if (row) lengths.add((row.features as ArrayLike<number>).length);
-  }
-  const sample = await parquetReadObjects({ file: first.bytes, columns: ['path', 'label', 'features'], rowEnd: shownRows });
+  const firstGroup: ParquetRow[] = (await readPartRowGroups(first, ['path', 'label', 'features']).next()).value ?? [];
+  const lengths = new Set(firstGroup.map((row) => (row.features as ArrayLike<number>).length));
 
-  const size = parts.reduce((sum, part) => sum + part.bytes.byteLength, 0);
+  const rows = parts.reduce((sum, part) => sum + Number(part.metadata.num_rows), 0);
+  const bytes = objects.reduce((sum, object) => sum + object.size, 0);
+  const metadata = Object.entries(partKeyValues(first)).filter(([key]) => !key.startsWith('ARROW:'));
   const lines = [
-    `dataset   ${storage.locationOf(featuresPrefix)} (${parts.length} part${parts.length === 1 ? '' : 's'}, ${(size / 1e6).toFixed(1)} MB)`,
+    `dataset   ${storage.locationOf(featuresPrefix)} (${parts.length} part${parts.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB)`,
     'schema',
     ...parquetSchema(first.metadata).children.map((column) => `  ${column.element.name.padEnd(14)} ${describeColumn(column)}`),
     `rows      ${rows}`,
     `vectors   ${[...lengths].join(' or ')} float32 each`,
-    ...(first.metadata.key_value_metadata ?? [])
-      .filter(({ key }) => !key.startsWith('ARROW:'))
-      .map(({ key, value }) => `  ${key}: ${value ?? ''}`)
-      .map((line, i) => (i === 0 ? `metadata${line.slice(1)}` : `         ${line}`)),
+    ...metadata.map(([key, value], i) => `${i === 0 ? 'metadata' : '        '}  ${key}: ${value}`),
     `labels    ${labels.size}`,
     ...[...labels].sort(([a], [b]) => a.localeCompare(b)).map(([label, count]) => `  ${label.padEnd(30)} ${String(count).padStart(7)}`),
     `first rows (of ${first.key})`,
-    ...sample.map((row) => {
+    ...firstGroup.slice(0, shownRows).map((row) => {
       const values = Array.from(row.features as ArrayLike<number>).slice(0, shownValues).map((v) => v.toFixed(4));
       return `  ${String(row.path)} | ${String(row.label)} | [${values.join(', ')}, …]`;
     }),
