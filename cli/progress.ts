@@ -27,7 +27,13 @@ export function startProgress(stream: NodeJS.WriteStream = process.stderr): Prog
       })
     : undefined;
   let timer: NodeJS.Timeout | undefined;
-  const line = () => stream.write(`featurize: ${done}/${total} images, ${rate()} images/s, ${failures} failed\n`);
+  let written = -1;
+  // A line only when there is news: the last one is not repeated at the end.
+  const line = () => {
+    if (done === written) return;
+    written = done;
+    stream.write(`featurize: ${done}/${total} images, ${rate()} images/s, ${failures} failed\n`);
+  };
 
   return {
     mapRunStarted(run) {

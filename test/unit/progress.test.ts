@@ -39,7 +39,7 @@ describe('run progress', () => {
     expect(terminal.text()).toMatch(/extracting .* 100\/120 images \| [\d.]+ images\/s \| 52 failed/);
   });
 
-  it('writes a plain line every few seconds when the output is not a terminal, and a last one at the end', () => {
+  it('writes a plain line every few seconds when there is news and the output is not a terminal, and a last one at the end', () => {
     vi.useFakeTimers();
     const pipe = stream(false);
     const progress = startProgress(pipe.stream);
@@ -48,9 +48,13 @@ describe('run progress', () => {
     expect(pipe.text()).toBe('');
     vi.advanceTimersByTime(5000);
     expect(pipe.text()).toMatch(/^featurize: 45\/90 images, [\d.]+ images\/s, 1 failed\n$/);
+    vi.advanceTimersByTime(5000);
+    expect(pipe.text().split('\n').filter(Boolean)).toHaveLength(1);
     progress.childFinished!(batch(45, 0));
     progress.stop();
-    expect(pipe.text().split('\n').filter(Boolean).at(-1)).toMatch(/^featurize: 90\/90 images, [\d.]+ images\/s, 1 failed$/);
+    const lines = pipe.text().split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^featurize: 90\/90 images, [\d.]+ images\/s, 1 failed$/);
     expect(pipe.text()).not.toContain('\x1B');
   });
 });
