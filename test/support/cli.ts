@@ -10,6 +10,7 @@ export interface CliResult {
   stderr: string;
 }
 
+/** `env` is added to the test's own environment; a variable set to undefined is left out. */
 export function featurize(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
