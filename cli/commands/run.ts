@@ -64,7 +64,7 @@ async function run(inputUri: string, options: RunOptions): Promise<void> {
 
   const input = location(parseStorageUri(inputUri));
   const output = location(parseStorageUri(options.out));
-  await checkInput(inputUri, input, openStorage);
+  await checkInput(input, openStorage);
   checkOutputOutsideInput(input, output);
   // A bad FEATURIZE_* value or a missing model fails here, not in every worker.
   await loadModelDescriptor(extractionSettings().modelDir);
@@ -107,8 +107,8 @@ function location(parsed: StorageLocation): Required<StorageLocation> {
 type OpenStorage = typeof import('../../functions/shared/storage/open-storage.ts').openStorage;
 
 /** A missing folder, bucket or endpoint is one clear line before anything starts. */
-async function checkInput(uri: string, input: Required<StorageLocation>, openStorage: OpenStorage): Promise<void> {
-  if (!uri.startsWith('s3://')) {
+async function checkInput(input: Required<StorageLocation>, openStorage: OpenStorage): Promise<void> {
+  if (isAbsolute(input.bucket)) {
     const info = await stat(input.bucket).catch(() => undefined);
     if (!info?.isDirectory()) throw new ConfigError(`no input folder at ${input.bucket}`);
     return;

@@ -64,7 +64,7 @@ export async function runLocalExecution(execution: LocalExecution): Promise<Exec
         : {}),
       ...(execution.observer ? { observer: execution.observer } : {}),
     };
-    taskHandlers[name] = async (mapInput) => (await runDistributedMap(map, mapInput as Json, context)) as never;
+    taskHandlers[name] = (mapInput) => runDistributedMap(map, mapInput as Json, context);
   }
 
   const run = new StateMachine(definition).run(input, {
@@ -96,7 +96,7 @@ function bindTasks(states: States, functions: LocalExecution['functions']): Task
     if (state.Type !== 'Task') continue;
     const bound = functions[state.Resource];
     if (!bound) throw new ConfigError(`Task state ${name}: no local function for ${state.Resource}`);
-    handlers[name] = async (input) => (await bound(input as Json)) as never;
+    handlers[name] = async (input) => (await bound(input as Json)) as Json;
   }
   return handlers;
 }

@@ -7,7 +7,6 @@ import type { StorageLocation } from '../../functions/shared/storage/storage.ts'
 import { loadDefinition, type DefinitionSubstitutions } from './definition.ts';
 import type { MapRunObserver } from './distributed-map.ts';
 import { createFunctionPool } from './function-pool.ts';
-import type { Json } from './json.ts';
 import { localLambdaContext, type LambdaHandler } from './lambda-context.ts';
 import { localFunctionArn } from './local-arns.ts';
 import { runLocalExecution, type ExecutionOutcome, type LocalFunction } from './run-execution.ts';
@@ -42,8 +41,6 @@ export interface PipelineSettings {
   workers: number;
   /** The extract workers' environment: their FEATURIZE_* settings, AWS_ENDPOINT_URL_S3... */
   env: NodeJS.ProcessEnv;
-  /** The execution input, overriding the settings' defaults (e.g. `{ manifest: { bucket, key } }`). */
-  executionInput?: Json;
   observer?: MapRunObserver;
   /** Every Retry waits this long instead of its backoff (tests). */
   retryIntervalMs?: number;
@@ -85,7 +82,6 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
       },
       executionName: settings.runId,
       parallelism: settings.workers,
-      ...(settings.executionInput !== undefined ? { input: settings.executionInput } : {}),
       ...(settings.observer ? { observer: settings.observer } : {}),
       ...(settings.retryIntervalMs !== undefined ? { retryIntervalMs: settings.retryIntervalMs } : {}),
     });
