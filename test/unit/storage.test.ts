@@ -38,6 +38,8 @@ describe.each(implementations)('%s storage', (_, make) => {
     for await (const object of storage.list('a')) listed.push(object);
     expect(listed.map((o) => o.key)).toEqual(['a/Apple Red 1/ünïcødé & co.jpg', 'a/Z.jpg']);
     expect(listed[1]!.size).toBe(Buffer.byteLength('bytes of a/Z.jpg'));
+    // The Distributed Map's listObjectsV2 items carry LastModified.
+    expect(Date.now() - listed[1]!.lastModified!.getTime()).toBeLessThan(10 * 60_000);
 
     const all = [];
     for await (const object of storage.list()) all.push(object.key);

@@ -10,6 +10,9 @@ export interface StoredObject {
   size: number;
   /** S3 ETag without quotes; absent on the filesystem. */
   etag?: string;
+  lastModified?: Date;
+  /** S3 storage class (STANDARD, GLACIER...); absent on the filesystem. */
+  storageClass?: string;
 }
 
 export interface Storage {
