@@ -1,10 +1,14 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
  *   features/part-NNNNN.parquet            the dataset: Parquet parts only
- *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate, expired by lifecycle)
- *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
+ *   tmp/<runId>/shards/<batchId>.arrow     one per extraction batch
+ *   tmp/<runId>/map/                       the Distributed Map's ResultWriter output (manifest.json, ...)
+ *   manifests/<name>.json                  the keys of an incremental run ([{ Key, Size, Etag }])
+ *
+ * Intermediates share one top-level prefix because S3 lifecycle filters match key prefixes only (no wildcard):
+ * one rule on `<output prefix>tmp/` expires every run's shards and map results, and nothing else.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -16,16 +20,30 @@ export function runPrefix(runId: string): string {
   return `runs/${runId}/`;
 }
 
+/** Everything under it is intermediate: the deployed bucket expires it (infra/, lifecycle rule). */
+export const intermediatePrefix = 'tmp/';
+
+export function intermediateRunPrefix(runId: string): string {
+  return `${intermediatePrefix}${runId}/`;
+}
+
 export function shardsPrefix(runId: string): string {
-  return `${runPrefix(runId)}shards/`;
+  return `${intermediateRunPrefix(runId)}shards/`;
 }
 
 export function shardKey(runId: string, batchId: string): string {
   return `${shardsPrefix(runId)}${batchId}.arrow`;
 }
 
+/** Must agree with the ResultWriter's Prefix in statemachine/featurize.asl.json. */
 export function mapResultsPrefix(runId: string): string {
-  return `${runPrefix(runId)}map/`;
+  return `${intermediateRunPrefix(runId)}map/`;
+}
+
+export const manifestsPrefix = 'manifests/';
+
+export function manifestKey(name: string): string {
+  return `${manifestsPrefix}${name}.json`;
 }
 
 export function failuresKey(runId: string): string {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
 import { handler, type ExtractEvent } from '../../functions/extract/handler.ts';
 import { failureCodes } from '../../functions/shared/failures.ts';
+import { shardsPrefix } from '../../functions/shared/run-layout.ts';
 import { decodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { edgeCasesDir, sampleDir, sampleKeys } from '../support/shared-data.ts';
@@ -131,7 +132,7 @@ describe('extract handler', () => {
     const event = batchEvent(await sampleKeys(1, 1), { bucket: sampleDir }, { bucket: 'no-such-bucket' });
     const error = await invoke(event).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'StorageUnavailableError' });
-    expect((error as Error).message).toContain('s3://no-such-bucket/runs/test-run/shards/');
+    expect((error as Error).message).toContain(`s3://no-such-bucket/${shardsPrefix('test-run')}`);
   });
 
   it('accepts the ItemBatcher event shape with S3 listing fields and quoted ETags', async () => {
