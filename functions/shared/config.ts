@@ -59,12 +59,7 @@ const settingsSchema = z.object({
 
 /** Extraction settings from `FEATURIZE_*` variables; a bad value is a ConfigError naming the variable. */
 export function extractionSettings(env: NodeJS.ProcessEnv = process.env): ExtractionSettings {
-  const parsed = settingsSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid setting ${String(issue?.path[0])}: ${issue?.message}`);
-  }
-  const s = parsed.data;
+  const s = parseSettings(settingsSchema, env);
   return {
     modelDir: defaultModelDir(env),
     engine: s.FEATURIZE_ENGINE,
@@ -74,4 +69,39 @@ export function extractionSettings(env: NodeJS.ProcessEnv = process.env): Extrac
     inferenceBatchSize: s.FEATURIZE_INFERENCE_BATCH,
     readConcurrency: s.FEATURIZE_READ_CONCURRENCY,
   };
+}
+
+/** Where the upload trigger starts runs and writes their manifests: set by the CDK app on the function. */
+export interface TriggerSettings {
+  stateMachineArn: string;
+  /** Uploads outside this bucket and prefix are refused (the EventBridge rule should never deliver them). */
+  input: { bucket: string; prefix: string };
+  /** Manifests go to `<prefix>manifests/` in this bucket, beside the runs they start. */
+  output: { bucket: string; prefix: string };
+}
+
+const triggerSchema = z.object({
+  FEATURIZE_STATE_MACHINE_ARN: z.string().regex(/^arn:[\w-]+:states:/, 'a state machine ARN'),
+  FEATURIZE_INPUT_BUCKET: z.string().min(1),
+  FEATURIZE_INPUT_PREFIX: z.string().default(''),
+  FEATURIZE_OUTPUT_BUCKET: z.string().min(1),
+  FEATURIZE_OUTPUT_PREFIX: z.string().default(''),
+});
+
+export function triggerSettings(env: NodeJS.ProcessEnv = process.env): TriggerSettings {
+  const s = parseSettings(triggerSchema, env);
+  return {
+    stateMachineArn: s.FEATURIZE_STATE_MACHINE_ARN,
+    input: { bucket: s.FEATURIZE_INPUT_BUCKET, prefix: s.FEATURIZE_INPUT_PREFIX },
+    output: { bucket: s.FEATURIZE_OUTPUT_BUCKET, prefix: s.FEATURIZE_OUTPUT_PREFIX },
+  };
+}
+
+function parseSettings<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid setting ${String(issue?.path[0])}: ${issue?.message}`);
+  }
+  return parsed.data;
 }
