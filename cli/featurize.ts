@@ -15,6 +15,7 @@ const program = new Command('featurize')
 
 program.hook('preAction', (command) => {
   process.env.POWERTOOLS_LOG_LEVEL ??= command.optsWithGlobals().verbose ? 'DEBUG' : 'WARN';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 });
 
 try {

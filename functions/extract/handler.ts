@@ -7,12 +7,14 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { z } from 'zod';
 import { extractionSettings } from '../shared/config.ts';
 import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { featureEngine } from '../shared/model/feature-engine.ts';
-import { logger } from '../shared/observability.ts';
+import { logger, metrics } from '../shared/observability.ts';
 import { unquoteEtag } from '../shared/storage/s3-storage.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { extractBatch, type ExtractBatchResult } from './extract-batch.ts';
@@ -63,7 +65,13 @@ export async function extract(event: ExtractEvent): Promise<ExtractBatchResult> 
     },
   );
   logger.info('batch extracted', { ...result });
+  metrics.addMetric('ImagesExtracted', MetricUnit.Count, result.vectors);
+  metrics.addMetric('ImagesFailed', MetricUnit.Count, result.failures);
+  metrics.addMetric('InferenceMillisPerImage', MetricUnit.Milliseconds, result.millis.inference / Math.max(1, result.vectors));
   return result;
 }
 
-export const handler = middy(extract).use(injectLambdaContext(logger)).use(parseEvent(extractEventSchema));
+export const handler = middy(extract)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(parseEvent(extractEventSchema));

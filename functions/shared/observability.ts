@@ -1,9 +1,14 @@
 /**
- * One logger for every handler, worker and the CLI: structured JSON lines, one service name.
- * Level from POWERTOOLS_LOG_LEVEL (the CLI lowers it to WARN unless --verbose).
+ * One logger and one metrics emitter for every handler, worker and the CLI: structured JSON lines and
+ * CloudWatch embedded-metric-format records under one service name.
+ * Log level from POWERTOOLS_LOG_LEVEL (the CLI lowers it to WARN unless --verbose); the CLI also sets
+ * POWERTOOLS_METRICS_DISABLED, since EMF records only mean something inside Lambda.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 
 export const serviceName = 'featurize';
 
 export const logger = new Logger({ serviceName });
+
+export const metrics = new Metrics({ serviceName, namespace: 'Featurize' });
