@@ -43,3 +43,22 @@ export function worstCaseChildSeconds(timeoutSeconds: number, retriers: readonly
   }
   return (attempts + 1) * timeoutSeconds + waits;
 }
+
+/**
+ * The extract timeout for these settings, or an error when a batch that keeps timing out could outlive its
+ * EXPRESS child execution under the given retry policies (one list per Task invoking the function).
+ */
+export function checkedExtractTimeout(maxItemsPerBatch: number, msPerImage: number, retryPolicies: readonly (readonly Retrier[])[]): number {
+  const timeout = extractTimeoutSeconds(maxItemsPerBatch, msPerImage);
+  for (const retriers of retryPolicies) {
+    const worst = worstCaseChildSeconds(timeout, retriers);
+    if (worst > expressChildLimitSeconds) {
+      throw new Error(
+        `maxItemsPerBatch ${maxItemsPerBatch} at ${msPerImage} ms per image needs a ${timeout} s extract timeout; with ` +
+          `the state machine's retries a batch could take ${worst} s, over the ${expressChildLimitSeconds} s limit of ` +
+          'an EXPRESS child execution: lower maxItemsPerBatch',
+      );
+    }
+  }
+  return timeout;
+}

@@ -35,7 +35,7 @@ import type { Construct } from 'constructs';
 import { featuresPrefix, intermediatePrefix, manifestsPrefix } from '../functions/shared/run-layout.ts';
 import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
 import { aslPath, extractRetriers, placeholders, readDefinition } from './definition.ts';
-import { expressChildLimitSeconds, extractTimeoutSeconds, worstCaseChildSeconds } from './extract-sizing.ts';
+import { checkedExtractTimeout } from './extract-sizing.ts';
 import { commonEnvironment, functionBasics, logRetention, nodeFunction } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResources } from './nag.ts';
 import type { StackSettings } from './settings.ts';
@@ -80,17 +80,7 @@ export class FeaturizeStack extends Stack {
     // --- extract: one batch of images to one shard (container image: sharp, tfjs-node, the model) ----------
     requireModel(settings.modelDir.slice('/opt/model/'.length));
     const definition = readDefinition();
-    const extractTimeout = extractTimeoutSeconds(settings.maxItemsPerBatch, settings.msPerImage);
-    for (const retriers of extractRetriers(definition)) {
-      const worst = worstCaseChildSeconds(extractTimeout, retriers);
-      if (worst > expressChildLimitSeconds) {
-        throw new Error(
-          `maxItemsPerBatch ${settings.maxItemsPerBatch} at ${settings.msPerImage} ms per image needs a ${extractTimeout} s ` +
-            `extract timeout; with the ASL's retries a batch could take ${worst} s, over the ${expressChildLimitSeconds} s ` +
-            `limit of an EXPRESS child execution: lower maxItemsPerBatch`,
-        );
-      }
-    }
+    const extractTimeout = checkedExtractTimeout(settings.maxItemsPerBatch, settings.msPerImage, extractRetriers(definition));
     this.extractFunction = new DockerImageFunction(this, 'Extract', {
       description: 'One Distributed Map batch of images to one Arrow shard of MobileNetV2 feature vectors',
       code: DockerImageCode.fromImageAsset(repoRoot, {
