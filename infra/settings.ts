@@ -81,7 +81,7 @@ export function stackSettings(context: (key: string) => unknown, env: NodeJS.Pro
   const raw: Record<string, unknown> = {};
   for (const [name, source] of Object.entries(settingSources)) {
     const value = context(name) ?? env[source.env] ?? source.default;
-    if (value !== undefined && value !== '') raw[name] = value;
+    if (value !== undefined) raw[name] = value;
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
