@@ -32,7 +32,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { featuresPrefix, intermediatePrefix, manifestsPrefix } from '../functions/shared/run-layout.ts';
+import { featuresPrefix, intermediateTags, manifestsPrefix } from '../functions/shared/run-layout.ts';
 import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
 import { aslPath, extractRetriers, placeholders, readDefinition } from './definition.ts';
 import { checkedExtractTimeout } from './extract-sizing.ts';
@@ -101,7 +101,8 @@ export class FeaturizeStack extends Stack {
     });
     this.grant(this.extractFunction.role, [
       allow(['s3:GetObject'], objects(`${inputPrefix}*`)),
-      allow(['s3:PutObject'], objects(out(`${intermediatePrefix}*/shards/*`))),
+      // Shards are written with their intermediate tag (for the lifecycle rule): tagging on upload needs both.
+      allow(['s3:PutObject', 's3:PutObjectTagging'], objects(out('runs/*/shards/*'))),
     ]);
 
     // --- reduce and validate: zip functions, Parquet libraries from a layer ---------------------------------
@@ -119,8 +120,8 @@ export class FeaturizeStack extends Stack {
       externalModules: layerPackages('parquet'),
     });
     this.grant(this.reduceFunction.role, [
-      listing(out(intermediatePrefix), out(featuresPrefix), out('runs/')),
-      allow(['s3:GetObject'], objects(out(`${intermediatePrefix}*`), out(`${featuresPrefix}*`), out('runs/*'), out(`${manifestsPrefix}*`))),
+      listing(out(featuresPrefix), out('runs/')),
+      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'), out(`${manifestsPrefix}*`))),
       allow(['s3:PutObject'], objects(out(`${featuresPrefix}*`), out('runs/*'))),
       // An incremental run rewrites the parts holding re-processed paths, then removes the parts they replace.
       allow(['s3:DeleteObject'], objects(out(`${featuresPrefix}*`))),
@@ -133,8 +134,8 @@ export class FeaturizeStack extends Stack {
       externalModules: layerPackages('parquet'),
     });
     this.grant(this.validateFunction.role, [
-      listing(inputPrefix, out(featuresPrefix), out('runs/'), out(intermediatePrefix)),
-      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'), out(`${intermediatePrefix}*`), out(`${manifestsPrefix}*`))),
+      listing(inputPrefix, out(featuresPrefix), out('runs/')),
+      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'), out(`${manifestsPrefix}*`))),
       allow(['s3:PutObject'], objects(out('runs/*/report.json'))),
     ]);
 
@@ -187,7 +188,7 @@ export class FeaturizeStack extends Stack {
       // ResultWriter: Step Functions uploads results in parts and reads them back for the map's manifest.
       allow(
         ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
-        objects(out(`${intermediatePrefix}*/map/*`)),
+        objects(out('runs/*/map/*')),
       ),
       // Distributed Map: Step Functions starts, watches and stops this state machine's child executions, and
       // redrives a failed map run. ARNs are built from the name: the state machine cannot reference its own
@@ -290,8 +291,11 @@ export class FeaturizeStack extends Stack {
       targetObjectKeyFormat: TargetObjectKeyFormat.partitionedPrefix(PartitionDateSource.EVENT_TIME),
       lifecycleRules: [
         {
+          // Lifecycle filters take a literal prefix and tags, no wildcard (runs/*/shards/): the extract function
+          // tags every shard it writes, and nothing else under runs/ carries the tag.
           id: 'ExpireIntermediates',
-          prefix: `${settings.outputPrefix}${intermediatePrefix}`,
+          prefix: `${settings.outputPrefix}runs/`,
+          tagFilters: intermediateTags,
           expiration: Duration.days(settings.intermediateExpirationDays),
         },
         { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
@@ -323,9 +327,9 @@ export class FeaturizeStack extends Stack {
       );
     }
     Annotations.of(this).addWarning(
-      `Existing bucket ${settings.bucketName}: add a lifecycle rule expiring ${settings.outputPrefix}${intermediatePrefix} ` +
-        `after ${settings.intermediateExpirationDays} days yourself (intermediate shards and map results); a stack cannot ` +
-        'change the lifecycle of a bucket it does not own.',
+      `Existing bucket ${settings.bucketName}: add a lifecycle rule yourself, expiring objects under ` +
+        `${settings.outputPrefix}runs/ tagged ${JSON.stringify(intermediateTags)} after ${settings.intermediateExpirationDays} ` +
+        'days (the intermediate shards); a stack cannot change the lifecycle of a bucket it does not own.',
     );
     return bucket;
   }

@@ -3,7 +3,7 @@
  * read in batches (a batching window) by the trigger function, which writes a manifest of the batch's keys and
  * starts one execution for it. Poison messages end in a dead-letter queue.
  *
- * The rule matches the input prefix only; the outputs (features/, runs/, tmp/, manifests/ under the output
+ * The rule matches the input prefix only; the outputs (features/, runs/, manifests/ under the output
  * prefix) never overlap it (settings.ts refuses overlapping prefixes), so the pipeline cannot trigger itself.
  */
 import { Duration } from 'aws-cdk-lib';

@@ -11,7 +11,7 @@ import { ObjectReadError } from '../shared/errors.ts';
 import type { Failure, FailureCode } from '../shared/failures.ts';
 import type { FeatureEngine } from '../shared/model/feature-engine.ts';
 import { describePreprocessing, preprocessImage, type PreprocessOptions } from '../shared/images/preprocess-image.ts';
-import { batchIdOf, shardKey } from '../shared/run-layout.ts';
+import { batchIdOf, intermediateTags, shardKey } from '../shared/run-layout.ts';
 import { encodeShard, type ShardRow } from '../shared/shards/shard-file.ts';
 import { parentFolderName, type Storage } from '../shared/storage/storage.ts';
 
@@ -94,6 +94,7 @@ export async function extractBatch(
       engine: engine.id,
       preprocessing: describePreprocessing(preprocess),
     }),
+    { tags: intermediateTags },
   );
 
   const failureCodes: Partial<Record<FailureCode, number>> = {};

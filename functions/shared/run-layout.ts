@@ -1,14 +1,11 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
  *   features/part-NNNNN.parquet            the dataset: Parquet parts only
+ *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate: tagged, expired by lifecycle)
+ *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
- *   tmp/<runId>/shards/<batchId>.arrow     one per extraction batch
- *   tmp/<runId>/map/                       the Distributed Map's ResultWriter output (manifest.json, ...)
  *   manifests/<name>.json                  the keys of an incremental run ([{ Key, Size, Etag }])
- *
- * Intermediates share one top-level prefix because S3 lifecycle filters match key prefixes only (no wildcard):
- * one rule on `<output prefix>tmp/` expires every run's shards and map results, and nothing else.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -20,30 +17,23 @@ export function runPrefix(runId: string): string {
   return `runs/${runId}/`;
 }
 
-/** Everything under it is intermediate: the deployed bucket expires it (infra/, lifecycle rule). */
-export const intermediatePrefix = 'tmp/';
-
-export function intermediateRunPrefix(runId: string): string {
-  return `${intermediatePrefix}${runId}/`;
-}
-
 export function shardsPrefix(runId: string): string {
-  return `${intermediateRunPrefix(runId)}shards/`;
+  return `${runPrefix(runId)}shards/`;
 }
+
+/**
+ * S3 tags on intermediate objects. Lifecycle filters match a literal key prefix and tags, never a wildcard
+ * like runs/<any run>/shards/, so the deployed bucket expires `runs/` objects carrying this tag (infra/).
+ * Writing them needs s3:PutObjectTagging besides s3:PutObject.
+ */
+export const intermediateTags: Readonly<Record<string, string>> = { 'featurize:intermediate': 'true' };
 
 export function shardKey(runId: string, batchId: string): string {
   return `${shardsPrefix(runId)}${batchId}.arrow`;
 }
 
-/** Must agree with the ResultWriter's Prefix in statemachine/featurize.asl.json. */
 export function mapResultsPrefix(runId: string): string {
-  return `${intermediateRunPrefix(runId)}map/`;
-}
-
-export const manifestsPrefix = 'manifests/';
-
-export function manifestKey(name: string): string {
-  return `${manifestsPrefix}${name}.json`;
+  return `${runPrefix(runId)}map/`;
 }
 
 export function failuresKey(runId: string): string {
@@ -60,6 +50,13 @@ export function reportKey(runId: string): string {
  */
 export function batchIdOf(keys: readonly string[]): string {
   return createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 24);
+}
+
+export const manifestsPrefix = 'manifests/';
+
+/** Where the upload trigger writes the keys of an incremental run (the ASL's manifest ItemReader reads it). */
+export function manifestKey(name: string): string {
+  return `${manifestsPrefix}${name}.json`;
 }
 
 /** Sortable and unique: `20261125T151040Z-3f9a1c`. */

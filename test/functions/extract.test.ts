@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
 import { handler, type ExtractEvent } from '../../functions/extract/handler.ts';
 import { failureCodes } from '../../functions/shared/failures.ts';
-import { shardsPrefix } from '../../functions/shared/run-layout.ts';
 import { decodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
-import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
+import { s3Client, S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { edgeCasesDir, sampleDir, sampleKeys } from '../support/shared-data.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
 import fixture from '../events/extract-batch.json' with { type: 'json' };
@@ -132,7 +131,7 @@ describe('extract handler', () => {
     const event = batchEvent(await sampleKeys(1, 1), { bucket: sampleDir }, { bucket: 'no-such-bucket' });
     const error = await invoke(event).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'StorageUnavailableError' });
-    expect((error as Error).message).toContain(`s3://no-such-bucket/${shardsPrefix('test-run')}`);
+    expect((error as Error).message).toContain('s3://no-such-bucket/runs/test-run/shards/');
   });
 
   it('accepts the ItemBatcher event shape with S3 listing fields and quoted ETags', async () => {
@@ -142,6 +141,24 @@ describe('extract handler', () => {
     expect(result).toMatchObject({ runId: fixture.BatchInput.runId, items: 2, vectors: 2 });
     const rows = decodeShard(await new S3Storage('fruits', 'datasets/mobilenet-v2').read(result.shard)).rows;
     expect(rows.map((row) => row.etag)).toEqual(['0e2d7b5cbd8e4f7c0a5a6f4e1f2b3c4d', '5c1a2b3c4d5e6f708192a3b4c5d6e7f8']);
+  });
+
+  it('tags the shard it writes to S3 as intermediate, for the bucket lifecycle rule', async () => {
+    const tagged = new Map<string, string | undefined>();
+    s3Client().middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { method: string; path: string; headers: Record<string, string> };
+        if (request.method === 'PUT') tagged.set(decodeURIComponent(request.path), request.headers['x-amz-tagging']);
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'recordTagging' },
+    );
+    try {
+      const result = await invoke(fixture);
+      expect(tagged.get(`/fruits/datasets/mobilenet-v2/${result.shard}`)).toBe('featurize%3Aintermediate=true');
+    } finally {
+      s3Client().middlewareStack.remove('recordTagging');
+    }
   });
 
   it.each([

@@ -5,7 +5,7 @@ import validateAsl from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { placeholders, readDefinition, substitute } from '../../infra/definition.ts';
 import { maxReceiveCount } from '../../infra/upload-trigger.ts';
-import { featuresPrefix, intermediatePrefix, manifestKey, mapResultsPrefix, reportKey, shardKey } from '../../functions/shared/run-layout.ts';
+import { featuresPrefix, intermediateTags, manifestKey, mapResultsPrefix, reportKey, shardKey } from '../../functions/shared/run-layout.ts';
 import { flatten, grantsOf, logicalId, nagViolations, synthesize, type Synthesized } from '../support/stack.ts';
 
 let synth: Synthesized;
@@ -68,16 +68,23 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     expect(bucket.DeletionPolicy).toBe('Retain');
     expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual(
       expect.arrayContaining([
-        { Id: 'ExpireIntermediates', Prefix: `${out}${intermediatePrefix}`, ExpirationInDays: 7, Status: 'Enabled' },
+        {
+          Id: 'ExpireIntermediates',
+          Prefix: `${out}runs/`,
+          TagFilters: [{ Key: 'featurize:intermediate', Value: 'true' }],
+          ExpirationInDays: 7,
+          Status: 'Enabled',
+        },
         { Id: 'AbortIncompleteUploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
       ]),
     );
-    // Exactly the run's intermediates expire: shards and map results, not the dataset, reports or manifests.
-    const expiring = (key: string) => key.startsWith(`${out}${intermediatePrefix}`);
-    expect(expiring(`${out}${shardKey('run-1', 'abc')}`)).toBe(true);
-    expect(expiring(`${out}${mapResultsPrefix('run-1')}manifest.json`)).toBe(true);
+    // The rule's filter, applied as S3 does (prefix AND tags): shards (tagged when written) expire; the dataset,
+    // reports and manifests, untagged or elsewhere, stay.
+    const expiring = (key: string, tags: Record<string, string>) =>
+      key.startsWith(`${out}runs/`) && tags['featurize:intermediate'] === 'true';
+    expect(expiring(`${out}${shardKey('run-1', 'abc')}`, intermediateTags)).toBe(true);
     for (const kept of [`${featuresPrefix}part-00000.parquet`, reportKey('run-1'), manifestKey('upload-1')]) {
-      expect(expiring(`${out}${kept}`), kept).toBe(false);
+      expect(expiring(`${out}${kept}`, {}), kept).toBe(false);
     }
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: logicalId(template, 'AWS::S3::Bucket', 'Data') },
@@ -255,18 +262,18 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       expect(grantsOf(template, role('ExtractRole'), names)).toEqual(
         [
           `s3:GetObject <Data.Arn>/images/*`,
-          `s3:PutObject <Data.Arn>/${out}tmp/*/shards/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/shards/*`,
+          `s3:PutObjectTagging <Data.Arn>/${out}runs/*/shards/*`,
           ...logsOf('ExtractLogs'),
           ...tracing,
         ].sort(),
       );
     });
 
-    it('reduce: reads intermediates, the dataset, runs and manifests; writes features and runs; deletes replaced parts', () => {
+    it('reduce: reads runs, the dataset and manifests; writes features and runs; deletes replaced parts', () => {
       expect(grantsOf(template, role('ReduceRole'), names)).toEqual(
         [
-          listing(`${out}tmp/*`, `${out}features/*`, `${out}runs/*`),
-          `s3:GetObject <Data.Arn>/${out}tmp/*`,
+          listing(`${out}features/*`, `${out}runs/*`),
           `s3:GetObject <Data.Arn>/${out}features/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*`,
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
@@ -282,10 +289,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     it('validate: lists the input and outputs, reads outputs, writes only reports', () => {
       expect(grantsOf(template, role('ValidateRole'), names)).toEqual(
         [
-          listing('images/*', `${out}features/*`, `${out}runs/*`, `${out}tmp/*`),
+          listing('images/*', `${out}features/*`, `${out}runs/*`),
           `s3:GetObject <Data.Arn>/${out}features/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*`,
-          `s3:GetObject <Data.Arn>/${out}tmp/*`,
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/report.json`,
           ...logsOf('ValidateLogs'),
@@ -317,7 +323,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           listing('images/*'),
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map(
-            (action) => `${action} <Data.Arn>/${out}tmp/*/map/*`,
+            (action) => `${action} <Data.Arn>/${out}runs/*/map/*`,
           ),
           'states:StartExecution arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Featurize-featurize',
           `states:DescribeExecution ${execution}:*`,

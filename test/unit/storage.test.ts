@@ -96,6 +96,24 @@ describe('S3 storage', () => {
     expect(storage.locationOf('x/y.jpg')).toBe('s3://contract/etags/x/y.jpg');
   });
 
+  it('sends object tags with the upload itself, so lifecycle rules can expire intermediates', async () => {
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true });
+    const tagging: (string | undefined)[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        tagging.push((args.request as { headers: Record<string, string> }).headers['x-amz-tagging']);
+        return next(args);
+      },
+      { step: 'finalizeRequest' },
+    );
+    const storage = new S3Storage('contract', 'tags', client);
+    await storage.write('runs/r/shards/b.arrow', 'x', { tags: { 'featurize:intermediate': 'true' } });
+    await storage.write('runs/r/report.json', '{}');
+    expect(tagging).toEqual(['featurize%3Aintermediate=true', undefined]);
+    expect(Buffer.from(await storage.read('runs/r/shards/b.arrow')).toString()).toBe('x');
+  });
+
   it('turns an unreachable endpoint into StorageUnavailableError (the batch is retried)', async () => {
     const { S3Client } = await import('@aws-sdk/client-s3');
     const unreachable = new S3Client({ endpoint: 'http://127.0.0.1:9', forcePathStyle: true, maxAttempts: 1 });

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
-import { normalizePrefix, type Storage, type StoredObject } from './storage.ts';
+import { normalizePrefix, type Storage, type StoredObject, type WriteOptions } from './storage.ts';
 
 /** Per-object refusals: the item becomes a failure record. Anything else is the store being unavailable. */
 const perObjectErrors = new Set(['NoSuchKey', 'NotFound', 'AccessDenied', 'InvalidObjectState', 'KMS.DisabledException']);
@@ -76,10 +76,14 @@ export class S3Storage implements Storage {
     }
   }
 
-  /** Multipart above 5 MiB through lib-storage, a single PUT below. */
-  async write(key: string, body: Uint8Array | string): Promise<void> {
+  /** Multipart above 5 MiB through lib-storage, a single PUT below; tags go with the upload itself. */
+  async write(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
+    const tagging = options.tags ? new URLSearchParams(options.tags).toString() : undefined;
     try {
-      await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.prefix + key, Body: body } }).done();
+      await new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key: this.prefix + key, Body: body, ...(tagging ? { Tagging: tagging } : {}) },
+      }).done();
     } catch (error) {
       throw new StorageUnavailableError(`cannot write ${this.locationOf(key)}: ${describe(error)}`, { cause: error });
     }

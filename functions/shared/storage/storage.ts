@@ -19,11 +19,16 @@ export interface Storage {
   /** The object's bytes. Throws ObjectReadError (missing, forbidden) or StorageUnavailableError. */
   read(key: string): Promise<Uint8Array>;
   /** Creates or replaces the object. Throws StorageUnavailableError. */
-  write(key: string, body: Uint8Array | string): Promise<void>;
+  write(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<void>;
   /** Removes the objects; missing ones are ignored. */
   remove(keys: string[]): Promise<void>;
   /** The object's full location: `s3://bucket/key` or an absolute path. */
   locationOf(key: string): string;
+}
+
+export interface WriteOptions {
+  /** S3 object tags (lifecycle rules filter on them); the filesystem has no tags and ignores them. */
+  tags?: Record<string, string>;
 }
 
 /**
