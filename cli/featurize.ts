@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { FeaturizeError } from '../functions/shared/errors.ts';
+import { addStartCommand } from './commands/start.ts';
+import { addStatusCommand } from './commands/status.ts';
 
 const program = new Command('featurize')
   .description('Images in a folder or an S3 prefix to a Parquet dataset of MobileNetV2 feature vectors')
@@ -12,6 +14,9 @@ const program = new Command('featurize')
   .showSuggestionAfterError()
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'featurize: ')) });
+
+addStartCommand(program);
+addStatusCommand(program);
 
 program.hook('preAction', (command) => {
   process.env.POWERTOOLS_LOG_LEVEL ??= command.optsWithGlobals().verbose ? 'DEBUG' : 'WARN';
