@@ -314,8 +314,8 @@ export class FeaturizeStack extends Stack {
   /** A bucket the user owns: only its event notifications change (EventBridge on); lifecycle stays theirs. */
   private existingBucket(settings: StackSettings): IBucket {
     const bucket = Bucket.fromBucketName(this, 'Data', settings.bucketName as string);
-    // CDK's notifications custom resource, in its unmanaged mode: it adds EventBridge to the bucket's existing
-    // notification configuration instead of replacing it (cdk.json: keepNotificationInImportedBucket).
+    // CDK's notifications custom resource, unmanaged for a bucket the stack does not own: it adds EventBridge to
+    // the bucket's notification configuration and keeps whatever else is there.
     bucket.enableEventBridgeNotification();
     const handler = this.node.children.find((child) => child.node.id.startsWith('BucketNotificationsHandler'));
     if (handler) {
