@@ -90,8 +90,8 @@ export class FeaturizeStack extends Stack {
       }),
       architecture: Architecture.X86_64,
       // Lambda gives CPU in proportion to memory: 3008 MB is ~1.7 vCPUs, so sharp decodes the next images on
-      // libuv's threads while TensorFlow runs inference; also the most a new account may use before a quota
-      // increase. The model and a batch's pixels need only a few hundred MB.
+      // libuv's threads while TensorFlow runs inference; it also fits the reduced memory quota new accounts
+      // start with (AWS raises it with use). The model and a batch's pixels need only a few hundred MB.
       memorySize: settings.extractMemoryMb,
       // From maxItemsPerBatch and msPerImage (extract-sizing.ts), refused above what the EXPRESS child allows.
       timeout: Duration.seconds(extractTimeout),

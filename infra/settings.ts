@@ -51,7 +51,7 @@ const schema = z
     maxConcurrency: int(1, 10_000),
     toleratedFailurePercentage: z.coerce.number().min(0).max(100),
     msPerImage: z.coerce.number().positive().max(10_000),
-    // Lambda's memory range; 3008 MB is the ceiling of a new account until its quota is raised.
+    // Lambda's memory range; new accounts start with a reduced memory quota (3008 MB fits it).
     extractMemoryMb: int(512, 10_240),
     reduceMemoryMb: int(512, 10_240),
     validateMemoryMb: int(512, 10_240),
