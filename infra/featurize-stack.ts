@@ -124,10 +124,12 @@ export class FeaturizeStack extends Stack {
       externalModules: layerPackages('parquet'),
     });
     this.grant(this.reduceFunction.role, [
+      // The run's map results and shards under runs/<runId>/; the dataset's parts under features/.
       listing(out(featuresPrefix), out('runs/')),
-      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'), out(`${manifestsPrefix}*`))),
+      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'))),
+      // Parquet parts, and runs/<runId>/failures.jsonl.
       allow(['s3:PutObject'], objects(out(`${featuresPrefix}*`), out('runs/*'))),
-      // An incremental run rewrites the parts holding re-processed paths, then removes the parts they replace.
+      // A full run replaces the dataset's parts; an incremental one removes the parts it rewrote or emptied.
       allow(['s3:DeleteObject'], objects(out(`${featuresPrefix}*`))),
     ]);
     this.validateFunction = nodeFunction(this, 'Validate', 'functions/validate/handler.ts', {
@@ -138,7 +140,9 @@ export class FeaturizeStack extends Stack {
       externalModules: layerPackages('parquet'),
     });
     this.grant(this.validateFunction.role, [
-      listing(inputPrefix, out(featuresPrefix), out('runs/')),
+      // The input listed anew (a full run) and the dataset's parts, to reconcile every listed key.
+      listing(inputPrefix, out(featuresPrefix)),
+      // Parts (ranged reads), the run's failures.jsonl, and an incremental run's manifest.
       allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'), out(`${manifestsPrefix}*`))),
       allow(['s3:PutObject'], objects(out('runs/*/report.json'))),
     ]);

@@ -9,9 +9,8 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { z } from 'zod';
 import { extractionSettings } from '../shared/config.ts';
-import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
+import { batchEventSchema, type BatchEvent } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { featureEngine } from '../shared/model/feature-engine.ts';
 import { logger, metrics } from '../shared/observability.ts';
@@ -19,31 +18,12 @@ import { unquoteEtag } from '../shared/storage/s3-storage.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { extractBatch, type ExtractBatchResult } from './extract-batch.ts';
 
-export const extractEventSchema = z.object({
-  Items: z
-    .array(
-      z.looseObject({
-        Key: z.string().min(1),
-        Size: z.number().int().nonnegative().optional(),
-        Etag: z.string().optional(),
-      }),
-    )
-    .min(1),
-  BatchInput: z.object({
-    runId: runIdSchema,
-    input: storageLocationSchema.pick({ bucket: true }),
-    output: storageLocationSchema,
-  }),
-});
-
-export type ExtractEvent = z.infer<typeof extractEventSchema>;
-
 // Read once per container: a bad setting fails the cold start, loudly.
 const settings = extractionSettings();
 // Started at init, awaited per batch: the model loads once per container (or worker thread).
 const engine = featureEngine(settings.engine, settings.modelDir);
 
-export async function extract(event: ExtractEvent): Promise<ExtractBatchResult> {
+export async function extract(event: BatchEvent): Promise<ExtractBatchResult> {
   const { runId, input, output } = event.BatchInput;
   const result = await extractBatch(
     {
@@ -74,4 +54,4 @@ export async function extract(event: ExtractEvent): Promise<ExtractBatchResult> 
 export const handler = middy(extract)
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
-  .use(parseEvent(extractEventSchema));
+  .use(parseEvent(batchEventSchema));

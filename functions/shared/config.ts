@@ -71,6 +71,31 @@ export function extractionSettings(env: NodeJS.ProcessEnv = process.env): Extrac
   };
 }
 
+export interface ReduceSettings {
+  /** Rows per Parquet part: about 3.7 KB a row with zstd, so the default 25,000 gives parts of roughly 90 MB. */
+  partRows: number;
+  /** Rows per row group: what readers split work on, and what the writer holds in memory at once. */
+  rowGroupRows: number;
+  /** Shards (or older parts) read ahead of the Parquet writer. */
+  readConcurrency: number;
+}
+
+const reduceSettingsSchema = z.object({
+  FEATURIZE_PART_ROWS: positiveInt.default(25_000),
+  FEATURIZE_ROW_GROUP_ROWS: positiveInt.default(5_000),
+  FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
+});
+
+/** Reducer settings from `FEATURIZE_*` variables; a bad value is a ConfigError naming the variable. */
+export function reduceSettings(env: NodeJS.ProcessEnv = process.env): ReduceSettings {
+  const s = parseSettings(reduceSettingsSchema, env);
+  return {
+    partRows: s.FEATURIZE_PART_ROWS,
+    rowGroupRows: Math.min(s.FEATURIZE_ROW_GROUP_ROWS, s.FEATURIZE_PART_ROWS),
+    readConcurrency: s.FEATURIZE_READ_CONCURRENCY,
+  };
+}
+
 /** Where the upload trigger starts runs and writes their manifests: set by the CDK app on the function. */
 export interface TriggerSettings {
   stateMachineArn: string;
@@ -97,7 +122,7 @@ export function triggerSettings(env: NodeJS.ProcessEnv = process.env): TriggerSe
   };
 }
 
-function parseSettings<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
+function parseSettings<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv): z.infer<Schema> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

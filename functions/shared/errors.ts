@@ -30,6 +30,14 @@ export class ObjectReadError extends FeaturizeError {
   }
 }
 
+/**
+ * A file the run itself produced (a map result, a shard, a part) is malformed, belongs to another run or
+ * contradicts the others (two models in one run): retrying cannot help, the run must be looked at.
+ */
+export class RunArtifactError extends FeaturizeError {
+  override name = 'RunArtifactError';
+}
+
 /** The model directory, its descriptor or its weights are missing or inconsistent. */
 export class ModelLoadError extends FeaturizeError {
   override name = 'ModelLoadError';

@@ -1,6 +1,6 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
- *   features/part-NNNNN.parquet            the dataset: Parquet parts only
+ *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only, named after the run that wrote them
  *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate: tagged, expired by lifecycle)
  *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
  *   runs/<runId>/failures.jsonl            one failure record per line
@@ -11,7 +11,20 @@ import { createHash, randomBytes } from 'node:crypto';
 
 export const featuresPrefix = 'features/';
 
-export const runIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+const runIdSyntax = '[A-Za-z0-9][A-Za-z0-9._-]{0,79}';
+export const runIdPattern = new RegExp(`^${runIdSyntax}$`);
+
+const partPattern = new RegExp(`^${featuresPrefix}part-(${runIdSyntax})-\\d{5,}\\.parquet$`);
+
+/** A run's `index`th part: deterministic, so a retried reducer overwrites its parts instead of adding more. */
+export function partKey(runId: string, index: number): string {
+  return `${featuresPrefix}part-${runId}-${String(index).padStart(5, '0')}.parquet`;
+}
+
+/** The run that wrote a part, from its key; undefined for a key that is not a part's. */
+export function partRunId(key: string): string | undefined {
+  return partPattern.exec(key)?.[1];
+}
 
 export function runPrefix(runId: string): string {
   return `runs/${runId}/`;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
-import { handler, type ExtractEvent } from '../../functions/extract/handler.ts';
+import { handler } from '../../functions/extract/handler.ts';
+import type { BatchEvent } from '../../functions/shared/event-schemas.ts';
 import { failureCodes } from '../../functions/shared/failures.ts';
 import { decodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
 import { s3Client, S3Storage } from '../../functions/shared/storage/s3-storage.ts';
@@ -13,7 +14,7 @@ import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
 import fixture from '../events/extract-batch.json' with { type: 'json' };
 
 const context = { functionName: 'extract', awsRequestId: 'test' } as Context;
-const invoke = (event: unknown) => handler(event as ExtractEvent, context) as Promise<ExtractBatchResult>;
+const invoke = (event: unknown) => handler(event as BatchEvent, context) as Promise<ExtractBatchResult>;
 
 let s3: LocalS3;
 let out: string;

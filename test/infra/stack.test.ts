@@ -144,6 +144,24 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     template.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleRuntimes: ['nodejs22.x'] });
   });
 
+  it('bundles each function with its libraries, importing the layer packages from the layer instead', async () => {
+    const bundle = async (name: string) => {
+      const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
+      const zip = fn.Properties.Code.S3Key as string;
+      return readFile(join(synth.outdir, `asset.${zip.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+    };
+    const reduce = await bundle('Reduce');
+    expect(reduce).toContain('from"parquet-wasm"');
+    expect(reduce).toContain('from"apache-arrow"');
+    expect(await bundle('Validate')).toContain('from"hyparquet"');
+    // Everything else is inside: middy, zod and the AWS SDK are not imported from node_modules at run time.
+    // (Minified ESM: `from"pkg"`, `import"pkg"`, `import("pkg")`; prose in error messages has spaces.)
+    for (const name of ['Reduce', 'Validate', 'UploadTriggerFunction']) {
+      const imports = [...(await bundle(name)).matchAll(/(?:from|import\(?)"([^"./][^"]*)"/g)].map((m) => m[1]);
+      expect(imports.filter((pkg) => !pkg!.startsWith('node:') && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg!)), name).toEqual([]);
+    }
+  });
+
   it('defines a STANDARD state machine from the ASL file, every placeholder substituted, logged and traced', async () => {
     const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0]!.Properties;
     expect(machine).toMatchObject({
@@ -270,13 +288,12 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('reduce: reads runs, the dataset and manifests; writes features and runs; deletes replaced parts', () => {
+    it('reduce: reads the run and the dataset; writes parts and failures; deletes replaced parts', () => {
       expect(grantsOf(template, role('ReduceRole'), names)).toEqual(
         [
           listing(`${out}features/*`, `${out}runs/*`),
           `s3:GetObject <Data.Arn>/${out}features/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*`,
-          `s3:GetObject <Data.Arn>/${out}manifests/*`,
           `s3:PutObject <Data.Arn>/${out}features/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*`,
           `s3:DeleteObject <Data.Arn>/${out}features/*`,
@@ -289,7 +306,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     it('validate: lists the input and outputs, reads outputs, writes only reports', () => {
       expect(grantsOf(template, role('ValidateRole'), names)).toEqual(
         [
-          listing('images/*', `${out}features/*`, `${out}runs/*`),
+          listing('images/*', `${out}features/*`),
           `s3:GetObject <Data.Arn>/${out}features/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*`,
           `s3:GetObject <Data.Arn>/${out}manifests/*`,

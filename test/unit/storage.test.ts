@@ -65,6 +65,15 @@ describe.each(implementations)('%s storage', (_, make) => {
     expect(Buffer.compare(Buffer.from(await storage.read('big/object.bin')), Buffer.from(big))).toBe(0);
   });
 
+  it('reads a byte range of an object, clipped at its end', async () => {
+    const storage = make();
+    await storage.write('range/object.bin', new Uint8Array(100).map((_, i) => i));
+    expect([...(await storage.readRange('range/object.bin', 10, 14))]).toEqual([10, 11, 12, 13]);
+    expect([...(await storage.readRange('range/object.bin', 97, 120))]).toEqual([97, 98, 99]);
+    expect(await storage.readRange('range/object.bin', 5, 5)).toHaveLength(0);
+    await expect(storage.readRange('range/missing.bin', 0, 4)).rejects.toMatchObject({ name: 'ObjectReadError', notFound: true });
+  });
+
   it('reports a missing object as an ObjectReadError (notFound), not as the store being down', async () => {
     const error = await make().read('no/such/key.jpg').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ObjectReadError);

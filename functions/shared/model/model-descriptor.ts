@@ -25,6 +25,12 @@ const descriptorSchema = z.object({
   featureRange: z.tuple([z.number(), z.number()]).default([0, 6]),
 });
 
+/** What a vector of the default model looks like, for code that checks vectors without loading a model. */
+export const defaultVectorShape: Pick<z.infer<typeof descriptorSchema>, 'featureLength' | 'featureRange'> = (() => {
+  const { featureLength, featureRange } = descriptorSchema.parse({});
+  return { featureLength, featureRange };
+})();
+
 export interface ModelDescriptor extends z.infer<typeof descriptorSchema> {
   name: string;
   /** Directory holding `model.json` and its weight files. */

@@ -19,10 +19,12 @@ import {
   tableToIPC,
   Utf8,
   vectorFromArray,
+  type Vector,
 } from 'apache-arrow';
 import type { Failure, FailureCode } from '../failures.ts';
 
-export interface ShardRow {
+/** What identifies a row's source image: the leading columns of shards and Parquet parts alike. */
+export interface SourceFields {
   /** Full location of the source: `s3://bucket/key` or an absolute path. */
   path: string;
   /** The source's parent folder name. */
@@ -33,6 +35,9 @@ export interface ShardRow {
   etag: string | null;
   /** SHA-256 of the bytes read (hex); null when they could not be read. */
   sha256: string | null;
+}
+
+export interface ShardRow extends SourceFields {
   features: Float32Array | null;
   failure: Failure | null;
 }
@@ -50,7 +55,11 @@ export function featuresType(featureLength: number): FixedSizeList<Float32> {
   return new FixedSizeList(featureLength, new Field('element', new Float32(), false));
 }
 
-export function encodeShard(rows: readonly ShardRow[], featureLength: number, metadata: ShardMetadata): Uint8Array {
+/** The features column of a shard or a part: one fixed-size list per row, null where a row has no vector. */
+export function featuresVector(
+  rows: readonly { path: string; features: Float32Array | null }[],
+  featureLength: number,
+): Vector<FixedSizeList<Float32>> {
   const length = rows.length;
   const values = new Float32Array(length * featureLength);
   const validity = new Uint8Array(Math.ceil(length / 8));
@@ -66,35 +75,53 @@ export function encodeShard(rows: readonly ShardRow[], featureLength: number, me
       nullCount++;
     }
   });
-  const type = featuresType(featureLength);
-  const features = makeVector(
+  return makeVector(
     makeData({
-      type,
+      type: featuresType(featureLength),
       length,
       nullCount,
       nullBitmap: validity,
       child: makeData({ type: new Float32(), length: length * featureLength, data: values }),
     }),
   );
-  const columns = {
+}
+
+export function sourceColumns(rows: readonly SourceFields[]) {
+  return {
     path: vectorFromArray(rows.map((r) => r.path), new Utf8()),
     label: vectorFromArray(rows.map((r) => r.label), new Utf8()),
     size: vectorFromArray(rows.map((r) => BigInt(r.size)), new Int64()),
     etag: vectorFromArray(rows.map((r) => r.etag), new Utf8()),
     sha256: vectorFromArray(rows.map((r) => r.sha256), new Utf8()),
-    features,
-    error_code: vectorFromArray(rows.map((r) => r.failure?.code ?? null), new Utf8()),
-    error_message: vectorFromArray(rows.map((r) => r.failure?.message ?? null), new Utf8()),
   };
-  const fields = Object.entries(columns).map(([name, vector]) => new Field(name, vector.type, name !== 'path' && name !== 'label' && name !== 'size'));
-  const schema = new Schema(fields, new Map(Object.entries(metadata).map(([k, v]) => [k, String(v)])));
+}
+
+/** One record batch of named columns; the `required` ones are declared non-nullable (REQUIRED in Parquet). */
+export function recordBatchOf(
+  columns: Record<string, Vector>,
+  required: readonly string[],
+  metadata: Record<string, string> = {},
+): RecordBatch {
+  const fields = Object.entries(columns).map(([name, vector]) => new Field(name, vector.type, !required.includes(name)));
+  const schema = new Schema(fields, new Map(Object.entries(metadata)));
+  const length = Object.values(columns)[0]?.length ?? 0;
   const data = makeData({
     type: new Struct(fields),
     length,
     nullCount: 0,
     children: Object.values(columns).map((vector) => vector.data[0]!),
   });
-  return tableToIPC(new Table(schema, [new RecordBatch(schema, data)]), 'file');
+  return new RecordBatch(schema, data);
+}
+
+export function encodeShard(rows: readonly ShardRow[], featureLength: number, metadata: ShardMetadata): Uint8Array {
+  const columns = {
+    ...sourceColumns(rows),
+    features: featuresVector(rows, featureLength),
+    error_code: vectorFromArray(rows.map((r) => r.failure?.code ?? null), new Utf8()),
+    error_message: vectorFromArray(rows.map((r) => r.failure?.message ?? null), new Utf8()),
+  };
+  return tableToIPC(new Table([recordBatchOf(columns, ['path', 'label', 'size'], { ...metadata })]), 'file');
 }
 
 export interface DecodedShard {

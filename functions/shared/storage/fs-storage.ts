@@ -40,6 +40,21 @@ export class FsStorage implements Storage {
     }
   }
 
+  async readRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    try {
+      const handle = await open(this.locationOf(key), 'r');
+      try {
+        const bytes = new Uint8Array(Math.max(0, end - start));
+        const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, start);
+        return bytes.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      throw classify(error, key, 'read');
+    }
+  }
+
   /** Writes to a temporary sibling and renames it, so a reader never sees half an object. */
   async write(key: string, body: Uint8Array | string): Promise<void> {
     const target = this.locationOf(key);

@@ -58,9 +58,20 @@ export class S3Storage implements Storage {
     }
   }
 
-  async read(key: string): Promise<Uint8Array> {
+  read(key: string): Promise<Uint8Array> {
+    return this.get(key);
+  }
+
+  /** One ranged GET; an empty range asks nothing of S3 (which refuses it). */
+  async readRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    return end <= start ? new Uint8Array(0) : this.get(key, `bytes=${start}-${end - 1}`);
+  }
+
+  private async get(key: string, range?: string): Promise<Uint8Array> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, ...(range ? { Range: range } : {}) }),
+      );
       if (!response.Body) throw new StorageUnavailableError(`empty response body for ${this.locationOf(key)}`);
       return await response.Body.transformToByteArray();
     } catch (error) {

@@ -18,6 +18,11 @@ export interface Storage {
   list(prefix?: string): AsyncIterable<StoredObject>;
   /** The object's bytes. Throws ObjectReadError (missing, forbidden) or StorageUnavailableError. */
   read(key: string): Promise<Uint8Array>;
+  /**
+   * Bytes [start, end) of the object, as read(): lets a Parquet reader fetch a footer or one column of a
+   * large part without downloading the whole object.
+   */
+  readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** Creates or replaces the object. Throws StorageUnavailableError. */
   write(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<void>;
   /** Removes the objects; missing ones are ignored. */

@@ -1,0 +1,43 @@
+/**
+ * The reduce Lambda: after the Distributed Map, compacts the run's shards into the Parquet dataset.
+ *
+ * Event (the state machine's Reduce state): { runId, input: { bucket, prefix }, manifest: { bucket, key } | null,
+ *   output: { bucket, prefix }, mapError: { Error, Cause } | null }.
+ * Returns ReduceResult, which the state machine keeps at $.reduce and hands to the validator.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { reduceSettings } from '../shared/config.ts';
+import { runEventSchema, type RunEvent } from '../shared/event-schemas.ts';
+import { parseEvent } from '../shared/middleware/parse-event.ts';
+import { logger, metrics } from '../shared/observability.ts';
+import { openStorage } from '../shared/storage/open-storage.ts';
+import { reduceRun, type ReduceResult } from './reduce-run.ts';
+
+// Read once per container: a bad setting fails the cold start, loudly.
+const settings = reduceSettings();
+
+export async function reduce(event: RunEvent): Promise<ReduceResult> {
+  const result = await reduceRun(
+    {
+      runId: event.runId,
+      output: openStorage(event.output),
+      outputPrefix: event.output.prefix,
+      mode: event.manifest ? 'incremental' : 'full',
+      mapFailed: event.mapError !== null,
+    },
+    settings,
+  );
+  logger.info('run reduced', { ...result, parts: result.parts.length });
+  metrics.addMetric('RowsWritten', MetricUnit.Count, result.rows);
+  metrics.addMetric('FailuresRecorded', MetricUnit.Count, result.failures);
+  metrics.addMetric('PartsWritten', MetricUnit.Count, result.parts.length);
+  return result;
+}
+
+export const handler = middy(reduce)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(parseEvent(runEventSchema));

@@ -1,0 +1,174 @@
+/**
+ * The Distributed Map's results, read the way its ResultWriter leaves them (Transformation NONE, OutputType
+ * JSON: the defaults when exporting to S3). Under the ResultWriter prefix, `runs/<runId>/map/` of the output
+ * location, each map run writes a folder named after its id:
+ *
+ *   <prefix>/<mapRunId>/manifest.json
+ *     { "DestinationBucket": "fruits",
+ *       "MapRunArn": "arn:aws:states:eu-west-1:123456789012:mapRun:featurize/Extract:4b9a5f27-…",
+ *       "ResultFiles": {
+ *         "FAILED":    [{ "Key": "datasets/mobilenet-v2/runs/<runId>/map/<mapRunId>/FAILED_0.json", "Size": 2280 }],
+ *         "PENDING":   [],
+ *         "SUCCEEDED": [{ "Key": "datasets/mobilenet-v2/runs/<runId>/map/<mapRunId>/SUCCEEDED_0.json", "Size": 9411 }] } }
+ *     Keys are full bucket keys (they include the output prefix); a file holds up to 5 GB of records.
+ *
+ *   SUCCEEDED_<n>.json: a JSON array, one record per child execution (one per batch):
+ *     [{ "ExecutionArn": "…", "Name": "…", "StateMachineArn": "…", "Status": "SUCCEEDED",
+ *        "StartDate": "…", "StopDate": "…", "RedriveCount": 0, "RedriveStatus": "NOT_REDRIVABLE", …,
+ *        "Input": "{\"Items\":[{\"Key\":…}],\"BatchInput\":{…}}", "InputDetails": { "Included": true },
+ *        "Output": "<the extract function's ExtractBatchResult, as JSON>", "OutputDetails": { "Included": true } }]
+ *   FAILED_<n>.json: the same records with Status FAILED (TIMED_OUT, ABORTED), and "Error" and "Cause"
+ *     (for a Lambda error, Cause is the function's error as JSON: errorType, errorMessage, trace).
+ *   PENDING_<n>.json: batches whose execution never started because the map stopped first.
+ *
+ * The folder is found by listing rather than from the map state's ResultWriterDetails, which a failed map
+ * does not return. Several map runs (a redriven map) are merged per batch (a batch's id is the hash of its
+ * keys): a success supersedes a failure of the same batch.
+ */
+import { z } from 'zod';
+import type { ExtractBatchResult } from '../extract/extract-batch.ts';
+import { RunArtifactError } from '../shared/errors.ts';
+import { batchEventSchema } from '../shared/event-schemas.ts';
+import type { FailureRecord } from '../shared/failures.ts';
+import { logger } from '../shared/observability.ts';
+import { batchIdOf, mapResultsPrefix } from '../shared/run-layout.ts';
+import { openStorage } from '../shared/storage/open-storage.ts';
+import { normalizePrefix, type Storage } from '../shared/storage/storage.ts';
+
+/** What the reducer needs of a succeeded batch: where its shard is, and which model made its vectors. */
+export type SucceededBatch = Pick<ExtractBatchResult, 'batchId' | 'shard' | 'items' | 'modelId' | 'engine'>;
+
+export interface MapResults {
+  /** One per succeeded batch, in shard-key order: the same results give the same parts. */
+  succeeded: SucceededBatch[];
+  /** BATCH_FAILED, for every item of a batch that failed after its retries or never ran. */
+  failures: FailureRecord[];
+  /** Items across all result files. */
+  listed: number;
+}
+
+const statuses = ['SUCCEEDED', 'FAILED', 'PENDING'] as const;
+type Status = (typeof statuses)[number];
+
+const resultFiles = z.array(z.object({ Key: z.string().min(1) })).default([]);
+const manifestSchema = z.object({
+  ResultFiles: z.object({ SUCCEEDED: resultFiles, FAILED: resultFiles, PENDING: resultFiles }),
+});
+const executionSchema = z.looseObject({
+  Input: z.string().optional(),
+  Output: z.string().optional(),
+  Error: z.string().optional(),
+  Cause: z.string().optional(),
+});
+const batchResultSchema = z.looseObject({
+  runId: z.string(),
+  batchId: z.string().min(1),
+  shard: z.string().min(1),
+  items: z.number().int().nonnegative(),
+  modelId: z.string(),
+  engine: z.string(),
+}) satisfies z.ZodType<Pick<ExtractBatchResult, 'runId'> & SucceededBatch>;
+
+type Execution = z.infer<typeof executionSchema>;
+type Outcome = { status: 'SUCCEEDED'; batch: SucceededBatch } | { status: 'FAILED' | 'PENDING'; failures: FailureRecord[] };
+
+/** Longest message kept from a batch's Error and Cause: enough to tell a timeout from an out-of-memory. */
+const maxMessageLength = 300;
+
+export async function readMapResults(output: Storage, outputPrefix: string, runId: string): Promise<MapResults> {
+  const outcomes = new Map<string, Outcome>();
+  for (const manifestKey of await manifestKeys(output, runId)) {
+    const manifest = parseArtifact(manifestSchema, await output.read(manifestKey), output.locationOf(manifestKey));
+    for (const status of statuses) {
+      for (const file of manifest.ResultFiles[status]) {
+        const key = relativeKey(file.Key, outputPrefix, output);
+        const executions = parseArtifact(z.array(executionSchema), await output.read(key), output.locationOf(key));
+        for (const execution of executions) record(outcomes, status, execution, runId, output.locationOf(key));
+      }
+    }
+  }
+  const succeeded: SucceededBatch[] = [];
+  const failures: FailureRecord[] = [];
+  for (const outcome of outcomes.values()) {
+    if (outcome.status === 'SUCCEEDED') succeeded.push(outcome.batch);
+    else failures.push(...outcome.failures);
+  }
+  succeeded.sort((a, b) => (a.shard < b.shard ? -1 : a.shard > b.shard ? 1 : 0));
+  const listed = succeeded.reduce((sum, batch) => sum + batch.items, 0) + failures.length;
+  return { succeeded, failures, listed };
+}
+
+async function manifestKeys(output: Storage, runId: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of output.list(mapResultsPrefix(runId))) {
+    if (object.key.endsWith('/manifest.json')) keys.push(object.key);
+  }
+  return keys.sort();
+}
+
+function record(outcomes: Map<string, Outcome>, status: Status, execution: Execution, runId: string, where: string): void {
+  if (status === 'SUCCEEDED') {
+    const result = parseArtifact(batchResultSchema, execution.Output, `an Output in ${where}`);
+    if (result.runId !== runId) throw new RunArtifactError(`${where} holds a batch of run ${result.runId}, not ${runId}`);
+    const { batchId, shard, items, modelId, engine } = result;
+    outcomes.set(batchId, { status, batch: { batchId, shard, items, modelId, engine } });
+    return;
+  }
+  if (execution.Input === undefined) {
+    // Without its Input a batch's items cannot be named; the validator's accounting then reports them missing.
+    logger.warn('map result without its input: its items are not recorded', { file: where, status });
+    return;
+  }
+  const batch = parseArtifact(batchEventSchema, execution.Input, `an Input in ${where}`);
+  const batchId = batchIdOf(batch.Items.map((item) => item.Key));
+  if (outcomes.get(batchId)?.status === 'SUCCEEDED') return;
+  const input = openStorage({ bucket: batch.BatchInput.input.bucket });
+  const message = batchFailureMessage(execution);
+  outcomes.set(batchId, {
+    status,
+    failures: batch.Items.map((item) => ({ path: input.locationOf(item.Key), code: 'BATCH_FAILED', message })),
+  });
+}
+
+/** The batch's Error and the gist of its Cause (a Lambda error's message rather than its stack trace). */
+export function batchFailureMessage(execution: Pick<Execution, 'Error' | 'Cause'>): string {
+  if (execution.Error === undefined && execution.Cause === undefined) {
+    return 'never ran: the map stopped before this batch started';
+  }
+  let cause = execution.Cause;
+  try {
+    const parsed = JSON.parse(cause ?? '') as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') cause = parsed.errorMessage;
+  } catch {
+    // A plain-text cause (a timeout, a Step Functions error) is kept as it is.
+  }
+  const message = [execution.Error, cause].filter(Boolean).join(': ');
+  return message.length > maxMessageLength ? `${message.slice(0, maxMessageLength - 1)}…` : message;
+}
+
+/** Manifest keys are full bucket keys; storage keys are relative to the output location. */
+function relativeKey(bucketKey: string, outputPrefix: string, output: Storage): string {
+  const prefix = normalizePrefix(outputPrefix);
+  if (!bucketKey.startsWith(prefix)) {
+    throw new RunArtifactError(`result file ${bucketKey} is outside the output location ${output.root}`);
+  }
+  return bucketKey.slice(prefix.length);
+}
+
+function parseArtifact<Schema extends z.ZodType>(schema: Schema, text: Uint8Array | string | undefined, where: string): z.infer<Schema> {
+  if (text === undefined) throw new RunArtifactError(`${where} is missing`);
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
+  } catch (error) {
+    throw new RunArtifactError(`${where} is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new RunArtifactError(`${where} is malformed: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}

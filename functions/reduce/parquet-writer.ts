@@ -1,0 +1,106 @@
+/**
+ * Rows with vectors to Parquet, streaming: parquet-wasm's writer (arrow-rs) takes Arrow record batches as
+ * they come and emits a row group at a time, so memory holds one row group and the part's bytes, never a
+ * run. parquet-wasm's build has zstd; measured on 25,000 rows of vectors shaped like MobileNetV2's (40 %
+ * zeros): zstd 89 MB, snappy 100 MB, uncompressed 131 MB, zstd costing 1 to 2 s more per part. zstd it is:
+ * DuckDB, pyarrow, Spark and Athena all read it.
+ *
+ * What parquet-wasm writes for the Arrow FixedSizeList<Float32>[1280] column is the standard three-level
+ * LIST (`features` REQUIRED LIST / `list` REPEATED / `element` REQUIRED FLOAT), which every reader maps to
+ * a list of floats (DuckDB: FLOAT[]), plus the Arrow schema in `ARROW:schema`, from which Arrow readers
+ * (pyarrow) restore the fixed size.
+ */
+import { Table, tableToIPC, type RecordBatch } from 'apache-arrow';
+import { Compression, Table as WasmTable, transformParquetStream, WriterPropertiesBuilder } from 'parquet-wasm';
+import { featuresVector, recordBatchOf, sourceColumns, type SourceFields } from '../shared/shards/shard-file.ts';
+
+/** One row of the dataset: an image that has a vector. */
+export interface DatasetRow extends SourceFields {
+  sha256: string;
+  features: Float32Array;
+}
+
+export interface ParquetOptions {
+  rowGroupRows: number;
+  /** The file's key-value metadata. */
+  metadata: Record<string, string>;
+}
+
+/** Columns that are never null; `etag` is (objects outside S3 have none). */
+const requiredColumns = ['path', 'label', 'size', 'sha256', 'features'];
+
+export function datasetBatch(rows: readonly DatasetRow[], featureLength: number): RecordBatch {
+  return recordBatchOf({ ...sourceColumns(rows), features: featuresVector(rows, featureLength) }, requiredColumns);
+}
+
+/** One Parquet file from chunks of rows (at least one row in all); every vector as long as the first. */
+export async function encodeParquet(chunks: AsyncIterable<readonly DatasetRow[]>, options: ParquetOptions): Promise<Uint8Array> {
+  const properties = new WriterPropertiesBuilder()
+    .setCompression(Compression.ZSTD)
+    // Paths, hashes and floats are nearly all distinct: a dictionary would only be built to be dropped.
+    .setDictionaryEnabled(false)
+    .setColumnDictionaryEnabled('label', true)
+    .setMaxRowGroupSize(options.rowGroupRows)
+    .setKeyValueMetadata(new Map(Object.entries(options.metadata)))
+    .build();
+  // On a failing source the writer does not fail: it ends the file with the rows it has, a valid but
+  // truncated part. So the source's own error (a StorageUnavailableError, which Step Functions retries) is
+  // kept here and wins over whatever the writer made of it.
+  let sourceError: unknown;
+  async function* wasmBatches() {
+    try {
+      let featureLength: number | undefined;
+      for await (const rows of chunks) {
+        if (rows.length === 0) continue;
+        featureLength ??= rows[0]!.features.length;
+        const ipc = tableToIPC(new Table([datasetBatch(rows, featureLength)]), 'stream');
+        yield* WasmTable.fromIPCStream(ipc).recordBatches();
+      }
+      if (featureLength === undefined) throw new RangeError('a Parquet part needs at least one row');
+    } catch (error) {
+      sourceError = error;
+      throw error;
+    }
+  }
+  let written: Uint8Array[] = [];
+  try {
+    const output = await transformParquetStream(ReadableStream.from(wasmBatches()), properties);
+    written = await Array.fromAsync(output as ReadableStream<Uint8Array>);
+  } catch (error) {
+    throw sourceError ?? error;
+  }
+  if (sourceError !== undefined) throw sourceError;
+  return Buffer.concat(written);
+}
+
+/**
+ * Consecutive groups of at most `size` rows from a stream of chunks. Each group is consumed before the next
+ * is produced, and nothing is read further ahead than one chunk.
+ */
+export async function* inGroups<T>(chunks: AsyncIterable<readonly T[]>, size: number): AsyncGenerator<AsyncGenerator<T[]>> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  let pending: readonly T[] = [];
+  let exhausted = false;
+  const fill = async () => {
+    while (pending.length === 0 && !exhausted) {
+      const next = await iterator.next();
+      if (next.done) exhausted = true;
+      else pending = next.value;
+    }
+  };
+  async function* group(): AsyncGenerator<T[]> {
+    for (let taken = 0; taken < size; ) {
+      await fill();
+      if (pending.length === 0) return;
+      const rows = pending.slice(0, size - taken);
+      pending = pending.slice(rows.length);
+      taken += rows.length;
+      yield rows;
+    }
+  }
+  await fill();
+  while (pending.length > 0) {
+    yield group();
+    await fill();
+  }
+}

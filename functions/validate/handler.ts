@@ -1,0 +1,71 @@
+/**
+ * The validate Lambda: after the reducer, checks the run's Parquet and accounting independently and writes
+ * runs/<runId>/report.json.
+ *
+ * Event (the state machine's Validate state): the run's settings ({ runId, input, manifest, output, mapError }),
+ * toleratedFailurePercentage and the reducer's result at `reduce`.
+ * Returns ValidationResult: the Choice state reads `passed`, the Fail state uses `summary` as its cause.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { z } from 'zod';
+import type { ReduceResult } from '../reduce/reduce-run.ts';
+import { runEventSchema } from '../shared/event-schemas.ts';
+import { failureCodes } from '../shared/failures.ts';
+import { parseEvent } from '../shared/middleware/parse-event.ts';
+import { defaultVectorShape, loadModelDescriptor } from '../shared/model/model-descriptor.ts';
+import { logger, metrics } from '../shared/observability.ts';
+import { openStorage } from '../shared/storage/open-storage.ts';
+import { listedInputs } from './listed-inputs.ts';
+import { validateRun, type ValidationResult } from './validate-run.ts';
+
+const count = z.number().int().nonnegative();
+const reduceResultSchema = z.object({
+  runId: z.string(),
+  listed: count,
+  rows: count,
+  failures: count,
+  failureCodes: z.partialRecord(z.enum(Object.keys(failureCodes) as [keyof typeof failureCodes]), count),
+  parts: z.array(z.string()),
+  published: z.boolean(),
+  removedParts: count,
+  rewrittenParts: count,
+  modelId: z.string().nullable(),
+  engine: z.string().nullable(),
+}) satisfies z.ZodType<ReduceResult>;
+
+export const validateEventSchema = runEventSchema.extend({
+  toleratedFailurePercentage: z.number().min(0).max(100),
+  reduce: reduceResultSchema,
+});
+
+export type ValidateEvent = z.infer<typeof validateEventSchema>;
+
+// Without a model directory (the Lambda has none) vectors are checked against the default model's shape.
+const modelDir = process.env.FEATURIZE_MODEL_DIR;
+
+export async function validate(event: ValidateEvent): Promise<ValidationResult> {
+  const result = await validateRun(
+    {
+      runId: event.runId,
+      output: openStorage(event.output),
+      mode: event.manifest ? 'incremental' : 'full',
+      listed: await listedInputs(event),
+      mapError: event.mapError,
+      toleratedFailurePercentage: event.toleratedFailurePercentage,
+      reduce: event.reduce,
+    },
+    modelDir ? await loadModelDescriptor(modelDir) : defaultVectorShape,
+  );
+  logger[result.passed ? 'info' : 'warn']('run validated', { ...result });
+  // An alarm on this metric catches a failed run even where nobody watches the executions.
+  metrics.addMetric('RunsFailingValidation', MetricUnit.Count, result.passed ? 0 : 1);
+  return result;
+}
+
+export const handler = middy(validate)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(parseEvent(validateEventSchema));

@@ -1,0 +1,338 @@
+/**
+ * Checks a run's output independently of the code that wrote it and writes `runs/<runId>/report.json`.
+ * Knows nothing of Lambda.
+ *
+ * The Parquet is read back with hyparquet (the reducer writes with parquet-wasm), one row group at a time;
+ * the inputs are listed anew by the caller, not taken from the map's results. Memory holds one row group,
+ * plus the paths of the run and of the dataset (for accounting and duplicates): about 150 bytes a path.
+ *
+ * A zero vector fails even for a blank image: measured with the default MobileNetV2, uniform black, white,
+ * grey and primary-colour images give 340 to 575 non-zero features of 1280, so an all-zero row is a lost
+ * vector (a zero-filled buffer), never a picture, and re-reading the source could not excuse it.
+ */
+import { parquetSchema, type SchemaTree } from 'hyparquet';
+import { pMapIterable } from 'p-map';
+import type { ReduceResult } from '../reduce/reduce-run.ts';
+import { listParts, openPart, partKeyValues, partMetadataKeys, readPartPaths, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
+import { RunArtifactError } from '../shared/errors.ts';
+import type { FailureCode, FailureRecord } from '../shared/failures.ts';
+import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
+import { failuresKey, partRunId, reportKey } from '../shared/run-layout.ts';
+import { parentFolderName, type Storage, type StoredObject } from '../shared/storage/storage.ts';
+
+export type VectorShape = Pick<ModelDescriptor, 'featureLength' | 'featureRange'>;
+
+export interface ValidateRequest {
+  runId: string;
+  output: Storage;
+  mode: 'full' | 'incremental';
+  /** Locations of what the run was asked to process, found without the map (see listed-inputs.ts). */
+  listed: readonly string[];
+  mapError: { Error?: string | undefined; Cause?: string | undefined } | null;
+  toleratedFailurePercentage: number;
+  reduce: Pick<ReduceResult, 'parts' | 'rows' | 'failures' | 'published' | 'modelId' | 'engine'>;
+}
+
+export interface Check {
+  name: string;
+  passed: boolean;
+  detail: string;
+}
+
+export interface Counts {
+  listed: number;
+  rows: number;
+  failures: number;
+}
+
+export interface ValidationReport {
+  runId: string;
+  passed: boolean;
+  mode: 'full' | 'incremental';
+  createdAt: string;
+  modelId: string | null;
+  engine: string | null;
+  preprocessing: string | null;
+  counts: Counts;
+  /** Rows of this run per label. */
+  labels: Record<string, number>;
+  failureCodes: Partial<Record<FailureCode, { count: number; examples: string[] }>>;
+  /** This run's parts, keys relative to the output location. */
+  parts: string[];
+  checks: Check[];
+}
+
+/** What the state machine keeps at $.validation: its Fail state uses `summary` as the cause. */
+export interface ValidationResult {
+  passed: boolean;
+  summary: string;
+  /** The report's key, relative to the output location. */
+  report: string;
+  counts: Counts;
+}
+
+const exampleCount = 3;
+const maxSummaryLength = 2000;
+
+/** Columns as Parquet types: strings are UTF8 byte arrays, features a LIST of FLOAT (float32). */
+const expectedColumns: Record<string, string> = {
+  path: 'STRING',
+  label: 'STRING',
+  size: 'INT64',
+  etag: 'STRING',
+  sha256: 'STRING',
+  features: 'LIST<FLOAT>',
+};
+
+export async function validateRun(request: ValidateRequest, shape: VectorShape, now = new Date()): Promise<ValidationResult> {
+  const { runId, output } = request;
+  const allParts = await listParts(output);
+  const runParts = allParts.filter((object) => partRunId(object.key) === runId);
+  const scan = await scanRunParts(output, runParts, shape);
+  const failures = await readFailures(output, runId);
+  const dataset = await scanOtherParts(output, allParts.filter((object) => partRunId(object.key) !== runId), scan);
+
+  const modelId = scan.metadata?.[partMetadataKeys.modelId] ?? request.reduce.modelId;
+  const counts: Counts = { listed: request.listed.length, rows: scan.rows, failures: failures.length };
+  const checks: Check[] = [
+    mapCheck(request.mapError),
+    partsCheck(request, runParts, scan.rows, failures.length),
+    tallyCheck('schema', scan.schema, `${runParts.length} parts have the dataset's columns and types`, 'parts with the wrong columns'),
+    tallyCheck('vector-length', scan.length, `every vector has ${shape.featureLength} values`, `vectors without ${shape.featureLength} values`),
+    tallyCheck('finite', scan.nonFinite, 'every value is a finite float32', 'vectors with NaN or infinite values'),
+    tallyCheck('range', scan.outOfRange, `every value is within [${shape.featureRange.join(', ')}]`, `vectors with values outside [${shape.featureRange.join(', ')}]`),
+    tallyCheck('non-zero', scan.zero, 'no vector is all zeros', 'all-zero vectors (the model never gives one, even for a blank image)'),
+    tallyCheck('labels', scan.badLabel, "every label is its image's folder name", "rows whose label is empty or not the image's folder"),
+    accountingCheck(request, scan.paths, failures),
+    tallyCheck('duplicates', dataset.duplicates, `no path appears twice in features/ (${allParts.length} parts)`, 'rows whose path is already in features/'),
+    tallyCheck('model', dataset.otherModels, `every part of features/ holds vectors of ${modelId ?? 'one model'}`, `parts of another model than ${modelId}`),
+    failureShareCheck(counts, request.toleratedFailurePercentage),
+  ];
+
+  const report: ValidationReport = {
+    runId,
+    passed: checks.every((check) => check.passed),
+    mode: request.mode,
+    createdAt: now.toISOString(),
+    modelId,
+    engine: scan.metadata?.[partMetadataKeys.engine] ?? request.reduce.engine,
+    preprocessing: scan.metadata?.[partMetadataKeys.preprocessing] ?? null,
+    counts,
+    labels: Object.fromEntries([...scan.labels].sort(([a], [b]) => (a < b ? -1 : 1))),
+    failureCodes: failuresByCode(failures),
+    parts: runParts.map((object) => object.key),
+    checks,
+  };
+  await output.write(reportKey(runId), `${JSON.stringify(report, null, 2)}\n`);
+  return { passed: report.passed, summary: summarize(checks, counts), report: reportKey(runId), counts };
+}
+
+/** A count of offending rows (or parts) and the first few of them, to name in the report. */
+class Tally {
+  count = 0;
+  readonly examples: string[] = [];
+
+  add(example: string): void {
+    this.count++;
+    if (this.examples.length < exampleCount) this.examples.push(example);
+  }
+
+  describe(what: string): string {
+    return `${this.count} ${what}, e.g. ${this.examples.join(', ')}`;
+  }
+}
+
+interface RunScan {
+  rows: number;
+  /** Path -> rows holding it, over this run's parts. */
+  paths: Map<string, number>;
+  labels: Map<string, number>;
+  /** Key-value metadata of the run's first part. */
+  metadata: Record<string, string> | undefined;
+  schema: Tally;
+  length: Tally;
+  nonFinite: Tally;
+  outOfRange: Tally;
+  zero: Tally;
+  badLabel: Tally;
+}
+
+async function scanRunParts(output: Storage, parts: readonly StoredObject[], shape: VectorShape): Promise<RunScan> {
+  const scan: RunScan = {
+    rows: 0,
+    paths: new Map(),
+    labels: new Map(),
+    metadata: undefined,
+    schema: new Tally(),
+    length: new Tally(),
+    nonFinite: new Tally(),
+    outOfRange: new Tally(),
+    zero: new Tally(),
+    badLabel: new Tally(),
+  };
+  for (const object of parts) {
+    const part = await openPart(output, object);
+    scan.metadata ??= partKeyValues(part);
+    const problem = schemaProblem(part);
+    if (problem) {
+      scan.schema.add(`${part.key} (${problem})`);
+      continue;
+    }
+    for await (const rows of readPartRowGroups(part, ['path', 'label', 'features'])) {
+      for (const row of rows) inspectRow(scan, row.path as string, row.label as string, row.features as number[] | null, shape);
+    }
+  }
+  return scan;
+}
+
+function inspectRow(scan: RunScan, path: string, label: string, features: number[] | null, shape: VectorShape): void {
+  scan.rows++;
+  scan.paths.set(path, (scan.paths.get(path) ?? 0) + 1);
+  scan.labels.set(label, (scan.labels.get(label) ?? 0) + 1);
+  if (label === '' || label !== parentFolderName(path)) scan.badLabel.add(`${path} (${JSON.stringify(label)})`);
+  if (features?.length !== shape.featureLength) {
+    scan.length.add(`${path} (${features?.length ?? 'no'} values)`);
+    if (!features?.length) return;
+  }
+  const [min, max] = shape.featureRange;
+  let nonFinite = false;
+  let outOfRange = false;
+  let zero = true;
+  for (const value of features) {
+    if (!Number.isFinite(value)) nonFinite = true;
+    else if (value < min || value > max) outOfRange = true;
+    if (value !== 0) zero = false;
+  }
+  if (nonFinite) scan.nonFinite.add(path);
+  if (outOfRange) scan.outOfRange.add(path);
+  if (zero) scan.zero.add(path);
+}
+
+function schemaProblem(part: PartFile): string | undefined {
+  const columns = new Map(parquetSchema(part.metadata).children.map((column) => [column.element.name, columnType(column)]));
+  const problems = Object.entries(expectedColumns)
+    .filter(([name, type]) => columns.get(name) !== type)
+    .map(([name, type]) => `${name} is ${columns.get(name) ?? 'missing'}, expected ${type}`);
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+function columnType(column: SchemaTree): string {
+  const { element } = column;
+  if (column.children.length === 0) {
+    return element.logical_type?.type === 'STRING' || element.converted_type === 'UTF8' ? 'STRING' : (element.type ?? 'GROUP');
+  }
+  if (element.converted_type !== 'LIST' && element.logical_type?.type !== 'LIST') return 'GROUP';
+  let leaf = column;
+  while (leaf.children.length === 1) leaf = leaf.children[0]!;
+  return `LIST<${columnType(leaf)}>`;
+}
+
+async function readFailures(output: Storage, runId: string): Promise<FailureRecord[]> {
+  const text = Buffer.from(await output.read(failuresKey(runId))).toString('utf8');
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as FailureRecord;
+      } catch (error) {
+        throw new RunArtifactError(`${output.locationOf(failuresKey(runId))} line ${i + 1} is not JSON`, { cause: error });
+      }
+    });
+}
+
+/** The rest of features/: which of its paths this run (or another part) also holds, and its model ids. */
+async function scanOtherParts(output: Storage, parts: readonly StoredObject[], scan: RunScan) {
+  const duplicates = new Tally();
+  const otherModels = new Tally();
+  for (const [path, rows] of scan.paths) if (rows > 1) duplicates.add(`${path} (${rows} times in this run)`);
+  const runModel = scan.metadata?.[partMetadataKeys.modelId];
+  const seen = new Set<string>();
+  const read = pMapIterable(parts, async (object) => {
+    const part = await openPart(output, object);
+    return { part, paths: await readPartPaths(part) };
+  }, { concurrency: 8 });
+  for await (const { part, paths } of read) {
+    const model = partKeyValues(part)[partMetadataKeys.modelId];
+    if (runModel !== undefined && model !== runModel) otherModels.add(`${part.key} (${model ?? 'no model id'})`);
+    for (const path of paths) {
+      if (scan.paths.has(path) || seen.has(path)) duplicates.add(`${path} (in ${part.key})`);
+      else seen.add(path);
+    }
+  }
+  return { duplicates, otherModels };
+}
+
+function mapCheck(mapError: ValidateRequest['mapError']): Check {
+  if (mapError === null) return { name: 'map', passed: true, detail: 'the map completed' };
+  const cause = [mapError.Error, mapError.Cause].filter(Boolean).join(': ');
+  return { name: 'map', passed: false, detail: `the map failed, so the run published nothing: ${cause.slice(0, 500)}` };
+}
+
+function partsCheck(request: ValidateRequest, runParts: readonly StoredObject[], rows: number, failures: number): Check {
+  const found = runParts.map((object) => object.key).sort();
+  const written = [...request.reduce.parts].sort();
+  const problems = [
+    found.join() !== written.join() ? `features/ holds [${found.join(', ')}], the reducer wrote [${written.join(', ')}]` : '',
+    rows !== request.reduce.rows ? `the parts hold ${rows} rows, the reducer wrote ${request.reduce.rows}` : '',
+    failures !== request.reduce.failures ? `failures.jsonl holds ${failures} records, the reducer wrote ${request.reduce.failures}` : '',
+  ].filter(Boolean);
+  return problems.length === 0
+    ? { name: 'parts', passed: true, detail: `${found.length} parts with ${rows} rows, as the reducer reported` }
+    : { name: 'parts', passed: false, detail: problems.join('; ') };
+}
+
+function tallyCheck(name: string, tally: Tally, passed: string, failed: string): Check {
+  return tally.count === 0 ? { name, passed: true, detail: passed } : { name, passed: false, detail: tally.describe(failed) };
+}
+
+/** Every listed input in exactly one place: a row of this run's parts, or a failure record. */
+function accountingCheck(request: ValidateRequest, rowPaths: ReadonlyMap<string, number>, failures: readonly FailureRecord[]): Check {
+  const expected = new Set(request.listed);
+  const placed = new Map(rowPaths);
+  for (const failure of failures) placed.set(failure.path, (placed.get(failure.path) ?? 0) + 1);
+  const missing = new Tally();
+  const unexpected = new Tally();
+  const twice = new Tally();
+  for (const path of expected) if (!placed.has(path)) missing.add(path);
+  for (const [path, places] of placed) {
+    if (!expected.has(path)) unexpected.add(path);
+    if (places > 1) twice.add(path);
+  }
+  const source = request.mode === 'full' ? 'the input prefix' : 'the manifest';
+  if (missing.count + unexpected.count + twice.count === 0) {
+    return { name: 'accounting', passed: true, detail: `each of the ${expected.size} inputs of ${source} is in exactly one place` };
+  }
+  const problems = [
+    missing.count ? missing.describe(`inputs of ${source} neither in the dataset nor in failures.jsonl`) : '',
+    unexpected.count ? unexpected.describe(`rows or failures not among the inputs of ${source}`) : '',
+    twice.count ? twice.describe('inputs in more than one place') : '',
+    request.reduce.published ? '' : '(the run published nothing)',
+  ].filter(Boolean);
+  return { name: 'accounting', passed: false, detail: problems.join('; ') };
+}
+
+function failureShareCheck(counts: Counts, tolerated: number): Check {
+  const share = counts.listed === 0 ? 0 : (100 * counts.failures) / counts.listed;
+  const detail = `${counts.failures} of ${counts.listed} inputs failed (${share.toFixed(2)} %, tolerated ${tolerated} %)`;
+  return { name: 'failure-share', passed: share <= tolerated, detail };
+}
+
+function failuresByCode(failures: readonly FailureRecord[]): ValidationReport['failureCodes'] {
+  const byCode: ValidationReport['failureCodes'] = {};
+  for (const failure of failures) {
+    const entry = (byCode[failure.code] ??= { count: 0, examples: [] });
+    entry.count++;
+    if (entry.examples.length < exampleCount) entry.examples.push(failure.path);
+  }
+  return byCode;
+}
+
+function summarize(checks: readonly Check[], counts: Counts): string {
+  const failed = checks.filter((check) => !check.passed);
+  const summary =
+    failed.length === 0
+      ? `all ${checks.length} checks passed: ${counts.rows} rows, ${counts.failures} failures of ${counts.listed} inputs`
+      : `${failed.length} of ${checks.length} checks failed: ${failed.map((check) => `${check.name} (${check.detail})`).join('; ')}`;
+  return summary.length > maxSummaryLength ? `${summary.slice(0, maxSummaryLength - 1)}…` : summary;
+}

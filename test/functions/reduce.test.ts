@@ -1,0 +1,339 @@
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler } from '../../functions/reduce/handler.ts';
+import { reduceRun, type ReduceResult } from '../../functions/reduce/reduce-run.ts';
+import type { RunEvent } from '../../functions/shared/event-schemas.ts';
+import type { FailureRecord } from '../../functions/shared/failures.ts';
+import { failuresKey } from '../../functions/shared/run-layout.ts';
+import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import type { Storage } from '../../functions/shared/storage/storage.ts';
+import { literal, query } from '../support/duckdb.ts';
+import { items, testModel, testPreprocessing, writeMapRun, type FixtureBatch } from '../support/map-run.ts';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import fixture from '../events/reduce.json' with { type: 'json' };
+
+const context = { functionName: 'reduce', awsRequestId: 'test' } as Context;
+const invoke = (event: unknown) => handler(event as RunEvent, context) as Promise<ReduceResult>;
+
+let s3: LocalS3;
+let tmp: string;
+
+beforeAll(async () => {
+  s3 = await startLocalS3();
+  await s3.createBucket('fruits');
+  tmp = await mkdtemp(join(tmpdir(), 'reduce-'));
+});
+afterAll(async () => {
+  await s3.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+interface Place {
+  input: { bucket: string };
+  output: { bucket: string; prefix: string };
+}
+
+/** A fresh output location per test, on the filesystem or in the fauxqs bucket. */
+const places: [string, (name: string) => Place][] = [
+  ['filesystem', (name) => ({ input: { bucket: join(tmp, 'input') }, output: { bucket: join(tmp, name), prefix: '' } })],
+  ['S3 (fauxqs)', (name) => ({ input: { bucket: 'fruits' }, output: { bucket: 'fruits', prefix: `datasets/${name}/` } })],
+];
+const onFilesystem = places[0]![1];
+
+function event(runId: string, place: Place, overrides: Partial<RunEvent> = {}): RunEvent {
+  return { runId, input: { ...place.input, prefix: 'images/' }, manifest: null, output: place.output, mapError: null, ...overrides };
+}
+
+const incremental = { manifest: { bucket: 'fruits', key: 'manifests/new-keys.json' } };
+const options = { partRows: 25_000, rowGroupRows: 5_000, readConcurrency: 4 };
+
+/** The parts as local files, for DuckDB (which reads S3 only through an extension it would download). */
+async function localParts(place: Place, parts: readonly string[]): Promise<string> {
+  const dir = await mkdtemp(join(tmp, 'parts-'));
+  const storage = openStorage(place.output);
+  for (const key of parts) await writeFile(join(dir, key.replaceAll('/', '_')), await storage.read(key));
+  return dir;
+}
+
+async function datasetRows(dir: string) {
+  return query(`SELECT path, label, features, filename FROM read_parquet(${literal(`${dir}/features/*.parquet`)}, filename = true) ORDER BY path`);
+}
+
+async function failureRecords(storage: Storage, runId: string): Promise<FailureRecord[]> {
+  const text = Buffer.from(await storage.read(failuresKey(runId))).toString();
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as FailureRecord);
+}
+
+function sameBits(a: ArrayLike<number>, b: Float32Array): boolean {
+  return Buffer.from(Float32Array.from(a).buffer).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+const lambdaCause = JSON.stringify({
+  errorType: 'StorageUnavailableError',
+  errorMessage: 'cannot write s3://fruits/datasets/runs/r/shards/x.arrow: SlowDown',
+  trace: ['StorageUnavailableError: cannot write', '    at S3Storage.write (file:///var/task/handler.mjs:1:1)'],
+});
+
+describe.each(places)('reduce on %s', (_, place) => {
+  it('writes the vectors of succeeded batches as Parquet that DuckDB reads as 1280 floats a row, bit for bit, and every failure as a record', async () => {
+    const where = place('first-run');
+    const batches: FixtureBatch[] = [
+      {
+        status: 'SUCCEEDED',
+        items: [
+          { key: 'images/Apple Red 1/0_100.jpg' },
+          { key: 'images/Apple Red 1/1_100.jpg' },
+          { key: 'images/Kiwi/36_100.jpg', failure: { code: 'CORRUPT', message: 'VipsJpeg: premature end of input file' } },
+        ],
+      },
+      { status: 'SUCCEEDED', items: items(['images/Kiwi/37_100.jpg', 'images/Lemon/322_100.jpg', 'images/Lemon/ünï code & co.jpg']) },
+      { status: 'FAILED', items: items(['images/Pear/1_100.jpg', 'images/Pear/2_100.jpg']), error: { Error: 'StorageUnavailableError', Cause: lambdaCause } },
+    ];
+    const shardRows = await writeMapRun({ runId: 'run-1', ...where, batches });
+
+    const result = await invoke(event('run-1', where));
+
+    expect(result).toEqual({
+      runId: 'run-1',
+      listed: 8,
+      rows: 5,
+      failures: 3,
+      failureCodes: { CORRUPT: 1, BATCH_FAILED: 2 },
+      parts: ['features/part-run-1-00000.parquet'],
+      published: true,
+      removedParts: 0,
+      rewrittenParts: 0,
+      modelId: testModel.modelId,
+      engine: testModel.engine,
+    });
+    const dir = await localParts(where, result.parts);
+    const [features] = await query(`SELECT column_type FROM (DESCRIBE SELECT features FROM read_parquet(${literal(`${dir}/*.parquet`)}))`);
+    expect(features).toEqual({ column_type: 'FLOAT[]' });
+    const rows = await query(`SELECT path, label, features FROM read_parquet(${literal(`${dir}/*.parquet`)}) ORDER BY path`);
+    const expected = [...shardRows.values()].filter((row) => row.features).sort((a, b) => (a.path < b.path ? -1 : 1));
+    expect(rows.map((row) => [row.path, row.label])).toEqual(expected.map((row) => [row.path, row.label]));
+    rows.forEach((row, i) => {
+      expect(row.features as number[]).toHaveLength(1280);
+      expect(sameBits(row.features as number[], expected[i]!.features!), row.path as string).toBe(true);
+    });
+
+    const input = openStorage(where.input);
+    const failures = await failureRecords(openStorage(where.output), 'run-1');
+    expect(failures).toEqual([
+      { path: input.locationOf('images/Kiwi/36_100.jpg'), code: 'CORRUPT', message: 'VipsJpeg: premature end of input file' },
+      ...['images/Pear/1_100.jpg', 'images/Pear/2_100.jpg'].map((key) => ({
+        path: input.locationOf(key),
+        code: 'BATCH_FAILED',
+        message: 'StorageUnavailableError: cannot write s3://fruits/datasets/runs/r/shards/x.arrow: SlowDown',
+      })),
+    ]);
+  });
+});
+
+describe('reduce', () => {
+  it('records the model, engine, preprocessing, run and creation time as Parquet key-value metadata', async () => {
+    const where = onFilesystem('metadata');
+    await writeMapRun({ runId: 'run-meta', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }] });
+
+    const result = await reduceRun(
+      { runId: 'run-meta', output: openStorage(where.output), outputPrefix: '', mode: 'full', mapFailed: false },
+      { ...options, now: new Date('2026-11-25T15:12:00.000Z') },
+    );
+
+    const file = join(where.output.bucket, result.parts[0]!);
+    const metadata = await query(`SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${literal(file)}) WHERE decode(key) LIKE 'featurize.%' ORDER BY key`);
+    expect(Object.fromEntries(metadata.map((row) => [row.key, row.value]))).toEqual({
+      'featurize.created_at': '2026-11-25T15:12:00.000Z',
+      'featurize.engine': testModel.engine,
+      'featurize.model_id': testModel.modelId,
+      'featurize.preprocessing': testPreprocessing,
+      'featurize.run_id': 'run-meta',
+    });
+    const schema = await query(`SELECT name, type, repetition_type FROM parquet_schema(${literal(file)}) WHERE name <> 'arrow_schema'`);
+    expect(schema).toEqual([
+      { name: 'path', type: 'BYTE_ARRAY', repetition_type: 'REQUIRED' },
+      { name: 'label', type: 'BYTE_ARRAY', repetition_type: 'REQUIRED' },
+      { name: 'size', type: 'INT64', repetition_type: 'REQUIRED' },
+      { name: 'etag', type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' },
+      { name: 'sha256', type: 'BYTE_ARRAY', repetition_type: 'REQUIRED' },
+      { name: 'features', type: null, repetition_type: 'REQUIRED' },
+      { name: 'list', type: null, repetition_type: 'REPEATED' },
+      { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
+    ]);
+  });
+
+  it('splits the rows into parts of at most the row cap, keeping shard order and every bit', async () => {
+    const where = onFilesystem('capped');
+    const keys = Array.from({ length: 11 }, (_, i) => `images/Kiwi/${String(i).padStart(2, '0')}.jpg`);
+    const shardRows = await writeMapRun({
+      runId: 'run-cap',
+      ...where,
+      batches: [items(keys.slice(0, 3)), items(keys.slice(3, 8)), items(keys.slice(8))].map((batch) => ({ status: 'SUCCEEDED' as const, items: batch })),
+    });
+
+    const result = await reduceRun(
+      { runId: 'run-cap', output: openStorage(where.output), outputPrefix: '', mode: 'full', mapFailed: false },
+      { ...options, partRows: 4, rowGroupRows: 3 },
+    );
+
+    expect(result.parts).toEqual([0, 1, 2].map((i) => `features/part-run-cap-0000${i}.parquet`));
+    const rows = await datasetRows(where.output.bucket);
+    const perPart = Map.groupBy(rows, (row) => (row.filename as string).split('/').pop());
+    expect([...perPart.values()].map((part) => part.length)).toEqual([4, 4, 3]);
+    expect(rows).toHaveLength(11);
+    for (const row of rows) expect(sameBits(row.features as number[], shardRows.get(row.path as string)!.features!)).toBe(true);
+    const groups = await query(`SELECT count(DISTINCT row_group_id) AS groups FROM parquet_metadata(${literal(join(where.output.bucket, result.parts[0]!))})`);
+    expect(groups).toEqual([{ groups: 2n }]);
+  });
+
+  it('leaves the same parts with the same rows when retried, and removes a part an earlier attempt left over', async () => {
+    const where = onFilesystem('retried');
+    await writeMapRun({ runId: 'run-retry', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }] });
+    const request = { runId: 'run-retry', output: openStorage(where.output), outputPrefix: '', mode: 'full' as const, mapFailed: false };
+    const first = await reduceRun(request, { ...options, partRows: 2 });
+    const before = await datasetRows(where.output.bucket);
+    await writeFile(join(where.output.bucket, 'features/part-run-retry-00002.parquet'), 'left over by an attempt with more results');
+
+    const second = await reduceRun(request, { ...options, partRows: 2 });
+
+    expect(second).toEqual({ ...first, removedParts: 1 });
+    expect(await readdir(join(where.output.bucket, 'features'))).toEqual(first.parts.map((key) => key.split('/').pop()));
+    expect(await datasetRows(where.output.bucket)).toEqual(before);
+    expect((await failureRecords(request.output, 'run-retry')).length).toBe(0);
+  });
+
+  it('makes a full run replace the dataset: parts of other runs are removed once its own are written', async () => {
+    const where = onFilesystem('full-runs');
+    await writeMapRun({ runId: 'run-a', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }] });
+    await invoke(event('run-a', where));
+    await writeMapRun({ runId: 'run-b', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Lemon/4.jpg']) }] });
+
+    const result = await invoke(event('run-b', where));
+
+    expect(result).toMatchObject({ parts: ['features/part-run-b-00000.parquet'], removedParts: 1, rewrittenParts: 0 });
+    const rows = await datasetRows(where.output.bucket);
+    expect(rows.map((row) => (row.path as string).split('/images/')[1])).toEqual(['Kiwi/1.jpg', 'Lemon/4.jpg']);
+  });
+
+  it('makes an incremental run keep older parts, rewriting those that hold an image it re-processed and removing emptied ones', async () => {
+    const where = onFilesystem('incremental');
+    const older = ['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Kiwi/3.jpg', 'images/Lemon/4.jpg', 'images/Lemon/5.jpg', 'images/Pear/6.jpg'];
+    const shardRows = await writeMapRun({ runId: 'run-a', ...where, batches: [{ status: 'SUCCEEDED', items: items(older) }] });
+    const storage = openStorage(where.output);
+    const partsA = (await reduceRun({ runId: 'run-a', output: storage, outputPrefix: '', mode: 'full', mapFailed: false }, { ...options, partRows: 2 })).parts;
+    const untouched = await stat(join(where.output.bucket, partsA[1]!));
+    // Kiwi/2 was re-uploaded, Pear/6 too (its part's other image, Lemon/5, as well), and Plum/7 is new.
+    await writeMapRun({
+      runId: 'run-b',
+      ...where,
+      batches: [
+        { status: 'SUCCEEDED', items: items(['images/Kiwi/2.jpg', 'images/Lemon/5.jpg', 'images/Plum/7.jpg']) },
+        { status: 'FAILED', items: items(['images/Pear/6.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' } },
+      ],
+    });
+
+    const result = await invoke(event('run-b', where, incremental));
+
+    expect(result).toMatchObject({ parts: ['features/part-run-b-00000.parquet'], rewrittenParts: 1, removedParts: 1, rows: 3 });
+    expect((await readdir(join(where.output.bucket, 'features'))).sort()).toEqual(
+      ['part-run-a-00000.parquet', 'part-run-a-00001.parquet', 'part-run-b-00000.parquet'],
+    );
+    expect((await stat(join(where.output.bucket, partsA[1]!))).mtimeMs).toBe(untouched.mtimeMs);
+    const rows = await datasetRows(where.output.bucket);
+    const byPath = rows.map((row) => [(row.path as string).split('/images/')[1], (row.filename as string).split('/').pop()]);
+    expect(byPath).toEqual([
+      ['Kiwi/1.jpg', 'part-run-a-00000.parquet'],
+      ['Kiwi/2.jpg', 'part-run-b-00000.parquet'],
+      ['Kiwi/3.jpg', 'part-run-a-00001.parquet'],
+      ['Lemon/4.jpg', 'part-run-a-00001.parquet'],
+      ['Lemon/5.jpg', 'part-run-b-00000.parquet'],
+      ['Plum/7.jpg', 'part-run-b-00000.parquet'],
+    ]);
+    const kiwi1 = rows.find((row) => (row.path as string).endsWith('Kiwi/1.jpg'))!;
+    expect(sameBits(kiwi1.features as number[], shardRows.get(kiwi1.path as string)!.features!)).toBe(true);
+    const rewritten = await query(`SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${literal(join(where.output.bucket, partsA[0]!))}) WHERE decode(key) IN ('featurize.run_id', 'featurize.rewritten_by_run') ORDER BY key`);
+    expect(rewritten).toEqual([
+      { key: 'featurize.rewritten_by_run', value: 'run-b' },
+      { key: 'featurize.run_id', value: 'run-a' },
+    ]);
+  });
+
+  it('gives zero parts and a clean result when the map left no results (its item reader failed)', async () => {
+    const where = onFilesystem('no-results');
+    await mkdir(where.output.bucket, { recursive: true });
+
+    const result = await invoke(event('run-empty', where, { mapError: { Error: 'States.ItemReaderFailed', Cause: 'Access Denied' } }));
+
+    expect(result).toMatchObject({ listed: 0, rows: 0, failures: 0, parts: [], modelId: null, engine: null, published: false });
+    expect(await failureRecords(openStorage(where.output), 'run-empty')).toEqual([]);
+  });
+
+  it('publishes nothing when the map failed, but records every failure, including batches that never ran', async () => {
+    const where = onFilesystem('map-failed');
+    await writeMapRun({ runId: 'run-a', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }] });
+    await invoke(event('run-a', where));
+    await writeMapRun({
+      runId: 'run-b',
+      ...where,
+      batches: [
+        { status: 'SUCCEEDED', items: [{ key: 'images/Kiwi/2.jpg' }, { key: 'images/Kiwi/x.jpg', failure: { code: 'EMPTY', message: 'the object has no bytes' } }] },
+        { status: 'FAILED', items: items(['images/Lemon/3.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' } },
+        { status: 'PENDING', items: items(['images/Lemon/4.jpg']) },
+      ],
+    });
+
+    const result = await invoke(event('run-b', where, { mapError: { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' } }));
+
+    expect(result).toMatchObject({ listed: 4, rows: 0, parts: [], published: false, failures: 3, failureCodes: { EMPTY: 1, BATCH_FAILED: 2 } });
+    expect(await readdir(join(where.output.bucket, 'features'))).toEqual(['part-run-a-00000.parquet']);
+    const messages = (await failureRecords(openStorage(where.output), 'run-b')).map((failure) => failure.message);
+    expect(messages).toEqual([
+      'the object has no bytes',
+      'Sandbox.Timedout: Task timed out after 300.00 seconds',
+      'never ran: the map stopped before this batch started',
+    ]);
+  });
+
+  it('refuses a run whose batches were made by different models, before writing anything', async () => {
+    const where = onFilesystem('two-models');
+    await writeMapRun({
+      runId: 'run-mixed',
+      ...where,
+      batches: [
+        { status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) },
+        { status: 'SUCCEEDED', items: items(['images/Kiwi/2.jpg']), modelId: 'mobilenet_v3@fedcba987654' },
+      ],
+    });
+
+    const error = await invoke(event('run-mixed', where)).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ name: 'RunArtifactError', message: expect.stringContaining('mobilenet_v3@fedcba987654') });
+    expect(await readdir(where.output.bucket)).toEqual(['runs']);
+  });
+
+  it('accepts the Reduce state event as the state machine passes it', async () => {
+    await writeMapRun({
+      runId: fixture.runId,
+      input: { bucket: fixture.input.bucket },
+      output: fixture.output,
+      batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/36_100.jpg', 'images/Lemon/322_100.jpg']) }],
+    });
+
+    const result = await invoke(fixture);
+
+    expect(result).toMatchObject({ runId: fixture.runId, listed: 2, rows: 2, parts: [`features/part-${fixture.runId}-00000.parquet`] });
+  });
+
+  it.each([
+    [{}, /runId: /],
+    [{ ...fixture, output: { prefix: 'x/' } }, /output\.bucket/],
+    [{ ...fixture, manifest: { bucket: 'fruits' } }, /manifest\.key/],
+  ])('rejects a malformed event with InvalidEventError naming the field (%#)', async (bad, pattern) => {
+    const error = await invoke(bad).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'InvalidEventError' });
+    expect((error as Error).message).toMatch(pattern);
+  });
+});

@@ -1,0 +1,262 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { Float64, List, Field, Table, tableToIPC, vectorFromArray, Utf8 } from 'apache-arrow';
+import { Table as WasmTable, writeParquet } from 'parquet-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
+import type { ReduceResult } from '../../functions/reduce/reduce-run.ts';
+import type { RunEvent } from '../../functions/shared/event-schemas.ts';
+import { reportKey } from '../../functions/shared/run-layout.ts';
+import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import { handler, type ValidateEvent } from '../../functions/validate/handler.ts';
+import type { ValidationReport, ValidationResult } from '../../functions/validate/validate-run.ts';
+import { items, syntheticVector, testModel, testPreprocessing, writeMapRun, type FixtureBatch } from '../support/map-run.ts';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import fixture from '../events/validate.json' with { type: 'json' };
+
+const context = { functionName: 'validate', awsRequestId: 'test' } as Context;
+const reduce = (event: RunEvent) => reduceHandler(event, context) as Promise<ReduceResult>;
+const validate = (event: unknown) => handler(event as ValidateEvent, context) as Promise<ValidationResult>;
+
+let s3: LocalS3;
+let tmp: string;
+
+beforeAll(async () => {
+  s3 = await startLocalS3();
+  await s3.createBucket('fruits');
+  tmp = await mkdtemp(join(tmpdir(), 'validate-'));
+});
+afterAll(async () => {
+  await s3.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+interface Place {
+  input: { bucket: string; prefix: string };
+  output: { bucket: string; prefix: string };
+}
+
+/** Each test has its own input prefix and output location, on the filesystem or in the fauxqs bucket. */
+const places: [string, (name: string) => Place][] = [
+  ['filesystem', (name) => ({ input: { bucket: join(tmp, name, 'input'), prefix: 'images/' }, output: { bucket: join(tmp, name, 'out'), prefix: '' } })],
+  ['S3 (fauxqs)', (name) => ({ input: { bucket: 'fruits', prefix: `${name}/images/` }, output: { bucket: 'fruits', prefix: `datasets/${name}/` } })],
+];
+const onFilesystem = places[0]![1];
+
+interface Scenario {
+  batches: FixtureBatch[];
+  /** Keys (relative to the input prefix) that exist in the input location; default: every item's key. */
+  inputs?: string[];
+  manifest?: RunEvent['manifest'];
+  mapError?: RunEvent['mapError'];
+  tolerated?: number;
+  /** Runs between the reducer and the validator. */
+  meddle?: (where: Place, reduced: ReduceResult) => Promise<void>;
+}
+
+/** Writes the inputs and the map's results, reduces, then validates: the state machine's last three steps. */
+async function runPipeline(where: Place, runId: string, scenario: Scenario) {
+  const input = openStorage({ bucket: where.input.bucket });
+  const batches = scenario.batches.map((batch) => ({ ...batch, items: batch.items.map((item) => ({ ...item, key: where.input.prefix + item.key })) }));
+  const inputs = scenario.inputs ?? scenario.batches.flatMap((batch) => batch.items.map((item) => item.key));
+  for (const key of inputs) await input.write(where.input.prefix + key, `bytes of ${key}`);
+  await writeMapRun({ runId, input: { bucket: where.input.bucket }, output: where.output, batches });
+  const event: RunEvent = { runId, input: where.input, manifest: scenario.manifest ?? null, output: where.output, mapError: scenario.mapError ?? null };
+  const reduced = await reduce(event);
+  await scenario.meddle?.(where, reduced);
+  const result = await validate({ ...event, toleratedFailurePercentage: scenario.tolerated ?? 0, reduce: reduced });
+  const report = JSON.parse(Buffer.from(await openStorage(where.output).read(result.report)).toString()) as ValidationReport;
+  return { result, report, reduced };
+}
+
+/** Copies the run's first part to another key of features/, as a concurrent writer would have left it. */
+const copyFirstPartTo = (key: string) => async (at: Place, reduced: ReduceResult) => {
+  const output = openStorage(at.output);
+  await output.write(key, await output.read(reduced.parts[0]!));
+};
+
+const failedChecks = (report: ValidationReport) => report.checks.filter((check) => !check.passed).map((check) => check.name);
+const detailOf = (report: ValidationReport, name: string) => report.checks.find((check) => check.name === name)?.detail ?? '';
+
+const corrupt = { code: 'CORRUPT', message: 'VipsJpeg: premature end of input file' } as const;
+const goodRun: FixtureBatch[] = [
+  { status: 'SUCCEEDED', items: [...items(['Apple Red 1/0_100.jpg', 'Apple Red 1/1_100.jpg']), { key: 'Kiwi/36_100.jpg', failure: corrupt }] },
+  { status: 'SUCCEEDED', items: items(['Kiwi/37_100.jpg', 'Lemon/322_100.jpg', 'Lemon/323_100.jpg', 'Lemon/ünï code.jpg']) },
+  { status: 'FAILED', items: items(['Pear/1_100.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' } },
+];
+const allChecks = ['map', 'parts', 'schema', 'vector-length', 'finite', 'range', 'non-zero', 'labels', 'accounting', 'duplicates', 'model', 'failure-share'];
+
+describe.each(places)('validate on %s', (_, place) => {
+  it('passes a good run and writes report.json with its counts, labels, failures by code, model and every check', async () => {
+    const where = place('good');
+
+    const { result, report, reduced } = await runPipeline(where, 'run-good', { batches: goodRun, tolerated: 30 });
+
+    const input = openStorage({ bucket: where.input.bucket });
+    const location = (key: string) => input.locationOf(where.input.prefix + key);
+    expect(result).toEqual({
+      passed: true,
+      summary: 'all 12 checks passed: 6 rows, 2 failures of 8 inputs',
+      report: reportKey('run-good'),
+      counts: { listed: 8, rows: 6, failures: 2 },
+    });
+    expect(report).toEqual({
+      runId: 'run-good',
+      passed: true,
+      mode: 'full',
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      modelId: testModel.modelId,
+      engine: testModel.engine,
+      preprocessing: testPreprocessing,
+      counts: { listed: 8, rows: 6, failures: 2 },
+      labels: { 'Apple Red 1': 2, Kiwi: 1, Lemon: 3 },
+      failureCodes: {
+        CORRUPT: { count: 1, examples: [location('Kiwi/36_100.jpg')] },
+        BATCH_FAILED: { count: 1, examples: [location('Pear/1_100.jpg')] },
+      },
+      parts: reduced.parts,
+      checks: allChecks.map((name) => ({ name, passed: true, detail: expect.any(String) })),
+    });
+    expect(detailOf(report, 'failure-share')).toBe('2 of 8 inputs failed (25.00 %, tolerated 30 %)');
+  });
+});
+
+describe('validate', () => {
+  const wrongLength = Float32Array.from(syntheticVector('short').subarray(0, 1279));
+  const withValue = (index: number, value: number) => {
+    const vector = syntheticVector('odd');
+    vector[index] = value;
+    return vector;
+  };
+
+  it.each<[string, string, Scenario, RegExp]>([
+    ['vector-length', 'a vector is one value short', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: wrongLength }] }] }, /1 vectors without 1280 values, e\.g\. .*Kiwi\/1\.jpg \(1279 values\)/],
+    ['finite', 'a value is NaN', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: withValue(7, Number.NaN) }, { key: 'Kiwi/2.jpg' }] }] }, /1 vectors with NaN .*Kiwi\/1\.jpg$/],
+    ['range', 'a value is over 6', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg' }, { key: 'Kiwi/2.jpg', features: withValue(1279, 6.5) }] }] }, /outside \[0, 6\], e\.g\. .*Kiwi\/2\.jpg$/],
+    ['range', 'a value is negative', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: withValue(0, -0.25) }] }] }, /Kiwi\/1\.jpg$/],
+    ['non-zero', 'a vector is all zeros', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: new Float32Array(1280) }] }] }, /1 all-zero vectors .*Kiwi\/1\.jpg$/],
+    ['labels', 'a label is empty', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', label: '' }] }] }, /Kiwi\/1\.jpg \(""\)/],
+    ['accounting', 'an input of the prefix is in neither the dataset nor the failures', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], inputs: ['Kiwi/1.jpg', 'Kiwi/forgotten.jpg'] }, /1 inputs of the input prefix neither in the dataset nor in failures\.jsonl, e\.g\. .*Kiwi\/forgotten\.jpg/],
+    ['accounting', 'a row is of no input of the prefix', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/from-elsewhere.jpg']) }], inputs: ['Kiwi/1.jpg'] }, /1 rows or failures not among the inputs of the input prefix, e\.g\. .*Kiwi\/from-elsewhere\.jpg/],
+    ['failure-share', 'more inputs failed than tolerated', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', failure: corrupt }, ...items(['Kiwi/2.jpg', 'Kiwi/3.jpg', 'Kiwi/4.jpg'])] }], tolerated: 10 }, /^1 of 4 inputs failed \(25\.00 %, tolerated 10 %\)$/],
+  ])('fails the %s check when %s, naming an example', async (check, _, scenario, detail) => {
+    const where = onFilesystem(`broken-${check}-${Math.random().toString(36).slice(2)}`);
+
+    const { result, report } = await runPipeline(where, 'run-broken', scenario);
+
+    expect(failedChecks(report)).toEqual([check]);
+    expect(detailOf(report, check)).toMatch(detail);
+    expect(result.passed).toBe(false);
+    expect(result.summary).toMatch(new RegExp(`^1 of 12 checks failed: ${check} \\(`));
+  });
+
+  it('fails the duplicates check when a path of the run is also in another part of features/', async () => {
+    const where = onFilesystem('duplicated');
+    const meddle = copyFirstPartTo('features/part-other-run-00000.parquet');
+
+    const { report } = await runPipeline(where, 'run-dup', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
+
+    expect(failedChecks(report)).toEqual(['duplicates']);
+    expect(detailOf(report, 'duplicates')).toMatch(/1 rows whose path is already in features\/, e\.g\. .*Kiwi\/1\.jpg \(in features\/part-other-run-00000\.parquet\)/);
+  });
+
+  it('fails the parts check when features/ holds a part of the run that the reducer did not report', async () => {
+    const where = onFilesystem('stray-part');
+    const meddle = copyFirstPartTo('features/part-run-stray-00001.parquet');
+
+    const { report } = await runPipeline(where, 'run-stray', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
+
+    expect(failedChecks(report)).toEqual(['parts', 'accounting', 'duplicates']);
+    expect(detailOf(report, 'parts')).toContain('the parts hold 2 rows, the reducer wrote 1');
+  });
+
+  it('fails the schema check for a part whose features are not float32', async () => {
+    const where = onFilesystem('doubles');
+    const meddle = async (at: Place, reduced: ReduceResult) => {
+      const doubles = new Table({
+        path: vectorFromArray([openStorage({ bucket: at.input.bucket }).locationOf(`${at.input.prefix}Kiwi/1.jpg`)], new Utf8()),
+        features: vectorFromArray([Array.from(syntheticVector('d'))], new List(new Field('element', new Float64()))),
+      });
+      await openStorage(at.output).write(reduced.parts[0]!, writeParquet(WasmTable.fromIPCStream(tableToIPC(doubles, 'stream'))));
+    };
+
+    const { report } = await runPipeline(where, 'run-doubles', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
+
+    expect(failedChecks(report)).toContain('schema');
+    expect(detailOf(report, 'schema')).toMatch(/label is missing, expected STRING; .*features is LIST<DOUBLE>, expected LIST<FLOAT>/);
+  });
+
+  it('fails the model check when an incremental run adds vectors of another model to the dataset', async () => {
+    const where = onFilesystem('two-models');
+    await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']), modelId: 'mobilenet_v3@fedcba987654' }] });
+
+    const { report } = await runPipeline(where, 'run-new', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/2.jpg']) }],
+      manifest: { bucket: where.input.bucket, key: 'manifest.json' },
+      inputs: [],
+      meddle: async (at) => openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify([{ Key: `${at.input.prefix}Kiwi/2.jpg` }])),
+    });
+
+    expect(failedChecks(report)).toEqual(['model']);
+    expect(detailOf(report, 'model')).toBe(`1 parts of another model than ${testModel.modelId}, e.g. features/part-run-old-00000.parquet (mobilenet_v3@fedcba987654)`);
+  });
+
+  it('checks an incremental run against its manifest, not the whole prefix', async () => {
+    const where = onFilesystem('incremental');
+    await runPipeline(where, 'run-full', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg']) }] });
+    const meddle = async (at: Place) => {
+      const keys = ['Kiwi/2.jpg', 'Lemon/3.jpg', 'Lemon/4.jpg'].map((key) => ({ Key: `${at.input.prefix}${key}`, Size: 10, Etag: '"0e2d"' }));
+      await openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify(keys));
+    };
+
+    const { report } = await runPipeline(where, 'run-new', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/2.jpg', 'Lemon/3.jpg']) }],
+      manifest: { bucket: where.input.bucket, key: 'manifest.json' },
+      meddle,
+    });
+
+    expect(failedChecks(report)).toEqual(['accounting']);
+    expect(detailOf(report, 'accounting')).toMatch(/^1 inputs of the manifest neither in the dataset nor in failures\.jsonl, e\.g\. .*Lemon\/4\.jpg$/);
+    expect(detailOf(report, 'duplicates')).toBe('no path appears twice in features/ (2 parts)');
+  });
+
+  it('fails the map check with the map error when the map failed, and says the run published nothing', async () => {
+    const where = onFilesystem('map-failed');
+    const mapError = { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' };
+
+    const { result, report } = await runPipeline(where, 'run-failed-map', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }, { status: 'FAILED', items: items(['Kiwi/2.jpg']), error: { Error: 'Lambda.Unknown', Cause: 'out of memory' } }],
+      mapError,
+      tolerated: 100,
+    });
+
+    expect(failedChecks(report)).toEqual(['map', 'accounting']);
+    expect(detailOf(report, 'map')).toBe(`the map failed, so the run published nothing: ${mapError.Error}: ${mapError.Cause}`);
+    expect(detailOf(report, 'accounting')).toContain('(the run published nothing)');
+    expect(result.summary).toMatch(/^2 of 12 checks failed: map \(the map failed/);
+  });
+
+  it('accepts the Validate state event as the state machine passes it', async () => {
+    const input = openStorage({ bucket: fixture.input.bucket });
+    const keys = ['images/Kiwi/36_100.jpg', 'images/Lemon/322_100.jpg'];
+    for (const key of keys) await input.write(key, 'jpeg bytes');
+    await writeMapRun({ runId: fixture.runId, input: { bucket: fixture.input.bucket }, output: fixture.output, batches: [{ status: 'SUCCEEDED', items: items(keys) }] });
+    const { reduce: _, toleratedFailurePercentage: __, ...runEvent } = fixture;
+    expect(await reduce(runEvent)).toEqual(fixture.reduce);
+
+    const result = await validate(fixture);
+
+    expect(result).toMatchObject({ passed: true, counts: { listed: 2, rows: 2, failures: 0 } });
+  });
+
+  it.each([
+    [{ ...fixture, toleratedFailurePercentage: 120 }, /toleratedFailurePercentage/],
+    [{ ...fixture, reduce: { ...fixture.reduce, parts: 'features/' } }, /reduce\.parts/],
+  ])('rejects a malformed event with InvalidEventError naming the field (%#)', async (bad, pattern) => {
+    const error = await validate(bad).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'InvalidEventError' });
+    expect((error as Error).message).toMatch(pattern);
+  });
+});

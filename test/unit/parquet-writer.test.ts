@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { encodeParquet, inGroups, type DatasetRow } from '../../functions/reduce/parquet-writer.ts';
+import { StorageUnavailableError } from '../../functions/shared/errors.ts';
+
+async function* chunksOf<T>(chunks: T[][], pulled: { count: number } = { count: 0 }) {
+  for (const chunk of chunks) {
+    pulled.count++;
+    yield chunk;
+  }
+}
+
+const row = (i: number): DatasetRow => ({
+  path: `/data/Kiwi/${i}.jpg`,
+  label: 'Kiwi',
+  size: 100 + i,
+  etag: null,
+  sha256: String(i).padStart(64, '0'),
+  features: new Float32Array(4).fill(i),
+});
+
+describe('inGroups', () => {
+  it('cuts uneven chunks into consecutive groups of at most the size, with no empty group', async () => {
+    const groups: number[][] = [];
+    for await (const group of inGroups(chunksOf([[1, 2, 3], [4], [], [5, 6, 7, 8, 9]]), 4)) {
+      groups.push((await Array.fromAsync(group)).flat());
+    }
+    expect(groups).toEqual([[1, 2, 3, 4], [5, 6, 7, 8], [9]]);
+  });
+
+  it('yields no group for a stream without rows', async () => {
+    expect(await Array.fromAsync(inGroups(chunksOf<number>([[], []]), 4))).toEqual([]);
+  });
+
+  it('reads no further ahead than the chunk the current group needs', async () => {
+    const pulled = { count: 0 };
+    const groups = inGroups(chunksOf([[1, 2], [3, 4], [5, 6]], pulled), 2);
+    const first = (await groups.next()).value!;
+    expect(await Array.fromAsync(first)).toEqual([[1, 2]]);
+    expect(pulled.count).toBe(1);
+  });
+});
+
+describe('encodeParquet', () => {
+  it('rethrows the error of a failing source as it was, so that Step Functions can retry on its name', async () => {
+    async function* failing() {
+      yield [row(1)];
+      throw new StorageUnavailableError('cannot read s3://fruits/runs/r/shards/b.arrow: SlowDown');
+    }
+    const error = await encodeParquet(failing(), { rowGroupRows: 10, metadata: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageUnavailableError);
+  });
+
+  it('refuses to write a part without rows', async () => {
+    await expect(encodeParquet(chunksOf<DatasetRow>([[]]), { rowGroupRows: 10, metadata: {} })).rejects.toThrow(/at least one row/);
+  });
+});
