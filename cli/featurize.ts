@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { FeaturizeError } from '../functions/shared/errors.ts';
+import { addInspectCommand } from './commands/inspect.ts';
+import { addRunCommand } from './commands/run.ts';
 import { addStartCommand } from './commands/start.ts';
 import { addStatusCommand } from './commands/status.ts';
 
@@ -15,6 +17,8 @@ const program = new Command('featurize')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'featurize: ')) });
 
+addRunCommand(program);
+addInspectCommand(program);
 addStartCommand(program);
 addStatusCommand(program);
 

@@ -47,3 +47,58 @@ export class ModelLoadError extends FeaturizeError {
 export class ConfigError extends FeaturizeError {
   override name = 'ConfigError';
 }
+
+/**
+ * PCA cannot be fitted or applied to this run's vectors: too few rows, a fixed number of components above
+ * what the data supports, non-finite values, or a saved model made for another feature extractor.
+ * Retrying cannot help; the report still renders, and the run fails with this name.
+ */
+export class PcaError extends FeaturizeError {
+  override name = 'PcaError';
+}
+
+/**
+ * The process running a function died mid-invocation: AWS Lambda reports a crashed runtime under this name;
+ * the local runner uses it for a worker thread that exited or threw outside the handler. The state machine
+ * retries it like the Lambda service errors: a fresh sandbox usually succeeds.
+ */
+export class RuntimeExitError extends FeaturizeError {
+  override name = 'Runtime.ExitError';
+}
+
+/**
+ * A function's error, carried across a thread boundary (structured clone keeps only standard error names) and
+ * rebuilt under its original name, the way Lambda reports a handler's error type to Step Functions.
+ */
+export class FunctionError extends FeaturizeError {
+  constructor(name: string, message: string, stackTrace: readonly string[] = []) {
+    super(message);
+    this.name = name;
+    this.stack = [`${name}: ${message}`, ...stackTrace.map((frame) => `    ${frame}`)].join('\n');
+  }
+}
+
+/** The Distributed Map's ItemReader could not list or read its items (Step Functions' own error name). */
+export class ItemReaderFailedError extends FeaturizeError {
+  override name = 'States.ItemReaderFailed';
+}
+
+/** The Distributed Map's ResultWriter could not write the map run's results (Step Functions' own error name). */
+export class ResultWriterFailedError extends FeaturizeError {
+  override name = 'States.ResultWriterFailed';
+}
+
+/** More of the map run's items failed than its ToleratedFailurePercentage allows (Step Functions' own error name). */
+export class ToleratedFailureThresholdExceededError extends FeaturizeError {
+  override name = 'States.ExceedToleratedFailureThreshold';
+}
+
+/**
+ * The definition asked for something invalid at run time (a batch limit that is not a positive integer...).
+ * As on AWS, neither Retry nor Catch applies: aws-local-stepfunctions reads these two flags from the error.
+ */
+export class StatesRuntimeError extends FeaturizeError {
+  override name = 'States.Runtime';
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+}

@@ -1,10 +1,14 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
  *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only, named after the run that wrote them
+ *   features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet
+ *                                          the same rows reduced by one PCA model (one partition per model)
+ *   pca/<modelId>/model.json               a fitted PCA model; its id is the id of the run that fitted it
  *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate: tagged, expired by lifecycle)
  *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
+ *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
  *   manifests/<name>.json                  the keys of an incremental run ([{ Key, Size, Etag }])
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,16 +18,31 @@ export const featuresPrefix = 'features/';
 const runIdSyntax = '[A-Za-z0-9][A-Za-z0-9._-]{0,79}';
 export const runIdPattern = new RegExp(`^${runIdSyntax}$`);
 
-const partPattern = new RegExp(`^${featuresPrefix}part-(${runIdSyntax})-\\d{5,}\\.parquet$`);
+const partNamePattern = new RegExp(`^part-(${runIdSyntax})-\\d{5,}\\.parquet$`);
 
 /** A run's `index`th part: deterministic, so a retried reducer overwrites its parts instead of adding more. */
 export function partKey(runId: string, index: number): string {
   return `${featuresPrefix}part-${runId}-${String(index).padStart(5, '0')}.parquet`;
 }
 
-/** The run that wrote a part, from its key; undefined for a key that is not a part's. */
-export function partRunId(key: string): string | undefined {
-  return partPattern.exec(key)?.[1];
+/**
+ * The run that wrote a part, from its key: a part of `features/`, or of another dataset folder (a partition
+ * of features-pca/); undefined for a key that is not a part directly in that folder.
+ */
+export function partRunId(key: string, folder = featuresPrefix): string | undefined {
+  return key.startsWith(folder) ? partNamePattern.exec(key.slice(folder.length))?.[1] : undefined;
+}
+
+export function pcaModelKey(modelId: string): string {
+  return `pca/${modelId}/model.json`;
+}
+
+/**
+ * Vectors reduced by one model, in a Hive-style partition: two models' axes are unrelated, and the
+ * `pca_model` column that pyarrow, DuckDB, Spark and Athena derive from the folder name keeps them apart.
+ */
+export function pcaPartitionPrefix(modelId: string): string {
+  return `features-pca/pca_model=${modelId}/`;
 }
 
 export function runPrefix(runId: string): string {
@@ -55,6 +74,10 @@ export function failuresKey(runId: string): string {
 
 export function reportKey(runId: string): string {
   return `${runPrefix(runId)}report.json`;
+}
+
+export function reportHtmlKey(runId: string): string {
+  return `${runPrefix(runId)}report.html`;
 }
 
 /**

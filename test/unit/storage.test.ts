@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectReadError, StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
-import { openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
+import { openObjectUri, openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { parentFolderName, type Storage } from '../../functions/shared/storage/storage.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
@@ -38,6 +38,8 @@ describe.each(implementations)('%s storage', (_, make) => {
     for await (const object of storage.list('a')) listed.push(object);
     expect(listed.map((o) => o.key)).toEqual(['a/Apple Red 1/ünïcødé & co.jpg', 'a/Z.jpg']);
     expect(listed[1]!.size).toBe(Buffer.byteLength('bytes of a/Z.jpg'));
+    // The Distributed Map's listObjectsV2 items carry LastModified.
+    expect(Date.now() - listed[1]!.lastModified!.getTime()).toBeLessThan(10 * 60_000);
 
     const all = [];
     for await (const object of storage.list()) all.push(object.key);
@@ -145,6 +147,15 @@ describe('locations', () => {
     expect(openStorage({ bucket: '/data/images', prefix: 'a' })).toBeInstanceOf(FsStorage);
     expect(openStorage({ bucket: 'my-bucket', prefix: 'a' }).root).toBe('s3://my-bucket/a/');
     expect(() => openStorage({ bucket: 'Not A Bucket' })).toThrow(/not an S3 bucket name/);
+  });
+
+  it('opens an object URI as the storage of its folder and its name there', () => {
+    const s3Object = openObjectUri('s3://bucket/out/pca/r1/model.json');
+    expect([s3Object.storage.root, s3Object.key]).toEqual(['s3://bucket/out/pca/r1/', 'model.json']);
+    const file = openObjectUri('models/model.json', '/home/me');
+    expect(file.storage.locationOf(file.key)).toBe('/home/me/models/model.json');
+    expect(() => openObjectUri('s3://bucket')).toThrow(/not the URI of an object/);
+    expect(() => openObjectUri('s3://bucket/out/')).toThrow(/not the URI of an object/);
   });
 
   it('takes the label from the parent folder, as the original job did', () => {

@@ -34,10 +34,13 @@ export interface PartFile {
 /** hyparquet decodes snappy itself; the parts are zstd, which Node's zlib decodes (Node >= 22.15). */
 const compressors = { ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompressSync(input)) };
 
-/** Every Parquet object under `features/`: what `features/*.parquet` shows a reader. */
-export async function listParts(storage: Storage): Promise<StoredObject[]> {
+/**
+ * Every Parquet object under `features/`: what `features/*.parquet` shows a reader. Or under another dataset
+ * folder of the output (a partition of features-pca/), whose parts have the same layout.
+ */
+export async function listParts(storage: Storage, folder = featuresPrefix): Promise<StoredObject[]> {
   const parts: StoredObject[] = [];
-  for await (const object of storage.list(featuresPrefix)) if (object.key.endsWith('.parquet')) parts.push(object);
+  for await (const object of storage.list(folder)) if (object.key.endsWith('.parquet')) parts.push(object);
   return parts;
 }
 

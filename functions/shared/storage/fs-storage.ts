@@ -28,7 +28,7 @@ export class FsStorage implements Storage {
       .sort(compareKeys);
     for (const key of keys) {
       const info = await stat(join(this.root, key)).catch(() => undefined);
-      if (info) yield { key, size: info.size };
+      if (info) yield { key, size: info.size, lastModified: info.mtime };
     }
   }
 

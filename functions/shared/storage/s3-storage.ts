@@ -50,6 +50,8 @@ export class S3Storage implements Storage {
             key: object.Key.slice(this.prefix.length),
             size: object.Size ?? 0,
             ...(object.ETag ? { etag: unquoteEtag(object.ETag) } : {}),
+            ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+            ...(object.StorageClass ? { storageClass: object.StorageClass } : {}),
           };
         }
       }
