@@ -32,7 +32,13 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { featuresPrefix, intermediateTags, manifestsPrefix } from '../functions/shared/run-layout.ts';
+import {
+  featuresPrefix,
+  intermediateTags,
+  manifestsPrefix,
+  pcaModelsPrefix,
+  pcaPartitionsPrefix,
+} from '../functions/shared/run-layout.ts';
 import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
 import { aslPath, extractRetriers, placeholders, readDefinition } from './definition.ts';
 import { checkedExtractTimeout } from './extract-sizing.ts';
@@ -48,7 +54,7 @@ export interface FeaturizeStackProps extends StackProps {
 /** The Map's batch input limit (256 KiB of JSON per batch): the item count limits batches first. */
 const maxInputBytesPerBatch = 256 * 1024;
 
-/** The reducer and validator run once per run, over the whole run: Lambda's longest timeout. */
+/** The reducer, validator and PCA run once per run, over the whole run: Lambda's longest timeout. */
 const runStepTimeout = Duration.minutes(15);
 
 export class FeaturizeStack extends Stack {
@@ -57,6 +63,8 @@ export class FeaturizeStack extends Stack {
   readonly extractFunction: DockerImageFunction;
   readonly reduceFunction: NodejsFunction;
   readonly validateFunction: NodejsFunction;
+  readonly pcaFunction: NodejsFunction;
+  readonly reportFunction: NodejsFunction;
   readonly uploadTrigger: UploadTrigger;
   readonly alarmTopic: Topic;
 
@@ -147,6 +155,36 @@ export class FeaturizeStack extends Stack {
       allow(['s3:PutObject'], objects(out('runs/*/report.json'))),
     ]);
 
+    // --- pca and report: after validation, each optional for the run's success ----------------------------
+    this.pcaFunction = nodeFunction(this, 'Pca', 'functions/pca/handler.ts', {
+      description: "Fits PCA on a run's vectors (or applies a saved model) and writes the reduced partition",
+      memorySize: settings.pcaMemoryMb,
+      timeout: runStepTimeout,
+      layers: [parquetLayer],
+      externalModules: layerPackages('parquet'),
+    });
+    this.grant(this.pcaFunction.role, [
+      listing(out(featuresPrefix), out(pcaPartitionsPrefix)),
+      // The run's parts; the partition it rewrites; saved models (a model to apply must be under pca/).
+      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out(`${pcaPartitionsPrefix}*`), out(`${pcaModelsPrefix}*`))),
+      allow(['s3:PutObject'], objects(out(`${pcaPartitionsPrefix}*`), out(`${pcaModelsPrefix}*`))),
+      // Reduced parts whose source parts a full run removed.
+      allow(['s3:DeleteObject'], objects(out(`${pcaPartitionsPrefix}*`))),
+    ]);
+    this.reportFunction = nodeFunction(this, 'Report', 'functions/report/handler.ts', {
+      description: "Renders a run's report.html: counts, failures, PCA plots",
+      memorySize: settings.reportMemoryMb,
+      timeout: Duration.minutes(5),
+      layers: [parquetLayer],
+      externalModules: layerPackages('parquet'),
+    });
+    this.grant(this.reportFunction.role, [
+      listing(out(featuresPrefix), out(pcaPartitionsPrefix)),
+      // The validation report and failures of the run, its labels, a sample of its reduced points, the model.
+      allow(['s3:GetObject'], objects(out('runs/*'), out(`${featuresPrefix}*`), out(`${pcaPartitionsPrefix}*`), out(`${pcaModelsPrefix}*`))),
+      allow(['s3:PutObject'], objects(out('runs/*/report.html'))),
+    ]);
+
     // --- the state machine ----------------------------------------------------------------------------------
     const stateMachineName = `${this.stackName}-featurize`;
     const substitutions: Record<string, string> = {
@@ -161,6 +199,9 @@ export class FeaturizeStack extends Stack {
       ExtractFunctionArn: this.extractFunction.functionArn,
       ReduceFunctionArn: this.reduceFunction.functionArn,
       ValidateFunctionArn: this.validateFunction.functionArn,
+      PcaFunctionArn: this.pcaFunction.functionArn,
+      ReportFunctionArn: this.reportFunction.functionArn,
+      PcaDefault: settings.pca,
     };
     const missing = placeholders(definition).filter((name) => !(name in substitutions));
     if (missing.length > 0) throw new Error(`${aslPath} has placeholders the stack does not fill: ${missing.join(', ')}`);
@@ -188,7 +229,9 @@ export class FeaturizeStack extends Stack {
     this.grant(this.stateMachine.role, [
       allow(
         ['lambda:InvokeFunction'],
-        [this.extractFunction.functionArn, this.reduceFunction.functionArn, this.validateFunction.functionArn],
+        [this.extractFunction, this.reduceFunction, this.validateFunction, this.pcaFunction, this.reportFunction].map(
+          (fn) => fn.functionArn,
+        ),
       ),
       // ItemReader (listing): the input prefix only. ItemReader (manifest): the trigger's manifests only.
       listing(inputPrefix),

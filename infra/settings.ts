@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { engineNames, resizeModes } from '../functions/shared/config.ts';
+import { pcaDefaultSubstitution } from '../functions/shared/pca/pca-setting.ts';
 import { normalizePrefix } from '../functions/shared/storage/storage.ts';
 
 /** Where each setting comes from and what it defaults to: the README's table is this one. */
@@ -25,6 +26,10 @@ export const settingSources = {
   resize: { env: 'FEATURIZE_RESIZE', default: 'squash' },
   /** The TF.js model folder the extract function loads, inside its image (build/model/ is baked in at /opt/model/). */
   modelDir: { env: 'FEATURIZE_IMAGE_MODEL_DIR', default: '/opt/model/tfjs' },
+  pcaMemoryMb: { env: 'FEATURIZE_PCA_MEMORY_MB', default: 3008 },
+  reportMemoryMb: { env: 'FEATURIZE_REPORT_MEMORY_MB', default: 1024 },
+  /** The runs' default PCA (execution input overrides it): off, a variance share in (0, 1), or a component count. */
+  pca: { env: 'FEATURIZE_PCA', default: 'off' },
   stateMachineLogLevel: { env: 'FEATURIZE_STATE_MACHINE_LOG_LEVEL', default: 'ERROR' },
   alarmEmail: { env: 'FEATURIZE_ALARM_EMAIL', default: undefined },
   intermediateExpirationDays: { env: 'FEATURIZE_INTERMEDIATE_EXPIRATION_DAYS', default: 7 },
@@ -55,6 +60,17 @@ const schema = z
     extractMemoryMb: int(512, 10_240),
     reduceMemoryMb: int(512, 10_240),
     validateMemoryMb: int(512, 10_240),
+    pcaMemoryMb: int(512, 10_240),
+    reportMemoryMb: int(512, 10_240),
+    // The text of ${PcaDefault}: `null`, a share or a count (refused with the accepted forms named).
+    pca: z.coerce.string().transform((text, context) => {
+      try {
+        return pcaDefaultSubstitution(text);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
     engine: z.enum(engineNames),
     resize: z.enum(resizeModes),
     modelDir: z.string().regex(/^\/opt\/model\/[^/].*/, 'a folder under /opt/model/ (where build/model/ is baked in)'),

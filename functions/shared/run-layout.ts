@@ -33,16 +33,22 @@ export function partRunId(key: string, folder = featuresPrefix): string | undefi
   return key.startsWith(folder) ? partNamePattern.exec(key.slice(folder.length))?.[1] : undefined;
 }
 
+/** Fitted PCA models, one folder each. */
+export const pcaModelsPrefix = 'pca/';
+
 export function pcaModelKey(modelId: string): string {
-  return `pca/${modelId}/model.json`;
+  return `${pcaModelsPrefix}${modelId}/model.json`;
 }
+
+/** The reduced datasets, one partition per PCA model. */
+export const pcaPartitionsPrefix = 'features-pca/';
 
 /**
  * Vectors reduced by one model, in a Hive-style partition: two models' axes are unrelated, and the
  * `pca_model` column that pyarrow, DuckDB, Spark and Athena derive from the folder name keeps them apart.
  */
 export function pcaPartitionPrefix(modelId: string): string {
-  return `features-pca/pca_model=${modelId}/`;
+  return `${pcaPartitionsPrefix}pca_model=${modelId}/`;
 }
 
 export function runPrefix(runId: string): string {

@@ -1,8 +1,12 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import validateAsl from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../infra/assets.ts';
 import { placeholders, readDefinition, substitute } from '../../infra/definition.ts';
 import { maxReceiveCount } from '../../infra/upload-trigger.ts';
 import { featuresPrefix, intermediateTags, manifestKey, mapResultsPrefix, reportKey, shardKey } from '../../functions/shared/run-layout.ts';
@@ -19,10 +23,14 @@ const shortNames: [string, string][] = [
   ['AWS::Lambda::Function', 'Extract'],
   ['AWS::Lambda::Function', 'Reduce'],
   ['AWS::Lambda::Function', 'Validate'],
+  ['AWS::Lambda::Function', 'Pca'],
+  ['AWS::Lambda::Function', 'Report'],
   ['AWS::Lambda::Function', 'UploadTriggerFunction'],
   ['AWS::Logs::LogGroup', 'ExtractLogs'],
   ['AWS::Logs::LogGroup', 'ReduceLogs'],
   ['AWS::Logs::LogGroup', 'ValidateLogs'],
+  ['AWS::Logs::LogGroup', 'PcaLogs'],
+  ['AWS::Logs::LogGroup', 'ReportLogs'],
   ['AWS::Logs::LogGroup', 'UploadTriggerFunctionLogs'],
   ['AWS::Logs::LogGroup', 'StateMachineLogs'],
   ['AWS::SQS::Queue', 'UploadTriggerQueue'],
@@ -43,6 +51,17 @@ beforeAll(async () => {
 });
 
 const role = (prefix: string) => logicalId(template, 'AWS::IAM::Role', prefix);
+/** A zip function's bundled code, as its asset holds it. */
+const bundle = async (name: string) => {
+  const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
+  const zip = fn.Properties.Code.S3Key as string;
+  return readFile(join(synth.outdir, `asset.${zip.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+};
+const triggerEnvironment = {
+  FEATURIZE_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:111122223333:stateMachine:Featurize-featurize',
+  FEATURIZE_INPUT_BUCKET: 'fruits',
+  FEATURIZE_OUTPUT_BUCKET: 'fruits',
+};
 const out = 'datasets/mobilenet-v2/';
 const tracing = ['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *'];
 const logsOf = (logGroup: string) => [`logs:CreateLogStream <${logGroup}.Arn>`, `logs:PutLogEvents <${logGroup}.Arn>`];
@@ -128,9 +147,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     expect(await readdir(context)).not.toContain('node_modules');
   });
 
-  it('runs reduce and validate on Node.js 22 (arm64) with the Parquet layer', () => {
+  it('runs reduce, validate, PCA and report on Node.js 22 (arm64) with the Parquet layer', () => {
     const layer = logicalId(template, 'AWS::Lambda::LayerVersion', 'ParquetLayer');
-    for (const name of ['Reduce', 'Validate']) {
+    for (const name of ['Reduce', 'Validate', 'Pca']) {
       const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -141,24 +160,43 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
         TracingConfig: { Mode: 'Active' },
       });
     }
+    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('report.html'), Timeout: 300, Layers: [{ Ref: layer }] });
     template.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleRuntimes: ['nodejs22.x'] });
   });
 
+  it("loads each zip function's bundle with nothing beside it but its layer, as Lambda does, up to its event check", async () => {
+    const layerModules = join(repoRoot, 'build', 'layers', 'parquet', 'nodejs', 'node_modules');
+    for (const [name, layer] of [['Reduce', true], ['Validate', true], ['Pca', true], ['Report', true], ['UploadTriggerFunction', false]] as const) {
+      // /var/task/index.mjs, and the layer's packages where Node's resolution finds them (Lambda: /opt/nodejs).
+      const root = await mkdtemp(join(tmpdir(), `lambda-${name}-`));
+      await mkdir(join(root, 'var', 'task'), { recursive: true });
+      await writeFile(join(root, 'var', 'task', 'index.mjs'), await bundle(name));
+      if (layer) await symlink(layerModules, join(root, 'node_modules'));
+      const loaded = await new Promise<string>((resolve) => {
+        execFile(
+          process.execPath,
+          ['--input-type=module', '-e', `import { handler } from ${JSON.stringify(join(root, 'var', 'task', 'index.mjs'))};
+            await handler({}, { functionName: 'f', awsRequestId: 'r' }).catch((error) => console.log(error.name));`],
+          { env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', POWERTOOLS_LOG_LEVEL: 'SILENT', ...triggerEnvironment } },
+          (_, stdout, stderr) => resolve(stdout.trim() || stderr),
+        );
+      });
+      expect(loaded, name).toBe('InvalidEventError');
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('bundles each function with its libraries, importing the layer packages from the layer instead', async () => {
-    const bundle = async (name: string) => {
-      const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
-      const zip = fn.Properties.Code.S3Key as string;
-      return readFile(join(synth.outdir, `asset.${zip.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
-    };
     const reduce = await bundle('Reduce');
     expect(reduce).toContain('from"parquet-wasm"');
     expect(reduce).toContain('from"apache-arrow"');
     expect(await bundle('Validate')).toContain('from"hyparquet"');
-    // Everything else is inside: middy, zod and the AWS SDK are not imported from node_modules at run time.
-    // (Minified ESM: `from"pkg"`, `import"pkg"`, `import("pkg")`; prose in error messages has spaces.)
-    for (const name of ['Reduce', 'Validate', 'UploadTriggerFunction']) {
-      const imports = [...(await bundle(name)).matchAll(/(?:from|import\(?)"([^"./][^"]*)"/g)].map((m) => m[1]);
-      expect(imports.filter((pkg) => !pkg!.startsWith('node:') && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg!)), name).toEqual([]);
+    // Everything else is inside: middy, zod, vega and the AWS SDK are not imported from node_modules at run time.
+    // (Static imports of minified ESM: `import{a as b}from"pkg";`. Optional dynamic imports, such as vega's
+    // `try { await import("canvas") }`, are not dependencies.)
+    for (const name of ['Reduce', 'Validate', 'Pca', 'Report', 'UploadTriggerFunction']) {
+      const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
+      expect(imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)), name).toEqual([]);
     }
   });
 
@@ -196,6 +234,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       ToleratedFailurePercentage: '5',
       MaxInputBytesPerBatch: String(256 * 1024),
       ExtractFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Extract',
+      ReportFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Report',
+      // No PCA unless asked for (-c pca=0.95): the JSON the Prepare state parses.
+      PcaDefault: 'null',
     });
     const asl = JSON.parse(substitute(definition, resolved));
     expect(validateAsl(asl)).toMatchObject({ isValid: true, errors: [] });
@@ -317,6 +358,37 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
+    it('pca: reads the dataset, its partitions and models; writes and prunes its partition, writes models', () => {
+      expect(grantsOf(template, role('PcaRole'), names)).toEqual(
+        [
+          listing(`${out}features/*`, `${out}features-pca/*`),
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:GetObject <Data.Arn>/${out}features-pca/*`,
+          `s3:GetObject <Data.Arn>/${out}pca/*`,
+          `s3:PutObject <Data.Arn>/${out}features-pca/*`,
+          `s3:PutObject <Data.Arn>/${out}pca/*`,
+          `s3:DeleteObject <Data.Arn>/${out}features-pca/*`,
+          ...logsOf('PcaLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('report: reads what the run left, writes only report.html', () => {
+      expect(grantsOf(template, role('ReportRole'), names)).toEqual(
+        [
+          listing(`${out}features/*`, `${out}features-pca/*`),
+          `s3:GetObject <Data.Arn>/${out}runs/*`,
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:GetObject <Data.Arn>/${out}features-pca/*`,
+          `s3:GetObject <Data.Arn>/${out}pca/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/report.html`,
+          ...logsOf('ReportLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
     it('trigger: consumes its queue, writes manifests, starts executions of this state machine', () => {
       const queue = '<UploadTriggerQueue.Arn>';
       expect(grantsOf(template, role('UploadTriggerFunctionRole'), names)).toEqual(
@@ -332,11 +404,11 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('state machine: invokes the three functions, lists the input, reads manifests, writes map results, runs its children', () => {
+    it('state machine: invokes its five functions, lists the input, reads manifests, writes map results, runs its children', () => {
       const execution = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Featurize-featurize';
       expect(grantsOf(template, role('StateMachineRole'), names)).toEqual(
         [
-          ...['Extract', 'Reduce', 'Validate'].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
+          ...['Extract', 'Reduce', 'Validate', 'Pca', 'Report'].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
           listing('images/*'),
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map(

@@ -33,6 +33,13 @@ describe('deployment settings', () => {
     expect(() => fromContext({ inputPrefix: 'data/in/', outputPrefix: 'data/' })).toThrow(/outputPrefix/);
   });
 
+  it('turns the pca setting into the JSON the definition parses: off by default, a share or a count', () => {
+    expect(fromContext({}).pca).toBe('null');
+    expect(fromContext({ pca: '0.95' }).pca).toBe('0.95');
+    expect(fromContext({}, { FEATURIZE_PCA: '64' }).pca).toBe('64');
+    expect(() => fromContext({ pca: '1.5' })).toThrow(/pca \(context or FEATURIZE_PCA\): invalid PCA setting "1.5"/);
+  });
+
   it('refuses unknown engines and resize modes, and a batch size SQS cannot deliver without a window', () => {
     expect(() => fromContext({ engine: 'pytorch' })).toThrow(/engine \(context or FEATURIZE_ENGINE\)/);
     expect(() => fromContext({ resize: 'letterbox' })).toThrow(/resize/);
