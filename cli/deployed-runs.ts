@@ -14,7 +14,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { ConfigError } from '../functions/shared/errors.ts';
-import { featuresPrefix, reportKey } from '../functions/shared/run-layout.ts';
+import { featuresPrefix, reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
 import { normalizePrefix, type StorageLocation } from '../functions/shared/storage/storage.ts';
 
 /** The stack output holding the state machine's ARN (infra/featurize-stack.ts). */
@@ -44,9 +44,10 @@ export interface RunStatus {
   status: string;
   runId: string;
   items?: ItemTally;
-  /** s3:// URIs of the dataset and of this run's report. */
+  /** s3:// URIs of the dataset, of this run's validation report and of its page for people. */
   dataset: string;
   report: string;
+  page: string;
   validation?: { passed: boolean; summary: string };
   error?: { error: string; cause: string };
 }
@@ -99,7 +100,7 @@ export function checkSeparate({ input, output }: { input: StorageLocation; outpu
   }
 }
 
-export async function startRun(sfn: SFNClient, stateMachineArn: string, runId: string, input: Partial<RunLocations>): Promise<string> {
+export async function startRun(sfn: SFNClient, stateMachineArn: string, runId: string, input: Partial<RunLocations> & { pca?: number | null }): Promise<string> {
   const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: runId, input: JSON.stringify(input) }));
   if (!executionArn) throw new Error('StartExecution returned no execution ARN');
   return executionArn;
@@ -136,6 +137,7 @@ export async function describeRun(sfn: SFNClient, executionArn: string, defaults
     ...(items ? { items } : {}),
     dataset: `${output}${featuresPrefix}`,
     report: `${output}${reportKey(runId)}`,
+    page: `${output}${reportHtmlKey(runId)}`,
     ...(final.validation ? { validation: final.validation } : {}),
     ...(execution.error ? { error: { error: execution.error, cause: execution.cause ?? '' } } : {}),
   };

@@ -25,6 +25,7 @@ export function printRunStatus(status: RunStatus): void {
     ...(status.error ? [`error      ${status.error.error}: ${status.error.cause}`] : []),
     `dataset    ${status.dataset}`,
     `report     ${status.report}`,
+    `page       ${status.page}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -71,6 +71,9 @@ beforeAll(async () => {
       ExtractFunctionArn: lambda('extract'),
       ReduceFunctionArn: lambda('reduce'),
       ValidateFunctionArn: lambda('validate'),
+      PcaFunctionArn: lambda('pca'),
+      ReportFunctionArn: lambda('report'),
+      PcaDefault: 'null',
     }),
   });
 });
@@ -95,13 +98,16 @@ describe('featurize start', () => {
     expect(cloudFormation.requests.map((r) => [r.get('Action'), r.get('StackName')])).toContainEqual(['DescribeStacks', 'Featurize']);
   });
 
-  it('sends the whole output location with --out-prefix (the definition merges top-level keys)', async () => {
-    const { code } = await featurize('start', '--bucket', 'fruits', '--prefix', 'images/Kiwi', '--out-prefix', 'experiments/kiwi', '--run-id', 'kiwi-1');
+  it('sends the whole output location with --out-prefix (the definition merges top-level keys), and --pca', async () => {
+    const { code } = await featurize(
+      'start', '--bucket', 'fruits', '--prefix', 'images/Kiwi', '--out-prefix', 'experiments/kiwi', '--run-id', 'kiwi-1', '--pca', '0.9',
+    );
     expect(code).toBe(0);
     expect(startRequests()[0]).toMatchObject({ name: 'kiwi-1' });
     expect(JSON.parse(String(startRequests()[0]?.input))).toEqual({
       input: { bucket: 'fruits', prefix: 'images/Kiwi/' },
       output: { bucket: 'fruits', prefix: 'experiments/kiwi/' },
+      pca: 0.9,
     });
   });
 
@@ -178,6 +184,7 @@ describe('featurize status', () => {
       'images     40 succeeded, 2 failed, 58 pending (of 100)',
       'dataset    s3://fruits/datasets/mobilenet-v2/features/',
       'report     s3://fruits/datasets/mobilenet-v2/runs/upload-1/report.json',
+      'page       s3://fruits/datasets/mobilenet-v2/runs/upload-1/report.html',
       '',
     ]);
   });
