@@ -1,5 +1,6 @@
 /** Parsers for option values: a bad value stops commander with one line naming the option and what it expects. */
 import { InvalidArgumentError, Option } from 'commander';
+import { parsePcaText } from '../functions/shared/pca/pca-setting.ts';
 
 export function positiveInteger(value: string): number {
   const number = Number(value);
@@ -23,6 +24,15 @@ export function percentage(value: string): number {
     throw new InvalidArgumentError('expected a percentage from 0 to 100.');
   }
   return number;
+}
+
+/** `--pca`: off, a variance share in (0, 1) or a number of components (null stands for off). */
+export function pcaShorthand(value: string): number | null {
+  try {
+    return parsePcaText(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
 }
 
 export function httpUrl(value: string): string {

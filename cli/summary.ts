@@ -1,5 +1,5 @@
 /** What a finished run prints: its outcome, the images' accounting, the time it took, where the results are. */
-import { reportKey } from '../functions/shared/run-layout.ts';
+import { reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
 import type { Storage } from '../functions/shared/storage/storage.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
 
@@ -8,6 +8,9 @@ interface RunState {
   mapError?: { Error: string; Cause: string } | null;
   reduce?: { listed: number; rows: number; failures: number; failureCodes?: Record<string, number> };
   validation?: { passed: boolean; summary: string };
+  pcaResult?: { modelId: string; components: number; varianceShare: number; dataset: string } | null;
+  pcaError?: { Error: string; Cause: string } | null;
+  reportError?: { Error: string; Cause: string };
 }
 
 export interface RunSummary {
@@ -19,7 +22,8 @@ export interface RunSummary {
 }
 
 export function printSummary({ runId, outcome, output, workers, seconds }: RunSummary): void {
-  const state = (outcome.stateOutputs.get('Validate') ?? outcome.stateOutputs.get('Reduce') ?? {}) as RunState;
+  // The latest state that ran holds everything the earlier ones added (each keeps its input, ResultPath).
+  const state = (['Report', 'Pca', 'Validate', 'Reduce'].map((name) => outcome.stateOutputs.get(name)).find(Boolean) ?? {}) as RunState;
   const lines = [
     outcome.status === 'SUCCEEDED'
       ? `run ${runId} succeeded: ${state.validation?.summary ?? 'validated'}`
@@ -35,6 +39,13 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
   } else {
     lines.push(`  time:     ${seconds.toFixed(1)} s`);
   }
-  lines.push(`  dataset:  ${output.locationOf('features/')}`, `  report:   ${output.locationOf(reportKey(runId))}`);
+  lines.push(`  dataset:  ${output.locationOf('features/')}`);
+  if (state.pcaResult) {
+    const { components, varianceShare, dataset } = state.pcaResult;
+    lines.push(`  pca:      ${components} components, ${(varianceShare * 100).toFixed(1)}% of the variance, in ${output.locationOf(dataset)}`);
+  }
+  if (state.pcaError) lines.push(`  pca:      ${state.pcaError.Error}: ${state.pcaError.Cause}`);
+  lines.push(`  report:   ${output.locationOf(reportKey(runId))}`);
+  if (outcome.stateOutputs.has('Report') && !state.reportError) lines.push(`            ${output.locationOf(reportHtmlKey(runId))}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -24,12 +24,13 @@ export function addInspectCommand(program: Command): void {
 
 async function inspect(dataset: string, options: { s3Endpoint?: string }): Promise<void> {
   useS3Endpoint(options.s3Endpoint);
-  const [{ parquetSchema }, { listParts, openPart, partKeyValues, readPartRowGroups }, { openStorage, parseStorageUri }, { featuresPrefix }] =
+  const [{ parquetSchema }, { listParts, openPart, partKeyValues, readPartRowGroups }, { openStorage, parseStorageUri }, { featuresPrefix }, { pcaSummaries, pcaSummaryLines }] =
     await Promise.all([
       import('hyparquet'),
       import('../../functions/shared/dataset/feature-parts.ts'),
       import('../../functions/shared/storage/open-storage.ts'),
       import('../../functions/shared/run-layout.ts'),
+      import('../../functions/shared/pca/pca-summary.ts'),
     ]);
   const storage = openStorage(parseStorageUri(dataset));
   const objects = await listParts(storage);
@@ -63,6 +64,7 @@ async function inspect(dataset: string, options: { s3Endpoint?: string }): Promi
       const values = Array.from(row.features as ArrayLike<number>).slice(0, shownValues).map((v) => v.toFixed(4));
       return `  ${String(row.path)} | ${String(row.label)} | [${values.join(', ')}, …]`;
     }),
+    ...pcaSummaryLines(await pcaSummaries(storage)),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -9,7 +9,8 @@ import { Option, type Command } from 'commander';
 import { defaultImagesDir, engineNames, resizeModes } from '../../functions/shared/config.ts';
 import { ConfigError } from '../../functions/shared/errors.ts';
 import type { StorageLocation } from '../../functions/shared/storage/storage.ts';
-import { nonNegativeInteger, percentage, positiveInteger, s3EndpointOption, useS3Endpoint } from '../options.ts';
+import type { PcaSetting } from '../../functions/shared/pca/pca-setting.ts';
+import { nonNegativeInteger, pcaShorthand, percentage, positiveInteger, s3EndpointOption, useS3Endpoint } from '../options.ts';
 
 interface RunOptions {
   out: string;
@@ -22,6 +23,8 @@ interface RunOptions {
   model?: string;
   engine?: string;
   maxPixels?: number;
+  pca?: number | null;
+  pcaModel?: string;
 }
 
 /** Adds `run` to the program (as a `.command()`, so it inherits the program's error and output settings). */
@@ -44,6 +47,8 @@ export function addRunCommand(program: Command): void {
     .option('--model <dir>', 'model directory: model.json and weights (default: ../shared/models/…, or FEATURIZE_MODEL_DIR)')
     .addOption(new Option('--engine <name>', 'inference engine (default: tfjs, or FEATURIZE_ENGINE)').choices(engineNames))
     .option('--max-pixels <n>', 'larger images are refused from their header (default: 100000000, or FEATURIZE_MAX_PIXELS)', positiveInteger)
+    .option('--pca <setting>', 'PCA after validation: a variance share such as 0.95, a number of components such as 64, or off', pcaShorthand)
+    .addOption(new Option('--pca-model <uri>', 'apply a saved PCA model (…/pca/<modelId>/model.json) instead of fitting one').conflicts('pca'))
     .action(run);
 }
 
@@ -82,10 +87,16 @@ async function run(inputUri: string, options: RunOptions): Promise<void> {
     workers: options.workers,
     env: process.env,
     observer: progress,
+    ...pcaSetting(options),
   }).finally(() => progress.stop());
 
   printSummary({ runId, outcome, output: openStorage(output), workers: options.workers, seconds: (performance.now() - started) / 1000 });
   if (outcome.status !== 'SUCCEEDED') process.exitCode = 1;
+}
+
+function pcaSetting(options: RunOptions): { pca?: PcaSetting } {
+  if (options.pcaModel !== undefined) return { pca: { model: options.pcaModel } };
+  return options.pca !== undefined ? { pca: options.pca } : {};
 }
 
 /** The flags given become the FEATURIZE_* settings of this process and its workers; the others keep the environment's. */

@@ -19,9 +19,13 @@ export interface DefinitionSubstitutions {
   MaxInputBytesPerBatch: string;
   MaxConcurrency: string;
   ToleratedFailurePercentage: string;
+  /** JSON text: `null` or a PCA shorthand (`0.95`, `64`); see functions/shared/pca/pca-setting.ts. */
+  PcaDefault: string;
   ExtractFunctionArn: string;
   ReduceFunctionArn: string;
   ValidateFunctionArn: string;
+  PcaFunctionArn: string;
+  ReportFunctionArn: string;
 }
 
 // A placeholder is `${` + a name + `}`; the Comment's `${...}` names none and stays as written.

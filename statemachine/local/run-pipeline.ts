@@ -1,8 +1,9 @@
 /**
  * The whole pipeline on this machine: the definition filled with the run's settings (as the CDK app fills it
- * with a deployment's), its three functions bound to the same handler modules the Lambdas run (extract fanned
- * out over worker threads, reduce and validate in this thread, after the map), and one execution.
+ * with a deployment's), its functions bound to the same handler modules the Lambdas run (extract fanned out
+ * over worker threads; reduce, validate, PCA and report in this thread, after the map), and one execution.
  */
+import type { PcaSetting } from '../../functions/shared/pca/pca-setting.ts';
 import type { StorageLocation } from '../../functions/shared/storage/storage.ts';
 import { loadDefinition, type DefinitionSubstitutions } from './definition.ts';
 import type { MapRunObserver } from './distributed-map.ts';
@@ -15,6 +16,8 @@ export const functionNames = {
   extract: 'featurize-extract',
   reduce: 'featurize-reduce',
   validate: 'featurize-validate',
+  pca: 'featurize-pca',
+  report: 'featurize-report',
 } as const;
 
 /** Each function's handler module: what its Lambda's handler setting names. */
@@ -22,6 +25,8 @@ export const handlerModules = {
   extract: new URL('../../functions/extract/handler.ts', import.meta.url),
   reduce: new URL('../../functions/reduce/handler.ts', import.meta.url),
   validate: new URL('../../functions/validate/handler.ts', import.meta.url),
+  pca: new URL('../../functions/pca/handler.ts', import.meta.url),
+  report: new URL('../../functions/report/handler.ts', import.meta.url),
 };
 
 /** Step Functions' ceiling, so batches are bounded by MaxItemsPerBatch alone unless their keys are very long. */
@@ -37,6 +42,8 @@ export interface PipelineSettings {
   /** Batches running at once at most; 0: as many as there are workers. */
   maxConcurrency: number;
   toleratedFailurePercentage: number;
+  /** PCA after validation: passed in the execution input, as `featurize start` and the console would. */
+  pca?: PcaSetting;
   /** Worker threads running the extract function, each with its own model. */
   workers: number;
   /** The extract workers' environment: their FEATURIZE_* settings, AWS_ENDPOINT_URL_S3... */
@@ -58,9 +65,13 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
     MaxInputBytesPerBatch: String(maxInputBytesPerBatch),
     MaxConcurrency: String(settings.maxConcurrency),
     ToleratedFailurePercentage: String(settings.toleratedFailurePercentage),
+    // Locally the run's own input says whether to reduce dimensions; a deployment may default it (CDK context).
+    PcaDefault: 'null',
     ExtractFunctionArn: localFunctionArn(functionNames.extract),
     ReduceFunctionArn: localFunctionArn(functionNames.reduce),
     ValidateFunctionArn: localFunctionArn(functionNames.validate),
+    PcaFunctionArn: localFunctionArn(functionNames.pca),
+    ReportFunctionArn: localFunctionArn(functionNames.report),
   };
 }
 
@@ -79,8 +90,11 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
         [localFunctionArn(functionNames.extract)]: extract.invoke,
         [localFunctionArn(functionNames.reduce)]: inThisThread(functionNames.reduce, handlerModules.reduce),
         [localFunctionArn(functionNames.validate)]: inThisThread(functionNames.validate, handlerModules.validate),
+        [localFunctionArn(functionNames.pca)]: inThisThread(functionNames.pca, handlerModules.pca),
+        [localFunctionArn(functionNames.report)]: inThisThread(functionNames.report, handlerModules.report),
       },
       executionName: settings.runId,
+      ...(settings.pca !== undefined ? { input: { pca: settings.pca } } : {}),
       parallelism: settings.workers,
       ...(settings.observer ? { observer: settings.observer } : {}),
       ...(settings.retryIntervalMs !== undefined ? { retryIntervalMs: settings.retryIntervalMs } : {}),

@@ -27,7 +27,7 @@ describe('featurize command line', () => {
   it('documents every option of run', async () => {
     const result = await featurize(['run', '--help']);
     expect(result.code).toBe(0);
-    for (const option of ['--out', '--s3-endpoint', '--batch-size', '--max-concurrency', '--tolerated-failure-percent', '--workers', '--resize', '--model', '--engine', '--max-pixels']) {
+    for (const option of ['--out', '--s3-endpoint', '--batch-size', '--max-concurrency', '--tolerated-failure-percent', '--workers', '--resize', '--model', '--engine', '--max-pixels', '--pca', '--pca-model']) {
       expect(result.stdout).toContain(option);
     }
     expect(result.stdout).toContain('fruits-360-sample');
@@ -47,6 +47,8 @@ describe('featurize command line', () => {
     [['run', '--resize', 'stretch'], /argument 'stretch' is invalid. Allowed choices are squash, center-crop/],
     [['run', '--engine', 'pytorch'], /argument 'pytorch' is invalid. Allowed choices are /],
     [['run', '--s3-endpoint', 'localhost:9000'], /expected an http:\/\/ or https:\/\/ URL/],
+    [['run', '--pca', '1.5'], /option '--pca <setting>' argument '1.5' is invalid. invalid PCA setting "1.5"/],
+    [['run', '--pca', '0.9', '--pca-model', 's3://b/pca/m/model.json'], /option '--pca-model <uri>' cannot be used with option '--pca <setting>'/],
     [['run', '--bogus'], /unknown option '--bogus'/],
     [['inspect'], /missing required argument 'dataset'/],
   ])('refuses %j with one line', async (args, message) => {

@@ -32,9 +32,9 @@ afterAll(async () => {
 const parquetGlob = (folder: string) => literal(join(folder, 'features', '*.parquet'));
 
 describe('featurize on the Fruits-360 sample', () => {
-  it('turns the 900 sample images into 900 validated rows, labelled by folder, of 1280 floats each', async () => {
+  it('turns the 900 sample images into 900 validated rows, labelled by folder, of 1280 floats each (and PCA, report)', async () => {
     const out = join(dir, 'out');
-    const result = await featurize(['run', '--out', out]);
+    const result = await featurize(['run', '--out', out, '--pca', '0.95']);
     expect(result.stderr).not.toMatch(/"level":"(WARN|ERROR)"/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^featurize: run \d{8}T\d{6}Z-[0-9a-f]{6}$/m);
@@ -42,6 +42,10 @@ describe('featurize on the Fruits-360 sample', () => {
     expect(result.stdout).toContain('images:   900 listed, 900 vectors, 0 failures');
     expect(result.stdout).toMatch(/time: +[\d.]+ s, [\d.]+ images\/s on \d+ workers/);
     expect(result.stdout).toContain(`dataset:  ${join(out, 'features')}/`);
+    expect(result.stdout).toMatch(/^ {2}pca: +\d+ components, 9[5-9]\.\d% of the variance, in .+features-pca\/pca_model=/m);
+    expect(result.stdout).toMatch(/^ {12}.+\/runs\/\S+\/report\.html$/m);
+    const runFolder = (await readdir(join(out, 'runs')))[0]!;
+    expect(await readdir(join(out, 'runs', runFolder))).toEqual(expect.arrayContaining(['report.json', 'report.html', 'failures.jsonl']));
 
     const rows = await query(
       `SELECT path, label, typeof(features) AS type, len(features)::INTEGER AS length, features
@@ -70,6 +74,8 @@ describe('featurize on the Fruits-360 sample', () => {
     expect(result.stdout).toMatch(/^labels +30$/m);
     expect(result.stdout).toMatch(/^ {2}Apple Red 1 +30$/m);
     expect(result.stdout.match(/^ {2}\/.+\.jpg \| .+ \| \[[\d., ]+…\]$/gm)).toHaveLength(5);
+    expect(result.stdout).toMatch(/^pca +\S+: \d+ of 1280 components, 9[5-9]\.\d% of the variance$/m);
+    expect(result.stdout).toMatch(/^ +reduced .+ \(1 parts, 900 rows, runs \S+\)$/m);
   });
 
   it('gives the same vectors from and to S3, and puts each edge case in exactly one place: a row or a failure record', async () => {

@@ -17,9 +17,12 @@ const values: DefinitionSubstitutions = {
   MaxInputBytesPerBatch: '262144',
   MaxConcurrency: '0',
   ToleratedFailurePercentage: '5',
+  PcaDefault: '0.95',
   ExtractFunctionArn: localFunctionArn('featurize-extract'),
   ReduceFunctionArn: localFunctionArn('featurize-reduce'),
   ValidateFunctionArn: localFunctionArn('featurize-validate'),
+  PcaFunctionArn: localFunctionArn('featurize-pca'),
+  ReportFunctionArn: localFunctionArn('featurize-report'),
 };
 
 describe('state machine definition', () => {

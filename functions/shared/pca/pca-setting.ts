@@ -38,6 +38,9 @@ export const pcaRequestSchema = z.union([shorthandSchema, requestObjectSchema], 
 /** The `pca` setting of a run: null (no PCA) or a request. */
 export const pcaSettingSchema = pcaRequestSchema.nullable();
 
+/** The setting as a run's input carries it (`0.95`, `{ "model": "s3://…" }`, null...), before parsing. */
+export type PcaSetting = z.input<typeof pcaSettingSchema>;
+
 /** `--pca` and the CDK context `pca`: `off` (or `none`), a share in (0, 1), or a whole number of components. */
 export function parsePcaText(text: string): number | null {
   const trimmed = text.trim().toLowerCase();
