@@ -4,8 +4,8 @@
  * progress bar and prints its validation summary, and the exit code is 0 only when the run succeeded.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parsePcaText } from '../../functions/shared/pca/pca-setting.ts';
 import { newRunId, runIdPattern } from '../../functions/shared/run-layout.ts';
+import { pcaShorthand, positiveSeconds } from '../options.ts';
 
 interface StartOptions {
   bucket: string;
@@ -27,11 +27,11 @@ export function addStartCommand(program: Command): void {
     .option('--prefix <prefix>', "key prefix of the images (default: the deployment's input prefix)")
     .option('--out-prefix <prefix>', "where the dataset goes in the deployment's output bucket (default: its output prefix)")
     .option('--run-id <id>', 'name of the execution and of the run (default: a new sortable id)', runId)
-    .option('--pca <setting>', "PCA after validation: off, a variance share such as 0.95, or a number of components (default: the deployment's)", pcaSetting)
+    .option('--pca <setting>', "PCA after validation: off, a variance share such as 0.95, or a number of components (default: the deployment's)", pcaShorthand)
     .option('--wait', 'follow the run to its end; exit code 0 only if it succeeded')
     .addOption(new Option('--stack <name>', 'the deployed stack, whose outputs name the state machine').env('FEATURIZE_STACK_NAME').default('Featurize'))
     .addOption(new Option('--state-machine-arn <arn>', 'the state machine, instead of reading the stack').env('FEATURIZE_STATE_MACHINE_ARN'))
-    .option('--interval <seconds>', 'seconds between polls with --wait', seconds, 5)
+    .option('--interval <seconds>', 'seconds between polls with --wait', positiveSeconds, 5)
     .action(start);
 }
 
@@ -75,18 +75,4 @@ async function start(options: StartOptions): Promise<void> {
 function runId(value: string): string {
   if (!runIdPattern.test(value)) throw new InvalidArgumentError('expected letters, digits, dot, dash or underscore (at most 80).');
   return value;
-}
-
-function pcaSetting(value: string): number | null {
-  try {
-    return parsePcaText(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
-
-function seconds(value: string): number {
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw new InvalidArgumentError('expected a number of seconds above 0.');
-  return number;
 }
