@@ -1,25 +1,13 @@
 /**
- * The state machine's definition as the stack sees it: the one ASL file, its `${Name}` placeholders (every one
- * must get a substitution, or synthesis fails), and the extract Task's retry policy (which sizes its timeout).
+ * The state machine's definition as the stack sees it: the one ASL file (the local runner reads the same, see
+ * statemachine/local/definition.ts) and the extract Task's retry policy, which sizes the function's timeout.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot } from './assets.ts';
+import { fileURLToPath } from 'node:url';
+import { definitionFile } from '../statemachine/local/definition.ts';
 import type { Retrier } from './extract-sizing.ts';
 
-export const aslPath = join(repoRoot, 'statemachine', 'featurize.asl.json');
-
-/** Placeholder names: `${Name}` with a word inside (the Comment's literal `${...}` is prose, not a placeholder). */
-const placeholderPattern = /\$\{(\w+)\}/g;
-
-export function placeholders(definition: string): string[] {
-  return [...new Set([...definition.matchAll(placeholderPattern)].map((match) => match[1] as string))].sort();
-}
-
-/** What CloudFormation does with DefinitionSubstitutions, for checking the result locally. */
-export function substitute(definition: string, values: Readonly<Record<string, string>>): string {
-  return definition.replace(placeholderPattern, (whole, name: string) => values[name] ?? whole);
-}
+export const aslPath = fileURLToPath(definitionFile);
 
 interface AslState {
   Type: string;

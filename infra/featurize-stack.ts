@@ -40,7 +40,8 @@ import {
   pcaPartitionsPrefix,
 } from '../functions/shared/run-layout.ts';
 import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
-import { aslPath, extractRetriers, placeholders, readDefinition } from './definition.ts';
+import { placeholderNames } from '../statemachine/local/definition.ts';
+import { aslPath, extractRetriers, readDefinition } from './definition.ts';
 import { checkedExtractTimeout } from './extract-sizing.ts';
 import { commonEnvironment, functionBasics, logRetention, nodeFunction } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResources } from './nag.ts';
@@ -203,7 +204,7 @@ export class FeaturizeStack extends Stack {
       ReportFunctionArn: this.reportFunction.functionArn,
       PcaDefault: settings.pca,
     };
-    const missing = placeholders(definition).filter((name) => !(name in substitutions));
+    const missing = placeholderNames(definition).filter((name) => !(name in substitutions));
     if (missing.length > 0) throw new Error(`${aslPath} has placeholders the stack does not fill: ${missing.join(', ')}`);
 
     const stateMachineLogs = new LogGroup(this, 'StateMachineLogs', {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readDefinition, substitute } from '../../infra/definition.ts';
+import { readDefinition } from '../../infra/definition.ts';
+import { substituteDefinition } from '../../statemachine/local/definition.ts';
 import { startLocalCloudFormation, type LocalCloudFormation } from '../support/cloudformation-server.ts';
 import { startLocalStepFunctions, type FakeExecution, type LocalStepFunctions } from '../support/sfn-server.ts';
 
@@ -59,7 +60,7 @@ beforeAll(async () => {
   sfn.stateMachines.set(stateMachineArn, {
     name: 'Featurize-featurize',
     // The deployed definition: the ASL with the stack's substitutions.
-    definition: substitute(readDefinition(), {
+    definition: JSON.stringify(substituteDefinition(readDefinition(), {
       InputBucket: 'fruits',
       InputPrefix: 'images/',
       OutputBucket: 'fruits',
@@ -74,7 +75,7 @@ beforeAll(async () => {
       PcaFunctionArn: lambda('pca'),
       ReportFunctionArn: lambda('report'),
       PcaDefault: 'null',
-    }),
+    })),
   });
 });
 afterAll(async () => {

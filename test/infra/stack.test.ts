@@ -7,7 +7,8 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import validateAsl from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../infra/assets.ts';
-import { placeholders, readDefinition, substitute } from '../../infra/definition.ts';
+import { readDefinition } from '../../infra/definition.ts';
+import { placeholderNames, substituteDefinition } from '../../statemachine/local/definition.ts';
 import { maxReceiveCount } from '../../infra/upload-trigger.ts';
 import { featuresPrefix, intermediateTags, manifestKey, mapResultsPrefix, reportKey, shardKey } from '../../functions/shared/run-layout.ts';
 import { flatten, grantsOf, logicalId, nagViolations, synthesize, type Synthesized } from '../support/stack.ts';
@@ -214,7 +215,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     expect(definition).toBe(readDefinition());
 
     const substitutions = machine.DefinitionSubstitutions as Record<string, unknown>;
-    expect(Object.keys(substitutions).sort()).toEqual(placeholders(definition));
+    expect(Object.keys(substitutions).sort()).toEqual(placeholderNames(definition).sort());
     // Resolve the references as CloudFormation would, with a made-up account and region.
     const resolved = Object.fromEntries(
       Object.entries(substitutions).map(([name, value]) => {
@@ -238,13 +239,14 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       // No PCA unless asked for (-c pca=0.95): the JSON the Prepare state parses.
       PcaDefault: 'null',
     });
-    const asl = JSON.parse(substitute(definition, resolved));
+    const asl = substituteDefinition(definition, resolved);
     expect(validateAsl(asl)).toMatchObject({ isValid: true, errors: [] });
-    expect(asl.States.Prepare.Parameters.defaults).toMatchObject({
+    const defaults = {
       input: { bucket: 'featurize-data-bucket', prefix: 'images/' },
       output: { bucket: 'featurize-data-bucket', prefix: out },
       'maxItemsPerBatch.$': "States.StringToJson('250')",
-    });
+    };
+    expect(asl.States.Prepare).toMatchObject({ Parameters: { defaults } });
     expect(JSON.stringify(asl)).not.toMatch(/\$\{\w+\}/);
   });
 
