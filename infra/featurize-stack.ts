@@ -87,7 +87,9 @@ export class FeaturizeStack extends Stack {
     const allow = (actions: string[], resources: string[]) => new PolicyStatement({ actions, resources });
 
     // --- extract: one batch of images to one shard (container image: sharp, tfjs-node, the model) ----------
+    // The model folder the function loads, and the engine's own artifact (build/model/<engine>/), must be built.
     requireModel(settings.modelDir.slice('/opt/model/'.length));
+    requireModel(settings.engine);
     const definition = readDefinition();
     const extractTimeout = checkedExtractTimeout(settings.maxItemsPerBatch, settings.msPerImage, extractRetriers(definition));
     this.extractFunction = new DockerImageFunction(this, 'Extract', {
