@@ -26,6 +26,13 @@ export function percentage(value: string): number {
   return number;
 }
 
+/** A duration in seconds, fractions allowed, above 0. */
+export function positiveSeconds(value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw new InvalidArgumentError('expected a number of seconds above 0.');
+  return number;
+}
+
 /** `--pca`: off, a variance share in (0, 1) or a number of components (null stands for off). */
 export function pcaShorthand(value: string): number | null {
   try {

@@ -100,6 +100,32 @@ export function reduceSettings(env: NodeJS.ProcessEnv = process.env): ReduceSett
   };
 }
 
+/** Where the upload trigger starts runs and writes their manifests: set by the CDK app on the function. */
+export interface TriggerSettings {
+  stateMachineArn: string;
+  /** Uploads outside this bucket and prefix are refused (the EventBridge rule should never deliver them). */
+  input: { bucket: string; prefix: string };
+  /** Manifests go to `<prefix>manifests/` in this bucket, beside the runs they start. */
+  output: { bucket: string; prefix: string };
+}
+
+const triggerSchema = z.object({
+  FEATURIZE_STATE_MACHINE_ARN: z.string().regex(/^arn:[\w-]+:states:/, 'a state machine ARN'),
+  FEATURIZE_INPUT_BUCKET: z.string().min(1),
+  FEATURIZE_INPUT_PREFIX: z.string().default(''),
+  FEATURIZE_OUTPUT_BUCKET: z.string().min(1),
+  FEATURIZE_OUTPUT_PREFIX: z.string().default(''),
+});
+
+export function triggerSettings(env: NodeJS.ProcessEnv = process.env): TriggerSettings {
+  const s = parseSettings(triggerSchema, env);
+  return {
+    stateMachineArn: s.FEATURIZE_STATE_MACHINE_ARN,
+    input: { bucket: s.FEATURIZE_INPUT_BUCKET, prefix: s.FEATURIZE_INPUT_PREFIX },
+    output: { bucket: s.FEATURIZE_OUTPUT_BUCKET, prefix: s.FEATURIZE_OUTPUT_PREFIX },
+  };
+}
+
 function parseSettings<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv): z.infer<Schema> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {

@@ -13,6 +13,7 @@
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
  *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
+ *   manifests/<name>.json                  the keys of an incremental run ([{ Key, Size, Etag }])
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -39,16 +40,22 @@ export function partRunId(key: string, folder = featuresPrefix): string | undefi
   return key.startsWith(folder) ? partNamePattern.exec(key.slice(folder.length))?.[1] : undefined;
 }
 
+/** Fitted PCA models, one folder each. */
+export const pcaModelsPrefix = 'pca/';
+
 export function pcaModelKey(modelId: string): string {
-  return `pca/${modelId}/model.json`;
+  return `${pcaModelsPrefix}${modelId}/model.json`;
 }
+
+/** The reduced datasets, one partition per PCA model. */
+export const pcaPartitionsPrefix = 'features-pca/';
 
 /**
  * Vectors reduced by one model, in a Hive-style partition: two models' axes are unrelated, and the
  * `pca_model` column that pyarrow, DuckDB, Spark and Athena derive from the folder name keeps them apart.
  */
 export function pcaPartitionPrefix(modelId: string): string {
-  return `features-pca/pca_model=${modelId}/`;
+  return `${pcaPartitionsPrefix}pca_model=${modelId}/`;
 }
 
 export function runPrefix(runId: string): string {
@@ -105,6 +112,13 @@ export function reportHtmlKey(runId: string): string {
  */
 export function batchIdOf(keys: readonly string[]): string {
   return createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 24);
+}
+
+export const manifestsPrefix = 'manifests/';
+
+/** Where the upload trigger writes the keys of an incremental run (the ASL's manifest ItemReader reads it). */
+export function manifestKey(name: string): string {
+  return `${manifestsPrefix}${name}.json`;
 }
 
 /** Sortable and unique: `20261125T151040Z-3f9a1c`. */

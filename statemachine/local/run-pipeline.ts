@@ -46,6 +46,11 @@ export interface PipelineSettings {
   toleratedFailurePercentage: number;
   /** PCA after validation: passed in the execution input, as `featurize start` and the console would. */
   pca?: PcaSetting;
+  /**
+   * The incremental path: a JSON manifest of the keys to process ([{ Key, Size }], keys relative to the input),
+   * passed in the execution input as the upload trigger passes it (`featurize watch`).
+   */
+  manifest?: { bucket: string; key: string };
   /** Worker threads running the extract function, each with its own model. */
   workers: number;
   /** The extract workers' environment: their FEATURIZE_* settings, AWS_ENDPOINT_URL_S3... */
@@ -98,7 +103,10 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
         [localFunctionArn(functionNames.report)]: inThisThread(functionNames.report, handlerModules.report),
       },
       executionName: settings.runId,
-      ...(settings.pca !== undefined ? { input: { pca: settings.pca } } : {}),
+      input: {
+        ...(settings.pca !== undefined ? { pca: settings.pca } : {}),
+        ...(settings.manifest ? { manifest: settings.manifest } : {}),
+      },
       parallelism: settings.workers,
       ...(settings.observer ? { observer: settings.observer } : {}),
       ...(settings.retryIntervalMs !== undefined ? { retryIntervalMs: settings.retryIntervalMs } : {}),
