@@ -1,5 +1,5 @@
 /**
- * The definition run locally end to end, with stand-in functions bound to its three ARNs: what is under test is
+ * The definition run locally end to end, with stand-in functions bound to its function ARNs: what is under test is
  * the state machine and the Distributed Map pre-pass (reader, batcher, concurrency, retries, tolerated failures,
  * ResultWriter), not extraction (test/e2e runs the real functions).
  */
@@ -47,6 +47,9 @@ interface Run {
   extractCalls: Batch[];
   reduceEvents: JsonObject[];
   validateEvents: JsonObject[];
+  /** PCA runs only when a run asks for it; these runs do not. */
+  pcaEvents: JsonObject[];
+  reportEvents: JsonObject[];
   finished: ChildOutcome[];
   outputDir: string;
   mapOutput: () => { MapRunArn: string; ResultWriterDetails: { Bucket: string; Key: string } };
@@ -82,6 +85,8 @@ async function execute(
   const attempts = new Map<string, number>();
   const reduceEvents: JsonObject[] = [];
   const validateEvents: JsonObject[] = [];
+  const pcaEvents: JsonObject[] = [];
+  const reportEvents: JsonObject[] = [];
   const finished: ChildOutcome[] = [];
   const extract: LocalFunction = async (event) => {
     const batch = event as unknown as Batch;
@@ -103,10 +108,16 @@ async function execute(
         validateEvents.push(event as JsonObject);
         return options.validate ? options.validate(event) : { passed: true, summary: 'all checks passed' };
       },
-      // The states after validation are not what these tests are about: bound, so that the run reaches its end.
+      // Publishing is not what these tests are about: bound, so that a run that passes reaches PCA and its report.
       [localFunctionArn(functionNames.publish)]: async () => ({ parts: [] }),
-      [localFunctionArn(functionNames.pca)]: async () => ({}),
-      [localFunctionArn(functionNames.report)]: async () => ({ report: `runs/${runId}/report.html` }),
+      [localFunctionArn(functionNames.pca)]: async (event) => {
+        pcaEvents.push(event as JsonObject);
+        return {};
+      },
+      [localFunctionArn(functionNames.report)]: async (event) => {
+        reportEvents.push(event as JsonObject);
+        return { report: `runs/${runId}/report.html` };
+      },
     },
     executionName: runId,
     parallelism: options.parallelism ?? settings.workers,
@@ -126,6 +137,8 @@ async function execute(
     extractCalls,
     reduceEvents,
     validateEvents,
+    pcaEvents,
+    reportEvents,
     finished,
     outputDir,
     mapOutput,
@@ -154,6 +167,8 @@ describe('local execution of the state machine', () => {
       { runId: 'run-1', input: { bucket: imagesDir, prefix: '' }, manifest: null, output: { bucket: run.outputDir, prefix: '' }, mapError: null },
     ]);
     expect(run.validateEvents[0]).toMatchObject({ ...run.reduceEvents[0], toleratedFailurePercentage: 0, reduce: { rows: 0 } });
+    expect(run.pcaEvents).toEqual([]);
+    expect(run.reportEvents).toHaveLength(1);
     expect(run.outcome.output).toMatchObject({ validation: { passed: true } });
   });
 
