@@ -8,6 +8,8 @@ interface RunState {
   mapError?: { Error: string; Cause: string } | null;
   reduce?: { listed: number; rows: number; failures: number; failureCodes?: Record<string, number> };
   validation?: { passed: boolean; summary: string };
+  publish?: { parts: string[]; removedParts: number; rewrittenParts: number } | null;
+  publishError?: { Error: string; Cause: string } | null;
   pcaResult?: { modelId: string; components: number; varianceShare: number; dataset: string } | null;
   pcaError?: { Error: string; Cause: string } | null;
   reportError?: { Error: string; Cause: string };
@@ -23,7 +25,7 @@ export interface RunSummary {
 
 export function printSummary({ runId, outcome, output, workers, seconds }: RunSummary): void {
   // The latest state that ran holds everything the earlier ones added (each keeps its input, ResultPath).
-  const state = (['Report', 'Pca', 'Validate', 'Reduce'].map((name) => outcome.stateOutputs.get(name)).find(Boolean) ?? {}) as RunState;
+  const state = (['Report', 'Pca', 'Publish', 'Validate', 'Reduce'].map((name) => outcome.stateOutputs.get(name)).find(Boolean) ?? {}) as RunState;
   const lines = [
     outcome.status === 'SUCCEEDED'
       ? `run ${runId} succeeded: ${state.validation?.summary ?? 'validated'}`
@@ -39,7 +41,10 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
   } else {
     lines.push(`  time:     ${seconds.toFixed(1)} s`);
   }
-  lines.push(`  dataset:  ${output.locationOf('features/')}`);
+  // Write, audit, publish: only a run that passed validation changes the dataset.
+  const unpublished = state.publishError ? ' (publishing this run failed)' : ' (unchanged: this run was not published)';
+  lines.push(`  dataset:  ${output.locationOf('features/')}${state.publish ? '' : unpublished}`);
+  if (state.publishError) lines.push(`  publish:  ${state.publishError.Error}: ${state.publishError.Cause}`);
   if (state.pcaResult) {
     const { components, varianceShare, dataset } = state.pcaResult;
     lines.push(`  pca:      ${components} components, ${(varianceShare * 100).toFixed(1)}% of the variance, in ${output.locationOf(dataset)}`);

@@ -1,5 +1,5 @@
 /**
- * The whole deployment, one stack: the data bucket, the three functions the state machine runs, the state
+ * The whole deployment, one stack: the data bucket, the functions the state machine runs, the state
  * machine (from statemachine/featurize.asl.json), the upload trigger, alarms. Every grant is written out here,
  * scoped to the prefixes the run layout (functions/shared/run-layout.ts) gives each function.
  */
@@ -55,7 +55,7 @@ export interface FeaturizeStackProps extends StackProps {
 /** The Map's batch input limit (256 KiB of JSON per batch): the item count limits batches first. */
 const maxInputBytesPerBatch = 256 * 1024;
 
-/** The reducer, validator and PCA run once per run, over the whole run: Lambda's longest timeout. */
+/** The reducer, validator, publisher and PCA run once per run, over the whole run: Lambda's longest timeout. */
 const runStepTimeout = Duration.minutes(15);
 
 export class FeaturizeStack extends Stack {
@@ -64,6 +64,7 @@ export class FeaturizeStack extends Stack {
   readonly extractFunction: DockerImageFunction;
   readonly reduceFunction: NodejsFunction;
   readonly validateFunction: NodejsFunction;
+  readonly publishFunction: NodejsFunction;
   readonly pcaFunction: NodejsFunction;
   readonly reportFunction: NodejsFunction;
   readonly uploadTrigger: UploadTrigger;
@@ -120,45 +121,68 @@ export class FeaturizeStack extends Stack {
       allow(['s3:PutObject', 's3:PutObjectTagging'], objects(out('runs/*/shards/*'))),
     ]);
 
-    // --- reduce and validate: zip functions, Parquet libraries from a layer ---------------------------------
+    // --- reduce, validate, publish: zip functions, Parquet libraries from a layer ---------------------------
+    // Write, audit, publish: reduce writes the run's parts under runs/<runId>/parts/, validate audits them there,
+    // and only publish, after a passed validation, changes features/.
     const parquetLayer = new LayerVersion(this, 'ParquetLayer', {
-      description: `Parquet and Arrow libraries for the reduce and validate functions (layers/parquet)`,
+      description: `Parquet and Arrow libraries for the zip functions (layers/parquet)`,
       code: Code.fromAsset(requireLayer('parquet')),
       compatibleRuntimes: [Runtime.NODEJS_22_X],
       compatibleArchitectures: [Architecture.ARM_64, Architecture.X86_64],
     });
     this.reduceFunction = nodeFunction(this, 'Reduce', 'functions/reduce/handler.ts', {
-      description: "Compacts a run's shards into Parquet parts under features/ and writes its failure records",
+      description: "Compacts a run's shards into Parquet parts staged under runs/<runId>/parts/ and writes its failure records",
       memorySize: settings.reduceMemoryMb,
       timeout: runStepTimeout,
       layers: [parquetLayer],
       externalModules: layerPackages('parquet'),
     });
     this.grant(this.reduceFunction.role, [
-      // The run's map results and shards under runs/<runId>/; the dataset's parts under features/.
-      listing(out(featuresPrefix), out('runs/')),
-      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'))),
-      // Parquet parts, and runs/<runId>/failures.jsonl.
-      allow(['s3:PutObject'], objects(out(`${featuresPrefix}*`), out('runs/*'))),
-      // A full run replaces the dataset's parts; an incremental one removes the parts it rewrote or emptied.
-      allow(['s3:DeleteObject'], objects(out(`${featuresPrefix}*`))),
+      // The run's map results, shards and staged parts under runs/<runId>/; nothing of features/.
+      listing(out('runs/')),
+      allow(['s3:GetObject'], objects(out('runs/*'))),
+      // Staged parts carry the intermediate tag (for the lifecycle rule): tagging on upload needs both.
+      allow(['s3:PutObject', 's3:PutObjectTagging'], objects(out('runs/*/parts/*'))),
+      allow(['s3:PutObject'], objects(out('runs/*/failures.jsonl'))),
+      // Staged parts an earlier attempt wrote beyond this one's.
+      allow(['s3:DeleteObject'], objects(out('runs/*/parts/*'))),
     ]);
     this.validateFunction = nodeFunction(this, 'Validate', 'functions/validate/handler.ts', {
-      description: "Reads the Parquet back, checks vectors and accounting, writes the run's report",
+      description: "Audits a run's staged Parquet and features/ as publishing would leave it, writes the run's report",
       memorySize: settings.validateMemoryMb,
       timeout: runStepTimeout,
       layers: [parquetLayer],
       externalModules: layerPackages('parquet'),
     });
     this.grant(this.validateFunction.role, [
-      // The input listed anew (a full run) and the dataset's parts, to reconcile every listed key.
-      listing(inputPrefix, out(featuresPrefix)),
+      // The input listed anew (a full run), the run's staged parts, and the dataset's parts publishing would keep.
+      listing(inputPrefix, out(featuresPrefix), out('runs/')),
       // Parts (ranged reads), the run's failures.jsonl, and an incremental run's manifest.
       allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'), out(`${manifestsPrefix}*`))),
       allow(['s3:PutObject'], objects(out('runs/*/report.json'))),
     ]);
 
-    // --- pca and report: after validation, each optional for the run's success ----------------------------
+    this.publishFunction = nodeFunction(this, 'Publish', 'functions/publish/handler.ts', {
+      description: "Copies a validated run's staged parts into features/, then removes or rewrites what they replace",
+      memorySize: settings.publishMemoryMb,
+      timeout: runStepTimeout,
+      layers: [parquetLayer],
+      externalModules: layerPackages('parquet'),
+    });
+    this.grant(this.publishFunction.role, [
+      listing(out(featuresPrefix), out('runs/')),
+      // The validation report (what was audited), the staged parts (copy sources, and an incremental run's paths)
+      // and failure records; the dataset's parts, to find and rewrite those holding re-processed images.
+      allow(
+        ['s3:GetObject'],
+        objects(out('runs/*/report.json'), out('runs/*/parts/*'), out('runs/*/failures.jsonl'), out(`${featuresPrefix}*`)),
+      ),
+      // Copies (CopyObject: GetObject on the source, PutObject on the target; no tags copied) and rewrites; a full
+      // run removes the other runs' parts, an incremental one the parts it emptied.
+      allow(['s3:PutObject', 's3:DeleteObject'], objects(out(`${featuresPrefix}*`))),
+    ]);
+
+    // --- pca and report: after publishing, each optional for the run's success ----------------------------
     this.pcaFunction = nodeFunction(this, 'Pca', 'functions/pca/handler.ts', {
       description: "Fits PCA on a run's vectors (or applies a saved model) and writes the reduced partition",
       memorySize: settings.pcaMemoryMb,
@@ -182,9 +206,10 @@ export class FeaturizeStack extends Stack {
       externalModules: layerPackages('parquet'),
     });
     this.grant(this.reportFunction.role, [
-      listing(out(featuresPrefix), out(pcaPartitionsPrefix)),
-      // The validation report and failures of the run, its labels, a sample of its reduced points, the model.
-      allow(['s3:GetObject'], objects(out('runs/*'), out(`${featuresPrefix}*`), out(`${pcaPartitionsPrefix}*`), out(`${pcaModelsPrefix}*`))),
+      // Labels are counted from the run's staged parts (there whether it was published or not): nothing of features/.
+      listing(out('runs/'), out(pcaPartitionsPrefix)),
+      // The validation report, failures and staged parts of the run, a sample of its reduced points, the model.
+      allow(['s3:GetObject'], objects(out('runs/*'), out(`${pcaPartitionsPrefix}*`), out(`${pcaModelsPrefix}*`))),
       allow(['s3:PutObject'], objects(out('runs/*/report.html'))),
     ]);
 
@@ -202,6 +227,7 @@ export class FeaturizeStack extends Stack {
       ExtractFunctionArn: this.extractFunction.functionArn,
       ReduceFunctionArn: this.reduceFunction.functionArn,
       ValidateFunctionArn: this.validateFunction.functionArn,
+      PublishFunctionArn: this.publishFunction.functionArn,
       PcaFunctionArn: this.pcaFunction.functionArn,
       ReportFunctionArn: this.reportFunction.functionArn,
       PcaDefault: settings.pca,
@@ -232,7 +258,7 @@ export class FeaturizeStack extends Stack {
     this.grant(this.stateMachine.role, [
       allow(
         ['lambda:InvokeFunction'],
-        [this.extractFunction, this.reduceFunction, this.validateFunction, this.pcaFunction, this.reportFunction].map(
+        [this.extractFunction, this.reduceFunction, this.validateFunction, this.publishFunction, this.pcaFunction, this.reportFunction].map(
           (fn) => fn.functionArn,
         ),
       ),
@@ -346,7 +372,7 @@ export class FeaturizeStack extends Stack {
       lifecycleRules: [
         {
           // Lifecycle filters take a literal prefix and tags, no wildcard (runs/*/shards/): the extract function
-          // tags every shard it writes, and nothing else under runs/ carries the tag.
+          // tags every shard it writes, the reducer every part it stages, and nothing else under runs/ carries the tag.
           id: 'ExpireIntermediates',
           prefix: `${settings.outputPrefix}runs/`,
           tagFilters: intermediateTags,
@@ -383,7 +409,7 @@ export class FeaturizeStack extends Stack {
     Annotations.of(this).addWarning(
       `Existing bucket ${settings.bucketName}: add a lifecycle rule yourself, expiring objects under ` +
         `${settings.outputPrefix}runs/ tagged ${JSON.stringify(intermediateTags)} after ${settings.intermediateExpirationDays} ` +
-        'days (the intermediate shards); a stack cannot change the lifecycle of a bucket it does not own.',
+        'days (the intermediate shards and staged parts); a stack cannot change the lifecycle of a bucket it does not own.',
     );
     return bucket;
   }

@@ -22,6 +22,8 @@ export const settingSources = {
   extractMemoryMb: { env: 'FEATURIZE_EXTRACT_MEMORY_MB', default: 3008 },
   reduceMemoryMb: { env: 'FEATURIZE_REDUCE_MEMORY_MB', default: 3008 },
   validateMemoryMb: { env: 'FEATURIZE_VALIDATE_MEMORY_MB', default: 2048 },
+  /** Publishing copies server-side; it rewrites an older part a row group at a time, as the validator reads one. */
+  publishMemoryMb: { env: 'FEATURIZE_PUBLISH_MEMORY_MB', default: 2048 },
   engine: { env: 'FEATURIZE_ENGINE', default: 'tfjs' },
   resize: { env: 'FEATURIZE_RESIZE', default: 'squash' },
   /** The TF.js model folder the extract function loads, inside its image (build/model/ is baked in at /opt/model/). */
@@ -60,6 +62,7 @@ const schema = z
     extractMemoryMb: int(512, 10_240),
     reduceMemoryMb: int(512, 10_240),
     validateMemoryMb: int(512, 10_240),
+    publishMemoryMb: int(512, 10_240),
     pcaMemoryMb: int(512, 10_240),
     reportMemoryMb: int(512, 10_240),
     // The text of ${PcaDefault}: `null`, a share or a count (refused with the accepted forms named).

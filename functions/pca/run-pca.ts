@@ -6,7 +6,7 @@
  *   pass 2:            every part again, reduced row group by row group, written as one part of the model's
  *                      partition, features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet: the same name,
  *                      the same rows in the same order as the features part it comes from; then the partition
- *                      follows what the reducer did to older parts (see partitionChanges)
+ *                      follows what publishing did to older parts (see partitionChanges)
  *
  * Memory: the width² covariance (13 MB at 1280) and its eigenvectors, one row group of input rows, and one
  * reduced part (k/1280 of its source's vectors). Knows nothing of Lambda.
@@ -45,7 +45,7 @@ export interface PcaRunResult {
   rows: number;
   /** This run's parts reduced. */
   parts: number;
-  /** Older reduced parts of the model's partition reduced again: the reducer rewrote their source since. */
+  /** Older reduced parts of the model's partition reduced again: publishing rewrote their source since. */
   rewrittenParts: number;
   /** Reduced parts removed: their source part is no longer in features/ (a full run replaced it, or it emptied). */
   removedParts: number;
@@ -144,9 +144,9 @@ async function accumulate(output: Storage, parts: readonly StoredObject[]): Prom
 
 /**
  * What keeps a model's partition a faithful twin of features/ for the runs reduced with it: reduced parts
- * whose source is gone (a full run replaced the dataset, an incremental run emptied the part, a retried
- * reducer wrote fewer parts) are removed; those whose source the reducer rewrote since (an incremental run
- * took out images it re-processed) are reduced again. This run's own parts are reduced anyway.
+ * whose source is gone (a full run replaced the dataset, an incremental run emptied the part) are removed;
+ * those whose source publishing rewrote since (an incremental run took out images it re-processed) are reduced
+ * again. This run's own parts are reduced anyway.
  */
 async function partitionChanges(
   output: Storage,

@@ -1,7 +1,7 @@
 /**
  * Everything the report shows about a run, from what the run left behind: the validator's report.json, the
- * failure records, the feature parts, the PCA model and reduced parts, and the step results the state
- * machine holds. Each source may be missing (the run failed early, a step was skipped): the page then says so.
+ * failure records, the run's staged parts, the PCA model and reduced parts, and the step results the state
+ * machine holds (publishing's included). Each source may be missing (the run failed early, a step was skipped): the page then says so.
  */
 import { ObjectReadError, PcaError } from '../shared/errors.ts';
 import { decodePcaModel, explainedVarianceRatio, keptVarianceShare, type PcaModel } from '../shared/pca/pca-model.ts';
@@ -20,13 +20,26 @@ export interface PcaStepResult {
   millis?: unknown;
 }
 
+/** A step's error as the state machine's Catch keeps it. */
+export interface StepError {
+  Error?: string;
+  Cause?: string;
+}
+
 export interface ReportRequest {
   runId: string;
   output: Storage;
   /** Whether the run's input asked for PCA. */
   pcaRequested: boolean;
   /** Step results as the state machine holds them (any may be absent). */
-  steps: { reduce?: unknown; validation?: unknown; pca?: PcaStepResult | null; pcaError?: { Error?: string; Cause?: string } | null };
+  steps: {
+    reduce?: unknown;
+    validation?: unknown;
+    publish?: unknown;
+    publishError?: StepError | null;
+    pca?: PcaStepResult | null;
+    pcaError?: StepError | null;
+  };
   /** The execution's start (ISO 8601), for the run's elapsed time. */
   startedAt?: string;
   now?: Date;
@@ -40,15 +53,23 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
   const report = await readValidationReport(output, runId);
   if (!report) notes.push(`No validation report at ${output.locationOf(reportKey(runId))}: counts and checks are missing.`);
   const validation = (steps.validation ?? {}) as { passed?: unknown; summary?: unknown };
+  const validationFailed = validation.passed === false || report?.passed === false;
+  if (validationFailed) notes.push('Nothing was published: features/ is as it was before this run.');
+  if (steps.publishError) {
+    notes.push(
+      `The run passed validation but could not be published: ${errorText(steps.publishError)}. No image is missing ` +
+        "from features/; it may hold some of this run's parts beside the rows they replace until publishing is done.",
+    );
+  }
 
-  const pca = await pcaSection(request, validation.passed === false || report?.passed === false, maxPoints);
+  const pca = await pcaSection(request, validationFailed, maxPoints);
   const pcaSource = pca.model?.source;
 
   let labels: ReportData['labels'];
   if (report?.labels) {
     labels = { counts: report.labels, source: 'from the validation report' };
   } else {
-    labels = { counts: await countLabels(output, runId), source: "counted from the run's feature parts" };
+    labels = { counts: await countLabels(output, runId), source: "counted from the run's staged parts" };
   }
 
   // Examples with their messages come from the failure records; report.json names only the paths.
@@ -93,7 +114,12 @@ async function pcaSection(
   if (steps.pcaError) return { section: { state: 'failed', error: errorText(steps.pcaError) } };
   if (!steps.pca) {
     if (!request.pcaRequested) return { section: { state: 'not-requested' } };
-    return { section: { state: 'skipped', reason: validationFailed ? 'the validation did not pass.' : 'the state machine did not run the PCA step.' } };
+    const reason = validationFailed
+      ? 'the validation did not pass.'
+      : steps.publishError
+        ? 'the run could not be published.'
+        : 'the state machine did not run the PCA step.';
+    return { section: { state: 'skipped', reason } };
   }
   const result = steps.pca;
   let model: PcaModel;
@@ -129,7 +155,7 @@ async function pcaSection(
 }
 
 /** A Lambda error as Step Functions catches it: `Cause` is the function's JSON error, when it is one. */
-function errorText({ Error: name, Cause: cause }: { Error?: string; Cause?: string }): string {
+function errorText({ Error: name, Cause: cause }: StepError): string {
   try {
     const parsed = JSON.parse(cause ?? '') as { errorType?: string; errorMessage?: string };
     if (parsed.errorMessage) return `${parsed.errorType ?? name ?? 'Error'}: ${parsed.errorMessage}`;
@@ -144,7 +170,7 @@ function timings(steps: ReportRequest['steps'], startedAt: string | undefined, n
   const rows: ReportData['timings'] = [];
   const started = startedAt ? Date.parse(startedAt) : Number.NaN;
   if (Number.isFinite(started)) rows.push({ step: 'run, from its start to this report', millis: now.getTime() - started });
-  for (const [step, result] of [['reduce', steps.reduce], ['validate', steps.validation], ['pca', steps.pca]] as const) {
+  for (const [step, result] of [['reduce', steps.reduce], ['validate', steps.validation], ['publish', steps.publish], ['pca', steps.pca]] as const) {
     const millis = (result as { millis?: unknown } | null | undefined)?.millis;
     if (typeof millis === 'number') rows.push({ step, millis });
     if (millis && typeof millis === 'object') {

@@ -1,10 +1,10 @@
 /**
- * The report Lambda: renders runs/<runId>/report.html after validation, whether it passed or not, and after
- * PCA when it ran (or failed). The page is built from what the run left in its output location; the event
+ * The report Lambda: renders runs/<runId>/report.html after validation, whether it passed or not, after
+ * publishing when it ran (or failed), and after PCA when it ran (or failed). The page is built from what the run left in its output location; the event
  * adds what only the state machine knows (step results, the execution's start).
  *
  * Event (the Report state's Parameters):
- *   { runId, output: { bucket, prefix }, pca, validation, reduce, pcaResult, pcaError, startedAt }
+ *   { runId, output: { bucket, prefix }, pca, validation, reduce, publish, publishError, pcaResult, pcaError, startedAt }
  * Returns { report, location, bytes }: the page's key relative to the output location, its full location, size.
  */
 import middy from '@middy/core';
@@ -18,6 +18,8 @@ import { openStorage } from '../shared/storage/open-storage.ts';
 import { gatherReportData } from './gather-report-data.ts';
 import { renderReport } from './render-report.ts';
 
+const stepErrorSchema = z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() });
+
 export const reportEventSchema = z.object({
   runId: runIdSchema,
   output: storageLocationSchema,
@@ -25,8 +27,10 @@ export const reportEventSchema = z.object({
   pca: z.unknown(),
   validation: z.unknown(),
   reduce: z.unknown(),
+  publish: z.unknown(),
+  publishError: stepErrorSchema.nullish(),
   pcaResult: z.looseObject({ model: z.string(), fitted: z.boolean(), millis: z.unknown() }).nullish(),
-  pcaError: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).nullish(),
+  pcaError: stepErrorSchema.nullish(),
   startedAt: z.string().optional(),
 });
 
@@ -44,7 +48,14 @@ export async function report(event: ReportEvent): Promise<ReportResult> {
     runId: event.runId,
     output,
     pcaRequested: event.pca !== null && event.pca !== undefined,
-    steps: { reduce: event.reduce, validation: event.validation, pca: event.pcaResult, pcaError: event.pcaError },
+    steps: {
+      reduce: event.reduce,
+      validation: event.validation,
+      publish: event.publish,
+      publishError: event.publishError,
+      pca: event.pcaResult,
+      pcaError: event.pcaError,
+    },
     ...(event.startedAt ? { startedAt: event.startedAt } : {}),
   });
   const html = await renderReport(data);

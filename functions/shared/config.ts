@@ -72,7 +72,11 @@ export function extractionSettings(env: NodeJS.ProcessEnv = process.env): Extrac
 }
 
 export interface ReduceSettings {
-  /** Rows per Parquet part: about 3.7 KB a row with zstd, so the default 25,000 gives parts of roughly 90 MB. */
+  /**
+   * Rows per Parquet part: about 3.7 KB a row with zstd, so the default 25,000 gives parts of roughly 90 MB.
+   * At most 500,000: even incompressible (5.4 KB a row) a part stays under 2.7 GB, so that publishing copies it
+   * in one S3 CopyObject (5 GB at most) and the reducer, which holds one part's bytes, fits a Lambda's memory.
+   */
   partRows: number;
   /** Rows per row group: what readers split work on, and what the writer holds in memory at once. */
   rowGroupRows: number;
@@ -81,7 +85,7 @@ export interface ReduceSettings {
 }
 
 const reduceSettingsSchema = z.object({
-  FEATURIZE_PART_ROWS: positiveInt.default(25_000),
+  FEATURIZE_PART_ROWS: positiveInt.max(500_000).default(25_000),
   FEATURIZE_ROW_GROUP_ROWS: positiveInt.default(5_000),
   FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
 });

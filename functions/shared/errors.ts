@@ -18,7 +18,10 @@ export class StorageUnavailableError extends FeaturizeError {
   override name = 'StorageUnavailableError';
 }
 
-/** One object could not be read (missing, forbidden): recorded as that item's failure, not retried. */
+/**
+ * One object could not be read (missing, forbidden), or copied (S3 refused the copy): an image's becomes that
+ * item's failure record; a run artifact's fails the step. Never retried.
+ */
 export class ObjectReadError extends FeaturizeError {
   override name = 'ObjectReadError';
   readonly key: string;
@@ -55,6 +58,14 @@ export class ConfigError extends FeaturizeError {
  */
 export class PcaError extends FeaturizeError {
   override name = 'PcaError';
+}
+
+/**
+ * Publishing was asked for a run whose validation report is missing, did not pass, or names parts that are not
+ * the run's staged parts: nothing unaudited reaches features/, which is left as it was. Retrying cannot help.
+ */
+export class PublishRefusedError extends FeaturizeError {
+  override name = 'PublishRefusedError';
 }
 
 /**

@@ -1,11 +1,15 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
- *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only, named after the run that wrote them
+ *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only, named after the run that wrote them,
+ *                                          each a copy of a staged part, published once the run passed validation
  *   features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet
  *                                          the same rows reduced by one PCA model (one partition per model)
  *   pca/<modelId>/model.json               a fitted PCA model; its id is the id of the run that fitted it
  *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate: tagged, expired by lifecycle)
  *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
+ *   runs/<runId>/parts/part-<runId>-NNNNN.parquet
+ *                                          the run's parts as the reducer wrote them and the validator audited them
+ *                                          (intermediate: tagged, expired by lifecycle, published or not)
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
  *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
@@ -20,9 +24,12 @@ export const runIdPattern = new RegExp(`^${runIdSyntax}$`);
 
 const partNamePattern = new RegExp(`^part-(${runIdSyntax})-\\d{5,}\\.parquet$`);
 
-/** A run's `index`th part: deterministic, so a retried reducer overwrites its parts instead of adding more. */
-export function partKey(runId: string, index: number): string {
-  return `${featuresPrefix}part-${runId}-${String(index).padStart(5, '0')}.parquet`;
+/**
+ * A run's `index`th part in a dataset folder (features/ by default, or the run's staging folder): deterministic,
+ * so a retried reducer overwrites its parts instead of adding more.
+ */
+export function partKey(runId: string, index: number, folder = featuresPrefix): string {
+  return `${folder}part-${runId}-${String(index).padStart(5, '0')}.parquet`;
 }
 
 /**
@@ -55,14 +62,27 @@ export function runPrefix(runId: string): string {
   return `runs/${runId}/`;
 }
 
+/**
+ * Write, audit, publish: the reducer writes a run's parts here, the validator audits them here, and only a run
+ * that passed has them copied to features/ (functions/publish), so a failed run never changes the dataset.
+ */
+export function stagedPartsPrefix(runId: string): string {
+  return `${runPrefix(runId)}parts/`;
+}
+
+/** Where publishing puts a staged part: features/, under the same name. */
+export function publishedPartKey(stagedKey: string): string {
+  return featuresPrefix + stagedKey.slice(stagedKey.lastIndexOf('/') + 1);
+}
+
 export function shardsPrefix(runId: string): string {
   return `${runPrefix(runId)}shards/`;
 }
 
 /**
  * S3 tags on intermediate objects. Lifecycle filters match a literal key prefix and tags, never a wildcard
- * like runs/<any run>/shards/, so the deployed bucket expires `runs/` objects carrying this tag (infra/).
- * Writing them needs s3:PutObjectTagging besides s3:PutObject.
+ * like runs/<any run>/shards/, so the deployed bucket expires `runs/` objects carrying this tag (infra/): shards
+ * and staged parts. Writing them needs s3:PutObjectTagging besides s3:PutObject.
  */
 export const intermediateTags: Readonly<Record<string, string>> = { 'featurize:intermediate': 'true' };
 

@@ -24,6 +24,7 @@ export interface DefinitionSubstitutions {
   ExtractFunctionArn: string;
   ReduceFunctionArn: string;
   ValidateFunctionArn: string;
+  PublishFunctionArn: string;
   PcaFunctionArn: string;
   ReportFunctionArn: string;
 }

@@ -1,7 +1,7 @@
 /**
  * The whole pipeline on this machine: the definition filled with the run's settings (as the CDK app fills it
  * with a deployment's), its functions bound to the same handler modules the Lambdas run (extract fanned out
- * over worker threads; reduce, validate, PCA and report in this thread, after the map), and one execution.
+ * over worker threads; reduce, validate, publish, PCA and report in this thread, after the map), and one execution.
  */
 import type { PcaSetting } from '../../functions/shared/pca/pca-setting.ts';
 import type { StorageLocation } from '../../functions/shared/storage/storage.ts';
@@ -16,6 +16,7 @@ export const functionNames = {
   extract: 'featurize-extract',
   reduce: 'featurize-reduce',
   validate: 'featurize-validate',
+  publish: 'featurize-publish',
   pca: 'featurize-pca',
   report: 'featurize-report',
 } as const;
@@ -25,6 +26,7 @@ export const handlerModules = {
   extract: new URL('../../functions/extract/handler.ts', import.meta.url),
   reduce: new URL('../../functions/reduce/handler.ts', import.meta.url),
   validate: new URL('../../functions/validate/handler.ts', import.meta.url),
+  publish: new URL('../../functions/publish/handler.ts', import.meta.url),
   pca: new URL('../../functions/pca/handler.ts', import.meta.url),
   report: new URL('../../functions/report/handler.ts', import.meta.url),
 };
@@ -75,6 +77,7 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
     ExtractFunctionArn: localFunctionArn(functionNames.extract),
     ReduceFunctionArn: localFunctionArn(functionNames.reduce),
     ValidateFunctionArn: localFunctionArn(functionNames.validate),
+    PublishFunctionArn: localFunctionArn(functionNames.publish),
     PcaFunctionArn: localFunctionArn(functionNames.pca),
     ReportFunctionArn: localFunctionArn(functionNames.report),
   };
@@ -95,6 +98,7 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
         [localFunctionArn(functionNames.extract)]: extract.invoke,
         [localFunctionArn(functionNames.reduce)]: inThisThread(functionNames.reduce, handlerModules.reduce),
         [localFunctionArn(functionNames.validate)]: inThisThread(functionNames.validate, handlerModules.validate),
+        [localFunctionArn(functionNames.publish)]: inThisThread(functionNames.publish, handlerModules.publish),
         [localFunctionArn(functionNames.pca)]: inThisThread(functionNames.pca, handlerModules.pca),
         [localFunctionArn(functionNames.report)]: inThisThread(functionNames.report, handlerModules.report),
       },

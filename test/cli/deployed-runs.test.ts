@@ -72,6 +72,7 @@ beforeAll(async () => {
       ExtractFunctionArn: lambda('extract'),
       ReduceFunctionArn: lambda('reduce'),
       ValidateFunctionArn: lambda('validate'),
+      PublishFunctionArn: lambda('publish'),
       PcaFunctionArn: lambda('pca'),
       ReportFunctionArn: lambda('report'),
       PcaDefault: 'null',

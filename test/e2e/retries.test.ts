@@ -72,9 +72,12 @@ it('still reduces, validates and reports a run whose map went past its tolerated
   expect(outcome).toMatchObject({ status: 'FAILED', error: { Error: 'ValidationFailed' } });
   const state = outcome.stateOutputs.get('Validate') as { mapError: { Error: string }; reduce: object; validation: object };
   expect(state.mapError.Error).toBe('States.ExceedToleratedFailureThreshold');
-  // A failed map publishes nothing: features/ stays as it was; the failed and never started batches are recorded.
-  expect(state.reduce).toMatchObject({ listed: 20, rows: 0, failures: 15, failureCodes: { BATCH_FAILED: 15 }, published: false });
+  // A failed map is not published: what its first batch made is staged, features/ stays as it was (absent); the
+  // failed and never started batches are recorded.
+  expect(state.reduce).toMatchObject({ listed: 20, rows: 5, failures: 15, failureCodes: { BATCH_FAILED: 15 } });
   expect(state.validation).toMatchObject({ passed: false });
+  expect(outcome.stateOutputs.has('Publish')).toBe(false);
+  expect(await readdir(join(output, 'runs', runId, 'parts'))).toEqual([`part-${runId}-00000.parquet`]);
   expect(await readdir(output)).not.toContain('features');
 
   const report = JSON.parse(await readFile(join(output, 'runs', runId, 'report.json'), 'utf8')) as { passed: boolean };

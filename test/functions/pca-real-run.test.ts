@@ -36,7 +36,7 @@ describe('PCA and report on a real run: MobileNetV2 vectors of 100 Fruits-360 im
     const keys = await sampleKeys(4, 25);
     const runId = 'real-pca';
     const location = { bucket: out, prefix: '' };
-    const { reduced, validation } = await runWithRealModel(out, runId, [keys.slice(0, 50), keys.slice(50)]);
+    const { reduced, validation, published } = await runWithRealModel(out, runId, [keys.slice(0, 50), keys.slice(50)]);
     expect(validation.passed).toBe(true);
 
     const result = (await pca({ runId, output: location, pca: {} } as never, context)) as PcaRunResult;
@@ -61,7 +61,7 @@ describe('PCA and report on a real run: MobileNetV2 vectors of 100 Fruits-360 im
     expect(Buffer.from(again.buffer).equals(Buffer.from(Float32Array.from(reducedVectors.flat()).buffer))).toBe(true);
 
     const page = (await report(
-      { runId, output: location, pca: {}, validation, reduce: reduced, pcaResult: result, pcaError: null } as never,
+      { runId, output: location, pca: {}, validation, reduce: reduced, publish: published, publishError: null, pcaResult: result, pcaError: null } as never,
       context,
     )) as ReportResult;
     const html = await readFile(page.location, 'utf8');

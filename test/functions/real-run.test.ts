@@ -16,11 +16,12 @@ afterAll(async () => {
 });
 
 describe('a run with the real model', () => {
-  it('reduces and validates what the extract function made of Fruits-360 images, vectors bit for bit', async () => {
+  it('reduces, validates and publishes what the extract function made of Fruits-360 images, vectors bit for bit', async () => {
     const keys = await sampleKeys(3, 2);
-    const { executions, validation } = await runWithRealModel(out, 'real-run', [keys.slice(0, 3), keys.slice(3)]);
+    const { executions, validation, published } = await runWithRealModel(out, 'real-run', [keys.slice(0, 3), keys.slice(3)]);
 
     expect(validation).toMatchObject({ passed: true, counts: { listed: 6, rows: 6, failures: 0 } });
+    expect(published).toMatchObject({ mode: 'incremental', parts: ['features/part-real-run-00000.parquet'], removedParts: 0, rewrittenParts: 0 });
     const rows = await query(`SELECT path, label, features FROM read_parquet(${literal(join(out, 'features', '*.parquet'))}) ORDER BY path`);
     const shardRows = new Map<string, Float32Array>();
     for (const execution of executions) {

@@ -38,7 +38,7 @@ beforeAll(async () => {
   await writeSampleRun(new FsStorage(dir), 'seen');
   const pcaResult = await pca({ runId: 'seen', output, pca: { components: 3 } } as never, context);
   const { location } = (await report(
-    { runId: 'seen', output, pca: { components: 3 }, validation: { passed: true }, reduce: { millis: 2500 }, pcaResult } as never,
+    { runId: 'seen', output, pca: { components: 3 }, validation: { passed: true }, reduce: { millis: 2500 }, publish: { millis: 900 }, pcaResult } as never,
     context,
   )) as ReportResult;
 

@@ -67,16 +67,17 @@ describe('report handler', () => {
     expect(html).toContain("All 200 vectors of the run.");
     expect(html.match(/<svg/g)).toHaveLength(3);
     expect(html).toMatch(/<td>reduce<\/td><td class="num">4\.2 s</);
+    expect(html).toMatch(/<td>publish<\/td><td class="num">1\.1 s</);
     expect(html).toMatch(/<td>pca: eigen<\/td>/);
     expect(html).toMatch(/<td>run, from its start to this report<\/td>/);
   });
 
   it('renders what it has when report.json, the failure records and PCA are all missing', async () => {
     await writeSampleRun(new FsStorage(dir), 'bare', { validationReport: false, failures: false });
-    const result = await invoke({ runId: 'bare', output: { bucket: dir }, pca: null, validation: { passed: true }, reduce: null });
+    const result = await invoke({ runId: 'bare', output: { bucket: dir }, pca: null, validation: { passed: true }, reduce: null, publish: null });
     const html = await readFile(result.location, 'utf8');
     expect(html).toContain(`No validation report at ${join(dir, 'runs/bare/report.json')}`);
-    expect(html).toContain("4 labels, counted from the run&#39;s feature parts.");
+    expect(html).toContain("4 labels, counted from the run&#39;s staged parts.");
     expect(html).toMatch(/data-count="rows"><span class="value">200</);
     expect(html).toMatch(/data-count="listed"><span class="value">–</);
     expect(html).toContain('No failure records were found for this run.');
@@ -87,11 +88,12 @@ describe('report handler', () => {
 
   it('says why there is no PCA: skipped after a failed validation, or the error that stopped it', async () => {
     await writeSampleRun(new FsStorage(dir), 'failed', { passed: false });
-    const base = { runId: 'failed', output: { bucket: dir }, pca: { components: 4 }, reduce: null };
+    const base = { runId: 'failed', output: { bucket: dir }, pca: { components: 4 }, reduce: null, publish: null };
     const skipped = await readFile((await invoke({ ...base, validation: { passed: false, summary: 'accounting: 3 keys missing' } })).location, 'utf8');
     expect(skipped).toContain('validation failed');
     expect(skipped).toContain('accounting: 3 keys missing');
     expect(skipped).toContain('PCA did not run: the validation did not pass.');
+    expect(skipped).toContain('Nothing was published: features/ is as it was before this run.');
     expect(skipped).toContain('3 listed inputs are neither a row nor a failure');
 
     const pcaError = {
@@ -100,6 +102,21 @@ describe('report handler', () => {
     };
     const failed = await readFile((await invoke({ ...base, validation: { passed: true }, pcaError })).location, 'utf8');
     expect(failed).toContain('PCA failed: PcaError: PCA needs at least 2 vectors, the run has 1');
+  });
+
+  it('shows why a run that passed validation is not published, and that PCA did not run for that reason', async () => {
+    await writeSampleRun(new FsStorage(dir), 'unpublished');
+    const publishError = {
+      Error: 'RunArtifactError',
+      Cause: JSON.stringify({ errorType: 'RunArtifactError', errorMessage: 'run unpublished: 1 of its audited parts are gone', trace: [] }),
+    };
+    const event = { runId: 'unpublished', output: { bucket: dir }, pca: 0.9, validation: { passed: true }, reduce: null, publish: null, publishError };
+
+    const html = await readFile((await invoke(event)).location, 'utf8');
+
+    expect(html).toContain('The run passed validation but could not be published: RunArtifactError: run unpublished: 1 of its audited parts are gone.');
+    expect(html).toContain('PCA did not run: the run could not be published.');
+    expect(html).not.toContain('Nothing was published');
   });
 
   it('draws a fixed-seed sample of at most the point limit, and says how many of how many', async () => {
@@ -117,7 +134,7 @@ describe('report handler', () => {
   it('refers to nothing outside the page: no script, stylesheet, image, frame or font to fetch', async () => {
     await writeSampleRun(new FsStorage(dir), 'offline');
     const pcaResult = await fitPca('offline', { bucket: dir });
-    const result = await invoke({ runId: 'offline', output: { bucket: dir }, pca: 0.9, validation: { passed: true }, reduce: null, pcaResult });
+    const result = await invoke({ runId: 'offline', output: { bucket: dir }, pca: 0.9, validation: { passed: true }, reduce: null, publish: null, pcaResult });
     const html = await readFile(result.location, 'utf8');
     expect(html.match(/<svg/g)).toHaveLength(3);
     expect(html).not.toMatch(/<(script|link|img|iframe|object|embed|source|video|audio)\b/i);

@@ -10,7 +10,16 @@ import { repoRoot } from '../../infra/assets.ts';
 import { readDefinition } from '../../infra/definition.ts';
 import { placeholderNames, substituteDefinition } from '../../statemachine/local/definition.ts';
 import { maxReceiveCount } from '../../infra/upload-trigger.ts';
-import { featuresPrefix, intermediateTags, manifestKey, mapResultsPrefix, reportKey, shardKey } from '../../functions/shared/run-layout.ts';
+import {
+  featuresPrefix,
+  intermediateTags,
+  manifestKey,
+  mapResultsPrefix,
+  partKey,
+  reportKey,
+  shardKey,
+  stagedPartsPrefix,
+} from '../../functions/shared/run-layout.ts';
 import { flatten, grantsOf, logicalId, nagViolations, synthesize, type Synthesized } from '../support/stack.ts';
 
 let synth: Synthesized;
@@ -24,12 +33,14 @@ const shortNames: [string, string][] = [
   ['AWS::Lambda::Function', 'Extract'],
   ['AWS::Lambda::Function', 'Reduce'],
   ['AWS::Lambda::Function', 'Validate'],
+  ['AWS::Lambda::Function', 'Publish'],
   ['AWS::Lambda::Function', 'Pca'],
   ['AWS::Lambda::Function', 'Report'],
   ['AWS::Lambda::Function', 'UploadTriggerFunction'],
   ['AWS::Logs::LogGroup', 'ExtractLogs'],
   ['AWS::Logs::LogGroup', 'ReduceLogs'],
   ['AWS::Logs::LogGroup', 'ValidateLogs'],
+  ['AWS::Logs::LogGroup', 'PublishLogs'],
   ['AWS::Logs::LogGroup', 'PcaLogs'],
   ['AWS::Logs::LogGroup', 'ReportLogs'],
   ['AWS::Logs::LogGroup', 'UploadTriggerFunctionLogs'],
@@ -98,11 +109,12 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
         { Id: 'AbortIncompleteUploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
       ]),
     );
-    // The rule's filter, applied as S3 does (prefix AND tags): shards (tagged when written) expire; the dataset,
-    // reports and manifests, untagged or elsewhere, stay.
+    // The rule's filter, applied as S3 does (prefix AND tags): shards and staged parts (tagged when written)
+    // expire; the dataset (published parts are copied without tags), reports and manifests stay.
     const expiring = (key: string, tags: Record<string, string>) =>
       key.startsWith(`${out}runs/`) && tags['featurize:intermediate'] === 'true';
     expect(expiring(`${out}${shardKey('run-1', 'abc')}`, intermediateTags)).toBe(true);
+    expect(expiring(`${out}${partKey('run-1', 0, stagedPartsPrefix('run-1'))}`, intermediateTags)).toBe(true);
     for (const kept of [`${featuresPrefix}part-00000.parquet`, reportKey('run-1'), manifestKey('upload-1')]) {
       expect(expiring(`${out}${kept}`, {}), kept).toBe(false);
     }
@@ -148,9 +160,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     expect(await readdir(context)).not.toContain('node_modules');
   });
 
-  it('runs reduce, validate, PCA and report on Node.js 22 (arm64) with the Parquet layer', () => {
+  it('runs reduce, validate, publish, PCA and report on Node.js 22 (arm64) with the Parquet layer', () => {
     const layer = logicalId(template, 'AWS::Lambda::LayerVersion', 'ParquetLayer');
-    for (const name of ['Reduce', 'Validate', 'Pca']) {
+    for (const name of ['Reduce', 'Validate', 'Publish', 'Pca']) {
       const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -167,7 +179,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
 
   it("loads each zip function's bundle with nothing beside it but its layer, as Lambda does, up to its event check", async () => {
     const layerModules = join(repoRoot, 'build', 'layers', 'parquet', 'nodejs', 'node_modules');
-    for (const [name, layer] of [['Reduce', true], ['Validate', true], ['Pca', true], ['Report', true], ['UploadTriggerFunction', false]] as const) {
+    for (const [name, layer] of [['Reduce', true], ['Validate', true], ['Publish', true], ['Pca', true], ['Report', true], ['UploadTriggerFunction', false]] as const) {
       // /var/task/index.mjs, and the layer's packages where Node's resolution finds them (Lambda: /opt/nodejs).
       const root = await mkdtemp(join(tmpdir(), `lambda-${name}-`));
       await mkdir(join(root, 'var', 'task'), { recursive: true });
@@ -192,10 +204,12 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     expect(reduce).toContain('from"parquet-wasm"');
     expect(reduce).toContain('from"apache-arrow"');
     expect(await bundle('Validate')).toContain('from"hyparquet"');
+    expect(await bundle('Publish')).toContain('from"parquet-wasm"');
+    expect(await bundle('Publish')).toContain('from"hyparquet"');
     // Everything else is inside: middy, zod, vega and the AWS SDK are not imported from node_modules at run time.
     // (Static imports of minified ESM: `import{a as b}from"pkg";`. Optional dynamic imports, such as vega's
     // `try { await import("canvas") }`, are not dependencies.)
-    for (const name of ['Reduce', 'Validate', 'Pca', 'Report', 'UploadTriggerFunction']) {
+    for (const name of ['Reduce', 'Validate', 'Publish', 'Pca', 'Report', 'UploadTriggerFunction']) {
       const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
       expect(imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)), name).toEqual([]);
     }
@@ -235,6 +249,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       ToleratedFailurePercentage: '5',
       MaxInputBytesPerBatch: String(256 * 1024),
       ExtractFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Extract',
+      PublishFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Publish',
       ReportFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Report',
       // No PCA unless asked for (-c pca=0.95): the JSON the Prepare state parses.
       PcaDefault: 'null',
@@ -279,7 +294,8 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     // EventBridge prefix matching, applied to what the pipeline writes: none of it matches.
     const matches = (key: string) => (pattern.detail.object.key as { prefix: string }[]).some((p) => key.startsWith(p.prefix));
     expect(matches('images/Apple Red 1/r_100.jpg')).toBe(true);
-    for (const written of [`${featuresPrefix}part-00000.parquet`, shardKey('r', 'b'), `${mapResultsPrefix('r')}manifest.json`, reportKey('r'), manifestKey('upload-x')]) {
+    const staged = partKey('r', 0, stagedPartsPrefix('r'));
+    for (const written of [`${featuresPrefix}part-00000.parquet`, staged, shardKey('r', 'b'), `${mapResultsPrefix('r')}manifest.json`, reportKey('r'), manifestKey('upload-x')]) {
       expect(matches(`${out}${written}`), written).toBe(false);
     }
     expect(rules[0]!.Properties.Targets).toEqual([
@@ -331,15 +347,15 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('reduce: reads the run and the dataset; writes parts and failures; deletes replaced parts', () => {
+    it('reduce: reads the run; writes its staged parts (tagged) and failures, deletes leftover staged parts; nothing of features/', () => {
       expect(grantsOf(template, role('ReduceRole'), names)).toEqual(
         [
-          listing(`${out}features/*`, `${out}runs/*`),
-          `s3:GetObject <Data.Arn>/${out}features/*`,
+          listing(`${out}runs/*`),
           `s3:GetObject <Data.Arn>/${out}runs/*`,
-          `s3:PutObject <Data.Arn>/${out}features/*`,
-          `s3:PutObject <Data.Arn>/${out}runs/*`,
-          `s3:DeleteObject <Data.Arn>/${out}features/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/parts/*`,
+          `s3:PutObjectTagging <Data.Arn>/${out}runs/*/parts/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/failures.jsonl`,
+          `s3:DeleteObject <Data.Arn>/${out}runs/*/parts/*`,
           ...logsOf('ReduceLogs'),
           ...tracing,
         ].sort(),
@@ -349,12 +365,28 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     it('validate: lists the input and outputs, reads outputs, writes only reports', () => {
       expect(grantsOf(template, role('ValidateRole'), names)).toEqual(
         [
-          listing('images/*', `${out}features/*`),
+          listing('images/*', `${out}features/*`, `${out}runs/*`),
           `s3:GetObject <Data.Arn>/${out}features/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*`,
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/report.json`,
           ...logsOf('ValidateLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('publish: reads the run\'s report, staged parts and failures and the dataset; writes and deletes only in features/', () => {
+      expect(grantsOf(template, role('PublishRole'), names)).toEqual(
+        [
+          listing(`${out}features/*`, `${out}runs/*`),
+          `s3:GetObject <Data.Arn>/${out}runs/*/report.json`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/parts/*`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/failures.jsonl`,
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:PutObject <Data.Arn>/${out}features/*`,
+          `s3:DeleteObject <Data.Arn>/${out}features/*`,
+          ...logsOf('PublishLogs'),
           ...tracing,
         ].sort(),
       );
@@ -379,9 +411,8 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     it('report: reads what the run left, writes only report.html', () => {
       expect(grantsOf(template, role('ReportRole'), names)).toEqual(
         [
-          listing(`${out}features/*`, `${out}features-pca/*`),
+          listing(`${out}runs/*`, `${out}features-pca/*`),
           `s3:GetObject <Data.Arn>/${out}runs/*`,
-          `s3:GetObject <Data.Arn>/${out}features/*`,
           `s3:GetObject <Data.Arn>/${out}features-pca/*`,
           `s3:GetObject <Data.Arn>/${out}pca/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/report.html`,
@@ -406,11 +437,11 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('state machine: invokes its five functions, lists the input, reads manifests, writes map results, runs its children', () => {
+    it('state machine: invokes its six functions, lists the input, reads manifests, writes map results, runs its children', () => {
       const execution = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Featurize-featurize';
       expect(grantsOf(template, role('StateMachineRole'), names)).toEqual(
         [
-          ...['Extract', 'Reduce', 'Validate', 'Pca', 'Report'].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
+          ...['Extract', 'Reduce', 'Validate', 'Publish', 'Pca', 'Report'].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
           listing('images/*'),
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map(

@@ -21,6 +21,7 @@ const values: DefinitionSubstitutions = {
   ExtractFunctionArn: localFunctionArn('featurize-extract'),
   ReduceFunctionArn: localFunctionArn('featurize-reduce'),
   ValidateFunctionArn: localFunctionArn('featurize-validate'),
+  PublishFunctionArn: localFunctionArn('featurize-publish'),
   PcaFunctionArn: localFunctionArn('featurize-pca'),
   ReportFunctionArn: localFunctionArn('featurize-report'),
 };

@@ -2,10 +2,10 @@
  * Feature parts as the reducer writes them (its own writer and metadata keys), from vectors a test chooses:
  * for tests of what reads the dataset (PCA, report).
  */
-import { encodeParquet } from '../../functions/reduce/parquet-writer.ts';
+import { encodeParquet } from '../../functions/shared/dataset/parquet-writer.ts';
 import { seededRandom } from '../../functions/report/reservoir-sample.ts';
 import { partMetadataKeys } from '../../functions/shared/dataset/feature-parts.ts';
-import { partKey } from '../../functions/shared/run-layout.ts';
+import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 
 export interface FeatureRow {
@@ -17,8 +17,8 @@ export interface FeatureRow {
 export const testSource = { modelId: 'mobilenet_v2_test@000000000000', engine: 'tfjs/wasm', preprocessing: '{"size":224}' };
 
 /**
- * Writes `rows` as the run's parts `features/part-<runId>-NNNNN.parquet`, `rowsPerPart` rows each, with the
- * reducer's own Parquet writer and part metadata.
+ * Writes `rows` as the run's parts `<folder>part-<runId>-NNNNN.parquet` (features/ unless told), `rowsPerPart`
+ * rows each, with the reducer's own Parquet writer and part metadata.
  */
 export async function writeFeatureParts(
   output: Storage,
@@ -28,7 +28,8 @@ export async function writeFeatureParts(
     rowsPerPart = rows.length,
     rowGroupRows = 1000,
     source = testSource,
-  }: { rowsPerPart?: number; rowGroupRows?: number; source?: typeof testSource } = {},
+    folder = featuresPrefix,
+  }: { rowsPerPart?: number; rowGroupRows?: number; source?: typeof testSource; folder?: string } = {},
 ): Promise<string[]> {
   const metadata = {
     [partMetadataKeys.runId]: runId,
@@ -46,7 +47,7 @@ export async function writeFeatureParts(
       sha256: row.path.padEnd(64, '0').slice(0, 64),
       features: Float32Array.from(row.features),
     }));
-    const key = partKey(runId, index);
+    const key = partKey(runId, index, folder);
     await output.write(key, await encodeParquet(once(chunk), { rowGroupRows, metadata }));
     keys.push(key);
   }

@@ -1,13 +1,15 @@
 /**
- * A run with the real model, up to validation: the extract function over batches of sample images (keys of
- * `sampleDir`), the map's result files as AWS writes them, then the reducer and the validator, as the state
- * machine calls them for a run over a manifest of those keys.
+ * A run with the real model, up to publishing: the extract function over batches of sample images (keys of
+ * `sampleDir`), the map's result files as AWS writes them, then the reducer, the validator and (when the run
+ * passed) the publisher, as the state machine calls them for a run over a manifest of those keys.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
 import { handler as extract } from '../../functions/extract/handler.ts';
+import { handler as publish } from '../../functions/publish/handler.ts';
+import type { PublishResult } from '../../functions/publish/publish-run.ts';
 import { handler as reduce } from '../../functions/reduce/handler.ts';
 import type { ReduceResult } from '../../functions/reduce/reduce-run.ts';
 import type { BatchEvent, RunEvent } from '../../functions/shared/event-schemas.ts';
@@ -23,6 +25,8 @@ export interface RealRun {
   executions: Execution[];
   reduced: ReduceResult;
   validation: ValidationResult;
+  /** Null when the run did not pass validation. */
+  published: PublishResult | null;
 }
 
 /** Runs `batches` of sample keys into the directory `out` (the output location, prefix ''). */
@@ -38,5 +42,6 @@ export async function runWithRealModel(out: string, runId: string, batches: read
   const run: RunEvent = { runId, input: { bucket: sampleDir, prefix: '' }, manifest: { bucket: out, key: 'manifest.json' }, output: location, mapError: null };
   const reduced = (await reduce(run, context)) as ReduceResult;
   const validation = (await validate({ ...run, toleratedFailurePercentage: 0, reduce: reduced } satisfies ValidateEvent, context)) as ValidationResult;
-  return { run, executions, reduced, validation };
+  const published = validation.passed ? ((await publish({ runId, output: location }, context)) as PublishResult) : null;
+  return { run, executions, reduced, validation, published };
 }

@@ -1,9 +1,10 @@
 /**
- * What a finished run leaves in its output location, for tests of the report: feature parts, failure records,
- * and the validator's report.json in the shape the validator writes, all consistent with each other.
+ * What a finished run leaves in its output location, for tests of the report: its staged parts and their
+ * published copies in features/, failure records, and the validator's report.json in the shape the validator
+ * writes, all consistent with each other.
  */
 import type { FailureRecord } from '../../functions/shared/failures.ts';
-import { failuresKey, reportKey } from '../../functions/shared/run-layout.ts';
+import { failuresKey, publishedPartKey, reportKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 import { clusteredRows, testSource, writeFeatureParts, type FeatureRow } from './feature-parts.ts';
 
@@ -28,7 +29,8 @@ export async function writeSampleRun(
   { rows: count = 200, validationReport = true, failures = true, passed = true } = {},
 ): Promise<SampleRun> {
   const rows = clusteredRows(count, { width: 48, labels: sampleLabels });
-  await writeFeatureParts(output, runId, rows, { rowsPerPart: Math.ceil(count / 2), rowGroupRows: 64 });
+  const staged = await writeFeatureParts(output, runId, rows, { rowsPerPart: Math.ceil(count / 2), rowGroupRows: 64, folder: stagedPartsPrefix(runId) });
+  for (const key of staged) await output.copy(key, publishedPartKey(key));
   const failed = failures ? sampleFailures : [];
   if (failures) await output.write(failuresKey(runId), failed.map((f) => JSON.stringify(f)).join('\n') + '\n');
   if (validationReport) {
@@ -53,7 +55,7 @@ export async function writeSampleRun(
         counts: { listed: rows.length + failed.length, rows: rows.length, failures: failed.length },
         labels,
         failureCodes,
-        parts: [],
+        parts: staged,
         checks: [
           { name: 'vector-length', passed: true, detail: 'every vector has 48 values' },
           { name: 'accounting', passed, detail: passed ? 'every listed input is a row or a failure' : '3 listed inputs are neither a row nor a failure' },

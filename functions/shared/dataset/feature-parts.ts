@@ -1,8 +1,9 @@
 /**
- * The dataset: Parquet parts under `features/`, one row per image that has a vector. The reducer writes
- * them (parquet-wasm); the validator and the reducer's incremental rewrite read them back with hyparquet,
- * an independent implementation, through ranged reads: a footer or the `path` column of a 90 MB part costs
- * a few hundred kilobytes, not the part.
+ * The dataset: Parquet parts under `features/`, one row per image that has a vector (and the same parts as
+ * staged under `runs/<runId>/parts/` before publishing). The reducer writes them (parquet-wasm); the validator
+ * and the publisher's incremental rewrite read them back with hyparquet, an independent implementation,
+ * through ranged reads: a footer or the `path` column of a 90 MB part costs a few hundred kilobytes, not the
+ * part.
  *
  * Columns: path, label, sha256 (UTF8), size (INT64), etag (UTF8, nullable), features (LIST of FLOAT,
  * `featureLength` per row). Key-value metadata: the keys of `partMetadataKeys`.
@@ -20,7 +21,7 @@ export const partMetadataKeys = {
   engine: 'featurize.engine',
   preprocessing: 'featurize.preprocessing',
   createdAt: 'featurize.created_at',
-  /** Set on an older part rewritten without the images a later incremental run re-processed. */
+  /** Set on an older part rewritten (when an incremental run is published) without the images it re-processed. */
   rewrittenBy: 'featurize.rewritten_by_run',
   rewrittenAt: 'featurize.rewritten_at',
 } as const;

@@ -1,7 +1,8 @@
 /**
- * How every Parquet part of an output is written (features/ by the reducer, features-pca/ by the PCA step),
- * so that one reader configuration reads them all: zstd (decoded by DuckDB, pyarrow, Spark, Athena, and by
- * hyparquet here through Node's zlib), a dictionary for the label column only.
+ * How every Parquet part of an output is written (staged by the reducer, rewritten by the publisher, reduced
+ * into features-pca/ by the PCA step), so that one reader configuration reads them all: zstd (decoded by
+ * DuckDB, pyarrow, Spark, Athena, and by hyparquet here through Node's zlib), a dictionary for the label column
+ * only.
  */
 import { Compression, WriterPropertiesBuilder, type WriterProperties } from 'parquet-wasm';
 

@@ -29,6 +29,13 @@ export interface Storage {
   readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** Creates or replaces the object. Throws StorageUnavailableError. */
   write(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<void>;
+  /**
+   * Copies `fromKey` to `toKey` (created or replaced) without the bytes passing through this process where the
+   * store can avoid it: one server-side CopyObject on S3, a clone or a copy on the filesystem. The copy carries
+   * no tags. Throws ObjectReadError when the source cannot be read (missing, forbidden) or S3 refuses the copy,
+   * StorageUnavailableError otherwise.
+   */
+  copy(fromKey: string, toKey: string): Promise<void>;
   /** Removes the objects; missing ones are ignored. */
   remove(keys: string[]): Promise<void>;
   /** The object's full location: `s3://bucket/key` or an absolute path. */

@@ -12,8 +12,8 @@
  */
 import { Table, tableToIPC, type RecordBatch } from 'apache-arrow';
 import { Table as WasmTable, transformParquetStream } from 'parquet-wasm';
-import { partWriterProperties, type PartWriterOptions } from '../shared/dataset/part-writer-properties.ts';
-import { featuresVector, recordBatchOf, sourceColumns, type SourceFields } from '../shared/shards/shard-file.ts';
+import { partWriterProperties, type PartWriterOptions } from './part-writer-properties.ts';
+import { featuresVector, recordBatchOf, sourceColumns, type SourceFields } from '../shards/shard-file.ts';
 
 /** One row of the dataset: an image that has a vector. */
 export interface DatasetRow extends SourceFields {
