@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { reduceRun } from '../functions/reduce/reduce-run.ts';
 import { reduceSettings } from '../functions/shared/config.ts';
 import { defaultVectorShape } from '../functions/shared/model/model-descriptor.ts';
+import { stagedPartsPrefix } from '../functions/shared/run-layout.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
 import { listedInputs } from '../functions/validate/listed-inputs.ts';
 import { validateRun } from '../functions/validate/validate-run.ts';
@@ -27,10 +28,10 @@ await writeMapRun({ runId: 'bench', input: { bucket: input.root }, output: locat
 const output = openStorage(location);
 const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
 let started = performance.now();
-const reduced = await reduceRun({ runId: 'bench', output, outputPrefix: '', mode: 'full', mapFailed: false }, reduceSettings());
+const reduced = await reduceRun({ runId: 'bench', output, outputPrefix: '' }, reduceSettings());
 const reduceSeconds = (performance.now() - started) / 1000;
 const sizes: number[] = [];
-for await (const object of output.list('features/')) sizes.push(object.size);
+for await (const object of output.list(stagedPartsPrefix('bench'))) sizes.push(object.size);
 const total = sizes.reduce((a, b) => a + b, 0);
 console.log(
   `reduce: ${reduced.rows} rows from ${batches.length} shards into ${reduced.parts.length} parts in ${reduceSeconds.toFixed(1)} s ` +

@@ -5,6 +5,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { FeaturizeError } from '../functions/shared/errors.ts';
+import { addInspectCommand } from './commands/inspect.ts';
+import { addRunCommand } from './commands/run.ts';
+import { addStartCommand } from './commands/start.ts';
+import { addStatusCommand } from './commands/status.ts';
+import { addWatchCommand } from './commands/watch.ts';
 
 const program = new Command('featurize')
   .description('Images in a folder or an S3 prefix to a Parquet dataset of MobileNetV2 feature vectors')
@@ -12,6 +17,12 @@ const program = new Command('featurize')
   .showSuggestionAfterError()
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'featurize: ')) });
+
+addRunCommand(program);
+addInspectCommand(program);
+addWatchCommand(program);
+addStartCommand(program);
+addStatusCommand(program);
 
 program.hook('preAction', (command) => {
   process.env.POWERTOOLS_LOG_LEVEL ??= command.optsWithGlobals().verbose ? 'DEBUG' : 'WARN';

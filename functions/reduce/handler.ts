@@ -1,8 +1,10 @@
 /**
- * The reduce Lambda: after the Distributed Map, compacts the run's shards into the Parquet dataset.
+ * The reduce Lambda: after the Distributed Map, compacts the run's shards into staged Parquet parts
+ * (runs/<runId>/parts/) and writes its failure records; features/ is left to the publish step.
  *
  * Event (the state machine's Reduce state): { runId, input: { bucket, prefix }, manifest: { bucket, key } | null,
- *   output: { bucket, prefix }, mapError: { Error, Cause } | null }.
+ *   output: { bucket, prefix }, mapError: { Error, Cause } | null }: the run's settings as every step after the
+ *   map gets them; the reducer uses runId and output.
  * Returns ReduceResult, which the state machine keeps at $.reduce and hands to the validator.
  */
 import middy from '@middy/core';
@@ -25,8 +27,6 @@ export async function reduce(event: RunEvent): Promise<ReduceResult> {
       runId: event.runId,
       output: openStorage(event.output),
       outputPrefix: event.output.prefix,
-      mode: event.manifest ? 'incremental' : 'full',
-      mapFailed: event.mapError !== null,
     },
     settings,
   );

@@ -1,37 +1,34 @@
 /**
- * A run's shards to the dataset: streams the shards of the map's succeeded batches into Parquet parts
- * under `features/`, records every failure in `runs/<runId>/failures.jsonl`, then makes the dataset what
- * the run's mode says. Knows nothing of Lambda.
+ * A run's shards to its staged parts: streams the shards of the map's succeeded batches into Parquet parts
+ * under `runs/<runId>/parts/` and records every failure in `runs/<runId>/failures.jsonl`. Nothing under
+ * `features/` changes here (write, audit, publish): the validator audits the staged parts, and only a run that
+ * passed is published into features/ (functions/publish). Knows nothing of Lambda.
  *
- * - Full run: the dataset becomes exactly this run's output; other runs' parts are removed once this run's
- *   are written.
- * - Incremental run: older parts stay, but an image this run listed (re-uploaded) must not appear twice:
- *   an older part holding one of its paths is rewritten without it (found from the `path` column alone), or
- *   removed when nothing else is left in it.
- * - A run whose map failed publishes nothing: its failures are recorded and `features/` is left as it was.
+ * A run whose map failed is reduced all the same: its failures are recorded for its report, and what its
+ * succeeded batches made is staged for inspection; the validator's map check keeps it from being published.
+ *
+ * Staged parts carry the intermediate tag: the bucket's lifecycle expires them, published or not.
  *
  * Idempotent: part keys are named after the run and numbered in shard order, so a retry overwrites the same
- * parts with the same rows, removes any extra part an earlier attempt left, and finds nothing left to rewrite.
+ * parts with the same rows and removes any extra part an earlier attempt left.
  */
 import { pMapIterable } from 'p-map';
 import { RunArtifactError } from '../shared/errors.ts';
-import { listParts, openPart, partKeyValues, partMetadataKeys, readPartPaths, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
+import { listParts, partMetadataKeys } from '../shared/dataset/feature-parts.ts';
+import { encodeParquet, inGroups, type DatasetRow } from '../shared/dataset/parquet-writer.ts';
 import type { FailureCode, FailureRecord } from '../shared/failures.ts';
 import { logger } from '../shared/observability.ts';
-import { failuresKey, partKey, partRunId } from '../shared/run-layout.ts';
+import { writeFailureRecords } from '../shared/run-failures.ts';
+import { intermediateTags, partKey, stagedPartsPrefix } from '../shared/run-layout.ts';
 import { decodeShard, type ShardMetadata } from '../shared/shards/shard-file.ts';
-import type { Storage, StoredObject } from '../shared/storage/storage.ts';
+import type { Storage } from '../shared/storage/storage.ts';
 import { readMapResults, type SucceededBatch } from './map-results.ts';
-import { encodeParquet, inGroups, type DatasetRow } from './parquet-writer.ts';
 
 export interface ReduceRequest {
   runId: string;
   output: Storage;
   /** The output location's key prefix in its bucket: the map's manifest names result files by full key. */
   outputPrefix: string;
-  mode: 'full' | 'incremental';
-  /** The map failed (the state machine caught its error): record, but publish nothing. */
-  mapFailed: boolean;
 }
 
 export interface ReduceOptions {
@@ -46,18 +43,12 @@ export interface ReduceResult {
   runId: string;
   /** Items across the map's result files. */
   listed: number;
-  /** Rows written to this run's parts. */
+  /** Rows written to this run's staged parts. */
   rows: number;
   failures: number;
   failureCodes: Partial<Record<FailureCode, number>>;
-  /** This run's parts, keys relative to the output location. */
+  /** This run's staged parts (runs/<runId>/parts/), keys relative to the output location. */
   parts: string[];
-  /** Whether `features/` was changed at all (not when the map failed). */
-  published: boolean;
-  /** Parts of other runs removed: all of them in a full run, emptied ones in an incremental run. */
-  removedParts: number;
-  /** Older parts rewritten without the images this (incremental) run re-processed. */
-  rewrittenParts: number;
   /** Null when no batch succeeded. */
   modelId: string | null;
   engine: string | null;
@@ -67,18 +58,12 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
   const { runId, output } = request;
   const results = await readMapResults(output, request.outputPrefix, runId);
   const model = runModel(results.succeeded);
-  const publish = !request.mapFailed;
-  const shards = new ShardStream(output, runId, results.succeeded, {
-    concurrency: options.readConcurrency,
-    collectPaths: publish && request.mode === 'incremental',
-  });
+  const shards = new ShardStream(output, runId, results.succeeded, options.readConcurrency);
 
-  const written = publish ? await writeParts(shards, runId, output, options) : await failuresOnly(shards);
+  const written = await writeParts(shards, runId, output, options);
   const failures = [...shards.failures, ...results.failures];
-  await output.write(failuresKey(runId), failures.map((failure) => `${JSON.stringify(failure)}\n`).join(''));
-  const updated = publish
-    ? await updateDataset(output, request, written.parts, [...shards.paths, ...results.failures.map((f) => f.path)], options)
-    : { removed: [], rewritten: [] };
+  await writeFailureRecords(output, runId, failures);
+  await removeLeftovers(output, runId, written.parts);
 
   const failureCodes: Partial<Record<FailureCode, number>> = {};
   for (const failure of failures) failureCodes[failure.code] = (failureCodes[failure.code] ?? 0) + 1;
@@ -89,60 +74,35 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
     failures: failures.length,
     failureCodes,
     parts: written.parts,
-    published: publish,
-    removedParts: updated.removed.length,
-    rewrittenParts: updated.rewritten.length,
     modelId: model?.modelId ?? null,
     engine: model?.engine ?? null,
   };
 }
 
-/** The run's vector rows into parts of at most `partRows` rows, numbered in shard order. */
+/** The run's vector rows into staged parts of at most `partRows` rows, numbered in shard order. */
 async function writeParts(shards: ShardStream, runId: string, output: Storage, options: ReduceOptions) {
   const parts: string[] = [];
   let rows = 0;
   if (!shards.empty) {
     const metadata = partMetadata(await shards.metadata(), options.now ?? new Date());
     for await (const group of inGroups(shards.rows(), options.partRows)) {
-      const key = partKey(runId, parts.length);
+      const key = partKey(runId, parts.length, stagedPartsPrefix(runId));
       const counted = countRows(group, (n) => (rows += n));
-      await output.write(key, await encodeParquet(counted, { rowGroupRows: options.rowGroupRows, metadata }));
+      const bytes = await encodeParquet(counted, { rowGroupRows: options.rowGroupRows, metadata });
+      await output.write(key, bytes, { tags: intermediateTags });
       parts.push(key);
     }
   }
   return { parts, rows };
 }
 
-/** A failed map's shards are read for their failure records only. */
-async function failuresOnly(shards: ShardStream) {
-  for await (const _ of shards.rows());
-  return { parts: [], rows: 0 };
-}
-
-/**
- * What else `features/` holds once the run's parts are written: in a full run, every other part goes; in an
- * incremental run, this run's leftovers from an earlier attempt go, and older parts lose the paths it listed.
- */
-async function updateDataset(
-  output: Storage,
-  request: ReduceRequest,
-  parts: readonly string[],
-  runPaths: readonly string[],
-  options: ReduceOptions,
-): Promise<{ removed: string[]; rewritten: string[] }> {
+/** Staged parts an earlier attempt wrote beyond this one's (its map results had more rows). */
+async function removeLeftovers(output: Storage, runId: string, parts: readonly string[]): Promise<void> {
   const written = new Set(parts);
-  const replaced: string[] = [];
-  const older: StoredObject[] = [];
-  for (const object of await listParts(output)) {
-    if (written.has(object.key)) continue;
-    if (request.mode === 'full' || partRunId(object.key) === request.runId) replaced.push(object.key);
-    else older.push(object);
-  }
-  await output.remove(replaced);
-  const outcome = await withoutReprocessed(output, older, new Set(runPaths), request.runId, options);
-  const updated = { removed: [...replaced, ...outcome.removed], rewritten: outcome.rewritten };
-  logger.info('dataset updated', updated);
-  return updated;
+  const leftovers = (await listParts(output, stagedPartsPrefix(runId))).map((object) => object.key).filter((key) => !written.has(key));
+  if (leftovers.length === 0) return;
+  await output.remove(leftovers);
+  logger.info('staged parts of an earlier attempt removed', { leftovers });
 }
 
 /** One model and engine for the whole run, checked before anything is written: mixed vectors are no dataset. */
@@ -175,29 +135,22 @@ async function* countRows<T>(chunks: AsyncIterable<T[]>, count: (n: number) => v
 }
 
 /**
- * The run's shards in order, read ahead while the writer works: their vector rows as a stream, their
- * failure records and (for an incremental run's rewrite only: a full run may list millions) their paths
- * collected on the way.
+ * The run's shards in order, read ahead while the writer works: their vector rows as a stream, their failure
+ * records collected on the way.
  */
 class ShardStream {
   readonly failures: FailureRecord[] = [];
-  readonly paths: string[] = [];
   private readonly output: Storage;
   private readonly runId: string;
   private readonly batches: readonly SucceededBatch[];
-  private readonly options: { concurrency: number; collectPaths: boolean };
+  private readonly concurrency: number;
   private expected: ShardMetadata | undefined;
 
-  constructor(
-    output: Storage,
-    runId: string,
-    batches: readonly SucceededBatch[],
-    options: { concurrency: number; collectPaths: boolean },
-  ) {
+  constructor(output: Storage, runId: string, batches: readonly SucceededBatch[], concurrency: number) {
     this.output = output;
     this.runId = runId;
     this.batches = batches;
-    this.options = options;
+    this.concurrency = concurrency;
   }
 
   get empty(): boolean {
@@ -214,14 +167,13 @@ class ShardStream {
 
   async *rows(): AsyncGenerator<DatasetRow[]> {
     const decoded = pMapIterable(this.batches, async (batch) => ({ batch, ...decodeShard(await this.output.read(batch.shard)) }), {
-      concurrency: this.options.concurrency,
-      backpressure: this.options.concurrency,
+      concurrency: this.concurrency,
+      backpressure: this.concurrency,
     });
     for await (const { batch, metadata, rows } of decoded) {
       this.check(batch, metadata);
       const vectors: DatasetRow[] = [];
       for (const row of rows) {
-        if (this.options.collectPaths) this.paths.push(row.path);
         const { features, failure, sha256, ...source } = row;
         if (failure) this.failures.push({ path: row.path, code: failure.code, message: failure.message });
         else if (features && sha256 !== null) vectors.push({ ...source, sha256, features });
@@ -240,63 +192,5 @@ class ShardStream {
         throw new RunArtifactError(`${where} has ${field} ${metadata[field]}, other shards of the run ${this.expected[field]}`);
       }
     }
-  }
-}
-
-/**
- * Older parts without the paths this run re-processed: untouched when they hold none, removed when they
- * hold nothing else, otherwise rewritten in place (same key, same order, same metadata plus a note of the
- * rewrite). Only the `path` column is read to decide.
- */
-async function withoutReprocessed(
-  output: Storage,
-  older: readonly StoredObject[],
-  reprocessed: ReadonlySet<string>,
-  runId: string,
-  options: ReduceOptions,
-): Promise<{ removed: string[]; rewritten: string[] }> {
-  const removed: string[] = [];
-  const rewritten: string[] = [];
-  if (reprocessed.size === 0) return { removed, rewritten };
-  const scanned = pMapIterable(
-    older,
-    async (object) => {
-      const part = await openPart(output, object);
-      const paths = await readPartPaths(part);
-      return { part, hits: paths.filter((path) => reprocessed.has(path)).length, rows: paths.length };
-    },
-    { concurrency: options.readConcurrency },
-  );
-  for await (const { part, hits, rows } of scanned) {
-    if (hits === 0) continue;
-    if (hits === rows) {
-      await output.remove([part.key]);
-      removed.push(part.key);
-      continue;
-    }
-    const metadata = {
-      ...Object.fromEntries(Object.entries(partKeyValues(part)).filter(([key]) => key !== 'ARROW:schema')),
-      [partMetadataKeys.rewrittenBy]: runId,
-      [partMetadataKeys.rewrittenAt]: (options.now ?? new Date()).toISOString(),
-    };
-    const kept = keptRows(part, reprocessed);
-    await output.write(part.key, await encodeParquet(kept, { rowGroupRows: options.rowGroupRows, metadata }));
-    rewritten.push(part.key);
-  }
-  return { removed, rewritten };
-}
-
-async function* keptRows(part: PartFile, reprocessed: ReadonlySet<string>): AsyncGenerator<DatasetRow[]> {
-  for await (const group of readPartRowGroups(part, ['path', 'label', 'size', 'etag', 'sha256', 'features'])) {
-    yield group
-      .filter((row) => !reprocessed.has(row.path as string))
-      .map((row) => ({
-        path: row.path as string,
-        label: row.label as string,
-        size: Number(row.size),
-        etag: (row.etag as string | null | undefined) ?? null,
-        sha256: row.sha256 as string,
-        features: Float32Array.from(row.features as number[]),
-      }));
   }
 }

@@ -82,7 +82,11 @@ export function extractionSettings(env: NodeJS.ProcessEnv = process.env): Extrac
 }
 
 export interface ReduceSettings {
-  /** Rows per Parquet part: about 3.7 KB a row with zstd, so the default 25,000 gives parts of roughly 90 MB. */
+  /**
+   * Rows per Parquet part: about 3.7 KB a row with zstd, so the default 25,000 gives parts of roughly 90 MB.
+   * At most 500,000: even incompressible (5.4 KB a row) a part stays under 2.7 GB, so that publishing copies it
+   * in one S3 CopyObject (5 GB at most) and the reducer, which holds one part's bytes, fits a Lambda's memory.
+   */
   partRows: number;
   /** Rows per row group: what readers split work on, and what the writer holds in memory at once. */
   rowGroupRows: number;
@@ -91,7 +95,7 @@ export interface ReduceSettings {
 }
 
 const reduceSettingsSchema = z.object({
-  FEATURIZE_PART_ROWS: positiveInt.default(25_000),
+  FEATURIZE_PART_ROWS: positiveInt.max(500_000).default(25_000),
   FEATURIZE_ROW_GROUP_ROWS: positiveInt.default(5_000),
   FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
 });
@@ -159,6 +163,32 @@ export function onnxRuntimeSettings(env: NodeJS.ProcessEnv = process.env): OnnxR
     executionMode: s.FEATURIZE_ORT_EXECUTION_MODE,
     memoryArena: s.FEATURIZE_ORT_MEMORY_ARENA,
     spinning: s.FEATURIZE_ORT_SPINNING,
+  };
+}
+
+/** Where the upload trigger starts runs and writes their manifests: set by the CDK app on the function. */
+export interface TriggerSettings {
+  stateMachineArn: string;
+  /** Uploads outside this bucket and prefix are refused (the EventBridge rule should never deliver them). */
+  input: { bucket: string; prefix: string };
+  /** Manifests go to `<prefix>manifests/` in this bucket, beside the runs they start. */
+  output: { bucket: string; prefix: string };
+}
+
+const triggerSchema = z.object({
+  FEATURIZE_STATE_MACHINE_ARN: z.string().regex(/^arn:[\w-]+:states:/, 'a state machine ARN'),
+  FEATURIZE_INPUT_BUCKET: z.string().min(1),
+  FEATURIZE_INPUT_PREFIX: z.string().default(''),
+  FEATURIZE_OUTPUT_BUCKET: z.string().min(1),
+  FEATURIZE_OUTPUT_PREFIX: z.string().default(''),
+});
+
+export function triggerSettings(env: NodeJS.ProcessEnv = process.env): TriggerSettings {
+  const s = parseSettings(triggerSchema, env);
+  return {
+    stateMachineArn: s.FEATURIZE_STATE_MACHINE_ARN,
+    input: { bucket: s.FEATURIZE_INPUT_BUCKET, prefix: s.FEATURIZE_INPUT_PREFIX },
+    output: { bucket: s.FEATURIZE_OUTPUT_BUCKET, prefix: s.FEATURIZE_OUTPUT_PREFIX },
   };
 }
 

@@ -18,7 +18,10 @@ export class StorageUnavailableError extends FeaturizeError {
   override name = 'StorageUnavailableError';
 }
 
-/** One object could not be read (missing, forbidden): recorded as that item's failure, not retried. */
+/**
+ * One object could not be read (missing, forbidden), or copied (S3 refused the copy): an image's becomes that
+ * item's failure record; a run artifact's fails the step. Never retried.
+ */
 export class ObjectReadError extends FeaturizeError {
   override name = 'ObjectReadError';
   readonly key: string;
@@ -52,4 +55,67 @@ export class ModelExportError extends FeaturizeError {
 /** A setting (environment variable, CLI flag, URI) has an invalid value. */
 export class ConfigError extends FeaturizeError {
   override name = 'ConfigError';
+}
+
+/**
+ * PCA cannot be fitted or applied to this run's vectors: too few rows, a fixed number of components above
+ * what the data supports, non-finite values, or a saved model made for another feature extractor.
+ * Retrying cannot help; the report still renders, and the run fails with this name.
+ */
+export class PcaError extends FeaturizeError {
+  override name = 'PcaError';
+}
+
+/**
+ * Publishing was asked for a run whose validation report is missing, did not pass, or names parts that are not
+ * the run's staged parts: nothing unaudited reaches features/, which is left as it was. Retrying cannot help.
+ */
+export class PublishRefusedError extends FeaturizeError {
+  override name = 'PublishRefusedError';
+}
+
+/**
+ * The process running a function died mid-invocation: AWS Lambda reports a crashed runtime under this name;
+ * the local runner uses it for a worker thread that exited or threw outside the handler. The state machine
+ * retries it like the Lambda service errors: a fresh sandbox usually succeeds.
+ */
+export class RuntimeExitError extends FeaturizeError {
+  override name = 'Runtime.ExitError';
+}
+
+/**
+ * A function's error, carried across a thread boundary (structured clone keeps only standard error names) and
+ * rebuilt under its original name, the way Lambda reports a handler's error type to Step Functions.
+ */
+export class FunctionError extends FeaturizeError {
+  constructor(name: string, message: string, stackTrace: readonly string[] = []) {
+    super(message);
+    this.name = name;
+    this.stack = [`${name}: ${message}`, ...stackTrace.map((frame) => `    ${frame}`)].join('\n');
+  }
+}
+
+/** The Distributed Map's ItemReader could not list or read its items (Step Functions' own error name). */
+export class ItemReaderFailedError extends FeaturizeError {
+  override name = 'States.ItemReaderFailed';
+}
+
+/** The Distributed Map's ResultWriter could not write the map run's results (Step Functions' own error name). */
+export class ResultWriterFailedError extends FeaturizeError {
+  override name = 'States.ResultWriterFailed';
+}
+
+/** More of the map run's items failed than its ToleratedFailurePercentage allows (Step Functions' own error name). */
+export class ToleratedFailureThresholdExceededError extends FeaturizeError {
+  override name = 'States.ExceedToleratedFailureThreshold';
+}
+
+/**
+ * The definition asked for something invalid at run time (a batch limit that is not a positive integer...).
+ * As on AWS, neither Retry nor Catch applies: aws-local-stepfunctions reads these two flags from the error.
+ */
+export class StatesRuntimeError extends FeaturizeError {
+  override name = 'States.Runtime';
+  readonly isRetryable = false;
+  readonly isCatchable = false;
 }

@@ -1,10 +1,19 @@
 /**
  * Where a run writes, relative to the output location (documented in the README's "Output layout"):
- *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only, named after the run that wrote them
+ *   features/part-<runId>-NNNNN.parquet    the dataset: Parquet parts only, named after the run that wrote them,
+ *                                          each a copy of a staged part, published once the run passed validation
+ *   features-pca/pca_model=<modelId>/part-<runId>-NNNNN.parquet
+ *                                          the same rows reduced by one PCA model (one partition per model)
+ *   pca/<modelId>/model.json               a fitted PCA model; its id is the id of the run that fitted it
  *   runs/<runId>/shards/<batchId>.arrow    one per extraction batch (intermediate: tagged, expired by lifecycle)
  *   runs/<runId>/map/                      the Distributed Map's ResultWriter output (manifest.json, ...)
+ *   runs/<runId>/parts/part-<runId>-NNNNN.parquet
+ *                                          the run's parts as the reducer wrote them and the validator audited them
+ *                                          (intermediate: tagged, expired by lifecycle, published or not)
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
+ *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
+ *   manifests/<name>.json                  the keys of an incremental run ([{ Key, Size, Etag }])
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -13,20 +22,57 @@ export const featuresPrefix = 'features/';
 const runIdSyntax = '[A-Za-z0-9][A-Za-z0-9._-]{0,79}';
 export const runIdPattern = new RegExp(`^${runIdSyntax}$`);
 
-const partPattern = new RegExp(`^${featuresPrefix}part-(${runIdSyntax})-\\d{5,}\\.parquet$`);
+const partNamePattern = new RegExp(`^part-(${runIdSyntax})-\\d{5,}\\.parquet$`);
 
-/** A run's `index`th part: deterministic, so a retried reducer overwrites its parts instead of adding more. */
-export function partKey(runId: string, index: number): string {
-  return `${featuresPrefix}part-${runId}-${String(index).padStart(5, '0')}.parquet`;
+/**
+ * A run's `index`th part in a dataset folder (features/ by default, or the run's staging folder): deterministic,
+ * so a retried reducer overwrites its parts instead of adding more.
+ */
+export function partKey(runId: string, index: number, folder = featuresPrefix): string {
+  return `${folder}part-${runId}-${String(index).padStart(5, '0')}.parquet`;
 }
 
-/** The run that wrote a part, from its key; undefined for a key that is not a part's. */
-export function partRunId(key: string): string | undefined {
-  return partPattern.exec(key)?.[1];
+/**
+ * The run that wrote a part, from its key: a part of `features/`, or of another dataset folder (a partition
+ * of features-pca/); undefined for a key that is not a part directly in that folder.
+ */
+export function partRunId(key: string, folder = featuresPrefix): string | undefined {
+  return key.startsWith(folder) ? partNamePattern.exec(key.slice(folder.length))?.[1] : undefined;
+}
+
+/** Fitted PCA models, one folder each. */
+export const pcaModelsPrefix = 'pca/';
+
+export function pcaModelKey(modelId: string): string {
+  return `${pcaModelsPrefix}${modelId}/model.json`;
+}
+
+/** The reduced datasets, one partition per PCA model. */
+export const pcaPartitionsPrefix = 'features-pca/';
+
+/**
+ * Vectors reduced by one model, in a Hive-style partition: two models' axes are unrelated, and the
+ * `pca_model` column that pyarrow, DuckDB, Spark and Athena derive from the folder name keeps them apart.
+ */
+export function pcaPartitionPrefix(modelId: string): string {
+  return `${pcaPartitionsPrefix}pca_model=${modelId}/`;
 }
 
 export function runPrefix(runId: string): string {
   return `runs/${runId}/`;
+}
+
+/**
+ * Write, audit, publish: the reducer writes a run's parts here, the validator audits them here, and only a run
+ * that passed has them copied to features/ (functions/publish), so a failed run never changes the dataset.
+ */
+export function stagedPartsPrefix(runId: string): string {
+  return `${runPrefix(runId)}parts/`;
+}
+
+/** Where publishing puts a staged part: features/, under the same name. */
+export function publishedPartKey(stagedKey: string): string {
+  return featuresPrefix + stagedKey.slice(stagedKey.lastIndexOf('/') + 1);
 }
 
 export function shardsPrefix(runId: string): string {
@@ -35,8 +81,8 @@ export function shardsPrefix(runId: string): string {
 
 /**
  * S3 tags on intermediate objects. Lifecycle filters match a literal key prefix and tags, never a wildcard
- * like runs/<any run>/shards/, so the deployed bucket expires `runs/` objects carrying this tag (infra/).
- * Writing them needs s3:PutObjectTagging besides s3:PutObject.
+ * like runs/<any run>/shards/, so the deployed bucket expires `runs/` objects carrying this tag (infra/): shards
+ * and staged parts. Writing them needs s3:PutObjectTagging besides s3:PutObject.
  */
 export const intermediateTags: Readonly<Record<string, string>> = { 'featurize:intermediate': 'true' };
 
@@ -56,12 +102,23 @@ export function reportKey(runId: string): string {
   return `${runPrefix(runId)}report.json`;
 }
 
+export function reportHtmlKey(runId: string): string {
+  return `${runPrefix(runId)}report.html`;
+}
+
 /**
  * A batch's identity: derived from its keys only, so a retried batch (same keys) overwrites its shard
  * instead of adding a second one.
  */
 export function batchIdOf(keys: readonly string[]): string {
   return createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 24);
+}
+
+export const manifestsPrefix = 'manifests/';
+
+/** Where the upload trigger writes the keys of an incremental run (the ASL's manifest ItemReader reads it). */
+export function manifestKey(name: string): string {
+  return `${manifestsPrefix}${name}.json`;
 }
 
 /** Sortable and unique: `20261125T151040Z-3f9a1c`. */

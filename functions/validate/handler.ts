@@ -1,6 +1,7 @@
 /**
- * The validate Lambda: after the reducer, checks the run's Parquet and accounting independently and writes
- * runs/<runId>/report.json.
+ * The validate Lambda: after the reducer, audits the run's staged Parquet, its accounting, and features/ as
+ * publishing would leave it, independently of the reducer, and writes runs/<runId>/report.json. Only a run that
+ * passes is published.
  *
  * Event (the state machine's Validate state): the run's settings ({ runId, input, manifest, output, mapError }),
  * toleratedFailurePercentage and the reducer's result at `reduce`.
@@ -29,9 +30,6 @@ const reduceResultSchema = z.object({
   failures: count,
   failureCodes: z.partialRecord(z.enum(Object.keys(failureCodes) as [keyof typeof failureCodes]), count),
   parts: z.array(z.string()),
-  published: z.boolean(),
-  removedParts: count,
-  rewrittenParts: count,
   modelId: z.string().nullable(),
   engine: z.string().nullable(),
 }) satisfies z.ZodType<ReduceResult>;

@@ -1,23 +1,26 @@
 /**
- * Checks a run's output independently of the code that wrote it and writes `runs/<runId>/report.json`.
- * Knows nothing of Lambda.
+ * Audits a run before it is published (write, audit, publish), independently of the code that wrote it, and
+ * writes `runs/<runId>/report.json`. Knows nothing of Lambda.
  *
- * The Parquet is read back with hyparquet (the reducer writes with parquet-wasm), one row group at a time;
- * the inputs are listed anew by the caller, not taken from the map's results. Memory holds one row group,
- * plus the paths of the run and of the dataset (for accounting and duplicates): about 150 bytes a path.
+ * What is audited: the run's staged parts (runs/<runId>/parts/), read back with hyparquet (the reducer writes
+ * with parquet-wasm) one row group at a time; its accounting against the inputs, listed anew by the caller, not
+ * taken from the map's results; and features/ as publishing the run would leave it (publish-plan.ts): no path
+ * twice, one model. Nothing under features/ has changed yet, so a run that fails leaves the dataset as it was.
+ * Memory holds one row group, plus the paths of the run and of the dataset (for accounting and duplicates):
+ * about 150 bytes a path.
  *
  * A zero vector fails even for a blank image: measured with the default MobileNetV2, uniform black, white,
  * grey and primary-colour images give 340 to 575 non-zero features of 1280, so an all-zero row is a lost
  * vector (a zero-filled buffer), never a picture, and re-reading the source could not excuse it.
  */
 import { parquetSchema, type SchemaTree } from 'hyparquet';
-import { pMapIterable } from 'p-map';
 import type { ReduceResult } from '../reduce/reduce-run.ts';
-import { listParts, openPart, partKeyValues, partMetadataKeys, readPartPaths, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
-import { RunArtifactError } from '../shared/errors.ts';
+import { listParts, openPart, partKeyValues, partMetadataKeys, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
+import { planPublish, type PublishPlan, type RunMode } from '../shared/dataset/publish-plan.ts';
 import type { FailureCode, FailureRecord } from '../shared/failures.ts';
 import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
-import { failuresKey, partRunId, reportKey } from '../shared/run-layout.ts';
+import { readFailureRecords } from '../shared/run-failures.ts';
+import { reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
 import { parentFolderName, type Storage, type StoredObject } from '../shared/storage/storage.ts';
 
 export type VectorShape = Pick<ModelDescriptor, 'featureLength' | 'featureRange'>;
@@ -25,12 +28,12 @@ export type VectorShape = Pick<ModelDescriptor, 'featureLength' | 'featureRange'
 export interface ValidateRequest {
   runId: string;
   output: Storage;
-  mode: 'full' | 'incremental';
+  mode: RunMode;
   /** Locations of what the run was asked to process, found without the map (see listed-inputs.ts). */
   listed: readonly string[];
   mapError: { Error?: string | undefined; Cause?: string | undefined } | null;
   toleratedFailurePercentage: number;
-  reduce: Pick<ReduceResult, 'parts' | 'rows' | 'failures' | 'published' | 'modelId' | 'engine'>;
+  reduce: Pick<ReduceResult, 'parts' | 'rows' | 'failures' | 'modelId' | 'engine'>;
 }
 
 export interface Check {
@@ -48,7 +51,7 @@ export interface Counts {
 export interface ValidationReport {
   runId: string;
   passed: boolean;
-  mode: 'full' | 'incremental';
+  mode: RunMode;
   createdAt: string;
   modelId: string | null;
   engine: string | null;
@@ -57,7 +60,7 @@ export interface ValidationReport {
   /** Rows of this run per label. */
   labels: Record<string, number>;
   failureCodes: Partial<Record<FailureCode, { count: number; examples: string[] }>>;
-  /** This run's parts, keys relative to the output location. */
+  /** The staged parts audited (runs/<runId>/parts/), keys relative to the output location: what Publish copies. */
   parts: string[];
   checks: Check[];
 }
@@ -72,6 +75,8 @@ export interface ValidationResult {
 }
 
 const exampleCount = 3;
+/** Older parts of features/ read at once: a footer and a `path` column each, ranged reads of a few hundred KB. */
+const olderPartsAtOnce = 8;
 const maxSummaryLength = 2000;
 
 /** Columns as Parquet types: strings are UTF8 byte arrays, features a LIST of FLOAT (float32). */
@@ -86,11 +91,12 @@ const expectedColumns: Record<string, string> = {
 
 export async function validateRun(request: ValidateRequest, shape: VectorShape, now = new Date()): Promise<ValidationResult> {
   const { runId, output } = request;
-  const allParts = await listParts(output);
-  const runParts = allParts.filter((object) => partRunId(object.key) === runId);
+  const runParts = await listParts(output, stagedPartsPrefix(runId));
   const scan = await scanRunParts(output, runParts, shape);
-  const failures = await readFailures(output, runId);
-  const dataset = await scanOtherParts(output, allParts.filter((object) => partRunId(object.key) !== runId), scan);
+  const failures = await readFailureRecords(output, runId);
+  const reprocessed = new Set([...scan.paths.keys(), ...failures.map((failure) => failure.path)]);
+  const scope = { runId, mode: request.mode, staged: runParts.map((object) => object.key) };
+  const dataset = await auditPublished(await planPublish(output, scope, reprocessed, olderPartsAtOnce), scan, reprocessed);
 
   const modelId = scan.metadata?.[partMetadataKeys.modelId] ?? request.reduce.modelId;
   const counts: Counts = { listed: request.listed.length, rows: scan.rows, failures: failures.length };
@@ -104,8 +110,8 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
     tallyCheck('non-zero', scan.zero, 'no vector is all zeros', 'all-zero vectors (the model never gives one, even for a blank image)'),
     tallyCheck('labels', scan.badLabel, "every label is its image's folder name", "rows whose label is empty or not the image's folder"),
     accountingCheck(request, scan.paths, failures),
-    tallyCheck('duplicates', dataset.duplicates, `no path appears twice in features/ (${allParts.length} parts)`, 'rows whose path is already in features/'),
-    tallyCheck('model', dataset.otherModels, `every part of features/ holds vectors of ${modelId ?? 'one model'}`, `parts of another model than ${modelId}`),
+    tallyCheck('duplicates', dataset.duplicates, `no path appears twice in features/ once published (${dataset.parts} parts)`, 'rows whose path would appear twice in features/ once published'),
+    tallyCheck('model', dataset.otherModels, `every part of features/ once published holds vectors of ${modelId ?? 'one model'}`, `parts of features/ once published of another model than ${modelId}`),
     failureShareCheck(counts, request.toleratedFailurePercentage),
   ];
 
@@ -149,6 +155,8 @@ interface RunScan {
   labels: Map<string, number>;
   /** Key-value metadata of the run's first part. */
   metadata: Record<string, string> | undefined;
+  /** The model id of each of the run's parts, by key. */
+  models: Map<string, string | undefined>;
   schema: Tally;
   length: Tally;
   nonFinite: Tally;
@@ -163,6 +171,7 @@ async function scanRunParts(output: Storage, parts: readonly StoredObject[], sha
     paths: new Map(),
     labels: new Map(),
     metadata: undefined,
+    models: new Map(),
     schema: new Tally(),
     length: new Tally(),
     nonFinite: new Tally(),
@@ -173,6 +182,7 @@ async function scanRunParts(output: Storage, parts: readonly StoredObject[], sha
   for (const object of parts) {
     const part = await openPart(output, object);
     scan.metadata ??= partKeyValues(part);
+    scan.models.set(part.key, partKeyValues(part)[partMetadataKeys.modelId]);
     const problem = schemaProblem(part);
     if (problem) {
       scan.schema.add(`${part.key} (${problem})`);
@@ -227,53 +237,46 @@ function columnType(column: SchemaTree): string {
   return `LIST<${columnType(leaf)}>`;
 }
 
-async function readFailures(output: Storage, runId: string): Promise<FailureRecord[]> {
-  const text = Buffer.from(await output.read(failuresKey(runId))).toString('utf8');
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as FailureRecord;
-      } catch (error) {
-        throw new RunArtifactError(`${output.locationOf(failuresKey(runId))} line ${i + 1} is not JSON`, { cause: error });
-      }
-    });
-}
-
-/** The rest of features/: which of its paths this run (or another part) also holds, and its model ids. */
-async function scanOtherParts(output: Storage, parts: readonly StoredObject[], scan: RunScan) {
+/**
+ * features/ as publishing the run would leave it: the run's parts, and the older parts the plan keeps without
+ * the paths the run re-processed. So a duplicate is a path twice in the run, or twice among what the older
+ * parts keep.
+ */
+async function auditPublished(plan: PublishPlan, scan: RunScan, reprocessed: ReadonlySet<string>) {
   const duplicates = new Tally();
   const otherModels = new Tally();
-  for (const [path, rows] of scan.paths) if (rows > 1) duplicates.add(`${path} (${rows} times in this run)`);
   const runModel = scan.metadata?.[partMetadataKeys.modelId];
+  const checkModel = (key: string, model: string | undefined) => {
+    if (runModel !== undefined && model !== runModel) otherModels.add(`${key} (${model ?? 'no model id'})`);
+  };
+  for (const [key, model] of scan.models) checkModel(key, model);
+  for (const [path, rows] of scan.paths) if (rows > 1) duplicates.add(`${path} (${rows} times in this run)`);
+  let parts = scan.models.size;
   const seen = new Set<string>();
-  const read = pMapIterable(parts, async (object) => {
-    const part = await openPart(output, object);
-    return { part, paths: await readPartPaths(part) };
-  }, { concurrency: 8 });
-  for await (const { part, paths } of read) {
-    const model = partKeyValues(part)[partMetadataKeys.modelId];
-    if (runModel !== undefined && model !== runModel) otherModels.add(`${part.key} (${model ?? 'no model id'})`);
+  for await (const { part, paths, fate } of plan.older) {
+    if (fate === 'removed') continue;
+    parts++;
+    checkModel(part.key, partKeyValues(part)[partMetadataKeys.modelId]);
     for (const path of paths) {
-      if (scan.paths.has(path) || seen.has(path)) duplicates.add(`${path} (in ${part.key})`);
+      if (reprocessed.has(path)) continue;
+      if (seen.has(path)) duplicates.add(`${path} (in ${part.key})`);
       else seen.add(path);
     }
   }
-  return { duplicates, otherModels };
+  return { duplicates, otherModels, parts };
 }
 
 function mapCheck(mapError: ValidateRequest['mapError']): Check {
   if (mapError === null) return { name: 'map', passed: true, detail: 'the map completed' };
   const cause = [mapError.Error, mapError.Cause].filter(Boolean).join(': ');
-  return { name: 'map', passed: false, detail: `the map failed, so the run published nothing: ${cause.slice(0, 500)}` };
+  return { name: 'map', passed: false, detail: `the map failed, so the run is not published: ${cause.slice(0, 500)}` };
 }
 
 function partsCheck(request: ValidateRequest, runParts: readonly StoredObject[], rows: number, failures: number): Check {
   const found = runParts.map((object) => object.key).sort();
   const written = [...request.reduce.parts].sort();
   const problems = [
-    found.join() !== written.join() ? `features/ holds [${found.join(', ')}], the reducer wrote [${written.join(', ')}]` : '',
+    found.join() !== written.join() ? `the run's staging folder holds [${found.join(', ')}], the reducer wrote [${written.join(', ')}]` : '',
     rows !== request.reduce.rows ? `the parts hold ${rows} rows, the reducer wrote ${request.reduce.rows}` : '',
     failures !== request.reduce.failures ? `failures.jsonl holds ${failures} records, the reducer wrote ${request.reduce.failures}` : '',
   ].filter(Boolean);
@@ -307,7 +310,6 @@ function accountingCheck(request: ValidateRequest, rowPaths: ReadonlyMap<string,
     missing.count ? missing.describe(`inputs of ${source} neither in the dataset nor in failures.jsonl`) : '',
     unexpected.count ? unexpected.describe(`rows or failures not among the inputs of ${source}`) : '',
     twice.count ? twice.describe('inputs in more than one place') : '',
-    request.reduce.published ? '' : '(the run published nothing)',
   ].filter(Boolean);
   return { name: 'accounting', passed: false, detail: problems.join('; ') };
 }

@@ -8,9 +8,9 @@ import { handler } from '../../functions/extract/handler.ts';
 import type { BatchEvent } from '../../functions/shared/event-schemas.ts';
 import { failureCodes } from '../../functions/shared/failures.ts';
 import { decodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
-import { s3Client, S3Storage } from '../../functions/shared/storage/s3-storage.ts';
+import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { edgeCasesDir, sampleDir, sampleKeys } from '../support/shared-data.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import { startLocalS3, tagsOfPuts, type LocalS3 } from '../support/s3-server.ts';
 import fixture from '../events/extract-batch.json' with { type: 'json' };
 
 const context = { functionName: 'extract', awsRequestId: 'test' } as Context;
@@ -145,21 +145,9 @@ describe('extract handler', () => {
   });
 
   it('tags the shard it writes to S3 as intermediate, for the bucket lifecycle rule', async () => {
-    const tagged = new Map<string, string | undefined>();
-    s3Client().middlewareStack.add(
-      (next) => async (args) => {
-        const request = args.request as { method: string; path: string; headers: Record<string, string> };
-        if (request.method === 'PUT') tagged.set(decodeURIComponent(request.path), request.headers['x-amz-tagging']);
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'recordTagging' },
-    );
-    try {
-      const result = await invoke(fixture);
-      expect(tagged.get(`/fruits/datasets/mobilenet-v2/${result.shard}`)).toBe('featurize%3Aintermediate=true');
-    } finally {
-      s3Client().middlewareStack.remove('recordTagging');
-    }
+    let result: ExtractBatchResult | undefined;
+    const tagged = await tagsOfPuts(async () => (result = await invoke(fixture)));
+    expect(tagged.get(`/fruits/datasets/mobilenet-v2/${result!.shard}`)).toBe('featurize%3Aintermediate=true');
   });
 
   it.each([

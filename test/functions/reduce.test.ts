@@ -1,18 +1,21 @@
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/reduce/handler.ts';
 import { reduceRun, type ReduceResult } from '../../functions/reduce/reduce-run.ts';
+import { reduceSettings } from '../../functions/shared/config.ts';
 import type { RunEvent } from '../../functions/shared/event-schemas.ts';
 import type { FailureRecord } from '../../functions/shared/failures.ts';
-import { failuresKey } from '../../functions/shared/run-layout.ts';
+import { failuresKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 import { literal, query } from '../support/duckdb.ts';
+import { clusteredRows, writeFeatureParts } from '../support/feature-parts.ts';
+import { snapshot } from '../support/snapshot.ts';
 import { items, testModel, testPreprocessing, writeMapRun, type FixtureBatch } from '../support/map-run.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import { startLocalS3, tagsOfPuts, type LocalS3 } from '../support/s3-server.ts';
 import fixture from '../events/reduce.json' with { type: 'json' };
 
 const context = { functionName: 'reduce', awsRequestId: 'test' } as Context;
@@ -47,7 +50,6 @@ function event(runId: string, place: Place, overrides: Partial<RunEvent> = {}): 
   return { runId, input: { ...place.input, prefix: 'images/' }, manifest: null, output: place.output, mapError: null, ...overrides };
 }
 
-const incremental = { manifest: { bucket: 'fruits', key: 'manifests/new-keys.json' } };
 const options = { partRows: 25_000, rowGroupRows: 5_000, readConcurrency: 4 };
 
 /** The parts as local files, for DuckDB (which reads S3 only through an extension it would download). */
@@ -58,8 +60,10 @@ async function localParts(place: Place, parts: readonly string[]): Promise<strin
   return dir;
 }
 
-async function datasetRows(dir: string) {
-  return query(`SELECT path, label, features, filename FROM read_parquet(${literal(`${dir}/features/*.parquet`)}, filename = true) ORDER BY path`);
+/** The rows of the run's staged parts, in a local output directory. */
+async function stagedRows(dir: string, runId: string) {
+  const glob = `${join(dir, stagedPartsPrefix(runId))}*.parquet`;
+  return query(`SELECT path, label, features, filename FROM read_parquet(${literal(glob)}, filename = true) ORDER BY path`);
 }
 
 async function failureRecords(storage: Storage, runId: string): Promise<FailureRecord[]> {
@@ -102,10 +106,7 @@ describe.each(places)('reduce on %s', (_, place) => {
       rows: 5,
       failures: 3,
       failureCodes: { CORRUPT: 1, BATCH_FAILED: 2 },
-      parts: ['features/part-run-1-00000.parquet'],
-      published: true,
-      removedParts: 0,
-      rewrittenParts: 0,
+      parts: ['runs/run-1/parts/part-run-1-00000.parquet'],
       modelId: testModel.modelId,
       engine: testModel.engine,
     });
@@ -120,6 +121,7 @@ describe.each(places)('reduce on %s', (_, place) => {
       expect(sameBits(row.features as number[], expected[i]!.features!), row.path as string).toBe(true);
     });
 
+    expect(await Array.fromAsync(openStorage(where.output).list('features/'))).toEqual([]);
     const input = openStorage(where.input);
     const failures = await failureRecords(openStorage(where.output), 'run-1');
     expect(failures).toEqual([
@@ -139,7 +141,7 @@ describe('reduce', () => {
     await writeMapRun({ runId: 'run-meta', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }] });
 
     const result = await reduceRun(
-      { runId: 'run-meta', output: openStorage(where.output), outputPrefix: '', mode: 'full', mapFailed: false },
+      { runId: 'run-meta', output: openStorage(where.output), outputPrefix: '' },
       { ...options, now: new Date('2026-11-25T15:12:00.000Z') },
     );
 
@@ -175,12 +177,12 @@ describe('reduce', () => {
     });
 
     const result = await reduceRun(
-      { runId: 'run-cap', output: openStorage(where.output), outputPrefix: '', mode: 'full', mapFailed: false },
+      { runId: 'run-cap', output: openStorage(where.output), outputPrefix: '' },
       { ...options, partRows: 4, rowGroupRows: 3 },
     );
 
-    expect(result.parts).toEqual([0, 1, 2].map((i) => `features/part-run-cap-0000${i}.parquet`));
-    const rows = await datasetRows(where.output.bucket);
+    expect(result.parts).toEqual([0, 1, 2].map((i) => `runs/run-cap/parts/part-run-cap-0000${i}.parquet`));
+    const rows = await stagedRows(where.output.bucket, 'run-cap');
     const perPart = Map.groupBy(rows, (row) => (row.filename as string).split('/').pop());
     expect([...perPart.values()].map((part) => part.length)).toEqual([4, 4, 3]);
     expect(rows).toHaveLength(11);
@@ -192,73 +194,41 @@ describe('reduce', () => {
   it('leaves the same parts with the same rows when retried, and removes a part an earlier attempt left over', async () => {
     const where = onFilesystem('retried');
     await writeMapRun({ runId: 'run-retry', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }] });
-    const request = { runId: 'run-retry', output: openStorage(where.output), outputPrefix: '', mode: 'full' as const, mapFailed: false };
+    const request = { runId: 'run-retry', output: openStorage(where.output), outputPrefix: '' };
     const first = await reduceRun(request, { ...options, partRows: 2 });
-    const before = await datasetRows(where.output.bucket);
-    await writeFile(join(where.output.bucket, 'features/part-run-retry-00002.parquet'), 'left over by an attempt with more results');
+    const before = await stagedRows(where.output.bucket, 'run-retry');
+    await writeFile(join(where.output.bucket, 'runs/run-retry/parts/part-run-retry-00002.parquet'), 'left over by an attempt with more results');
 
     const second = await reduceRun(request, { ...options, partRows: 2 });
 
-    expect(second).toEqual({ ...first, removedParts: 1 });
-    expect(await readdir(join(where.output.bucket, 'features'))).toEqual(first.parts.map((key) => key.split('/').pop()));
-    expect(await datasetRows(where.output.bucket)).toEqual(before);
+    expect(second).toEqual(first);
+    expect(await readdir(join(where.output.bucket, 'runs/run-retry/parts'))).toEqual(first.parts.map((key) => key.split('/').pop()));
+    expect(await stagedRows(where.output.bucket, 'run-retry')).toEqual(before);
     expect((await failureRecords(request.output, 'run-retry')).length).toBe(0);
   });
 
-  it('makes a full run replace the dataset: parts of other runs are removed once its own are written', async () => {
-    const where = onFilesystem('full-runs');
-    await writeMapRun({ runId: 'run-a', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }] });
-    await invoke(event('run-a', where));
-    await writeMapRun({ runId: 'run-b', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Lemon/4.jpg']) }] });
+  it('leaves features/ exactly as it was, byte for byte, even for a run re-processing the images it holds', async () => {
+    const where = onFilesystem('features-untouched');
+    const output = openStorage(where.output);
+    const published = clusteredRows(3, { width: 1280, labels: ['Kiwi'], prefix: join(where.input.bucket, 'images') });
+    await writeFeatureParts(output, 'run-a', published);
+    const before = await snapshot(output, 'features/');
+    await writeMapRun({ runId: 'run-b', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/0.jpg', 'images/Kiwi/1.jpg', 'images/Lemon/9.jpg']) }] });
 
     const result = await invoke(event('run-b', where));
 
-    expect(result).toMatchObject({ parts: ['features/part-run-b-00000.parquet'], removedParts: 1, rewrittenParts: 0 });
-    const rows = await datasetRows(where.output.bucket);
-    expect(rows.map((row) => (row.path as string).split('/images/')[1])).toEqual(['Kiwi/1.jpg', 'Lemon/4.jpg']);
+    expect(result).toMatchObject({ rows: 3, parts: ['runs/run-b/parts/part-run-b-00000.parquet'] });
+    expect(await snapshot(output, 'features/')).toEqual(before);
   });
 
-  it('makes an incremental run keep older parts, rewriting those that hold an image it re-processed and removing emptied ones', async () => {
-    const where = onFilesystem('incremental');
-    const older = ['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Kiwi/3.jpg', 'images/Lemon/4.jpg', 'images/Lemon/5.jpg', 'images/Pear/6.jpg'];
-    const shardRows = await writeMapRun({ runId: 'run-a', ...where, batches: [{ status: 'SUCCEEDED', items: items(older) }] });
-    const storage = openStorage(where.output);
-    const partsA = (await reduceRun({ runId: 'run-a', output: storage, outputPrefix: '', mode: 'full', mapFailed: false }, { ...options, partRows: 2 })).parts;
-    const untouched = await stat(join(where.output.bucket, partsA[1]!));
-    // Kiwi/2 was re-uploaded, Pear/6 too (its part's other image, Lemon/5, as well), and Plum/7 is new.
-    await writeMapRun({
-      runId: 'run-b',
-      ...where,
-      batches: [
-        { status: 'SUCCEEDED', items: items(['images/Kiwi/2.jpg', 'images/Lemon/5.jpg', 'images/Plum/7.jpg']) },
-        { status: 'FAILED', items: items(['images/Pear/6.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' } },
-      ],
-    });
-
-    const result = await invoke(event('run-b', where, incremental));
-
-    expect(result).toMatchObject({ parts: ['features/part-run-b-00000.parquet'], rewrittenParts: 1, removedParts: 1, rows: 3 });
-    expect((await readdir(join(where.output.bucket, 'features'))).sort()).toEqual(
-      ['part-run-a-00000.parquet', 'part-run-a-00001.parquet', 'part-run-b-00000.parquet'],
-    );
-    expect((await stat(join(where.output.bucket, partsA[1]!))).mtimeMs).toBe(untouched.mtimeMs);
-    const rows = await datasetRows(where.output.bucket);
-    const byPath = rows.map((row) => [(row.path as string).split('/images/')[1], (row.filename as string).split('/').pop()]);
-    expect(byPath).toEqual([
-      ['Kiwi/1.jpg', 'part-run-a-00000.parquet'],
-      ['Kiwi/2.jpg', 'part-run-b-00000.parquet'],
-      ['Kiwi/3.jpg', 'part-run-a-00001.parquet'],
-      ['Lemon/4.jpg', 'part-run-a-00001.parquet'],
-      ['Lemon/5.jpg', 'part-run-b-00000.parquet'],
-      ['Plum/7.jpg', 'part-run-b-00000.parquet'],
-    ]);
-    const kiwi1 = rows.find((row) => (row.path as string).endsWith('Kiwi/1.jpg'))!;
-    expect(sameBits(kiwi1.features as number[], shardRows.get(kiwi1.path as string)!.features!)).toBe(true);
-    const rewritten = await query(`SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${literal(join(where.output.bucket, partsA[0]!))}) WHERE decode(key) IN ('featurize.run_id', 'featurize.rewritten_by_run') ORDER BY key`);
-    expect(rewritten).toEqual([
-      { key: 'featurize.rewritten_by_run', value: 'run-b' },
-      { key: 'featurize.run_id', value: 'run-a' },
-    ]);
+  it('tags its staged parts as intermediate, for the bucket lifecycle rule, and not its failure records', async () => {
+    const where = places[1]![1]('tagged');
+    await writeMapRun({ runId: 'run-tags', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }] });
+    let result: ReduceResult | undefined;
+    const tagged = await tagsOfPuts(async () => (result = await invoke(event('run-tags', where))));
+    expect(tagged.get(`/fruits/${where.output.prefix}${result!.parts[0]}`)).toBe('featurize%3Aintermediate=true');
+    expect(tagged.has(`/fruits/${where.output.prefix}${failuresKey('run-tags')}`)).toBe(true);
+    expect(tagged.get(`/fruits/${where.output.prefix}${failuresKey('run-tags')}`)).toBeUndefined();
   });
 
   it('gives zero parts and a clean result when the map left no results (its item reader failed)', async () => {
@@ -267,14 +237,12 @@ describe('reduce', () => {
 
     const result = await invoke(event('run-empty', where, { mapError: { Error: 'States.ItemReaderFailed', Cause: 'Access Denied' } }));
 
-    expect(result).toMatchObject({ listed: 0, rows: 0, failures: 0, parts: [], modelId: null, engine: null, published: false });
+    expect(result).toMatchObject({ listed: 0, rows: 0, failures: 0, parts: [], modelId: null, engine: null });
     expect(await failureRecords(openStorage(where.output), 'run-empty')).toEqual([]);
   });
 
-  it('publishes nothing when the map failed, but records every failure, including batches that never ran', async () => {
+  it('stages what the succeeded batches made when the map failed, and records every failure, including batches that never ran', async () => {
     const where = onFilesystem('map-failed');
-    await writeMapRun({ runId: 'run-a', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }] });
-    await invoke(event('run-a', where));
     await writeMapRun({
       runId: 'run-b',
       ...where,
@@ -287,8 +255,8 @@ describe('reduce', () => {
 
     const result = await invoke(event('run-b', where, { mapError: { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' } }));
 
-    expect(result).toMatchObject({ listed: 4, rows: 0, parts: [], published: false, failures: 3, failureCodes: { EMPTY: 1, BATCH_FAILED: 2 } });
-    expect(await readdir(join(where.output.bucket, 'features'))).toEqual(['part-run-a-00000.parquet']);
+    expect(result).toMatchObject({ listed: 4, rows: 1, parts: ['runs/run-b/parts/part-run-b-00000.parquet'], failures: 3, failureCodes: { EMPTY: 1, BATCH_FAILED: 2 } });
+    expect((await stagedRows(where.output.bucket, 'run-b')).map((row) => (row.path as string).split('/images/')[1])).toEqual(['Kiwi/2.jpg']);
     const messages = (await failureRecords(openStorage(where.output), 'run-b')).map((failure) => failure.message);
     expect(messages).toEqual([
       'the object has no bytes',
@@ -314,6 +282,11 @@ describe('reduce', () => {
     expect(await readdir(where.output.bucket)).toEqual(['runs']);
   });
 
+  it('refuses parts so large that publishing could not copy them in one S3 request (FEATURIZE_PART_ROWS over 500,000)', () => {
+    expect(reduceSettings({ FEATURIZE_PART_ROWS: '500000' }).partRows).toBe(500_000);
+    expect(() => reduceSettings({ FEATURIZE_PART_ROWS: '500001' })).toThrow(/invalid setting FEATURIZE_PART_ROWS/);
+  });
+
   it('accepts the Reduce state event as the state machine passes it', async () => {
     await writeMapRun({
       runId: fixture.runId,
@@ -324,7 +297,7 @@ describe('reduce', () => {
 
     const result = await invoke(fixture);
 
-    expect(result).toMatchObject({ runId: fixture.runId, listed: 2, rows: 2, parts: [`features/part-${fixture.runId}-00000.parquet`] });
+    expect(result).toMatchObject({ runId: fixture.runId, listed: 2, rows: 2, parts: [`runs/${fixture.runId}/parts/part-${fixture.runId}-00000.parquet`] });
   });
 
   it.each([

@@ -5,6 +5,8 @@ import type { Context } from 'aws-lambda';
 import { Float64, List, Field, Table, tableToIPC, vectorFromArray, Utf8 } from 'apache-arrow';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as publishHandler } from '../../functions/publish/handler.ts';
+import type { PublishResult } from '../../functions/publish/publish-run.ts';
 import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
 import type { ReduceResult } from '../../functions/reduce/reduce-run.ts';
 import type { RunEvent } from '../../functions/shared/event-schemas.ts';
@@ -18,6 +20,7 @@ import fixture from '../events/validate.json' with { type: 'json' };
 
 const context = { functionName: 'validate', awsRequestId: 'test' } as Context;
 const reduce = (event: RunEvent) => reduceHandler(event, context) as Promise<ReduceResult>;
+const publish = (event: RunEvent) => publishHandler(event, context) as Promise<PublishResult>;
 const validate = (event: unknown) => handler(event as ValidateEvent, context) as Promise<ValidationResult>;
 
 let s3: LocalS3;
@@ -56,7 +59,7 @@ interface Scenario {
   meddle?: (where: Place, reduced: ReduceResult) => Promise<void>;
 }
 
-/** Writes the inputs and the map's results, reduces, then validates: the state machine's last three steps. */
+/** Writes the inputs and the map's results, reduces, validates, and publishes a run that passed: the state machine's steps. */
 async function runPipeline(where: Place, runId: string, scenario: Scenario) {
   const input = openStorage({ bucket: where.input.bucket });
   const batches = scenario.batches.map((batch) => ({ ...batch, items: batch.items.map((item) => ({ ...item, key: where.input.prefix + item.key })) }));
@@ -68,14 +71,22 @@ async function runPipeline(where: Place, runId: string, scenario: Scenario) {
   await scenario.meddle?.(where, reduced);
   const result = await validate({ ...event, toleratedFailurePercentage: scenario.tolerated ?? 0, reduce: reduced });
   const report = JSON.parse(Buffer.from(await openStorage(where.output).read(result.report)).toString()) as ValidationReport;
+  if (result.passed) await publish(event);
   return { result, report, reduced };
 }
 
-/** Copies the run's first part to another key of features/, as a concurrent writer would have left it. */
-const copyFirstPartTo = (key: string) => async (at: Place, reduced: ReduceResult) => {
-  const output = openStorage(at.output);
-  await output.write(key, await output.read(reduced.parts[0]!));
+/** Copies a part (by default the run's first staged part) to another key, as a stray writer would have left it. */
+const copyPartTo = (key: string, from?: string) => async (at: Place, reduced: ReduceResult) => {
+  await openStorage(at.output).copy(from ?? reduced.parts[0]!, key);
 };
+
+/** An incremental run's settings: a manifest of `keys` (relative to the input prefix), written before validation. */
+const incrementalOver = (where: Place, keys: readonly string[]): Pick<Scenario, 'manifest' | 'meddle'> => ({
+  manifest: { bucket: where.input.bucket, key: 'manifest.json' },
+  meddle: async (at) => {
+    await openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify(keys.map((key) => ({ Key: `${at.input.prefix}${key}` }))));
+  },
+});
 
 const failedChecks = (report: ValidationReport) => report.checks.filter((check) => !check.passed).map((check) => check.name);
 const detailOf = (report: ValidationReport, name: string) => report.checks.find((check) => check.name === name)?.detail ?? '';
@@ -152,19 +163,45 @@ describe('validate', () => {
     expect(result.summary).toMatch(new RegExp(`^1 of 12 checks failed: ${check} \\(`));
   });
 
-  it('fails the duplicates check when a path of the run is also in another part of features/', async () => {
+  it('fails the duplicates check when two parts that features/ keeps hold the same path (an incremental run fixes only what it touches)', async () => {
     const where = onFilesystem('duplicated');
-    const meddle = copyFirstPartTo('features/part-other-run-00000.parquet');
+    await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }] });
 
-    const { report } = await runPipeline(where, 'run-dup', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
+    const { report } = await runPipeline(where, 'run-new', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/2.jpg']) }],
+      manifest: { bucket: where.input.bucket, key: 'manifest.json' },
+      meddle: async (at, reduced) => {
+        await openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify([{ Key: `${at.input.prefix}Kiwi/2.jpg` }]));
+        await copyPartTo('features/part-other-run-00000.parquet', 'features/part-run-old-00000.parquet')(at, reduced);
+      },
+    });
 
     expect(failedChecks(report)).toEqual(['duplicates']);
-    expect(detailOf(report, 'duplicates')).toMatch(/1 rows whose path is already in features\/, e\.g\. .*Kiwi\/1\.jpg \(in features\/part-other-run-00000\.parquet\)/);
+    expect(detailOf(report, 'duplicates')).toMatch(
+      /^1 rows whose path would appear twice in features\/ once published, e\.g\. .*Kiwi\/1\.jpg \(in features\/part-run-old-00000\.parquet\)$/,
+    );
   });
 
-  it('fails the parts check when features/ holds a part of the run that the reducer did not report', async () => {
+  it.each([
+    ['a full run', null, 2, 1],
+    ['an incremental run', ['Kiwi/1.jpg'], 1, 2],
+  ])('passes the duplicates check when %s re-processes paths that features/ holds: publishing takes them out', async (_, manifest, processed, parts) => {
+    const where = onFilesystem(`reprocessed-${parts}`);
+    await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg']) }] });
+    const keys = ['Kiwi/1.jpg', 'Kiwi/2.jpg'].slice(0, processed);
+
+    const { report } = await runPipeline(where, 'run-new', {
+      batches: [{ status: 'SUCCEEDED', items: items(keys) }],
+      ...(manifest ? incrementalOver(where, manifest) : {}),
+    });
+
+    expect(failedChecks(report)).toEqual([]);
+    expect(detailOf(report, 'duplicates')).toBe(`no path appears twice in features/ once published (${parts} parts)`);
+  });
+
+  it('fails the parts check when the staging folder holds a part of the run that the reducer did not report', async () => {
     const where = onFilesystem('stray-part');
-    const meddle = copyFirstPartTo('features/part-run-stray-00001.parquet');
+    const meddle = copyPartTo('runs/run-stray/parts/part-run-stray-00001.parquet');
 
     const { report } = await runPipeline(where, 'run-stray', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
 
@@ -200,7 +237,25 @@ describe('validate', () => {
     });
 
     expect(failedChecks(report)).toEqual(['model']);
-    expect(detailOf(report, 'model')).toBe(`1 parts of another model than ${testModel.modelId}, e.g. features/part-run-old-00000.parquet (mobilenet_v3@fedcba987654)`);
+    expect(detailOf(report, 'model')).toBe(
+      `1 parts of features/ once published of another model than ${testModel.modelId}, e.g. features/part-run-old-00000.parquet (mobilenet_v3@fedcba987654)`,
+    );
+  });
+
+  it.each([
+    ['a full run replaces it', null],
+    ['an incremental run re-processes every image it holds', ['Kiwi/1.jpg']],
+  ])('passes the model check when features/ holds another model\'s part that goes when %s', async (_, manifest) => {
+    const where = onFilesystem(`model-replaced-${manifest ? 'incremental' : 'full'}`);
+    await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']), modelId: 'mobilenet_v3@fedcba987654' }] });
+
+    const { report } = await runPipeline(where, 'run-new', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }],
+      ...(manifest ? incrementalOver(where, manifest) : {}),
+    });
+
+    expect(failedChecks(report)).toEqual([]);
+    expect(detailOf(report, 'model')).toBe(`every part of features/ once published holds vectors of ${testModel.modelId}`);
   });
 
   it('checks an incremental run against its manifest, not the whole prefix', async () => {
@@ -219,10 +274,10 @@ describe('validate', () => {
 
     expect(failedChecks(report)).toEqual(['accounting']);
     expect(detailOf(report, 'accounting')).toMatch(/^1 inputs of the manifest neither in the dataset nor in failures\.jsonl, e\.g\. .*Lemon\/4\.jpg$/);
-    expect(detailOf(report, 'duplicates')).toBe('no path appears twice in features/ (2 parts)');
+    expect(detailOf(report, 'duplicates')).toBe('no path appears twice in features/ once published (2 parts)');
   });
 
-  it('fails the map check with the map error when the map failed, and says the run published nothing', async () => {
+  it('fails the map check with the map error when the map failed, and says the run is not published', async () => {
     const where = onFilesystem('map-failed');
     const mapError = { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' };
 
@@ -232,10 +287,10 @@ describe('validate', () => {
       tolerated: 100,
     });
 
-    expect(failedChecks(report)).toEqual(['map', 'accounting']);
-    expect(detailOf(report, 'map')).toBe(`the map failed, so the run published nothing: ${mapError.Error}: ${mapError.Cause}`);
-    expect(detailOf(report, 'accounting')).toContain('(the run published nothing)');
-    expect(result.summary).toMatch(/^2 of 12 checks failed: map \(the map failed/);
+    expect(failedChecks(report)).toEqual(['map']);
+    expect(detailOf(report, 'map')).toBe(`the map failed, so the run is not published: ${mapError.Error}: ${mapError.Cause}`);
+    expect(result.summary).toMatch(/^1 of 12 checks failed: map \(the map failed/);
+    expect(await Array.fromAsync(openStorage(where.output).list('features/'))).toEqual([]);
   });
 
   it('accepts the Validate state event as the state machine passes it', async () => {

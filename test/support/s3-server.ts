@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startFauxqs } from 'fauxqs';
+import { s3Client } from '../../functions/shared/storage/s3-storage.ts';
 
 export interface LocalS3 {
   endpoint: string;
@@ -43,4 +44,26 @@ export async function startLocalS3(): Promise<LocalS3> {
       await server.stop();
     },
   };
+}
+
+/**
+ * The x-amz-tagging header of every PUT the project's shared S3 client sends while `during` runs, by request
+ * path (`/bucket/key`, decoded): what a lifecycle rule filtering on tags would see of each object written.
+ */
+export async function tagsOfPuts(during: () => Promise<unknown>): Promise<Map<string, string | undefined>> {
+  const tagged = new Map<string, string | undefined>();
+  s3Client().middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { method: string; path: string; headers: Record<string, string> };
+      if (request.method === 'PUT') tagged.set(decodeURIComponent(request.path), request.headers['x-amz-tagging']);
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'recordTagging' },
+  );
+  try {
+    await during();
+    return tagged;
+  } finally {
+    s3Client().middlewareStack.remove('recordTagging');
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeParquet, inGroups, type DatasetRow } from '../../functions/reduce/parquet-writer.ts';
+import { encodeParquet, inGroups, type DatasetRow } from '../../functions/shared/dataset/parquet-writer.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
 
 async function* chunksOf<T>(chunks: T[][], pulled: { count: number } = { count: 0 }) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectReadError, StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
-import { openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
+import { openObjectUri, openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { parentFolderName, type Storage } from '../../functions/shared/storage/storage.ts';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
@@ -38,6 +38,8 @@ describe.each(implementations)('%s storage', (_, make) => {
     for await (const object of storage.list('a')) listed.push(object);
     expect(listed.map((o) => o.key)).toEqual(['a/Apple Red 1/ünïcødé & co.jpg', 'a/Z.jpg']);
     expect(listed[1]!.size).toBe(Buffer.byteLength('bytes of a/Z.jpg'));
+    // The Distributed Map's listObjectsV2 items carry LastModified.
+    expect(Date.now() - listed[1]!.lastModified!.getTime()).toBeLessThan(10 * 60_000);
 
     const all = [];
     for await (const object of storage.list()) all.push(object.key);
@@ -86,6 +88,37 @@ describe.each(implementations)('%s storage', (_, make) => {
     expect(listed).toEqual([]);
   });
 
+  it('copies an object to another key (spaces, +, unicode), replacing what was there and leaving the source', async () => {
+    const storage = make();
+    const from = 'staged/Apple Red 1/ünï+code & co.bin';
+    const to = 'published/Apple Red 1/ünï+code & co.bin';
+    const bytes = new Uint8Array(1000).map((_, i) => (i * 7) % 256);
+    await storage.write(from, bytes);
+    await storage.write(to, 'an older object at the target');
+
+    await storage.copy(from, to);
+
+    expect(Buffer.compare(Buffer.from(await storage.read(to)), Buffer.from(bytes))).toBe(0);
+    expect(Buffer.compare(Buffer.from(await storage.read(from)), Buffer.from(bytes))).toBe(0);
+    expect((await Array.fromAsync(storage.list('published'))).map((o) => [o.key, o.size])).toEqual([[to, 1000]]);
+  });
+
+  it('copies objects larger than one multipart part intact', async () => {
+    const storage = make();
+    const big = new Uint8Array(11 * 1024 * 1024).map((_, i) => i % 253);
+    await storage.write('copy-big/from.bin', big);
+    await storage.copy('copy-big/from.bin', 'copy-big/to.bin');
+    expect(Buffer.compare(Buffer.from(await storage.read('copy-big/to.bin')), Buffer.from(big))).toBe(0);
+  });
+
+  it('reports a missing copy source as an ObjectReadError (notFound) and creates nothing', async () => {
+    const storage = make();
+    const error = await storage.copy('copy-missing/from.bin', 'copy-missing/to.bin').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ObjectReadError);
+    expect(error).toMatchObject({ notFound: true, key: 'copy-missing/from.bin' });
+    expect(await Array.fromAsync(storage.list('copy-missing'))).toEqual([]);
+  });
+
   it('removes objects and ignores missing ones', async () => {
     const storage = make();
     await storage.write('gone/1', 'x');
@@ -123,12 +156,43 @@ describe('S3 storage', () => {
     expect(Buffer.from(await storage.read('runs/r/shards/b.arrow')).toString()).toBe('x');
   });
 
+  it('copies server-side, one CopyObject without the source\'s tags, so an intermediate tag does not follow into the dataset', async () => {
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true });
+    const requests: { method: string; headers: Record<string, string>; body: unknown }[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { method: string; headers: Record<string, string>; body: unknown };
+        requests.push({ method: request.method, headers: { ...request.headers }, body: request.body });
+        return next(args);
+      },
+      { step: 'finalizeRequest' },
+    );
+    const storage = new S3Storage('contract', 'copy-tags', client);
+    await storage.write('runs/r/parts/part-r-00000.parquet', 'staged', { tags: { 'featurize:intermediate': 'true' } });
+    requests.length = 0;
+
+    await storage.copy('runs/r/parts/part-r-00000.parquet', 'features/part-r-00000.parquet');
+
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({
+      method: 'PUT',
+      headers: {
+        'x-amz-copy-source': 'contract/copy-tags/runs/r/parts/part-r-00000.parquet',
+        'x-amz-tagging-directive': 'REPLACE',
+      },
+    });
+    expect(requests[0]!.headers['x-amz-tagging']).toBeUndefined();
+    expect(Buffer.from(await storage.read('features/part-r-00000.parquet')).toString()).toBe('staged');
+  });
+
   it('turns an unreachable endpoint into StorageUnavailableError (the batch is retried)', async () => {
     const { S3Client } = await import('@aws-sdk/client-s3');
     const unreachable = new S3Client({ endpoint: 'http://127.0.0.1:9', forcePathStyle: true, maxAttempts: 1 });
     const storage = new S3Storage('contract', '', unreachable);
     await expect(storage.read('a.jpg')).rejects.toBeInstanceOf(StorageUnavailableError);
     await expect(storage.write('a.jpg', 'x')).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(storage.copy('a.jpg', 'b.jpg')).rejects.toBeInstanceOf(StorageUnavailableError);
   });
 });
 
@@ -145,6 +209,15 @@ describe('locations', () => {
     expect(openStorage({ bucket: '/data/images', prefix: 'a' })).toBeInstanceOf(FsStorage);
     expect(openStorage({ bucket: 'my-bucket', prefix: 'a' }).root).toBe('s3://my-bucket/a/');
     expect(() => openStorage({ bucket: 'Not A Bucket' })).toThrow(/not an S3 bucket name/);
+  });
+
+  it('opens an object URI as the storage of its folder and its name there', () => {
+    const s3Object = openObjectUri('s3://bucket/out/pca/r1/model.json');
+    expect([s3Object.storage.root, s3Object.key]).toEqual(['s3://bucket/out/pca/r1/', 'model.json']);
+    const file = openObjectUri('models/model.json', '/home/me');
+    expect(file.storage.locationOf(file.key)).toBe('/home/me/models/model.json');
+    expect(() => openObjectUri('s3://bucket')).toThrow(/not the URI of an object/);
+    expect(() => openObjectUri('s3://bucket/out/')).toThrow(/not the URI of an object/);
   });
 
   it('takes the label from the parent folder, as the original job did', () => {

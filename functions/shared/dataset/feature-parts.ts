@@ -1,8 +1,9 @@
 /**
- * The dataset: Parquet parts under `features/`, one row per image that has a vector. The reducer writes
- * them (parquet-wasm); the validator and the reducer's incremental rewrite read them back with hyparquet,
- * an independent implementation, through ranged reads: a footer or the `path` column of a 90 MB part costs
- * a few hundred kilobytes, not the part.
+ * The dataset: Parquet parts under `features/`, one row per image that has a vector (and the same parts as
+ * staged under `runs/<runId>/parts/` before publishing). The reducer writes them (parquet-wasm); the validator
+ * and the publisher's incremental rewrite read them back with hyparquet, an independent implementation,
+ * through ranged reads: a footer or the `path` column of a 90 MB part costs a few hundred kilobytes, not the
+ * part.
  *
  * Columns: path, label, sha256 (UTF8), size (INT64), etag (UTF8, nullable), features (LIST of FLOAT,
  * `featureLength` per row). Key-value metadata: the keys of `partMetadataKeys`.
@@ -20,7 +21,7 @@ export const partMetadataKeys = {
   engine: 'featurize.engine',
   preprocessing: 'featurize.preprocessing',
   createdAt: 'featurize.created_at',
-  /** Set on an older part rewritten without the images a later incremental run re-processed. */
+  /** Set on an older part rewritten (when an incremental run is published) without the images it re-processed. */
   rewrittenBy: 'featurize.rewritten_by_run',
   rewrittenAt: 'featurize.rewritten_at',
 } as const;
@@ -34,10 +35,13 @@ export interface PartFile {
 /** hyparquet decodes snappy itself; the parts are zstd, which Node's zlib decodes (Node >= 22.15). */
 const compressors = { ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompressSync(input)) };
 
-/** Every Parquet object under `features/`: what `features/*.parquet` shows a reader. */
-export async function listParts(storage: Storage): Promise<StoredObject[]> {
+/**
+ * Every Parquet object under `features/`: what `features/*.parquet` shows a reader. Or under another dataset
+ * folder of the output (a partition of features-pca/), whose parts have the same layout.
+ */
+export async function listParts(storage: Storage, folder = featuresPrefix): Promise<StoredObject[]> {
   const parts: StoredObject[] = [];
-  for await (const object of storage.list(featuresPrefix)) if (object.key.endsWith('.parquet')) parts.push(object);
+  for await (const object of storage.list(folder)) if (object.key.endsWith('.parquet')) parts.push(object);
   return parts;
 }
 

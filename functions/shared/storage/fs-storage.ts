@@ -1,4 +1,5 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
 import { normalizePrefix, type Storage, type StoredObject } from './storage.ts';
@@ -28,7 +29,7 @@ export class FsStorage implements Storage {
       .sort(compareKeys);
     for (const key of keys) {
       const info = await stat(join(this.root, key)).catch(() => undefined);
-      if (info) yield { key, size: info.size };
+      if (info) yield { key, size: info.size, lastModified: info.mtime };
     }
   }
 
@@ -36,7 +37,7 @@ export class FsStorage implements Storage {
     try {
       return await readFile(this.locationOf(key));
     } catch (error) {
-      throw classify(error, key, 'read');
+      throw classify(error, key, `read ${key}`);
     }
   }
 
@@ -51,14 +52,14 @@ export class FsStorage implements Storage {
         await handle.close();
       }
     } catch (error) {
-      throw classify(error, key, 'read');
+      throw classify(error, key, `read ${key}`);
     }
   }
 
   /** Writes to a temporary sibling and renames it, so a reader never sees half an object. */
   async write(key: string, body: Uint8Array | string): Promise<void> {
     const target = this.locationOf(key);
-    const temporary = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.partial`;
+    const temporary = temporarySibling(target);
     try {
       await mkdir(dirname(target), { recursive: true });
       const handle = await open(temporary, 'w');
@@ -71,6 +72,23 @@ export class FsStorage implements Storage {
     } catch (error) {
       await rm(temporary, { force: true });
       throw new StorageUnavailableError(`cannot write ${target}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * A copy-on-write clone where the filesystem has them (btrfs, XFS, APFS), a plain copy elsewhere; made under a
+   * temporary name and renamed into place, like write(), so a reader never sees half an object.
+   */
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const target = this.locationOf(toKey);
+    const temporary = temporarySibling(target);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(this.locationOf(fromKey), temporary, constants.COPYFILE_FICLONE);
+      await rename(temporary, target);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw classify(error, fromKey, `copy ${fromKey} to ${toKey}`);
     }
   }
 
@@ -88,14 +106,19 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+function temporarySibling(target: string): string {
+  return `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.partial`;
+}
+
 function isErrno(error: unknown, code: string): boolean {
   return (error as NodeJS.ErrnoException)?.code === code;
 }
 
+/** `action` names what failed, objects included: `read a/b.jpg`, `copy a to b`. */
 function classify(error: unknown, key: string, action: string): Error {
   const code = (error as NodeJS.ErrnoException)?.code ?? '';
   if (perObjectErrors.has(code)) {
-    return new ObjectReadError(key, `cannot ${action} ${key}: ${code}`, { notFound: code === 'ENOENT', cause: error });
+    return new ObjectReadError(key, `cannot ${action}: ${code}`, { notFound: code === 'ENOENT', cause: error });
   }
-  return new StorageUnavailableError(`cannot ${action} ${key}: ${(error as Error).message}`, { cause: error });
+  return new StorageUnavailableError(`cannot ${action}: ${(error as Error).message}`, { cause: error });
 }

@@ -29,3 +29,14 @@ export function parseStorageUri(uri: string, cwd = process.cwd()): StorageLocati
   }
   return { bucket: resolve(cwd, uri), prefix: '' };
 }
+
+/** An object's URI (`s3://bucket/key` or a file path): a storage rooted at its folder, and its name there. */
+export function openObjectUri(uri: string, cwd = process.cwd()): { storage: Storage; key: string } {
+  const slash = uri.lastIndexOf('/');
+  const key = uri.slice(slash + 1);
+  const folder = slash < 0 ? '.' : uri.slice(0, slash);
+  if (key === '' || (uri.startsWith('s3://') && !folder.slice('s3://'.length).length)) {
+    throw new ConfigError(`not the URI of an object: ${JSON.stringify(uri)}: expected s3://bucket/key or a file path`);
+  }
+  return { storage: openStorage(parseStorageUri(folder, cwd)), key };
+}

@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   paginateListObjectsV2,
@@ -50,6 +51,8 @@ export class S3Storage implements Storage {
             key: object.Key.slice(this.prefix.length),
             size: object.Size ?? 0,
             ...(object.ETag ? { etag: unquoteEtag(object.ETag) } : {}),
+            ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+            ...(object.StorageClass ? { storageClass: object.StorageClass } : {}),
           };
         }
       }
@@ -100,6 +103,37 @@ export class S3Storage implements Storage {
     }
   }
 
+  /**
+   * One server-side CopyObject: the bytes stay in S3. One request copies a source of up to 5 GB; S3 refuses a
+   * larger one (InvalidRequest), which would take a multipart copy (UploadPartCopy). Nothing this project
+   * copies comes near: parts are capped far below (FEATURIZE_PART_ROWS, config.ts), and the refusal is an
+   * ObjectReadError carrying S3's message, not a StorageUnavailableError that Step Functions would retry.
+   * TaggingDirective REPLACE with no tags: a staged part's intermediate tag must not follow it into the dataset
+   * (where nothing expires), and the source's tags need not be read (s3:GetObjectTagging).
+   */
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + toKey,
+          CopySource: copySource(this.bucket, this.prefix + fromKey),
+          TaggingDirective: 'REPLACE',
+        }),
+      );
+    } catch (error) {
+      const name = errorName(error);
+      const what = `cannot copy ${this.locationOf(fromKey)} to ${this.locationOf(toKey)}`;
+      if (perObjectErrors.has(name) || name === 'InvalidRequest') {
+        throw new ObjectReadError(fromKey, `${what}: ${describe(error)}`, {
+          notFound: name === 'NoSuchKey' || name === 'NotFound',
+          cause: error,
+        });
+      }
+      throw new StorageUnavailableError(`${what}: ${describe(error)}`, { cause: error });
+    }
+  }
+
   async remove(keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const chunk = keys.slice(i, i + 1000).map((key) => ({ Key: this.prefix + key }));
@@ -119,6 +153,11 @@ export class S3Storage implements Storage {
 /** S3 returns ETags in double quotes (also in Step Functions' listObjectsV2 items). */
 export function unquoteEtag(etag: string): string {
   return etag.replace(/^"+|"+$/g, '');
+}
+
+/** CopyObject's source, `bucket/key`, URL-encoded as S3 requires (keys hold spaces, `+`, non-ASCII...). */
+function copySource(bucket: string, key: string): string {
+  return [bucket, ...key.split('/')].map(encodeURIComponent).join('/');
 }
 
 function errorName(error: unknown): string {

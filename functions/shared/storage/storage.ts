@@ -2,6 +2,7 @@
  * Storage behind one small interface, so the same code reads images and writes shards on the local
  * filesystem and on S3 (AWS, MinIO, fauxqs...). A storage is rooted at a location; keys are relative to it.
  */
+import { ObjectReadError } from '../errors.ts';
 
 export interface StoredObject {
   /** Key relative to the storage root, `/`-separated. */
@@ -9,6 +10,9 @@ export interface StoredObject {
   size: number;
   /** S3 ETag without quotes; absent on the filesystem. */
   etag?: string;
+  lastModified?: Date;
+  /** S3 storage class (STANDARD, GLACIER...); absent on the filesystem. */
+  storageClass?: string;
 }
 
 export interface Storage {
@@ -25,6 +29,13 @@ export interface Storage {
   readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** Creates or replaces the object. Throws StorageUnavailableError. */
   write(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<void>;
+  /**
+   * Copies `fromKey` to `toKey` (created or replaced) without the bytes passing through this process where the
+   * store can avoid it: one server-side CopyObject on S3, a clone or a copy on the filesystem. The copy carries
+   * no tags. Throws ObjectReadError when the source cannot be read (missing, forbidden) or S3 refuses the copy,
+   * StorageUnavailableError otherwise.
+   */
+  copy(fromKey: string, toKey: string): Promise<void>;
   /** Removes the objects; missing ones are ignored. */
   remove(keys: string[]): Promise<void>;
   /** The object's full location: `s3://bucket/key` or an absolute path. */
@@ -55,4 +66,14 @@ export function normalizePrefix(prefix: string | undefined): string {
 export function parentFolderName(location: string): string {
   const segments = location.split('/').filter((s) => s !== '');
   return segments.length >= 2 ? (segments[segments.length - 2] ?? '') : '';
+}
+
+/** The object's bytes, or undefined when it does not exist (or cannot be read); the store being down still throws. */
+export async function readIfPresent(storage: Storage, key: string): Promise<Uint8Array | undefined> {
+  try {
+    return await storage.read(key);
+  } catch (error) {
+    if (error instanceof ObjectReadError) return undefined;
+    throw error;
+  }
 }

@@ -11,19 +11,14 @@
  * (pyarrow) restore the fixed size.
  */
 import { Table, tableToIPC, type RecordBatch } from 'apache-arrow';
-import { Compression, Table as WasmTable, transformParquetStream, WriterPropertiesBuilder } from 'parquet-wasm';
-import { featuresVector, recordBatchOf, sourceColumns, type SourceFields } from '../shared/shards/shard-file.ts';
+import { Table as WasmTable, transformParquetStream } from 'parquet-wasm';
+import { partWriterProperties, type PartWriterOptions } from './part-writer-properties.ts';
+import { featuresVector, recordBatchOf, sourceColumns, type SourceFields } from '../shards/shard-file.ts';
 
 /** One row of the dataset: an image that has a vector. */
 export interface DatasetRow extends SourceFields {
   sha256: string;
   features: Float32Array;
-}
-
-export interface ParquetOptions {
-  rowGroupRows: number;
-  /** The file's key-value metadata. */
-  metadata: Record<string, string>;
 }
 
 /** Columns that are never null; `etag` is (objects outside S3 have none). */
@@ -34,15 +29,8 @@ export function datasetBatch(rows: readonly DatasetRow[], featureLength: number)
 }
 
 /** One Parquet file from chunks of rows (at least one row in all); every vector as long as the first. */
-export async function encodeParquet(chunks: AsyncIterable<readonly DatasetRow[]>, options: ParquetOptions): Promise<Uint8Array> {
-  const properties = new WriterPropertiesBuilder()
-    .setCompression(Compression.ZSTD)
-    // Paths, hashes and floats are nearly all distinct: a dictionary would only be built to be dropped.
-    .setDictionaryEnabled(false)
-    .setColumnDictionaryEnabled('label', true)
-    .setMaxRowGroupSize(options.rowGroupRows)
-    .setKeyValueMetadata(new Map(Object.entries(options.metadata)))
-    .build();
+export async function encodeParquet(chunks: AsyncIterable<readonly DatasetRow[]>, options: PartWriterOptions): Promise<Uint8Array> {
+  const properties = partWriterProperties(options);
   // On a failing source the writer does not fail: it ends the file with the rows it has, a valid but
   // truncated part. So the source's own error (a StorageUnavailableError, which Step Functions retries) is
   // kept here and wins over whatever the writer made of it.

@@ -1,0 +1,78 @@
+/**
+ * `featurize watch <dir> --out <uri>`: images added to a local folder are processed as they arrive, as uploads
+ * to the deployed bucket are: gathered for a batching window, written to a manifest, run through the state
+ * machine's manifest path on this machine (cli/folder-watch.ts). Runs until interrupted (Ctrl-C).
+ */
+import { stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import type { Command } from 'commander';
+import { ConfigError } from '../../functions/shared/errors.ts';
+import {
+  addPipelineOptions,
+  applySettings,
+  checkOutputOutsideInput,
+  location,
+  pipelineSettings,
+  type PipelineOptions,
+} from '../pipeline-options.ts';
+import { positiveSeconds } from '../options.ts';
+
+interface WatchOptions extends PipelineOptions {
+  window: number;
+}
+
+export function addWatchCommand(program: Command): void {
+  const command = program
+    .command('watch')
+    .description('process images added to <dir> as they arrive: each batch of new files is one incremental run')
+    .argument('<dir>', 'the folder of <label>/<image> files to watch; the files already there are left as they are')
+    .option('--window <seconds>', 'how long new files gather into one batch', positiveSeconds, 10);
+  addPipelineOptions(command).action(watchFolderCommand);
+}
+
+async function watchFolderCommand(dir: string, options: WatchOptions): Promise<void> {
+  applySettings(options);
+  const [{ extractionSettings }, { loadModelDescriptor }, { openStorage, parseStorageUri }, { runPipeline }, { startProgress }, { printSummary }, { watchFolder }] =
+    await Promise.all([
+      import('../../functions/shared/config.ts'),
+      import('../../functions/shared/model/model-descriptor.ts'),
+      import('../../functions/shared/storage/open-storage.ts'),
+      import('../../statemachine/local/run-pipeline.ts'),
+      import('../progress.ts'),
+      import('../summary.ts'),
+      import('../folder-watch.ts'),
+    ]);
+
+  const input = location(parseStorageUri(dir));
+  if (!isAbsolute(input.bucket)) {
+    throw new ConfigError('watch takes a local folder: uploads to the deployed bucket start runs by themselves');
+  }
+  if (!(await stat(input.bucket).catch(() => undefined))?.isDirectory()) throw new ConfigError(`no folder at ${input.bucket}`);
+  const output = location(parseStorageUri(options.out));
+  checkOutputOutsideInput(input, output);
+  await loadModelDescriptor(extractionSettings().modelDir);
+
+  const watcher = watchFolder({
+    dir: input.bucket,
+    output,
+    windowMs: options.window * 1000,
+    run: async ({ runId, manifest, keys }) => {
+      const started = performance.now();
+      process.stdout.write(`featurize: ${keys.length} new file(s), run ${runId}\n`);
+      const progress = startProgress();
+      const outcome = await runPipeline({ runId, input, output, ...pipelineSettings(options), manifest, observer: progress }).finally(() =>
+        progress.stop(),
+      );
+      printSummary({ runId, outcome, output: openStorage(output), workers: options.workers, seconds: (performance.now() - started) / 1000 });
+    },
+    // A batch that fails is reported; the next files still get their run.
+    onError: (error) => process.stderr.write(`featurize: ${(error as Error)?.message ?? String(error)}\n`),
+  });
+  const existing = await watcher.ready;
+  process.stdout.write(`featurize: watching ${input.bucket} (${existing} file(s) already there); Ctrl-C stops\n`);
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await watcher.stop();
+}

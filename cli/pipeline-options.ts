@@ -1,0 +1,88 @@
+/**
+ * What `featurize run` and `featurize watch` share: where the dataset goes and how the local pipeline runs
+ * (batches, workers, model, preprocessing, PCA), and how those flags become the pipeline's settings.
+ */
+import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { Option, type Command } from 'commander';
+import { engineNames, resizeModes } from '../functions/shared/config.ts';
+import { ConfigError } from '../functions/shared/errors.ts';
+import type { PcaSetting } from '../functions/shared/pca/pca-setting.ts';
+import type { StorageLocation } from '../functions/shared/storage/storage.ts';
+import { nonNegativeInteger, pcaShorthand, percentage, positiveInteger, s3EndpointOption, useS3Endpoint } from './options.ts';
+
+export interface PipelineOptions {
+  out: string;
+  s3Endpoint?: string;
+  batchSize: number;
+  maxConcurrency: number;
+  toleratedFailurePercent: number;
+  workers: number;
+  resize?: string;
+  model?: string;
+  engine?: string;
+  maxPixels?: number;
+  pca?: number | null;
+  pcaModel?: string;
+}
+
+export function addPipelineOptions(command: Command): Command {
+  return command
+    .option('-o, --out <uri>', 'where the dataset goes: folder or s3://bucket/prefix', './out')
+    .addOption(s3EndpointOption())
+    .option('--batch-size <n>', 'images per extraction batch (the map\'s MaxItemsPerBatch)', positiveInteger, 50)
+    .option('--max-concurrency <n>', 'batches running at once at most; 0: one per worker', nonNegativeInteger, 0)
+    .option('--tolerated-failure-percent <p>', 'share of images that may fail (bad files, failed batches) in a successful run', percentage, 5)
+    .addOption(
+      new Option('--workers <n>', 'worker threads extracting batches, each with its own model')
+        .argParser(positiveInteger)
+        .default(availableParallelism(), `one per core: ${availableParallelism()}`),
+    )
+    .addOption(new Option('--resize <mode>', 'how an image becomes square (default: squash, or FEATURIZE_RESIZE)').choices(resizeModes))
+    .option('--model <dir>', 'model directory: model.json and weights (default: ../shared/models/…, or FEATURIZE_MODEL_DIR)')
+    .addOption(new Option('--engine <name>', 'inference engine (default: tfjs, or FEATURIZE_ENGINE)').choices(engineNames))
+    .option('--max-pixels <n>', 'larger images are refused from their header (default: 100000000, or FEATURIZE_MAX_PIXELS)', positiveInteger)
+    .option('--pca <setting>', 'PCA after validation: a variance share such as 0.95, a number of components such as 64, or off', pcaShorthand)
+    .addOption(new Option('--pca-model <uri>', 'apply a saved PCA model (…/pca/<modelId>/model.json) instead of fitting one').conflicts('pca'));
+}
+
+/** The flags given become the FEATURIZE_* settings of this process and its workers; the others keep the environment's. */
+export function applySettings(options: PipelineOptions): void {
+  const settings: Record<string, string | number | undefined> = {
+    FEATURIZE_RESIZE: options.resize,
+    FEATURIZE_MODEL_DIR: options.model,
+    FEATURIZE_ENGINE: options.engine,
+    FEATURIZE_MAX_PIXELS: options.maxPixels,
+  };
+  for (const [name, value] of Object.entries(settings)) if (value !== undefined) process.env[name] = String(value);
+  useS3Endpoint(options.s3Endpoint);
+}
+
+/** The run settings the flags give, for runPipeline. */
+export function pipelineSettings(options: PipelineOptions) {
+  return {
+    maxItemsPerBatch: options.batchSize,
+    maxConcurrency: options.maxConcurrency,
+    toleratedFailurePercentage: options.toleratedFailurePercent,
+    workers: options.workers,
+    env: process.env,
+    ...pcaSetting(options),
+  };
+}
+
+function pcaSetting(options: PipelineOptions): { pca?: PcaSetting } {
+  if (options.pcaModel !== undefined) return { pca: { model: options.pcaModel } };
+  return options.pca !== undefined ? { pca: options.pca } : {};
+}
+
+export function location(parsed: StorageLocation): Required<StorageLocation> {
+  return { bucket: parsed.bucket, prefix: parsed.prefix ?? '' };
+}
+
+/** Outputs written under the input would be listed as images by the next run. */
+export function checkOutputOutsideInput(input: Required<StorageLocation>, output: Required<StorageLocation>): void {
+  const inside = isAbsolute(input.bucket)
+    ? `${output.bucket}/`.startsWith(`${input.bucket.replace(/\/$/, '')}/`)
+    : output.bucket === input.bucket && output.prefix.startsWith(input.prefix);
+  if (inside) throw new ConfigError('the output location is inside the input location: choose --out elsewhere');
+}

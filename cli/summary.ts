@@ -1,0 +1,56 @@
+/** What a finished run prints: its outcome, the images' accounting, the time it took, where the results are. */
+import { reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
+import type { Storage } from '../functions/shared/storage/storage.ts';
+import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
+
+/** The parts of the execution's state the summary reads (see the definition's Reduce and Validate states). */
+interface RunState {
+  mapError?: { Error: string; Cause: string } | null;
+  reduce?: { listed: number; rows: number; failures: number; failureCodes?: Record<string, number> };
+  validation?: { passed: boolean; summary: string };
+  publish?: { parts: string[]; removedParts: number; rewrittenParts: number } | null;
+  publishError?: { Error: string; Cause: string } | null;
+  pcaResult?: { modelId: string; components: number; varianceShare: number; dataset: string } | null;
+  pcaError?: { Error: string; Cause: string } | null;
+  reportError?: { Error: string; Cause: string };
+}
+
+export interface RunSummary {
+  runId: string;
+  outcome: ExecutionOutcome;
+  output: Storage;
+  workers: number;
+  seconds: number;
+}
+
+export function printSummary({ runId, outcome, output, workers, seconds }: RunSummary): void {
+  // The latest state that ran holds everything the earlier ones added (each keeps its input, ResultPath).
+  const state = (['Report', 'Pca', 'Publish', 'Validate', 'Reduce'].map((name) => outcome.stateOutputs.get(name)).find(Boolean) ?? {}) as RunState;
+  const lines = [
+    outcome.status === 'SUCCEEDED'
+      ? `run ${runId} succeeded: ${state.validation?.summary ?? 'validated'}`
+      : `run ${runId} FAILED: ${outcome.error?.Error}: ${outcome.error?.Cause}`,
+  ];
+  if (state.mapError) lines.push(`  map:      ${state.mapError.Error}: ${state.mapError.Cause}`);
+  const reduce = state.reduce;
+  if (reduce) {
+    lines.push(`  images:   ${reduce.listed} listed, ${reduce.rows} vectors, ${reduce.failures} failures`);
+    const codes = Object.entries(reduce.failureCodes ?? {}).sort(([, a], [, b]) => b - a);
+    if (codes.length > 0) lines.push(`  failures: ${codes.map(([code, count]) => `${code} ${count}`).join(', ')}`);
+    lines.push(`  time:     ${seconds.toFixed(1)} s, ${(reduce.listed / seconds).toFixed(1)} images/s on ${workers} workers`);
+  } else {
+    lines.push(`  time:     ${seconds.toFixed(1)} s`);
+  }
+  // Write, audit, publish: only a run that passed validation changes the dataset.
+  const unpublished = state.publishError ? ' (publishing this run failed)' : ' (unchanged: this run was not published)';
+  lines.push(`  dataset:  ${output.locationOf('features/')}${state.publish ? '' : unpublished}`);
+  if (state.publishError) lines.push(`  publish:  ${state.publishError.Error}: ${state.publishError.Cause}`);
+  if (state.pcaResult) {
+    const { components, varianceShare, dataset } = state.pcaResult;
+    lines.push(`  pca:      ${components} components, ${(varianceShare * 100).toFixed(1)}% of the variance, in ${output.locationOf(dataset)}`);
+  }
+  if (state.pcaError) lines.push(`  pca:      ${state.pcaError.Error}: ${state.pcaError.Cause}`);
+  lines.push(`  report:   ${output.locationOf(reportKey(runId))}`);
+  if (outcome.stateOutputs.has('Report') && !state.reportError) lines.push(`            ${output.locationOf(reportHtmlKey(runId))}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,46 @@
+/**
+ * The PCA Lambda: runs after validation passed, when the run's input asks for PCA.
+ *
+ * Event (the Pca state's Parameters): { runId, output: { bucket, prefix }, pca }, where pca is a request:
+ * a share in (0, 1), a number of components, {}, { varianceShare }, { components } or { model: "<uri>" }
+ * (see functions/shared/pca/pca-setting.ts). Returns PcaRunResult.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { z } from 'zod';
+import { reduceSettings } from '../shared/config.ts';
+import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
+import { parseEvent } from '../shared/middleware/parse-event.ts';
+import { logger } from '../shared/observability.ts';
+import { decodePcaModel } from '../shared/pca/pca-model.ts';
+import { pcaRequestSchema } from '../shared/pca/pca-setting.ts';
+import { openObjectUri, openStorage } from '../shared/storage/open-storage.ts';
+import { runPca, type PcaRunRequest, type PcaRunResult } from './run-pca.ts';
+
+export const pcaEventSchema = z.object({
+  runId: runIdSchema,
+  output: storageLocationSchema,
+  pca: pcaRequestSchema,
+});
+
+export type PcaEvent = z.infer<typeof pcaEventSchema>;
+
+// The reduced parts are written like the feature parts: the same FEATURIZE_ROW_GROUP_ROWS, read once.
+const { rowGroupRows } = reduceSettings();
+
+export async function pca(event: PcaEvent): Promise<PcaRunResult> {
+  const request = event.pca;
+  let mode: PcaRunRequest['mode'];
+  if ('fit' in request) {
+    mode = request;
+  } else {
+    const { storage, key } = openObjectUri(request.apply);
+    const from = storage.locationOf(key);
+    mode = { apply: decodePcaModel(Buffer.from(await storage.read(key)).toString('utf8'), from), from };
+  }
+  const result = await runPca({ runId: event.runId, output: openStorage(event.output), mode, rowGroupRows });
+  logger.info(result.fitted ? 'pca fitted and applied' : 'saved pca model applied', { ...result });
+  return result;
+}
+
+export const handler = middy(pca).use(injectLambdaContext(logger)).use(parseEvent(pcaEventSchema));

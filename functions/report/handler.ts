@@ -1,0 +1,69 @@
+/**
+ * The report Lambda: renders runs/<runId>/report.html after validation, whether it passed or not, after
+ * publishing when it ran (or failed), and after PCA when it ran (or failed). The page is built from what the run left in its output location; the event
+ * adds what only the state machine knows (step results, the execution's start).
+ *
+ * Event (the Report state's Parameters):
+ *   { runId, output: { bucket, prefix }, pca, validation, reduce, publish, publishError, pcaResult, pcaError, startedAt }
+ * Returns { report, location, bytes }: the page's key relative to the output location, its full location, size.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { z } from 'zod';
+import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
+import { parseEvent } from '../shared/middleware/parse-event.ts';
+import { logger } from '../shared/observability.ts';
+import { reportHtmlKey } from '../shared/run-layout.ts';
+import { openStorage } from '../shared/storage/open-storage.ts';
+import { gatherReportData } from './gather-report-data.ts';
+import { renderReport } from './render-report.ts';
+
+const stepErrorSchema = z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() });
+
+export const reportEventSchema = z.object({
+  runId: runIdSchema,
+  output: storageLocationSchema,
+  /** The run's pca setting as given: only whether it is null matters here. */
+  pca: z.unknown(),
+  validation: z.unknown(),
+  reduce: z.unknown(),
+  publish: z.unknown(),
+  publishError: stepErrorSchema.nullish(),
+  pcaResult: z.looseObject({ model: z.string(), fitted: z.boolean(), millis: z.unknown() }).nullish(),
+  pcaError: stepErrorSchema.nullish(),
+  startedAt: z.string().optional(),
+});
+
+export type ReportEvent = z.infer<typeof reportEventSchema>;
+
+export interface ReportResult {
+  report: string;
+  location: string;
+  bytes: number;
+}
+
+export async function report(event: ReportEvent): Promise<ReportResult> {
+  const output = openStorage(event.output);
+  const data = await gatherReportData({
+    runId: event.runId,
+    output,
+    pcaRequested: event.pca !== null && event.pca !== undefined,
+    steps: {
+      reduce: event.reduce,
+      validation: event.validation,
+      publish: event.publish,
+      publishError: event.publishError,
+      pca: event.pcaResult,
+      pcaError: event.pcaError,
+    },
+    ...(event.startedAt ? { startedAt: event.startedAt } : {}),
+  });
+  const html = await renderReport(data);
+  const key = reportHtmlKey(event.runId);
+  await output.write(key, html);
+  const result = { report: key, location: output.locationOf(key), bytes: Buffer.byteLength(html) };
+  logger.info('report rendered', { runId: event.runId, ...result });
+  return result;
+}
+
+export const handler = middy(report).use(injectLambdaContext(logger)).use(parseEvent(reportEventSchema));

@@ -1,0 +1,26 @@
+/**
+ * How every Parquet part of an output is written (staged by the reducer, rewritten by the publisher, reduced
+ * into features-pca/ by the PCA step), so that one reader configuration reads them all: zstd (decoded by
+ * DuckDB, pyarrow, Spark, Athena, and by hyparquet here through Node's zlib), a dictionary for the label column
+ * only.
+ */
+import { Compression, WriterPropertiesBuilder, type WriterProperties } from 'parquet-wasm';
+
+export interface PartWriterOptions {
+  rowGroupRows: number;
+  /** The file's key-value metadata. */
+  metadata: Record<string, string>;
+}
+
+export function partWriterProperties(options: PartWriterOptions): WriterProperties {
+  return (
+    new WriterPropertiesBuilder()
+      .setCompression(Compression.ZSTD)
+      // Paths, hashes and floats are nearly all distinct: a dictionary would only be built to be dropped.
+      .setDictionaryEnabled(false)
+      .setColumnDictionaryEnabled('label', true)
+      .setMaxRowGroupSize(options.rowGroupRows)
+      .setKeyValueMetadata(new Map(Object.entries(options.metadata)))
+      .build()
+  );
+}

@@ -1,0 +1,115 @@
+/**
+ * The deployment's settings: each from CDK context (`-c key=value` or cdk.json), else its environment variable,
+ * else the default below. Validated once, with the offending key named, before any construct is built.
+ */
+import { z } from 'zod';
+import { engineNames, resizeModes } from '../functions/shared/config.ts';
+import { pcaDefaultSubstitution } from '../functions/shared/pca/pca-setting.ts';
+import { normalizePrefix } from '../functions/shared/storage/storage.ts';
+
+/** Where each setting comes from and what it defaults to: the README's table is this one. */
+export const settingSources = {
+  stackName: { env: 'FEATURIZE_STACK_NAME', default: 'Featurize' },
+  /** An existing bucket to use for input and output; unset: the stack creates one. */
+  bucketName: { env: 'FEATURIZE_BUCKET', default: undefined },
+  inputPrefix: { env: 'FEATURIZE_INPUT_PREFIX', default: 'images/' },
+  outputPrefix: { env: 'FEATURIZE_OUTPUT_PREFIX', default: 'datasets/mobilenet-v2/' },
+  maxItemsPerBatch: { env: 'FEATURIZE_BATCH_SIZE', default: 250 },
+  maxConcurrency: { env: 'FEATURIZE_MAX_CONCURRENCY', default: 100 },
+  toleratedFailurePercentage: { env: 'FEATURIZE_TOLERATED_FAILURE_PERCENTAGE', default: 5 },
+  /** Per-image time (read, decode, infer) the extract timeout is sized from: ~40 ms tfjs-wasm, ~10 ms native TF. */
+  msPerImage: { env: 'FEATURIZE_MS_PER_IMAGE', default: 40 },
+  extractMemoryMb: { env: 'FEATURIZE_EXTRACT_MEMORY_MB', default: 3008 },
+  reduceMemoryMb: { env: 'FEATURIZE_REDUCE_MEMORY_MB', default: 3008 },
+  validateMemoryMb: { env: 'FEATURIZE_VALIDATE_MEMORY_MB', default: 2048 },
+  /** Publishing copies server-side; it rewrites an older part a row group at a time, as the validator reads one. */
+  publishMemoryMb: { env: 'FEATURIZE_PUBLISH_MEMORY_MB', default: 2048 },
+  engine: { env: 'FEATURIZE_ENGINE', default: 'tfjs' },
+  resize: { env: 'FEATURIZE_RESIZE', default: 'squash' },
+  /** The TF.js model folder the extract function loads, inside its image (build/model/ is baked in at /opt/model/). */
+  modelDir: { env: 'FEATURIZE_IMAGE_MODEL_DIR', default: '/opt/model/tfjs' },
+  pcaMemoryMb: { env: 'FEATURIZE_PCA_MEMORY_MB', default: 3008 },
+  reportMemoryMb: { env: 'FEATURIZE_REPORT_MEMORY_MB', default: 1024 },
+  /** The runs' default PCA (execution input overrides it): off, a variance share in (0, 1), or a component count. */
+  pca: { env: 'FEATURIZE_PCA', default: 'off' },
+  stateMachineLogLevel: { env: 'FEATURIZE_STATE_MACHINE_LOG_LEVEL', default: 'ERROR' },
+  alarmEmail: { env: 'FEATURIZE_ALARM_EMAIL', default: undefined },
+  intermediateExpirationDays: { env: 'FEATURIZE_INTERMEDIATE_EXPIRATION_DAYS', default: 7 },
+  uploadBatchWindowSeconds: { env: 'FEATURIZE_UPLOAD_BATCH_WINDOW_SECONDS', default: 60 },
+  uploadBatchSize: { env: 'FEATURIZE_UPLOAD_BATCH_SIZE', default: 1000 },
+} as const;
+
+export type SettingName = keyof typeof settingSources;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const prefix = z.string().transform(normalizePrefix);
+
+const schema = z
+  .object({
+    stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'a CloudFormation stack name'),
+    bucketName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')
+      .optional(),
+    inputPrefix: prefix.refine((p) => p !== '', 'must not be empty: the whole bucket would include the outputs'),
+    outputPrefix: prefix,
+    // Step Functions' ItemBatcher and Map limits.
+    maxItemsPerBatch: int(1, 100_000),
+    maxConcurrency: int(1, 10_000),
+    toleratedFailurePercentage: z.coerce.number().min(0).max(100),
+    msPerImage: z.coerce.number().positive().max(10_000),
+    // Lambda's memory range; new accounts start with a reduced memory quota (3008 MB fits it).
+    extractMemoryMb: int(512, 10_240),
+    reduceMemoryMb: int(512, 10_240),
+    validateMemoryMb: int(512, 10_240),
+    publishMemoryMb: int(512, 10_240),
+    pcaMemoryMb: int(512, 10_240),
+    reportMemoryMb: int(512, 10_240),
+    // The text of ${PcaDefault}: `null`, a share or a count (refused with the accepted forms named).
+    pca: z.coerce.string().transform((text, context) => {
+      try {
+        return pcaDefaultSubstitution(text);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+    engine: z.enum(engineNames),
+    resize: z.enum(resizeModes),
+    modelDir: z.string().regex(/^\/opt\/model\/[^/].*/, 'a folder under /opt/model/ (where build/model/ is baked in)'),
+    stateMachineLogLevel: z.enum(['ALL', 'ERROR']),
+    alarmEmail: z.email().optional(),
+    intermediateExpirationDays: int(1, 3650),
+    // SQS event source limits: a window of at most 5 minutes, at most 10,000 messages.
+    uploadBatchWindowSeconds: int(0, 300),
+    uploadBatchSize: int(1, 10_000),
+  })
+  .refine((s) => s.uploadBatchWindowSeconds > 0 || s.uploadBatchSize <= 10, {
+    message: 'more than 10 messages per batch needs a batching window of at least 1 second (SQS event source)',
+    path: ['uploadBatchSize'],
+  })
+  .refine((s) => !s.outputPrefix.startsWith(s.inputPrefix) && !s.inputPrefix.startsWith(s.outputPrefix), {
+    message: 'inputPrefix and outputPrefix must not contain one another: outputs under the input prefix would trigger runs',
+    path: ['outputPrefix'],
+  });
+
+export type StackSettings = z.infer<typeof schema>;
+
+/** Settings from a context lookup (e.g. `(key) => app.node.tryGetContext(key)`) and the environment. */
+export function stackSettings(context: (key: string) => unknown, env: NodeJS.ProcessEnv = process.env): StackSettings {
+  const raw: Record<string, unknown> = {};
+  for (const [name, source] of Object.entries(settingSources)) {
+    const value = context(name) ?? env[source.env] ?? source.default;
+    if (value !== undefined) raw[name] = value;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]) as SettingName;
+      const source = settingSources[name];
+      return `${name}${source ? ` (context or ${source.env})` : ''}: ${issue.message}`;
+    });
+    throw new Error(`invalid deployment settings:\n  ${problems.join('\n  ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,76 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { featurize } from '../support/cli.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cli-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** One line on stderr, nothing on stdout, a non-zero exit. */
+function expectOneLineFailure(result: { code: number; stdout: string; stderr: string }, message: RegExp) {
+  expect(result.code).not.toBe(0);
+  expect(result.stdout).toBe('');
+  expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(result.stderr).toMatch(message);
+}
+
+describe('featurize command line', () => {
+  it.each([[[]], [['--help']]])('lists its commands (%j)', async (args) => {
+    const result = await featurize(args);
+    expect(result.stdout + result.stderr).toMatch(/Usage: featurize .*\n[\s\S]*run \[options\] \[input\][\s\S]*inspect \[options\] <dataset>/);
+  });
+
+  it('documents every option of run', async () => {
+    const result = await featurize(['run', '--help']);
+    expect(result.code).toBe(0);
+    for (const option of ['--out', '--s3-endpoint', '--batch-size', '--max-concurrency', '--tolerated-failure-percent', '--workers', '--resize', '--model', '--engine', '--max-pixels', '--pca', '--pca-model']) {
+      expect(result.stdout).toContain(option);
+    }
+    expect(result.stdout).toContain('fruits-360-sample');
+    expect(result.stdout).toMatch(/"squash",\s+"center-crop"/);
+  });
+
+  it('documents inspect', async () => {
+    const result = await featurize(['inspect', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('<dataset>');
+  });
+
+  it.each([
+    [['run', '--workers', '0'], /option '--workers <n>' argument '0' is invalid. expected a whole number of at least 1/],
+    [['run', '--batch-size', '12x'], /option '--batch-size <n>' argument '12x' is invalid/],
+    [['run', '--tolerated-failure-percent', '101'], /argument '101' is invalid. expected a percentage from 0 to 100/],
+    [['run', '--resize', 'stretch'], /argument 'stretch' is invalid. Allowed choices are squash, center-crop/],
+    [['run', '--engine', 'pytorch'], /argument 'pytorch' is invalid. Allowed choices are /],
+    [['run', '--s3-endpoint', 'localhost:9000'], /expected an http:\/\/ or https:\/\/ URL/],
+    [['run', '--pca', '1.5'], /option '--pca <setting>' argument '1.5' is invalid. invalid PCA setting "1.5"/],
+    [['run', '--pca', '0.9', '--pca-model', 's3://b/pca/m/model.json'], /option '--pca-model <uri>' cannot be used with option '--pca <setting>'/],
+    [['run', '--bogus'], /unknown option '--bogus'/],
+    [['inspect'], /missing required argument 'dataset'/],
+  ])('refuses %j with one line', async (args, message) => {
+    expectOneLineFailure(await featurize(args), message);
+  });
+
+  it('refuses a missing input folder before anything starts', async () => {
+    const result = await featurize(['run', join(dir, 'no-such-folder'), '--out', join(dir, 'out')]);
+    expectOneLineFailure(result, /^featurize: no input folder at .*no-such-folder$/m);
+  });
+
+  it('refuses an output inside the input, whose files the next run would list as images', async () => {
+    const result = await featurize(['run', dir, '--out', join(dir, 'out')]);
+    expectOneLineFailure(result, /the output location is inside the input location/);
+  });
+
+  it('refuses a missing model directory before anything starts', async () => {
+    const result = await featurize(['run', dir, '--out', join(tmpdir(), 'never-written'), '--model', join(dir, 'no-model')]);
+    expectOneLineFailure(result, /no model\.json in .*no-model/);
+  });
+
+  it('refuses to inspect a location without a dataset', async () => {
+    expectOneLineFailure(await featurize(['inspect', dir]), /no Parquet parts under .*features\/$/m);
+  });
+});

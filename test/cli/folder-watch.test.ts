@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { watchFolder, type FolderWatch, type WatchBatch } from '../../cli/folder-watch.ts';
+import { listParts, openPart, readPartPaths } from '../../functions/shared/dataset/feature-parts.ts';
+import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import { runPipeline } from '../../statemachine/local/run-pipeline.ts';
+import type { ExecutionOutcome } from '../../statemachine/local/run-execution.ts';
+import { sampleDir, sampleKeys } from '../support/shared-data.ts';
+
+let input: string;
+let out: string;
+let watcher: FolderWatch;
+let keys: string[];
+/** Each batch the watcher ran, in order, with the outcome of its pipeline run; awaited one at a time. */
+const finished: { batch: WatchBatch; outcome: ExecutionOutcome }[] = [];
+const waiting: (() => void)[] = [];
+const errors: unknown[] = [];
+
+async function nextRun(index: number) {
+  while (finished.length <= index) await new Promise<void>((resolve) => waiting.push(resolve));
+  return finished[index]!;
+}
+
+async function add(key: string, from = key) {
+  await mkdir(dirname(join(input, key)), { recursive: true });
+  await copyFile(join(sampleDir, from), join(input, key));
+}
+
+async function datasetPaths(): Promise<string[]> {
+  const output = openStorage({ bucket: out });
+  const paths: string[] = [];
+  for (const part of await listParts(output)) paths.push(...(await readPartPaths(await openPart(output, part))));
+  return paths.sort();
+}
+
+beforeAll(async () => {
+  input = await mkdtemp(join(tmpdir(), 'watch-in-'));
+  out = await mkdtemp(join(tmpdir(), 'watch-out-'));
+  keys = await sampleKeys(2, 2);
+  await add(keys[0]!);
+  const output = { bucket: out, prefix: '' };
+  watcher = watchFolder({
+    dir: input,
+    output,
+    windowMs: 200,
+    run: async (batch) => {
+      const outcome = await runPipeline({
+        runId: batch.runId,
+        input: { bucket: input, prefix: '' },
+        output,
+        manifest: batch.manifest,
+        maxItemsPerBatch: 10,
+        maxConcurrency: 0,
+        toleratedFailurePercentage: 0,
+        workers: 1,
+        env: process.env,
+      });
+      finished.push({ batch, outcome });
+      waiting.splice(0).forEach((resolve) => resolve());
+    },
+    onError: (error) => errors.push(error),
+  });
+});
+afterAll(async () => {
+  await watcher.stop();
+  await rm(input, { recursive: true, force: true });
+  await rm(out, { recursive: true, force: true });
+});
+
+describe('featurize watch', () => {
+  it('leaves the files already there, and runs the new ones through the manifest path as one batch', async () => {
+    expect(await watcher.ready).toBe(1);
+    await add(keys[1]!);
+    await add(keys[2]!);
+
+    const { batch, outcome } = await nextRun(0);
+    expect(batch.keys).toEqual([keys[1], keys[2]].sort());
+    expect(batch.runId).toMatch(/^upload-\d{8}T\d{6}Z-[0-9a-f]{24}$/);
+    expect(batch.manifest).toEqual({ bucket: out, key: `manifests/${batch.runId}.json` });
+    const manifest = JSON.parse(await readFile(join(out, batch.manifest.key), 'utf8'));
+    expect(manifest).toEqual(batch.keys.map((key) => ({ Key: key, Size: expect.any(Number) })));
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(await datasetPaths()).toEqual(batch.keys.map((key) => join(input, key)));
+    expect(errors).toEqual([]);
+  });
+
+  it('ignores a file written again with the same bytes, and takes the next new file alone', async () => {
+    // Same content, new modification time: a duplicate. Then a file with new content under a new name.
+    await writeFile(join(input, keys[1]!), await readFile(join(sampleDir, keys[1]!)));
+    await add(`${dirname(keys[3]!)}/copy of ${keys[3]!.split('/').pop()}`, keys[3]!);
+
+    const { batch, outcome } = await nextRun(1);
+    expect(batch.keys).toEqual([`${dirname(keys[3]!)}/copy of ${keys[3]!.split('/').pop()}`]);
+    expect(outcome.status).toBe('SUCCEEDED');
+    // Every image once: the two of the first batch and the new one; the baseline file was never processed.
+    const paths = await datasetPaths();
+    expect(paths).toEqual([...new Set(paths)]);
+    expect(paths).toHaveLength(3);
+    expect(paths).not.toContain(join(input, keys[0]!));
+  });
+
+  it('runs as a command until interrupted: new files in, a run summary out, exit code 0 on Ctrl-C', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'watch-cli-in-'));
+    const target = await mkdtemp(join(tmpdir(), 'watch-cli-out-'));
+    const cli = fileURLToPath(new URL('../../cli/featurize.ts', import.meta.url));
+    const child = spawn(process.execPath, [cli, 'watch', dir, '--out', target, '--window', '0.2', '--workers', '1'], {
+      env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN' },
+    });
+    let stdout = '';
+    const waiters: (() => void)[] = [];
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      waiters.splice(0).forEach((wake) => wake());
+    });
+    const saw = async (text: string) => {
+      while (!stdout.includes(text)) await new Promise<void>((resolve) => waiters.push(resolve));
+    };
+    await saw('Ctrl-C stops');
+    await mkdir(join(dir, 'Kiwi'));
+    await copyFile(join(sampleDir, keys[0]!), join(dir, 'Kiwi', 'new.jpg'));
+    await saw('succeeded');
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/featurize: 1 new file\(s\), run upload-\S+\nrun upload-\S+ succeeded/);
+    await rm(dir, { recursive: true, force: true });
+    await rm(target, { recursive: true, force: true });
+  });
+});

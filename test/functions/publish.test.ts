@@ -1,0 +1,373 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler, type PublishEvent } from '../../functions/publish/handler.ts';
+import { publishRun, type PublishResult } from '../../functions/publish/publish-run.ts';
+import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
+import { reduceRun, type ReduceResult } from '../../functions/reduce/reduce-run.ts';
+import { createHash } from 'node:crypto';
+import { listParts, openPart, partKeyValues, readPartPaths, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
+import type { RunMode } from '../../functions/shared/dataset/publish-plan.ts';
+import { StorageUnavailableError } from '../../functions/shared/errors.ts';
+import type { RunEvent } from '../../functions/shared/event-schemas.ts';
+import { reportKey } from '../../functions/shared/run-layout.ts';
+import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import type { Storage } from '../../functions/shared/storage/storage.ts';
+import { handler as validateHandler, type ValidateEvent } from '../../functions/validate/handler.ts';
+import type { ValidationResult } from '../../functions/validate/validate-run.ts';
+import { literal, query } from '../support/duckdb.ts';
+import { items, testModel, testPreprocessing, writeMapRun, type FixtureBatch } from '../support/map-run.ts';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import { snapshot } from '../support/snapshot.ts';
+import fixture from '../events/publish.json' with { type: 'json' };
+
+const context = { functionName: 'publish', awsRequestId: 'test' } as Context;
+const invoke = (event: unknown) => handler(event as PublishEvent, context) as Promise<PublishResult>;
+const reduce = (event: RunEvent) => reduceHandler(event, context) as Promise<ReduceResult>;
+const validate = (event: ValidateEvent) => validateHandler(event, context) as Promise<ValidationResult>;
+
+let s3: LocalS3;
+let tmp: string;
+
+beforeAll(async () => {
+  s3 = await startLocalS3();
+  await s3.createBucket('fruits');
+  tmp = await mkdtemp(join(tmpdir(), 'publish-'));
+});
+afterAll(async () => {
+  await s3.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+interface Place {
+  input: { bucket: string };
+  output: { bucket: string; prefix: string };
+}
+
+/** A fresh input and output location per test, on the filesystem or in the fauxqs bucket. */
+const places: [string, (name: string) => Place][] = [
+  ['filesystem', (name) => ({ input: { bucket: join(tmp, name, 'input') }, output: { bucket: join(tmp, name, 'out'), prefix: '' } })],
+  ['S3 (fauxqs)', (name) => ({ input: { bucket: 'fruits' }, output: { bucket: 'fruits', prefix: `datasets/${name}/` } })],
+];
+const onFilesystem = places[0]![1];
+
+const options = { rowGroupRows: 4, readConcurrency: 2, now: new Date('2026-11-25T15:30:00.000Z') };
+
+/** A run as the reducer leaves it: shards, map results, failure records, and its parts staged under runs/<runId>/parts/. */
+async function stage(where: Place, runId: string, batches: FixtureBatch[], partRows = 25_000) {
+  const shardRows = await writeMapRun({ runId, ...where, batches });
+  const reduced = await reduceRun(
+    { runId, output: openStorage(where.output), outputPrefix: where.output.prefix },
+    { partRows, rowGroupRows: 4, readConcurrency: 2, now: new Date('2026-11-25T15:20:00.000Z') },
+  );
+  return { reduced, shardRows };
+}
+
+function publish(where: Place, runId: string, mode: RunMode, parts: readonly string[], output: Storage = openStorage(where.output)) {
+  return publishRun({ runId, output, mode, parts }, options);
+}
+
+/** Six images in three parts of two (run-a, published), then run-b staged: it re-processes three and adds one. */
+const olderKeys = ['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Kiwi/3.jpg', 'images/Lemon/4.jpg', 'images/Lemon/5.jpg', 'images/Pear/6.jpg'];
+const laterBatches: FixtureBatch[] = [
+  // Kiwi/2 was re-uploaded, Pear/6 too (and now fails: its stale vector must go), Lemon/5 (the rest of Pear/6's
+  // part) too, and Plum/7 is new.
+  { status: 'SUCCEEDED', items: items(['images/Kiwi/2.jpg', 'images/Lemon/5.jpg', 'images/Plum/7.jpg']) },
+  { status: 'FAILED', items: items(['images/Pear/6.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' } },
+];
+
+async function publishedThenStaged(where: Place) {
+  const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(olderKeys) }], 2);
+  await publish(where, 'run-a', 'full', a.reduced.parts);
+  const b = await stage(where, 'run-b', laterBatches, 2);
+  return { a, b };
+}
+
+/** The storage, with `before` called ahead of each change it makes (a copy, a write, a removal) and `after` once it is made. */
+function watch(storage: Storage, hooks: { before?: (change: string) => void; after?: (change: string) => Promise<void> }): Storage {
+  const change = async <T>(what: string, make: () => Promise<T>) => {
+    hooks.before?.(what);
+    const result = await make();
+    await hooks.after?.(what);
+    return result;
+  };
+  return {
+    root: storage.root,
+    list: (prefix) => storage.list(prefix),
+    read: (key) => storage.read(key),
+    readRange: (key, start, end) => storage.readRange(key, start, end),
+    locationOf: (key) => storage.locationOf(key),
+    write: (key, body, writeOptions) => change(`write ${key}`, () => storage.write(key, body, writeOptions)),
+    copy: (from, to) => change(`copy ${to}`, () => storage.copy(from, to)),
+    remove: (keys) => (keys.length === 0 ? storage.remove(keys) : change(`remove ${keys.join(', ')}`, () => storage.remove(keys))),
+  };
+}
+
+/** Every path in features/, read with hyparquet. */
+async function featurePaths(storage: Storage): Promise<Set<string>> {
+  const paths = new Set<string>();
+  for (const object of await listParts(storage)) for (const path of await readPartPaths(await openPart(storage, object))) paths.add(path);
+  return paths;
+}
+
+/**
+ * features/ as its readers see it: each part's key-value metadata and rows (a vector as the hash of its float32
+ * bytes). Not the bytes: the Parquet writer orders key-value metadata differently from one write to the next.
+ */
+async function datasetContents(storage: Storage) {
+  const parts: Record<string, { metadata: [string, string][]; rows: unknown[] }> = {};
+  for (const object of await listParts(storage)) {
+    const part = await openPart(storage, object);
+    const rows: unknown[] = [];
+    for await (const group of readPartRowGroups(part, ['path', 'label', 'size', 'etag', 'sha256', 'features'])) {
+      for (const { features, ...row } of group) {
+        rows.push({ ...row, size: Number(row.size), features: createHash('sha256').update(Float32Array.from(features as number[])).digest('hex') });
+      }
+    }
+    parts[object.key] = { metadata: Object.entries(partKeyValues(part)).sort(([a], [b]) => (a < b ? -1 : 1)), rows };
+  }
+  return parts;
+}
+
+const shortPath = (path: unknown) => (path as string).split('/images/')[1];
+
+describe.each(places)('publish on %s', (_, place) => {
+  it('copies the audited parts into features/ byte for byte, makes a full run replace the dataset, and leaves the staged parts', async () => {
+    const where = place('full');
+    const output = openStorage(where.output);
+    const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }], 2);
+    expect(await publish(where, 'run-a', 'full', a.reduced.parts)).toMatchObject({
+      parts: ['features/part-run-a-00000.parquet', 'features/part-run-a-00001.parquet'],
+      removedParts: 0,
+    });
+    const b = await stage(where, 'run-b', [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Lemon/4.jpg']) }]);
+
+    const result = await publish(where, 'run-b', 'full', b.reduced.parts);
+
+    expect(result).toEqual({
+      runId: 'run-b',
+      mode: 'full',
+      parts: ['features/part-run-b-00000.parquet'],
+      removedParts: 2,
+      rewrittenParts: 0,
+      millis: expect.any(Number),
+    });
+    const staged = await snapshot(output, 'runs/run-b/parts/');
+    expect(await snapshot(output, 'features/')).toEqual({ 'features/part-run-b-00000.parquet': staged['runs/run-b/parts/part-run-b-00000.parquet'] });
+    expect(Object.keys(await snapshot(output, 'runs/run-a/parts/'))).toEqual(a.reduced.parts);
+  });
+});
+
+describe('publish', () => {
+  it('makes an incremental run keep older parts, rewriting those holding an image it re-processed (a row or a failure) and removing emptied ones', async () => {
+    const where = onFilesystem('incremental');
+    const output = openStorage(where.output);
+    const { a, b } = await publishedThenStaged(where);
+    const untouched = (await snapshot(output, 'features/'))['features/part-run-a-00001.parquet'];
+
+    const result = await publish(where, 'run-b', 'incremental', b.reduced.parts);
+
+    expect(result).toMatchObject({ parts: ['features/part-run-b-00000.parquet', 'features/part-run-b-00001.parquet'], rewrittenParts: 1, removedParts: 1 });
+    const after = await snapshot(output, 'features/');
+    expect(Object.keys(after)).toEqual([
+      'features/part-run-a-00000.parquet',
+      'features/part-run-a-00001.parquet',
+      'features/part-run-b-00000.parquet',
+      'features/part-run-b-00001.parquet',
+    ]);
+    expect(after['features/part-run-a-00001.parquet']).toBe(untouched);
+    const glob = literal(join(where.output.bucket, 'features', '*.parquet'));
+    const rows = await query(`SELECT path, features, filename FROM read_parquet(${glob}, filename = true) ORDER BY path`);
+    expect(rows.map((row) => [shortPath(row.path), (row.filename as string).split('/').pop()])).toEqual([
+      ['Kiwi/1.jpg', 'part-run-a-00000.parquet'],
+      ['Kiwi/2.jpg', 'part-run-b-00000.parquet'],
+      ['Kiwi/3.jpg', 'part-run-a-00001.parquet'],
+      ['Lemon/4.jpg', 'part-run-a-00001.parquet'],
+      ['Lemon/5.jpg', 'part-run-b-00000.parquet'],
+      ['Plum/7.jpg', 'part-run-b-00001.parquet'],
+    ]);
+    for (const row of rows) {
+      const shard = (b.shardRows.get(row.path as string) ?? a.shardRows.get(row.path as string))!;
+      const bits = Buffer.from(Float32Array.from(row.features as number[]).buffer);
+      expect(bits.equals(Buffer.from(shard.features!.buffer, shard.features!.byteOffset, shard.features!.byteLength)), row.path as string).toBe(true);
+    }
+    const metadata = await query(
+      `SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${literal(join(where.output.bucket, 'features/part-run-a-00000.parquet'))}) WHERE decode(key) LIKE 'featurize.%' ORDER BY key`,
+    );
+    expect(metadata).toEqual([
+      { key: 'featurize.created_at', value: '2026-11-25T15:20:00.000Z' },
+      { key: 'featurize.engine', value: testModel.engine },
+      { key: 'featurize.model_id', value: testModel.modelId },
+      { key: 'featurize.preprocessing', value: testPreprocessing },
+      { key: 'featurize.rewritten_at', value: '2026-11-25T15:30:00.000Z' },
+      { key: 'featurize.rewritten_by_run', value: 'run-b' },
+      { key: 'featurize.run_id', value: 'run-a' },
+    ]);
+  });
+
+  it.each<RunMode>(['full', 'incremental'])(
+    'never leaves an image missing from features/ while publishing a run (%s): every new part is in place before anything is removed',
+    async (mode) => {
+      const where = onFilesystem(`never-missing-${mode}`);
+      const storage = openStorage(where.output);
+      const { b } = await publishedThenStaged(where);
+      const before = await featurePaths(storage);
+      const reference = onFilesystem(`never-missing-${mode}-reference`);
+      await cp(where.output.bucket, reference.output.bucket, { recursive: true });
+      await publish(reference, 'run-b', mode, b.reduced.parts);
+      const after = await featurePaths(openStorage(reference.output));
+      const kept = [...before].filter((path) => after.has(path));
+      expect(kept.length).toBeGreaterThan(0);
+      const changes: string[] = [];
+      const missing: string[] = [];
+
+      await publish(where, 'run-b', mode, b.reduced.parts, watch(storage, {
+        after: async (change) => {
+          changes.push(change);
+          const now = await featurePaths(storage);
+          for (const path of kept) if (!now.has(path)) missing.push(`${shortPath(path)} after ${change}`);
+        },
+      }));
+
+      expect(missing).toEqual([]);
+      const firstRemoval = changes.findIndex((change) => !change.startsWith('copy '));
+      expect(changes.slice(0, firstRemoval).sort()).toEqual(['copy features/part-run-b-00000.parquet', 'copy features/part-run-b-00001.parquet']);
+      expect(changes.slice(firstRemoval).length).toBeGreaterThan(0);
+      expect(changes.slice(firstRemoval).filter((change) => change.startsWith('copy '))).toEqual([]);
+      expect(await featurePaths(storage)).toEqual(after);
+    },
+  );
+
+  it.each<RunMode>(['full', 'incremental'])(
+    'finishes a publish (%s) interrupted before any of its changes when retried, as an uninterrupted one would have; a retry after success changes nothing',
+    async (mode) => {
+      const where = onFilesystem(`retried-${mode}`);
+      const { b } = await publishedThenStaged(where);
+      const reference = onFilesystem(`retried-${mode}-reference`);
+      await cp(where.output.bucket, reference.output.bucket, { recursive: true });
+      const referenceStorage = openStorage(reference.output);
+      const changes: string[] = [];
+      await publish(reference, 'run-b', mode, b.reduced.parts, watch(referenceStorage, { after: async (change) => void changes.push(change) }));
+      const expected = await datasetContents(referenceStorage);
+      expect(changes.length).toBeGreaterThanOrEqual(3);
+
+      for (const [k, change] of changes.entries()) {
+        const attempt = onFilesystem(`retried-${mode}-${k}`);
+        await cp(where.output.bucket, attempt.output.bucket, { recursive: true });
+        const storage = openStorage(attempt.output);
+        let left = k;
+        const interrupted = watch(storage, {
+          before: () => {
+            if (left-- === 0) throw new StorageUnavailableError(`interrupted before ${change}`);
+          },
+        });
+        // One change at a time: no copy of the interrupted attempt is still in flight when the retry starts.
+        const attemptRequest = { runId: 'run-b', mode, parts: b.reduced.parts };
+        await expect(publishRun({ ...attemptRequest, output: interrupted }, { ...options, readConcurrency: 1 })).rejects.toThrow(StorageUnavailableError);
+
+        await publishRun({ ...attemptRequest, output: storage }, options);
+
+        expect(await datasetContents(storage), `interrupted before ${change}`).toEqual(expected);
+      }
+
+      const settled = await snapshot(referenceStorage, 'features/');
+      expect(await publish(reference, 'run-b', mode, b.reduced.parts)).toMatchObject({ removedParts: 0, rewrittenParts: 0 });
+      expect(await snapshot(referenceStorage, 'features/')).toEqual(settled);
+    },
+  );
+
+  it('refuses, before changing anything, to publish a run whose audited parts are gone (expired by the lifecycle)', async () => {
+    const where = onFilesystem('expired');
+    const output = openStorage(where.output);
+    const { b } = await publishedThenStaged(where);
+    await output.remove([b.reduced.parts[1]!]);
+    const before = await snapshot(output, 'features/');
+
+    const error = await publish(where, 'run-b', 'incremental', b.reduced.parts).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ name: 'RunArtifactError', message: expect.stringContaining('part-run-b-00001.parquet') });
+    expect(await snapshot(output, 'features/')).toEqual(before);
+  });
+});
+
+describe('publish handler', () => {
+  /** The inputs, the map's results, then the reducer and the validator as the state machine runs them. */
+  async function audited(where: Place, runId: string, batches: FixtureBatch[], tolerated = 0) {
+    const input = openStorage(where.input);
+    for (const batch of batches) for (const item of batch.items) await input.write(item.key, `bytes of ${item.key}`);
+    await writeMapRun({ runId, ...where, batches });
+    const event: RunEvent = { runId, input: { ...where.input, prefix: `images/${runId}/` }, manifest: null, output: where.output, mapError: null };
+    const reduced = await reduce(event);
+    const validation = await validate({ ...event, toleratedFailurePercentage: tolerated, reduce: reduced });
+    return { reduced, validation };
+  }
+  const batch = (runId: string, ...extra: FixtureBatch['items']): FixtureBatch[] => [
+    { status: 'SUCCEEDED', items: [...items([`images/${runId}/Kiwi/1.jpg`, `images/${runId}/Lemon/2.jpg`]), ...extra] },
+  ];
+
+  it('publishes exactly what the validator audited and passed: its parts, in the mode of its report', async () => {
+    const where = places[1]![1]('handler');
+    const { reduced, validation } = await audited(where, 'run-h', batch('run-h'));
+    expect(validation.passed).toBe(true);
+
+    const result = await invoke({ runId: 'run-h', output: where.output });
+
+    expect(result).toMatchObject({ runId: 'run-h', mode: 'full', parts: ['features/part-run-h-00000.parquet'] });
+    const output = openStorage(where.output);
+    expect(Object.values(await snapshot(output, 'features/'))).toEqual(Object.values(await snapshot(output, 'runs/run-h/parts/')));
+    expect(reduced.parts).toEqual(['runs/run-h/parts/part-run-h-00000.parquet']);
+  });
+
+  it.each<[string, (where: Place) => Promise<void>, RegExp]>([
+    [
+      'it has no validation report',
+      async (where) => void (await reduce({ runId: 'run-r', input: { ...where.input, prefix: 'images/run-r/' }, manifest: null, output: where.output, mapError: null })),
+      /^run run-r has no validation report at .*runs\/run-r\/report\.json: it was not audited$/,
+    ],
+    [
+      'its validation failed',
+      async (where) => void (await audited(where, 'run-r', batch('run-r', { key: 'images/run-r/Kiwi/3.jpg', failure: { code: 'CORRUPT', message: 'truncated' } }))),
+      /^run run-r did not pass validation \(failure-share failed\): features\/ is left as it was$/,
+    ],
+    [
+      'its report names a part outside its staging folder',
+      async (where) => {
+        await audited(where, 'run-r', batch('run-r'));
+        const output = openStorage(where.output);
+        const report = JSON.parse(Buffer.from(await output.read(reportKey('run-r'))).toString()) as { parts: string[] };
+        await output.write(reportKey('run-r'), JSON.stringify({ ...report, parts: ['features/part-run-old-00000.parquet'] }));
+      },
+      /names features\/part-run-old-00000\.parquet, not a staged part of run run-r$/,
+    ],
+  ])('refuses a run when %s (PublishRefusedError), leaving features/ as it was', async (_, prepare, message) => {
+    const where = onFilesystem(`refused-${Math.random().toString(36).slice(2)}`);
+    const { reduced } = await audited(where, 'run-old', batch('run-old'));
+    await invoke({ runId: 'run-old', output: where.output });
+    await prepare(where);
+    const output = openStorage(where.output);
+    const before = await snapshot(output, 'features/');
+    expect(Object.keys(before)).toEqual([reduced.parts[0]!.replace('runs/run-old/parts/', 'features/')]);
+
+    const error = await invoke({ runId: 'run-r', output: where.output }).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ name: 'PublishRefusedError', message: expect.stringMatching(message) });
+    expect(await snapshot(output, 'features/')).toEqual(before);
+  });
+
+  it('accepts the Publish state event as the state machine passes it', async () => {
+    const where = { input: { bucket: 'fruits' }, output: fixture.output };
+    const { validation } = await audited(where, fixture.runId, batch(fixture.runId));
+    expect(validation.passed).toBe(true);
+
+    expect(await invoke(fixture)).toMatchObject({ runId: fixture.runId, parts: [`features/part-${fixture.runId}-00000.parquet`] });
+  });
+
+  it.each([
+    [{ ...fixture, runId: '../etc' }, /runId/],
+    [{ runId: fixture.runId, output: { prefix: 'x/' } }, /output\.bucket/],
+  ])('rejects a malformed event with InvalidEventError naming the field (%#)', async (bad, pattern) => {
+    await expect(invoke(bad)).rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringMatching(pattern) });
+  });
+});

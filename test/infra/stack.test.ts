@@ -1,0 +1,480 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import validateAsl from 'asl-validator';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../infra/assets.ts';
+import { readDefinition } from '../../infra/definition.ts';
+import { placeholderNames, substituteDefinition } from '../../statemachine/local/definition.ts';
+import { maxReceiveCount } from '../../infra/upload-trigger.ts';
+import {
+  featuresPrefix,
+  intermediateTags,
+  manifestKey,
+  mapResultsPrefix,
+  partKey,
+  reportKey,
+  shardKey,
+  stagedPartsPrefix,
+} from '../../functions/shared/run-layout.ts';
+import { flatten, grantsOf, logicalId, nagViolations, synthesize, type Synthesized } from '../support/stack.ts';
+
+let synth: Synthesized;
+let template: Template;
+/** Logical id -> the construct's short name, so that grants read `<Data.Arn>/images/*`. */
+let names: Record<string, string>;
+
+const shortNames: [string, string][] = [
+  ['AWS::S3::Bucket', 'Data'],
+  ['AWS::S3::Bucket', 'AccessLogs'],
+  ['AWS::Lambda::Function', 'Extract'],
+  ['AWS::Lambda::Function', 'Reduce'],
+  ['AWS::Lambda::Function', 'Validate'],
+  ['AWS::Lambda::Function', 'Publish'],
+  ['AWS::Lambda::Function', 'Pca'],
+  ['AWS::Lambda::Function', 'Report'],
+  ['AWS::Lambda::Function', 'UploadTriggerFunction'],
+  ['AWS::Logs::LogGroup', 'ExtractLogs'],
+  ['AWS::Logs::LogGroup', 'ReduceLogs'],
+  ['AWS::Logs::LogGroup', 'ValidateLogs'],
+  ['AWS::Logs::LogGroup', 'PublishLogs'],
+  ['AWS::Logs::LogGroup', 'PcaLogs'],
+  ['AWS::Logs::LogGroup', 'ReportLogs'],
+  ['AWS::Logs::LogGroup', 'UploadTriggerFunctionLogs'],
+  ['AWS::Logs::LogGroup', 'StateMachineLogs'],
+  ['AWS::SQS::Queue', 'UploadTriggerQueue'],
+  ['AWS::SQS::Queue', 'UploadTriggerDeadLetterQueue'],
+  ['AWS::StepFunctions::StateMachine', 'StateMachine'],
+];
+
+beforeAll(async () => {
+  synth = await synthesize();
+  template = synth.template;
+  names = {};
+  for (const [type, name] of shortNames) {
+    // Exact construct names: `Extract` must not match `ExtractLogs`, hence the 8-hex-digit hash after the name.
+    const id = Object.keys(template.findResources(type)).find((candidate) => new RegExp(`^${name}[0-9A-F]{8}$`).test(candidate));
+    if (!id) throw new Error(`no ${type} named ${name}`);
+    names[id] = name;
+  }
+});
+
+const role = (prefix: string) => logicalId(template, 'AWS::IAM::Role', prefix);
+/** A zip function's bundled code, as its asset holds it. */
+const bundle = async (name: string) => {
+  const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
+  const zip = fn.Properties.Code.S3Key as string;
+  return readFile(join(synth.outdir, `asset.${zip.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+};
+const triggerEnvironment = {
+  FEATURIZE_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:111122223333:stateMachine:Featurize-featurize',
+  FEATURIZE_INPUT_BUCKET: 'fruits',
+  FEATURIZE_OUTPUT_BUCKET: 'fruits',
+};
+const out = 'datasets/mobilenet-v2/';
+const tracing = ['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *'];
+const logsOf = (logGroup: string) => [`logs:CreateLogStream <${logGroup}.Arn>`, `logs:PutLogEvents <${logGroup}.Arn>`];
+const listing = (...prefixes: string[]) =>
+  `s3:ListBucket <Data.Arn> if ${JSON.stringify({ StringLike: { 's3:prefix': prefixes } })}`;
+
+describe('FeaturizeStack with a new bucket and the default settings', () => {
+  it('synthesizes with no cdk-nag AwsSolutions finding left unacknowledged', async () => {
+    const violations = await nagViolations(synth.outdir);
+    expect(violations.map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`)).toEqual([]);
+    expect(synth.synthError).toBeUndefined();
+  });
+
+  it('keeps the data bucket private, encrypted, TLS-only, logged, unversioned, and its intermediates expiring', () => {
+    const bucket = template.findResources('AWS::S3::Bucket')[logicalId(template, 'AWS::S3::Bucket', 'Data')]!;
+    expect(bucket.Properties).toMatchObject({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(template, 'AWS::S3::Bucket', 'AccessLogs') }, LogFilePrefix: 'data/' },
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+    });
+    expect(bucket.Properties.VersioningConfiguration).toBeUndefined();
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual(
+      expect.arrayContaining([
+        {
+          Id: 'ExpireIntermediates',
+          Prefix: `${out}runs/`,
+          TagFilters: [{ Key: 'featurize:intermediate', Value: 'true' }],
+          ExpirationInDays: 7,
+          Status: 'Enabled',
+        },
+        { Id: 'AbortIncompleteUploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
+      ]),
+    );
+    // The rule's filter, applied as S3 does (prefix AND tags): shards and staged parts (tagged when written)
+    // expire; the dataset (published parts are copied without tags), reports and manifests stay.
+    const expiring = (key: string, tags: Record<string, string>) =>
+      key.startsWith(`${out}runs/`) && tags['featurize:intermediate'] === 'true';
+    expect(expiring(`${out}${shardKey('run-1', 'abc')}`, intermediateTags)).toBe(true);
+    expect(expiring(`${out}${partKey('run-1', 0, stagedPartsPrefix('run-1'))}`, intermediateTags)).toBe(true);
+    for (const kept of [`${featuresPrefix}part-00000.parquet`, reportKey('run-1'), manifestKey('upload-1')]) {
+      expect(expiring(`${out}${kept}`, {}), kept).toBe(false);
+    }
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logicalId(template, 'AWS::S3::Bucket', 'Data') },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('builds the extract function as an x86_64 container image from the Dockerfile, sized for the 5-minute child limit', async () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      PackageType: 'Image',
+      Architectures: ['x86_64'],
+      MemorySize: 3008,
+      // 2 x (10 s cold start + 250 images x 40 ms) = 40 s; with 3 retries after timeouts: 4 x 40 + 21 s of backoff.
+      Timeout: 40,
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logicalId(template, 'AWS::Logs::LogGroup', 'ExtractLogs') } },
+      Environment: {
+        Variables: {
+          FEATURIZE_ENGINE: 'tfjs',
+          FEATURIZE_RESIZE: 'squash',
+          FEATURIZE_MODEL_DIR: '/opt/model/tfjs',
+          POWERTOOLS_SERVICE_NAME: 'featurize',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+        },
+      },
+    });
+    const assets = JSON.parse(await readFile(join(synth.outdir, `${synth.stack.artifactId}.assets.json`), 'utf8'));
+    const images = Object.values(assets.dockerImages) as { source: { directory: string; dockerFile: string; platform: string } }[];
+    expect(images).toHaveLength(1);
+    expect(images[0]?.source).toMatchObject({ dockerFile: 'functions/extract/Dockerfile', platform: 'linux/amd64' });
+    // The build context holds what the Dockerfile copies, the model under build/model/ included, and nothing else.
+    const context = join(synth.outdir, images[0]?.source.directory ?? '');
+    expect((await readdir(context)).sort()).toEqual(
+      expect.arrayContaining(['build', 'functions', 'package-lock.json', 'package.json', 'tsconfig.json']),
+    );
+    expect(await readdir(join(context, 'build', 'model', 'tfjs'))).toContain('model.json');
+    expect(await readdir(context)).not.toContain('node_modules');
+  });
+
+  it('runs reduce, validate, publish, PCA and report on Node.js 22 (arm64) with the Parquet layer', () => {
+    const layer = logicalId(template, 'AWS::Lambda::LayerVersion', 'ParquetLayer');
+    for (const name of ['Reduce', 'Validate', 'Publish', 'Pca']) {
+      const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Timeout: 900,
+        Layers: [{ Ref: layer }],
+        TracingConfig: { Mode: 'Active' },
+      });
+    }
+    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('report.html'), Timeout: 300, Layers: [{ Ref: layer }] });
+    template.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleRuntimes: ['nodejs22.x'] });
+  });
+
+  it("loads each zip function's bundle with nothing beside it but its layer, as Lambda does, up to its event check", async () => {
+    const layerModules = join(repoRoot, 'build', 'layers', 'parquet', 'nodejs', 'node_modules');
+    for (const [name, layer] of [['Reduce', true], ['Validate', true], ['Publish', true], ['Pca', true], ['Report', true], ['UploadTriggerFunction', false]] as const) {
+      // /var/task/index.mjs, and the layer's packages where Node's resolution finds them (Lambda: /opt/nodejs).
+      const root = await mkdtemp(join(tmpdir(), `lambda-${name}-`));
+      await mkdir(join(root, 'var', 'task'), { recursive: true });
+      await writeFile(join(root, 'var', 'task', 'index.mjs'), await bundle(name));
+      if (layer) await symlink(layerModules, join(root, 'node_modules'));
+      const loaded = await new Promise<string>((resolve) => {
+        execFile(
+          process.execPath,
+          ['--input-type=module', '-e', `import { handler } from ${JSON.stringify(join(root, 'var', 'task', 'index.mjs'))};
+            await handler({}, { functionName: 'f', awsRequestId: 'r' }).catch((error) => console.log(error.name));`],
+          { env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', POWERTOOLS_LOG_LEVEL: 'SILENT', ...triggerEnvironment } },
+          (_, stdout, stderr) => resolve(stdout.trim() || stderr),
+        );
+      });
+      expect(loaded, name).toBe('InvalidEventError');
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('bundles each function with its libraries, importing the layer packages from the layer instead', async () => {
+    const reduce = await bundle('Reduce');
+    expect(reduce).toContain('from"parquet-wasm"');
+    expect(reduce).toContain('from"apache-arrow"');
+    expect(await bundle('Validate')).toContain('from"hyparquet"');
+    expect(await bundle('Publish')).toContain('from"parquet-wasm"');
+    expect(await bundle('Publish')).toContain('from"hyparquet"');
+    // Everything else is inside: middy, zod, vega and the AWS SDK are not imported from node_modules at run time.
+    // (Static imports of minified ESM: `import{a as b}from"pkg";`. Optional dynamic imports, such as vega's
+    // `try { await import("canvas") }`, are not dependencies.)
+    for (const name of ['Reduce', 'Validate', 'Publish', 'Pca', 'Report', 'UploadTriggerFunction']) {
+      const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
+      expect(imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)), name).toEqual([]);
+    }
+  });
+
+  it('defines a STANDARD state machine from the ASL file, every placeholder substituted, logged and traced', async () => {
+    const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0]!.Properties;
+    expect(machine).toMatchObject({
+      StateMachineType: 'STANDARD',
+      StateMachineName: 'Featurize-featurize',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: true },
+    });
+    // The deployed definition is the ASL file itself (an asset), not a copy made in TypeScript.
+    const asset = join(synth.outdir, `asset.${machine.DefinitionS3Location.Key}`);
+    const definition = await readFile(asset, 'utf8');
+    expect(definition).toBe(readDefinition());
+
+    const substitutions = machine.DefinitionSubstitutions as Record<string, unknown>;
+    expect(Object.keys(substitutions).sort()).toEqual(placeholderNames(definition).sort());
+    // Resolve the references as CloudFormation would, with a made-up account and region.
+    const resolved = Object.fromEntries(
+      Object.entries(substitutions).map(([name, value]) => {
+        const text = flatten(value, names);
+        const arn = /^<(\w+)\.Arn>$/.exec(text);
+        if (arn) return [name, `arn:aws:lambda:eu-west-1:111122223333:function:featurize-${arn[1]}`];
+        return [name, text === '<Data>' ? 'featurize-data-bucket' : text];
+      }),
+    );
+    expect(resolved).toMatchObject({
+      InputBucket: 'featurize-data-bucket',
+      InputPrefix: 'images/',
+      OutputBucket: 'featurize-data-bucket',
+      OutputPrefix: out,
+      MaxItemsPerBatch: '250',
+      MaxConcurrency: '100',
+      ToleratedFailurePercentage: '5',
+      MaxInputBytesPerBatch: String(256 * 1024),
+      ExtractFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Extract',
+      PublishFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Publish',
+      ReportFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Report',
+      // No PCA unless asked for (-c pca=0.95): the JSON the Prepare state parses.
+      PcaDefault: 'null',
+    });
+    const asl = substituteDefinition(definition, resolved);
+    expect(validateAsl(asl)).toMatchObject({ isValid: true, errors: [] });
+    const defaults = {
+      input: { bucket: 'featurize-data-bucket', prefix: 'images/' },
+      output: { bucket: 'featurize-data-bucket', prefix: out },
+      'maxItemsPerBatch.$': "States.StringToJson('250')",
+    };
+    expect(asl.States.Prepare).toMatchObject({ Parameters: { defaults } });
+    expect(JSON.stringify(asl)).not.toMatch(/\$\{\w+\}/);
+  });
+
+  it('alarms on failed executions and on dead-lettered uploads, through one SNS topic', () => {
+    const topic = { Ref: logicalId(template, 'AWS::SNS::Topic', 'Alarms') };
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsFailed',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: Object.keys(names).find((id) => names[id] === 'StateMachine') } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [topic],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      AlarmActions: [topic],
+    });
+  });
+
+  it('sends Object Created events of the input prefix only to the upload queue: outputs can never start a run', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    expect(rules).toHaveLength(1);
+    const pattern = rules[0]!.Properties.EventPattern;
+    expect(pattern).toEqual({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: { bucket: { name: [{ Ref: logicalId(template, 'AWS::S3::Bucket', 'Data') }] }, object: { key: [{ prefix: 'images/' }] } },
+    });
+    // EventBridge prefix matching, applied to what the pipeline writes: none of it matches.
+    const matches = (key: string) => (pattern.detail.object.key as { prefix: string }[]).some((p) => key.startsWith(p.prefix));
+    expect(matches('images/Apple Red 1/r_100.jpg')).toBe(true);
+    const staged = partKey('r', 0, stagedPartsPrefix('r'));
+    for (const written of [`${featuresPrefix}part-00000.parquet`, staged, shardKey('r', 'b'), `${mapResultsPrefix('r')}manifest.json`, reportKey('r'), manifestKey('upload-x')]) {
+      expect(matches(`${out}${written}`), written).toBe(false);
+    }
+    expect(rules[0]!.Properties.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'UploadTriggerQueue'), 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'UploadTriggerDeadLetterQueue'), 'Arn'] } },
+      }),
+    ]);
+  });
+
+  it('batches uploads through SQS with a window, partial batch responses and a dead-letter queue', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'UploadTriggerDeadLetterQueue'), 'Arn'] },
+        maxReceiveCount,
+      },
+      SqsManagedSseEnabled: true,
+      // 6 x the trigger's 60 s timeout + the 60 s batching window.
+      VisibilityTimeout: 420,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 1000,
+      MaximumBatchingWindowInSeconds: 60,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Environment: {
+        Variables: Match.objectLike({
+          FEATURIZE_INPUT_PREFIX: 'images/',
+          FEATURIZE_OUTPUT_PREFIX: out,
+          FEATURIZE_STATE_MACHINE_ARN: { Ref: Object.keys(names).find((id) => names[id] === 'StateMachine') },
+        }),
+      },
+    });
+  });
+
+  describe('grants each role exactly what it uses', () => {
+    it('extract: reads the input prefix, writes shards', () => {
+      expect(grantsOf(template, role('ExtractRole'), names)).toEqual(
+        [
+          `s3:GetObject <Data.Arn>/images/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/shards/*`,
+          `s3:PutObjectTagging <Data.Arn>/${out}runs/*/shards/*`,
+          ...logsOf('ExtractLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('reduce: reads the run; writes its staged parts (tagged) and failures, deletes leftover staged parts; nothing of features/', () => {
+      expect(grantsOf(template, role('ReduceRole'), names)).toEqual(
+        [
+          listing(`${out}runs/*`),
+          `s3:GetObject <Data.Arn>/${out}runs/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/parts/*`,
+          `s3:PutObjectTagging <Data.Arn>/${out}runs/*/parts/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/failures.jsonl`,
+          `s3:DeleteObject <Data.Arn>/${out}runs/*/parts/*`,
+          ...logsOf('ReduceLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('validate: lists the input and outputs, reads outputs, writes only reports', () => {
+      expect(grantsOf(template, role('ValidateRole'), names)).toEqual(
+        [
+          listing('images/*', `${out}features/*`, `${out}runs/*`),
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:GetObject <Data.Arn>/${out}runs/*`,
+          `s3:GetObject <Data.Arn>/${out}manifests/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/report.json`,
+          ...logsOf('ValidateLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('publish: reads the run\'s report, staged parts and failures and the dataset; writes and deletes only in features/', () => {
+      expect(grantsOf(template, role('PublishRole'), names)).toEqual(
+        [
+          listing(`${out}features/*`, `${out}runs/*`),
+          `s3:GetObject <Data.Arn>/${out}runs/*/report.json`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/parts/*`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/failures.jsonl`,
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:PutObject <Data.Arn>/${out}features/*`,
+          `s3:DeleteObject <Data.Arn>/${out}features/*`,
+          ...logsOf('PublishLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('pca: reads the dataset, its partitions and models; writes and prunes its partition, writes models', () => {
+      expect(grantsOf(template, role('PcaRole'), names)).toEqual(
+        [
+          listing(`${out}features/*`, `${out}features-pca/*`),
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:GetObject <Data.Arn>/${out}features-pca/*`,
+          `s3:GetObject <Data.Arn>/${out}pca/*`,
+          `s3:PutObject <Data.Arn>/${out}features-pca/*`,
+          `s3:PutObject <Data.Arn>/${out}pca/*`,
+          `s3:DeleteObject <Data.Arn>/${out}features-pca/*`,
+          ...logsOf('PcaLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('report: reads what the run left, writes only report.html', () => {
+      expect(grantsOf(template, role('ReportRole'), names)).toEqual(
+        [
+          listing(`${out}runs/*`, `${out}features-pca/*`),
+          `s3:GetObject <Data.Arn>/${out}runs/*`,
+          `s3:GetObject <Data.Arn>/${out}features-pca/*`,
+          `s3:GetObject <Data.Arn>/${out}pca/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/report.html`,
+          ...logsOf('ReportLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('trigger: consumes its queue, writes manifests, starts executions of this state machine', () => {
+      const queue = '<UploadTriggerQueue.Arn>';
+      expect(grantsOf(template, role('UploadTriggerFunctionRole'), names)).toEqual(
+        [
+          `s3:PutObject <Data.Arn>/${out}manifests/*`,
+          `states:StartExecution <StateMachine>`,
+          ...['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'].map(
+            (action) => `${action} ${queue}`,
+          ),
+          ...logsOf('UploadTriggerFunctionLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('state machine: invokes its six functions, lists the input, reads manifests, writes map results, runs its children', () => {
+      const execution = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Featurize-featurize';
+      expect(grantsOf(template, role('StateMachineRole'), names)).toEqual(
+        [
+          ...['Extract', 'Reduce', 'Validate', 'Publish', 'Pca', 'Report'].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
+          listing('images/*'),
+          `s3:GetObject <Data.Arn>/${out}manifests/*`,
+          ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map(
+            (action) => `${action} <Data.Arn>/${out}runs/*/map/*`,
+          ),
+          'states:StartExecution arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Featurize-featurize',
+          `states:DescribeExecution ${execution}:*`,
+          `states:StopExecution ${execution}:*`,
+          `states:RedriveExecution ${execution}/*:*`,
+          ...[
+            'logs:CreateLogDelivery',
+            'logs:DeleteLogDelivery',
+            'logs:DescribeLogGroups',
+            'logs:DescribeResourcePolicies',
+            'logs:GetLogDelivery',
+            'logs:ListLogDeliveries',
+            'logs:PutResourcePolicy',
+            'logs:UpdateLogDelivery',
+          ].map((action) => `${action} *`),
+          ...['xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map(
+            (action) => `${action} *`,
+          ),
+        ].sort(),
+      );
+    });
+
+    it('uses no managed policy, no wildcard action, and no bucket-wide object grant', () => {
+      for (const [id, resource] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+        expect(resource.Properties.ManagedPolicyArns, id).toBeUndefined();
+        const grants = grantsOf(template, id, names);
+        expect(grants.filter((grant) => grant.split(' ')[0]?.includes('*')), id).toEqual([]);
+        expect(grants.filter((grant) => grant.includes('<Data.Arn>/*')), id).toEqual([]);
+      }
+    });
+  });
+});

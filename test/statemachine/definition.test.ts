@@ -1,0 +1,57 @@
+import aslValidator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import {
+  placeholderNames,
+  readDefinitionText,
+  substituteDefinition,
+  type DefinitionSubstitutions,
+} from '../../statemachine/local/definition.ts';
+import { localFunctionArn } from '../../statemachine/local/local-arns.ts';
+
+const values: DefinitionSubstitutions = {
+  InputBucket: '/data/images with "quotes" and \\ backslashes',
+  InputPrefix: '',
+  OutputBucket: 'fruits-datasets',
+  OutputPrefix: 'mobilenet-v2/',
+  MaxItemsPerBatch: '100',
+  MaxInputBytesPerBatch: '262144',
+  MaxConcurrency: '0',
+  ToleratedFailurePercentage: '5',
+  PcaDefault: '0.95',
+  ExtractFunctionArn: localFunctionArn('featurize-extract'),
+  ReduceFunctionArn: localFunctionArn('featurize-reduce'),
+  ValidateFunctionArn: localFunctionArn('featurize-validate'),
+  PublishFunctionArn: localFunctionArn('featurize-publish'),
+  PcaFunctionArn: localFunctionArn('featurize-pca'),
+  ReportFunctionArn: localFunctionArn('featurize-report'),
+};
+
+describe('state machine definition', () => {
+  it('is valid ASL as written, placeholders and all', async () => {
+    const definition = JSON.parse(await readDefinitionText());
+    const result = aslValidator(definition);
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('names exactly the substitutions the local runner and the CDK app provide', async () => {
+    expect(placeholderNames(await readDefinitionText()).sort()).toEqual(Object.keys(values).sort());
+  });
+
+  it('is valid ASL once every placeholder is filled, and keeps values with quotes and backslashes intact', async () => {
+    const definition = substituteDefinition(await readDefinitionText(), { ...values });
+    const result = aslValidator(definition);
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+    const prepare = definition.States.Prepare as unknown as { Parameters: { defaults: { input: { bucket: string } } } };
+    expect(prepare.Parameters.defaults.input.bucket).toBe(values.InputBucket);
+    expect(JSON.stringify(definition)).not.toContain('${Extract');
+  });
+
+  it('refuses to fill a definition when a placeholder has no value, naming it', async () => {
+    const { ReduceFunctionArn: _, ...incomplete } = values;
+    expect(() => substituteDefinition('{"Resource": "${ReduceFunctionArn}", "Other": "${ExtractFunctionArn}"}', incomplete)).toThrow(
+      /placeholder\(s\): ReduceFunctionArn$/,
+    );
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * statemachine/featurize.asl.json for aws-local-stepfunctions, filled as the CDK app and the local runner fill it,
+ * and started at any state: for tests that run a part of the state machine with its Task states bound to the
+ * real handlers.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Context } from 'aws-lambda';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+
+export type JSONValue = Parameters<StateMachine['run']>[0];
+
+export const lambdaContext = { functionName: 'local', awsRequestId: 'local' } as Context;
+
+export const definitionText = await readFile(new URL('../../statemachine/featurize.asl.json', import.meta.url), 'utf8');
+
+/** Fills the `${Name}` placeholders (all values are plain strings here). */
+export function definitionWith(values: Record<string, string>): StateMachineDefinition {
+  return JSON.parse(definitionText.replace(/\$\{([A-Za-z][A-Za-z0-9_]*)\}/g, (match, name: string) => values[name] ?? match));
+}
+
+export const substitutions = {
+  InputBucket: 'fruits',
+  InputPrefix: 'images/',
+  OutputBucket: 'datasets',
+  OutputPrefix: 'fruits/',
+  MaxItemsPerBatch: '100',
+  MaxInputBytesPerBatch: '262144',
+  MaxConcurrency: '0',
+  ToleratedFailurePercentage: '5',
+  PcaDefault: 'null',
+  ExtractFunctionArn: 'arn:aws:lambda:local:000000000000:function:extract',
+  ReduceFunctionArn: 'arn:aws:lambda:local:000000000000:function:reduce',
+  ValidateFunctionArn: 'arn:aws:lambda:local:000000000000:function:validate',
+  PublishFunctionArn: 'arn:aws:lambda:local:000000000000:function:publish',
+  PcaFunctionArn: 'arn:aws:lambda:local:000000000000:function:pca',
+  ReportFunctionArn: 'arn:aws:lambda:local:000000000000:function:report',
+};
+
+/**
+ * The definition from `startAt` on; `stopAfter` (a Pass state's name) ends the execution there. The states
+ * before `startAt` stay in the definition, unreachable: the library's own check is off for that reason only
+ * (pca-report-states.test.ts validates the definition as written).
+ */
+export function from(startAt: string, values: Record<string, string> = substitutions, stopAfter?: string): StateMachine {
+  const definition = definitionWith(values);
+  definition.StartAt = startAt;
+  if (stopAfter) definition.States[stopAfter] = { ...definition.States[stopAfter], Next: undefined, End: true } as never;
+  return new StateMachine(definition, { validationOptions: { noValidate: true } });
+}
+
+/** What AWS gives an execution's states as `$$`: its name (the run id) and start. */
+export function executionContext(runId: string) {
+  return { Execution: { Name: runId, StartTime: '2026-11-25T15:10:40.512Z' } };
+}

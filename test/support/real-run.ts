@@ -1,0 +1,47 @@
+/**
+ * A run with the real model, up to publishing: the extract function over batches of sample images (keys of
+ * `sampleDir`), the map's result files as AWS writes them, then the reducer, the validator and (when the run
+ * passed) the publisher, as the state machine calls them for a run over a manifest of those keys.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
+import { handler as extract } from '../../functions/extract/handler.ts';
+import { handler as publish } from '../../functions/publish/handler.ts';
+import type { PublishResult } from '../../functions/publish/publish-run.ts';
+import { handler as reduce } from '../../functions/reduce/handler.ts';
+import type { ReduceResult } from '../../functions/reduce/reduce-run.ts';
+import type { BatchEvent, RunEvent } from '../../functions/shared/event-schemas.ts';
+import { handler as validate, type ValidateEvent } from '../../functions/validate/handler.ts';
+import type { ValidationResult } from '../../functions/validate/validate-run.ts';
+import { writeResultFiles, type Execution } from './map-run.ts';
+import { sampleDir } from './shared-data.ts';
+
+const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+
+export interface RealRun {
+  run: RunEvent;
+  executions: Execution[];
+  reduced: ReduceResult;
+  validation: ValidationResult;
+  /** Null when the run did not pass validation. */
+  published: PublishResult | null;
+}
+
+/** Runs `batches` of sample keys into the directory `out` (the output location, prefix ''). */
+export async function runWithRealModel(out: string, runId: string, batches: readonly string[][]): Promise<RealRun> {
+  const location = { bucket: out, prefix: '' };
+  await writeFile(join(out, 'manifest.json'), JSON.stringify(batches.flat().map((Key) => ({ Key }))));
+  const executions: Execution[] = [];
+  for (const batch of batches) {
+    const event: BatchEvent = { Items: batch.map((Key) => ({ Key })), BatchInput: { runId, input: { bucket: sampleDir }, output: location } };
+    executions.push({ status: 'SUCCEEDED', event, output: (await extract(event, context)) as ExtractBatchResult });
+  }
+  await writeResultFiles(location, runId, executions);
+  const run: RunEvent = { runId, input: { bucket: sampleDir, prefix: '' }, manifest: { bucket: out, key: 'manifest.json' }, output: location, mapError: null };
+  const reduced = (await reduce(run, context)) as ReduceResult;
+  const validation = (await validate({ ...run, toleratedFailurePercentage: 0, reduce: reduced } satisfies ValidateEvent, context)) as ValidationResult;
+  const published = validation.passed ? ((await publish({ runId, output: location }, context)) as PublishResult) : null;
+  return { run, executions, reduced, validation, published };
+}
