@@ -49,11 +49,14 @@ for (const [dataset, root] of Object.entries(datasets)) {
     keys,
     concurrency: availableParallelism(),
   });
-  for (const engine of engines) {
-    for (const batchSize of [1, 8, 16, 32]) {
+  // Engine by engine at each batch size: the engines side by side, measured minutes apart at most.
+  for (const batchSize of [1, 8, 16, 32]) {
+    for (const engine of engines) {
       await measure('inference', dataset, `${engine} batch ${batchSize}`, { kind: 'inference', root, keys, engine, batchSize });
     }
-    for (const batchSize of [8, 16, 32]) {
+  }
+  for (const batchSize of [8, 16, 32]) {
+    for (const engine of engines) {
       await measure('batch path', dataset, `${engine} batch ${batchSize}`, { kind: 'batch', root, keys, engine, batchSize, concurrency: 8 });
     }
   }

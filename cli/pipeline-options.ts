@@ -40,7 +40,7 @@ export function addPipelineOptions(command: Command): Command {
     )
     .addOption(new Option('--resize <mode>', 'how an image becomes square (default: squash, or FEATURIZE_RESIZE)').choices(resizeModes))
     .option('--model <dir>', 'model directory: model.json and weights (default: ../shared/models/…, or FEATURIZE_MODEL_DIR)')
-    .addOption(new Option('--engine <name>', 'inference engine (default: tfjs, or FEATURIZE_ENGINE)').choices(engineNames))
+    .addOption(new Option('--engine <name>', 'inference engine (default: onnx, or FEATURIZE_ENGINE)').choices(engineNames))
     .option('--max-pixels <n>', 'larger images are refused from their header (default: 100000000, or FEATURIZE_MAX_PIXELS)', positiveInteger)
     .option('--pca <setting>', 'PCA after validation: a variance share such as 0.95, a number of components such as 64, or off', pcaShorthand)
     .addOption(new Option('--pca-model <uri>', 'apply a saved PCA model (…/pca/<modelId>/model.json) instead of fitting one').conflicts('pca'));

@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultModelDir } from '../functions/shared/config.ts';
+import { exportOnnx } from '../functions/shared/model/onnx-export/export-onnx.ts';
 
 export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 export const modelBuildDir = join(repoRoot, 'build', 'model');
@@ -22,8 +23,9 @@ export const layersSourceDir = join(repoRoot, 'layers');
 export const layersBuildDir = join(repoRoot, 'build', 'layers');
 
 /**
- * One step per engine, each filling build/model/<engine>/ from its source files. The ONNX export adds its step
- * here (build/model/onnx/).
+ * One step per engine, each filling build/model/<engine>/ from its source files, in this order. The ONNX file
+ * is exported from build/model/tfjs/, the very folder the image loads as FEATURIZE_MODEL_DIR, so that the
+ * source model it records is the one the engine finds there; its stamp covers the exporter's code too.
  */
 const modelSteps: readonly { engine: string; sources: () => Promise<string[]>; assemble: (dest: string) => Promise<void> }[] = [
   {
@@ -31,7 +33,29 @@ const modelSteps: readonly { engine: string; sources: () => Promise<string[]>; a
     sources: () => tfjsModelFiles(defaultModelDir()),
     assemble: (dest) => assembleTfjsModel(defaultModelDir(), dest),
   },
+  {
+    engine: 'onnx',
+    sources: async () => [...(await tfjsModelFiles(join(modelBuildDir, 'tfjs'))), ...onnxExporterFiles()],
+    assemble: async (dest) => {
+      await exportOnnx(join(modelBuildDir, 'tfjs'), join(dest, onnxModelFile), { verify: true });
+    },
+  },
 ];
+
+/** The ONNX file in build/model/onnx/: the Dockerfile points FEATURIZE_ONNX_MODEL at /opt/model/onnx/model.onnx. */
+const onnxModelFile = 'model.onnx';
+
+function onnxExporterFiles(): string[] {
+  const model = join(repoRoot, 'functions', 'shared', 'model');
+  const exporter = join(model, 'onnx-export');
+  return [
+    join(model, 'graph-model-files.ts'),
+    join(model, 'onnx-schema.ts'),
+    ...readdirSync(exporter)
+      .sort()
+      .map((file) => join(exporter, file)),
+  ];
+}
 
 /** Fills build/model/<engine>/ for each engine whose source changed since the last build. */
 export function buildModels(): Promise<string[]> {

@@ -87,7 +87,7 @@ export class FeaturizeStack extends Stack {
       });
     const allow = (actions: string[], resources: string[]) => new PolicyStatement({ actions, resources });
 
-    // --- extract: one batch of images to one shard (container image: sharp, tfjs-node, the model) ----------
+    // --- extract: one batch of images to one shard (container image: sharp, ONNX Runtime, tfjs-node, the model)
     // The model folder the function loads, and the engine's own artifact (build/model/<engine>/), must be built.
     requireModel(settings.modelDir.slice('/opt/model/'.length));
     requireModel(settings.engine);
@@ -102,7 +102,7 @@ export class FeaturizeStack extends Stack {
       }),
       architecture: Architecture.X86_64,
       // Lambda gives CPU in proportion to memory: 3008 MB is ~1.7 vCPUs, so sharp decodes the next images on
-      // libuv's threads while TensorFlow runs inference; it also fits the reduced memory quota new accounts
+      // libuv's threads while the engine runs inference; it also fits the reduced memory quota new accounts
       // start with (AWS raises it with use). The model and a batch's pixels need only a few hundred MB.
       memorySize: settings.extractMemoryMb,
       // From maxItemsPerBatch and msPerImage (extract-sizing.ts), refused above what the EXPRESS child allows.

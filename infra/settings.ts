@@ -17,14 +17,18 @@ export const settingSources = {
   maxItemsPerBatch: { env: 'FEATURIZE_BATCH_SIZE', default: 250 },
   maxConcurrency: { env: 'FEATURIZE_MAX_CONCURRENCY', default: 100 },
   toleratedFailurePercentage: { env: 'FEATURIZE_TOLERATED_FAILURE_PERCENTAGE', default: 5 },
-  /** Per-image time (read, decode, infer) the extract timeout is sized from: ~40 ms tfjs-wasm, ~10 ms native TF. */
+  /**
+   * Per-image time (read, decode, infer) the extract timeout is sized from: ~40 ms tfjs-wasm, ~10 ms native TF,
+   * ~11 ms ONNX Runtime per core for inference alone (npm run tune:onnx); 40 keeps room for large photos.
+   */
   msPerImage: { env: 'FEATURIZE_MS_PER_IMAGE', default: 40 },
   extractMemoryMb: { env: 'FEATURIZE_EXTRACT_MEMORY_MB', default: 3008 },
   reduceMemoryMb: { env: 'FEATURIZE_REDUCE_MEMORY_MB', default: 3008 },
   validateMemoryMb: { env: 'FEATURIZE_VALIDATE_MEMORY_MB', default: 2048 },
   /** Publishing copies server-side; it rewrites an older part a row group at a time, as the validator reads one. */
   publishMemoryMb: { env: 'FEATURIZE_PUBLISH_MEMORY_MB', default: 2048 },
-  engine: { env: 'FEATURIZE_ENGINE', default: 'tfjs' },
+  /** ONNX Runtime by default (functions/shared/config.ts has the figures); tfjs runs tfjs-node in the image. */
+  engine: { env: 'FEATURIZE_ENGINE', default: 'onnx' },
   resize: { env: 'FEATURIZE_RESIZE', default: 'squash' },
   /** The TF.js model folder the extract function loads, inside its image (build/model/ is baked in at /opt/model/). */
   modelDir: { env: 'FEATURIZE_IMAGE_MODEL_DIR', default: '/opt/model/tfjs' },

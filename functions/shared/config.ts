@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -28,7 +29,13 @@ export const resizeModes = ['squash', 'center-crop'] as const;
  *  `center-crop`: the largest centred square, then resized (keeps proportions, loses the borders). */
 export type ResizeMode = (typeof resizeModes)[number];
 
-export const engineNames = ['tfjs'] as const;
+/**
+ * `onnx` (ONNX Runtime on the ONNX export, `npm run build:onnx`) is the default: on the same two cores it ran
+ * 190 images/s against TF.js wasm's 49 (3.9x), 10.3 CPU ms per image against 39.7 (`npm run tune:onnx`, 2-core
+ * x86 machine shared with other work). `tfjs` needs no build step; its native backend (tfjs-node) stays in the
+ * Lambda image as the fallback, not measured against ONNX Runtime here.
+ */
+export const engineNames = ['tfjs', 'onnx'] as const;
 export type EngineName = (typeof engineNames)[number];
 
 export interface ExtractionSettings {
@@ -49,11 +56,14 @@ export interface ExtractionSettings {
 const positiveInt = z.coerce.number().int().positive();
 
 const settingsSchema = z.object({
-  FEATURIZE_ENGINE: z.enum(engineNames).default('tfjs'),
+  FEATURIZE_ENGINE: z.enum(engineNames).default('onnx'),
   FEATURIZE_RESIZE: z.enum(resizeModes).default('squash'),
   FEATURIZE_MAX_PIXELS: positiveInt.default(100_000_000),
   FEATURIZE_MAX_BYTES: positiveInt.default(128 * 1024 * 1024),
-  FEATURIZE_INFERENCE_BATCH: positiveInt.max(256).default(16),
+  // 8: ONNX Runtime spends the same CPU per image at 1 and 8 (10.5 ms), 4, 8 and 10% more at 16, 32 and 64 while
+  // memory grows (two engines: 335, 520, 760, 1131, 1890 MB peak at 1, 8, 16, 32, 64); a multi-threaded engine
+  // splits a batch of 8 better than single images. TF.js wasm ran 1 and 16 alike (26 images/s).
+  FEATURIZE_INFERENCE_BATCH: positiveInt.max(256).default(8),
   FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
 });
 
@@ -97,6 +107,62 @@ export function reduceSettings(env: NodeJS.ProcessEnv = process.env): ReduceSett
     partRows: s.FEATURIZE_PART_ROWS,
     rowGroupRows: Math.min(s.FEATURIZE_ROW_GROUP_ROWS, s.FEATURIZE_PART_ROWS),
     readConcurrency: s.FEATURIZE_READ_CONCURRENCY,
+  };
+}
+
+/** Where the ONNX export of a model lives: FEATURIZE_ONNX_MODEL, else `build/models/<model name>.onnx` here. */
+export function onnxModelPath(modelName: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.FEATURIZE_ONNX_MODEL ?? join(repoRoot, 'build', 'models', `${modelName}.onnx`));
+}
+
+export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'layout', 'all'] as const;
+export const executionModes = ['sequential', 'parallel'] as const;
+
+/**
+ * ONNX Runtime session options (the `onnx` engine). Defaults from `npm run tune:onnx` on a 2-core x86 machine
+ * shared with other work (medians of interleaved runs; the README's "Inference engines" has the tables):
+ * - intra-op threads: two engines of 1 thread did 1.88x the images/s of one, 2 x 2 threads (oversubscribed)
+ *   1.59x, one engine on both cores 1.56-1.63x. So an engine in a worker thread (the local runner starts one per
+ *   core) takes 1 thread, and an engine on a main thread (the Lambda function) takes ONNX Runtime's default,
+ *   one thread per physical core.
+ * - spinning off: idle pool threads sleep. Spinning gained 9% on a quiet machine but lost 30% (and took 1.8x the
+ *   CPU per image) when other processes wanted the cores, as sharp's decoding does beside inference.
+ * - graph optimisation `all` (with `layout`'s NCHWc convolution kernels): 10.5 CPU ms per image, against 20.3-20.8
+ *   for `extended`, `basic` or `disabled`.
+ * - memory arena on (off: 11% more CPU per image, more memory), execution mode sequential (`parallel`: 2x the
+ *   CPU per image; MobileNetV2 is one chain, there is nothing to run beside it).
+ */
+export interface OnnxRuntimeSettings {
+  /** Threads inside one operator (a convolution); 0 lets ONNX Runtime take one per physical core. */
+  intraOpThreads: number;
+  /** Threads running independent operators at once; used only in `parallel` execution mode. */
+  interOpThreads: number;
+  graphOptimization: (typeof graphOptimizationLevels)[number];
+  executionMode: (typeof executionModes)[number];
+  /** Keep freed tensor memory in ONNX Runtime's arena for the next batch instead of returning it. */
+  memoryArena: boolean;
+  /** Let idle pool threads spin, waiting for the next operator, instead of sleeping. */
+  spinning: boolean;
+}
+
+const onnxRuntimeSchema = z.object({
+  FEATURIZE_ORT_INTRA_OP_THREADS: z.coerce.number().int().nonnegative().max(256).optional(),
+  FEATURIZE_ORT_INTER_OP_THREADS: z.coerce.number().int().nonnegative().max(256).default(0),
+  FEATURIZE_ORT_GRAPH_OPTIMIZATION: z.enum(graphOptimizationLevels).default('all'),
+  FEATURIZE_ORT_EXECUTION_MODE: z.enum(executionModes).default('sequential'),
+  FEATURIZE_ORT_MEMORY_ARENA: z.stringbool().default(true),
+  FEATURIZE_ORT_SPINNING: z.stringbool().default(false),
+});
+
+export function onnxRuntimeSettings(env: NodeJS.ProcessEnv = process.env): OnnxRuntimeSettings {
+  const s = parseSettings(onnxRuntimeSchema, env);
+  return {
+    intraOpThreads: s.FEATURIZE_ORT_INTRA_OP_THREADS ?? (isMainThread ? 0 : 1),
+    interOpThreads: s.FEATURIZE_ORT_INTER_OP_THREADS,
+    graphOptimization: s.FEATURIZE_ORT_GRAPH_OPTIMIZATION,
+    executionMode: s.FEATURIZE_ORT_EXECUTION_MODE,
+    memoryArena: s.FEATURIZE_ORT_MEMORY_ARENA,
+    spinning: s.FEATURIZE_ORT_SPINNING,
   };
 }
 

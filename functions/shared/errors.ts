@@ -46,6 +46,12 @@ export class ModelLoadError extends FeaturizeError {
   override name = 'ModelLoadError';
 }
 
+/** The model cannot be exported to ONNX: an op, attribute or weight the exporter does not map, or an export
+ *  whose outputs differ from the TF.js model's. */
+export class ModelExportError extends FeaturizeError {
+  override name = 'ModelExportError';
+}
+
 /** A setting (environment variable, CLI flag, URI) has an invalid value. */
 export class ConfigError extends FeaturizeError {
   override name = 'ConfigError';

@@ -139,7 +139,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logicalId(template, 'AWS::Logs::LogGroup', 'ExtractLogs') } },
       Environment: {
         Variables: {
-          FEATURIZE_ENGINE: 'tfjs',
+          FEATURIZE_ENGINE: 'onnx',
           FEATURIZE_RESIZE: 'squash',
           FEATURIZE_MODEL_DIR: '/opt/model/tfjs',
           POWERTOOLS_SERVICE_NAME: 'featurize',

@@ -14,21 +14,24 @@ export interface ReferenceCase {
   source: string;
   pixels: Uint8Array;
   features: number[];
+  /** 0-based ImageNet class ids (model output index - 1) and probabilities. */
+  top5: { imagenet: number; p: number }[];
 }
 
 export async function referenceCases(): Promise<ReferenceCase[]> {
   const expected = JSON.parse(await readFile(join(referenceDir, 'expected.json'), 'utf8')) as Record<
     string,
-    { source: string; features: number[] }
+    Pick<ReferenceCase, 'source' | 'features' | 'top5'>
   >;
   return Promise.all(
     Object.entries(expected)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(async ([id, { source, features }]) => ({
+      .map(async ([id, { source, features, top5 }]) => ({
         id,
         source: join(imagesDir, source),
         pixels: await readFile(join(referenceDir, 'inputs', `${id}.rgb`)),
         features,
+        top5,
       })),
   );
 }

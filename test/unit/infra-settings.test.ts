@@ -7,13 +7,13 @@ const fromContext = (context: Record<string, unknown>, env: NodeJS.ProcessEnv = 
   stackSettings((key) => context[key], env);
 
 describe('deployment settings', () => {
-  it('defaults to a new bucket, images/ in, datasets/mobilenet-v2/ out, tfjs with squash', () => {
+  it('defaults to a new bucket, images/ in, datasets/mobilenet-v2/ out, onnx with squash', () => {
     expect(fromContext({})).toMatchObject({
       stackName: 'Featurize',
       inputPrefix: 'images/',
       outputPrefix: 'datasets/mobilenet-v2/',
       maxItemsPerBatch: 250,
-      engine: 'tfjs',
+      engine: 'onnx',
       resize: 'squash',
       modelDir: '/opt/model/tfjs',
       stateMachineLogLevel: 'ERROR',

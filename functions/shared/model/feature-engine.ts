@@ -6,7 +6,7 @@ import type { EngineName } from '../config.ts';
 import type { ModelDescriptor } from './model-descriptor.ts';
 
 export interface FeatureEngine {
-  /** Engine and backend, e.g. `tfjs/wasm` or `tfjs/tensorflow`: recorded with the vectors. */
+  /** Engine and backend, e.g. `tfjs/wasm`, `tfjs/tensorflow` or `onnxruntime/cpu`: recorded with the vectors. */
   readonly id: string;
   readonly descriptor: ModelDescriptor;
   /** One vector of `descriptor.featureLength` floats per image (RGB bytes, HWC, inputSize²×3). */
@@ -36,6 +36,10 @@ async function createEngine(name: EngineName, modelDir: string): Promise<Feature
     case 'tfjs': {
       const { createTfjsEngine } = await import('./tfjs-engine.ts');
       return createTfjsEngine(modelDir);
+    }
+    case 'onnx': {
+      const { createOnnxEngine } = await import('./onnx-engine.ts');
+      return createOnnxEngine(modelDir);
     }
   }
 }

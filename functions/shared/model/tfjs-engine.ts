@@ -2,8 +2,7 @@
  * TensorFlow.js engine. Backend: `tensorflow` (native libtensorflow) when @tensorflow/tfjs-node loads, which
  * it does in the Lambda container image; otherwise `wasm` (SIMD, one thread: run one engine per worker).
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
@@ -11,6 +10,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { ModelLoadError } from '../errors.ts';
 import { logger } from '../observability.ts';
 import type { FeatureEngine } from './feature-engine.ts';
+import { readGraphModelArtifacts } from './graph-model-files.ts';
 import { loadModelDescriptor, normalizePixels, type ModelDescriptor } from './model-descriptor.ts';
 
 /** Loaded by name so that bundlers leave it alone and installs without it still work. */
@@ -85,41 +85,4 @@ class TfjsEngine implements FeatureEngine {
   dispose(): void {
     this.model.dispose();
   }
-}
-
-/** The graph model's files from disk, as tfjs' IO handler contract wants them (no tfjs-node file:// needed). */
-async function readGraphModelArtifacts(modelDir: string): Promise<tf.io.ModelArtifacts> {
-  const manifest = JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8')) as {
-    modelTopology: object;
-    format?: string;
-    generatedBy?: string;
-    convertedBy?: string;
-    signature?: object;
-    userDefinedMetadata?: Record<string, unknown>;
-    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  };
-  const shards: Uint8Array[] = [];
-  for (const group of manifest.weightsManifest) {
-    for (const path of group.paths) shards.push(await readFile(join(modelDir, path)));
-  }
-  return {
-    modelTopology: manifest.modelTopology,
-    ...(manifest.format ? { format: manifest.format } : {}),
-    ...(manifest.generatedBy ? { generatedBy: manifest.generatedBy } : {}),
-    ...(manifest.convertedBy ? { convertedBy: manifest.convertedBy } : {}),
-    ...(manifest.signature ? { signature: manifest.signature } : {}),
-    weightSpecs: manifest.weightsManifest.flatMap((group) => group.weights),
-    weightData: concatenate(shards),
-  };
-}
-
-function concatenate(chunks: Uint8Array[]): ArrayBuffer {
-  const total = chunks.reduce((sum, c) => sum + c.byteLength, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out.buffer;
 }

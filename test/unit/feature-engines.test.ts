@@ -1,20 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineNames } from '../../functions/shared/config.ts';
 import { featureEngine, type FeatureEngine } from '../../functions/shared/model/feature-engine.ts';
 import { maxAbsDifference, modelDir, referenceCases, type ReferenceCase } from '../support/shared-data.ts';
 
-describe('the TF.js engine on the reference oracle', () => {
+/** What each engine records with its vectors, on this machine (no tfjs-node, CPU only). */
+const recorded = {
+  tfjs: { id: 'tfjs/wasm', model: /^mobilenet_v2_100_224_qat_tfjs@[0-9a-f]{12}$/ },
+  onnx: { id: 'onnxruntime/cpu', model: /^mobilenet_v2_100_224_qat_tfjs@[0-9a-f]{12}\/onnx@[0-9a-f]{12}$/ },
+} as const;
+
+describe.each(engineNames)('the %s engine on the reference oracle', (name) => {
   let engine: FeatureEngine;
   let cases: ReferenceCase[];
 
   beforeAll(async () => {
-    engine = await featureEngine('tfjs', modelDir);
+    engine = await featureEngine(name, modelDir);
     cases = await referenceCases();
   });
   afterAll(() => engine.dispose());
 
-  it('falls back to the wasm backend where tfjs-node is not installed', () => {
-    expect(engine.id).toBe('tfjs/wasm');
-    expect(engine.descriptor.id).toMatch(/^mobilenet_v2_100_224_qat_tfjs@[0-9a-f]{12}$/);
+  it('records which engine and which model artifact produced its vectors', () => {
+    expect(engine.id).toBe(recorded[name].id);
+    expect(engine.descriptor.id).toMatch(recorded[name].model);
   });
 
   it('reproduces every reference vector to 1e-4 per element, one image at a time', async () => {

@@ -1,0 +1,99 @@
+/**
+ * ONNX Runtime engine (CPU execution provider), running the ONNX export of the model directory's TF.js graph
+ * model (`npm run build:onnx`). Same input contract as the TF.js engine: NHWC float32, normalised by the
+ * descriptor; the same `features` output.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { onnxModelPath, onnxRuntimeSettings, type OnnxRuntimeSettings } from '../config.ts';
+import { ModelLoadError } from '../errors.ts';
+import { logger } from '../observability.ts';
+import type { FeatureEngine } from './feature-engine.ts';
+import { loadModelDescriptor, normalizePixels, type ModelDescriptor } from './model-descriptor.ts';
+import { decodeModel, sourceModelKey } from './onnx-schema.ts';
+
+export interface OnnxEngineOptions {
+  /** The .onnx file; by default the one `npm run build:onnx` writes for this model (see onnxModelPath). */
+  modelPath?: string;
+  session?: OnnxRuntimeSettings;
+}
+
+export async function createOnnxEngine(modelDir: string, options: OnnxEngineOptions = {}): Promise<FeatureEngine> {
+  const source = await loadModelDescriptor(modelDir);
+  const modelPath = options.modelPath ?? onnxModelPath(source.name);
+  const settings = options.session ?? onnxRuntimeSettings();
+  const bytes = await readFile(modelPath).catch((error: NodeJS.ErrnoException) => {
+    const hint = error.code === 'ENOENT' ? ': run `npm run build:onnx` to export it, or set FEATURIZE_ONNX_MODEL' : '';
+    throw new ModelLoadError(`cannot read the ONNX model ${modelPath}${hint} (${error.message})`);
+  });
+  const exportedFrom = onnxSourceModel(bytes, modelPath);
+  if (exportedFrom !== source.id) {
+    throw new ModelLoadError(
+      `${modelPath} was exported from ${exportedFrom}, not from the model in ${modelDir} (${source.id}): run \`npm run build:onnx\``,
+    );
+  }
+  // The vectors record both: the TF.js source model, and the exact exported file that ran.
+  const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+  const descriptor: ModelDescriptor = { ...source, id: `${source.id}/onnx@${digest}` };
+  const session = await ort.InferenceSession.create(bytes, sessionOptions(settings)).catch((error: unknown) => {
+    throw new ModelLoadError(`ONNX Runtime cannot load ${modelPath}: ${(error as Error).message}`);
+  });
+  const engine = new OnnxEngine(session, descriptor);
+  // One blank image through the graph: proves the input/output names and the output width, and warms it up.
+  await engine.extract([new Uint8Array(descriptor.inputSize * descriptor.inputSize * 3)]).catch((error: unknown) => {
+    throw new ModelLoadError(`the ONNX model ${modelPath} does not run as described: ${(error as Error).message}`);
+  });
+  logger.info('model loaded', { engine: engine.id, model: descriptor.id, modelPath, session: settings });
+  return engine;
+}
+
+/** The source model id the export recorded in its metadata (see tfjsGraphToOnnx). */
+function onnxSourceModel(bytes: Uint8Array, modelPath: string): string {
+  try {
+    return decodeModel(bytes).metadata_props.find((entry) => entry.key === sourceModelKey)?.value ?? 'an unknown model';
+  } catch (error) {
+    throw new ModelLoadError(`${modelPath} is not an ONNX model: ${(error as Error).message}`);
+  }
+}
+
+function sessionOptions(settings: OnnxRuntimeSettings): ort.InferenceSession.SessionOptions {
+  const allow_spinning = settings.spinning ? '1' : '0';
+  return {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: settings.intraOpThreads,
+    interOpNumThreads: settings.interOpThreads,
+    graphOptimizationLevel: settings.graphOptimization,
+    executionMode: settings.executionMode,
+    enableCpuMemArena: settings.memoryArena,
+    // Session config entries (onnxruntime_session_options_config_keys.h), flattened to dotted keys by the binding.
+    extra: { session: { intra_op: { allow_spinning }, inter_op: { allow_spinning } } },
+  };
+}
+
+class OnnxEngine implements FeatureEngine {
+  readonly id = 'onnxruntime/cpu';
+  readonly descriptor: ModelDescriptor;
+  private readonly session: ort.InferenceSession;
+
+  constructor(session: ort.InferenceSession, descriptor: ModelDescriptor) {
+    this.session = session;
+    this.descriptor = descriptor;
+  }
+
+  async extract(images: readonly Uint8Array[]): Promise<Float32Array[]> {
+    if (images.length === 0) return [];
+    const { inputNode, outputNode, inputSize, featureLength } = this.descriptor;
+    const input = new ort.Tensor('float32', normalizePixels(images, this.descriptor), [images.length, inputSize, inputSize, 3]);
+    const output = (await this.session.run({ [inputNode]: input }, [outputNode]))[outputNode];
+    if (!output || output.type !== 'float32' || output.size !== images.length * featureLength) {
+      throw new ModelLoadError(`output ${outputNode} has shape [${output?.dims}], expected [n, ${featureLength}]`);
+    }
+    const values = output.data as Float32Array;
+    return images.map((_, i) => values.slice(i * featureLength, (i + 1) * featureLength));
+  }
+
+  dispose(): void {
+    this.session.release().catch((error: unknown) => logger.warn('ONNX session release failed', { error }));
+  }
+}
