@@ -86,3 +86,20 @@ export function checkOutputOutsideInput(input: Required<StorageLocation>, output
     : output.bucket === input.bucket && output.prefix.startsWith(input.prefix);
   if (inside) throw new ConfigError('the output location is inside the input location: choose --out elsewhere');
 }
+
+/**
+ * A bad FEATURIZE_* value or a missing model fails here, once, rather than in every worker; for the onnx engine
+ * the model's ONNX export is made (about a second) when it is missing or stale.
+ */
+export async function prepareModel(): Promise<void> {
+  const [{ extractionSettings, onnxModelPath }, { loadModelDescriptor }, { ensureOnnxExport }] = await Promise.all([
+    import('../functions/shared/config.ts'),
+    import('../functions/shared/model/model-descriptor.ts'),
+    import('../functions/shared/model/onnx-export/export-onnx.ts'),
+  ]);
+  const settings = extractionSettings();
+  const descriptor = await loadModelDescriptor(settings.modelDir);
+  if (settings.engine !== 'onnx') return;
+  const made = await ensureOnnxExport(settings.modelDir, onnxModelPath(descriptor.name));
+  if (made) process.stdout.write(`featurize: exported ${descriptor.id} to ONNX for the onnx engine: ${made.path}\n`);
+}

@@ -14,6 +14,7 @@ import {
   checkOutputOutsideInput,
   location,
   pipelineSettings,
+  prepareModel,
   type PipelineOptions,
 } from '../pipeline-options.ts';
 
@@ -30,10 +31,8 @@ async function run(inputUri: string, options: PipelineOptions): Promise<void> {
   const started = performance.now();
   applySettings(options);
   // Everything below loads the AWS SDK, sharp or the engine: not needed for --help or a bad argument.
-  const [{ extractionSettings }, { loadModelDescriptor }, { openStorage, parseStorageUri }, { newRunId }, { runPipeline }, { startProgress }, { printSummary }] =
+  const [{ openStorage, parseStorageUri }, { newRunId }, { runPipeline }, { startProgress }, { printSummary }] =
     await Promise.all([
-      import('../../functions/shared/config.ts'),
-      import('../../functions/shared/model/model-descriptor.ts'),
       import('../../functions/shared/storage/open-storage.ts'),
       import('../../functions/shared/run-layout.ts'),
       import('../../statemachine/local/run-pipeline.ts'),
@@ -45,8 +44,7 @@ async function run(inputUri: string, options: PipelineOptions): Promise<void> {
   const output = location(parseStorageUri(options.out));
   await checkInput(input, openStorage);
   checkOutputOutsideInput(input, output);
-  // A bad FEATURIZE_* value or a missing model fails here, not in every worker.
-  await loadModelDescriptor(extractionSettings().modelDir);
+  await prepareModel();
 
   const runId = newRunId();
   process.stdout.write(`featurize: run ${runId}\n`);

@@ -13,6 +13,7 @@ import {
   checkOutputOutsideInput,
   location,
   pipelineSettings,
+  prepareModel,
   type PipelineOptions,
 } from '../pipeline-options.ts';
 import { positiveSeconds } from '../options.ts';
@@ -32,10 +33,8 @@ export function addWatchCommand(program: Command): void {
 
 async function watchFolderCommand(dir: string, options: WatchOptions): Promise<void> {
   applySettings(options);
-  const [{ extractionSettings }, { loadModelDescriptor }, { openStorage, parseStorageUri }, { runPipeline }, { startProgress }, { printSummary }, { watchFolder }] =
+  const [{ openStorage, parseStorageUri }, { runPipeline }, { startProgress }, { printSummary }, { watchFolder }] =
     await Promise.all([
-      import('../../functions/shared/config.ts'),
-      import('../../functions/shared/model/model-descriptor.ts'),
       import('../../functions/shared/storage/open-storage.ts'),
       import('../../statemachine/local/run-pipeline.ts'),
       import('../progress.ts'),
@@ -50,7 +49,7 @@ async function watchFolderCommand(dir: string, options: WatchOptions): Promise<v
   if (!(await stat(input.bucket).catch(() => undefined))?.isDirectory()) throw new ConfigError(`no folder at ${input.bucket}`);
   const output = location(parseStorageUri(options.out));
   checkOutputOutsideInput(input, output);
-  await loadModelDescriptor(extractionSettings().modelDir);
+  await prepareModel();
 
   const watcher = watchFolder({
     dir: input.bucket,

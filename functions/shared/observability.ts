@@ -11,4 +11,8 @@ export const serviceName = 'featurize';
 
 export const logger = new Logger({ serviceName });
 
-export const metrics = new Metrics({ serviceName, namespace: 'Featurize' });
+/**
+ * Its own diagnostics go through the logger at ERROR: an invocation that fails before recording a metric (a
+ * batch retried by the state machine) would otherwise print "No application metrics to publish" each time.
+ */
+export const metrics = new Metrics({ serviceName, namespace: 'Featurize', logger: logger.createChild({ logLevel: 'ERROR' }) });

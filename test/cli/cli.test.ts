@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { featurize } from '../support/cli.ts';
+import { sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -68,6 +69,23 @@ describe('featurize command line', () => {
   it('refuses a missing model directory before anything starts', async () => {
     const result = await featurize(['run', dir, '--out', join(tmpdir(), 'never-written'), '--model', join(dir, 'no-model')]);
     expectOneLineFailure(result, /no model\.json in .*no-model/);
+  });
+
+  it('exports the model to ONNX before the first run that needs it, and runs on it', async () => {
+    const input = join(dir, 'two-images');
+    for (const key of await sampleKeys(1, 2)) await cp(join(sampleDir, key), join(input, key), { recursive: true });
+    const onnxFile = join(dir, 'exported', 'model.onnx');
+    const env = { FEATURIZE_ENGINE: 'onnx', FEATURIZE_ONNX_MODEL: onnxFile };
+
+    const first = await featurize(['run', input, '--out', join(dir, 'two-out')], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^featurize: exported mobilenet_v2_100_224_qat_tfjs@[0-9a-f]{12} to ONNX for the onnx engine: .*model\.onnx$/m);
+    expect((await stat(onnxFile)).size).toBeGreaterThan(1e6);
+    expect(first.stdout).toContain('images:   2 listed, 2 vectors, 0 failures');
+
+    const second = await featurize(['run', input, '--out', join(dir, 'two-out')], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).not.toContain('exported');
   });
 
   it('refuses to inspect a location without a dataset', async () => {

@@ -49,7 +49,7 @@ export async function createOnnxEngine(modelDir: string, options: OnnxEngineOpti
 }
 
 /** The source model id the export recorded in its metadata (see tfjsGraphToOnnx). */
-function onnxSourceModel(bytes: Uint8Array, modelPath: string): string {
+export function onnxSourceModel(bytes: Uint8Array, modelPath: string): string {
   try {
     return decodeModel(bytes).metadata_props.find((entry) => entry.key === sourceModelKey)?.value ?? 'an unknown model';
   } catch (error) {

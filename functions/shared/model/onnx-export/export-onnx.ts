@@ -2,12 +2,12 @@
  * Exports a model directory's TF.js graph model to an ONNX file, and checks the export against TF.js itself.
  * Deterministic: the same model.json and weights give the same bytes (no timestamps, nodes in graph order).
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ModelExportError } from '../../errors.ts';
 import { readGraphModelArtifacts } from '../graph-model-files.ts';
 import { loadModelDescriptor } from '../model-descriptor.ts';
-import { createOnnxEngine } from '../onnx-engine.ts';
+import { createOnnxEngine, onnxSourceModel } from '../onnx-engine.ts';
 import { encodeModel } from '../onnx-schema.ts';
 import { createTfjsEngine } from '../tfjs-engine.ts';
 import { tfjsGraphToOnnx } from './tfjs-graph-to-onnx.ts';
@@ -40,6 +40,18 @@ export async function exportOnnx(modelDir: string, outputPath: string, options: 
   } finally {
     await rm(partial, { force: true });
   }
+}
+
+/**
+ * The export of `modelDir` at `outputPath`, made (and verified) only when it is missing or was made from another
+ * model.json: what `featurize run` does before it starts, so that a fresh checkout needs no separate build step.
+ * Returns the new export, or undefined when the file was already right.
+ */
+export async function ensureOnnxExport(modelDir: string, outputPath: string): Promise<OnnxExport | undefined> {
+  const descriptor = await loadModelDescriptor(modelDir);
+  const existing = await readFile(outputPath).catch(() => undefined);
+  if (existing && onnxSourceModel(existing, outputPath) === descriptor.id) return undefined;
+  return exportOnnx(modelDir, outputPath, { verify: true });
 }
 
 /**
