@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultModelDir } from '../functions/shared/config.ts';
+import { descriptorFileName, loadModelDescriptor } from '../functions/shared/model/model-descriptor.ts';
 import { exportOnnx } from '../functions/shared/model/onnx-export/export-onnx.ts';
 
 export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -30,7 +31,8 @@ export const layersBuildDir = join(repoRoot, 'build', 'layers');
 const modelSteps: readonly { engine: string; sources: () => Promise<string[]>; assemble: (dest: string) => Promise<void> }[] = [
   {
     engine: 'tfjs',
-    sources: () => tfjsModelFiles(defaultModelDir()),
+    // This file too: how the model is assembled (its featurize-model.json) is part of what is built.
+    sources: async () => [...(await tfjsModelFiles(defaultModelDir())), fileURLToPath(import.meta.url)],
     assemble: (dest) => assembleTfjsModel(defaultModelDir(), dest),
   },
   {
@@ -87,9 +89,17 @@ async function tfjsModelFiles(source: string): Promise<string[]> {
   return ['model.json', ...weights, ...optional].map((file) => join(source, file));
 }
 
-/** Copies a TF.js graph model's files (and nothing else from its folder) into `dest`. */
+/**
+ * Copies a TF.js graph model's files (and nothing else from its folder) into `dest`, and pins the model's name
+ * in its featurize-model.json: in the image the folder is called `tfjs`, and vectors made there must record the
+ * same model id as a local run of the same model.
+ */
 async function assembleTfjsModel(source: string, dest: string): Promise<void> {
   for (const file of await tfjsModelFiles(source)) await copyFile(file, join(dest, basename(file)));
+  const descriptorPath = join(dest, descriptorFileName);
+  const descriptor = existsSync(descriptorPath) ? (JSON.parse(await readFile(descriptorPath, 'utf8')) as object) : {};
+  const { name } = await loadModelDescriptor(source);
+  await writeFile(descriptorPath, `${JSON.stringify({ ...descriptor, name }, null, 2)}\n`);
 }
 
 /** Installs each layer's locked dependencies; a layer whose package.json and lockfile are unchanged is kept. */

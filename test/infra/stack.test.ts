@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import validateAsl from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultModelDir } from '../../functions/shared/config.ts';
+import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
 import { repoRoot } from '../../infra/assets.ts';
 import { readDefinition } from '../../infra/definition.ts';
 import { placeholderNames, substituteDefinition } from '../../statemachine/local/definition.ts';
@@ -157,6 +159,12 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       expect.arrayContaining(['build', 'functions', 'package-lock.json', 'package.json', 'tsconfig.json']),
     );
     expect(await readdir(join(context, 'build', 'model', 'tfjs'))).toContain('model.json');
+    // Baked in under /opt/model/tfjs, the model still records its own id, the one a local run records.
+    const [baked, local] = await Promise.all([
+      loadModelDescriptor(join(context, 'build', 'model', 'tfjs')),
+      loadModelDescriptor(defaultModelDir()),
+    ]);
+    expect(baked.id).toBe(local.id);
     expect(await readdir(context)).not.toContain('node_modules');
   });
 
