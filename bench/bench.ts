@@ -1,35 +1,46 @@
 /**
- * `npm run bench`: throughput and peak memory of each stage, on this machine, in one run.
- * Every figure comes from its own child process (bench/scenario.ts), so peak RSS is per scenario.
+ * `npm run bench`: throughput and peak memory of each stage, on this machine, in one run, every engine side by
+ * side. Each figure comes from its own child process (bench/scenario.ts, bench/measure-inference.ts), so that
+ * peak RSS is that scenario's own. Ends with the ratios (pipeline vs raw inference, engine vs engine) and the
+ * cost per million images on Lambda computed from the measured per-image time.
  *
- *   node bench/bench.ts [--images N] [--engines tfjs,onnx] [--json results.json]
+ *   node bench/bench.ts [--images N] [--engines onnx,tfjs] [--pipeline-input <folder>] [--json results.json]
  */
 import { execFile } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { defaultImagesDir, engineNames, type EngineName } from '../functions/shared/config.ts';
+import { defaultImagesDir, engineNames, extractionSettings, type EngineName } from '../functions/shared/config.ts';
 import { compareKeys } from '../functions/shared/storage/fs-storage.ts';
+import { estimateCost, formatCostEstimate } from '../infra/cost-estimate.ts';
+import type { Measurement, MeasurementResult } from './measure-inference.ts';
 import type { ScenarioOptions, ScenarioResult } from './scenario.ts';
 
 const run = promisify(execFile);
 const scenarioScript = new URL('./scenario.ts', import.meta.url).pathname;
+const inferenceScript = new URL('./measure-inference.ts', import.meta.url).pathname;
 
+const imagesDir = defaultImagesDir();
+const defaultEngine = extractionSettings({}).engine;
 const { values: args } = parseArgs({
   options: {
     images: { type: 'string', default: '480' },
-    engines: { type: 'string', default: engineNames.join(',') },
+    // The default engine first: the summary's ratios read "default ÷ other".
+    engines: { type: 'string', default: [defaultEngine, ...engineNames.filter((name) => name !== defaultEngine)].join(',') },
+    'pipeline-input': { type: 'string', default: join(imagesDir, 'fruits-360-large') },
     json: { type: 'string' },
   },
 });
 const sampleSize = Number(args.images);
 const engines = args.engines.split(',') as EngineName[];
-const imagesDir = defaultImagesDir();
+const cores = availableParallelism();
 const datasets = {
   'fruits-360-large': join(imagesDir, 'fruits-360-large'),
   photos: join(imagesDir, 'photos'),
 };
+/** The inference batch the engines default to (FEATURIZE_INFERENCE_BATCH), used for the summary's figures. */
+const defaultBatch = 8;
 
 interface Row extends ScenarioResult {
   stage: string;
@@ -37,18 +48,15 @@ interface Row extends ScenarioResult {
   setting: string;
 }
 const rows: Row[] = [];
+const find = (stage: string, dataset: string, setting: string) =>
+  rows.find((row) => row.stage === stage && row.dataset === dataset && row.setting === setting);
 
-console.log(`featurize bench: ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, node ${process.version}`);
+console.log(`featurize bench: ${cpus()[0]?.model ?? 'cpu'} x${cores}, node ${process.version}`);
 for (const [dataset, root] of Object.entries(datasets)) {
   const keys = evenlySpaced(await listImages(root), sampleSize);
-  console.log(`\n${dataset}: ${keys.length} images`);
+  console.log(`\n${dataset}: ${keys.length} images, one process each`);
   await measure('decode+resize', dataset, 'concurrency 1', { kind: 'decode', root, keys, concurrency: 1 });
-  await measure('decode+resize', dataset, `concurrency ${availableParallelism()}`, {
-    kind: 'decode',
-    root,
-    keys,
-    concurrency: availableParallelism(),
-  });
+  await measure('decode+resize', dataset, `concurrency ${cores}`, { kind: 'decode', root, keys, concurrency: cores });
   // Engine by engine at each batch size: the engines side by side, measured minutes apart at most.
   for (const batchSize of [1, 8, 16, 32]) {
     for (const engine of engines) {
@@ -62,26 +70,109 @@ for (const [dataset, root] of Object.entries(datasets)) {
   }
 }
 
+console.log(`\ninference alone on every core: ${cores} worker threads, one engine each (as the local runner), batch ${defaultBatch}`);
+for (const engine of engines) await measureAllCores(engine);
+
+const pipelineInput = args['pipeline-input'];
+console.log(`\nthe whole local pipeline (featurize run: map, reduce, validate, publish, report) over ${pipelineInput}`);
+for (const engine of engines) {
+  await measure('pipeline', 'pipeline', engine, { kind: 'pipeline', root: pipelineInput, engine });
+}
+
+console.log('\nreduce and validate, 20,000 synthetic rows in batches of 100');
+await measure('reduce+validate', 'synthetic', '20000 rows', { kind: 'reduce-validate', rows: 20_000 });
+
 console.log('\nrefusing huge images from their header (TOO_LARGE)');
 const edgeCases = join(imagesDir, 'edge-cases');
 for (const file of ['huge_20000x14000_gray.jpg', 'huge_65536x65536_1bit.png']) {
   await measure('refuse', 'edge-cases', file, { kind: 'refuse', root: edgeCases, keys: [file] });
 }
 
+printSummary();
 if (args.json) await writeFile(args.json, `${JSON.stringify(rows, null, 2)}\n`);
 
 async function measure(stage: string, dataset: string, setting: string, options: Partial<ScenarioOptions>): Promise<void> {
-  const full: ScenarioOptions = { engine: 'tfjs', batchSize: 16, concurrency: 8, keys: [], root: '', kind: 'decode', ...options };
+  const full: ScenarioOptions = { engine: 'onnx', batchSize: defaultBatch, concurrency: 8, keys: [], root: '', kind: 'decode', ...options };
   const { stdout } = await run(process.execPath, [scenarioScript, JSON.stringify(full)], {
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' },
-    maxBuffer: 1 << 20,
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
+    maxBuffer: 1 << 24,
   });
-  const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ScenarioResult;
-  rows.push({ stage, dataset, setting, ...result });
-  const rate = stage === 'refuse' ? `${(result.seconds * 1000).toFixed(0).padStart(6)} ms` : `${result.imagesPerSecond.toFixed(1).padStart(7)} img/s`;
+  report({ stage, dataset, setting, ...(JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ScenarioResult) });
+}
+
+async function measureAllCores(engine: EngineName): Promise<void> {
+  const measurement: Measurement = { engine, workers: cores, batch: defaultBatch, images: sampleSize, env: {} };
+  const { stdout } = await run(process.execPath, [inferenceScript, JSON.stringify(measurement)], {
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' },
+  });
+  const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as MeasurementResult;
+  report({
+    stage: 'inference',
+    dataset: 'reference',
+    setting: `${engine} ${cores} workers`,
+    images: sampleSize,
+    seconds: Number((sampleSize / result.imagesPerSecond).toFixed(3)),
+    imagesPerSecond: Number(result.imagesPerSecond.toFixed(1)),
+    peakRssMiB: result.peakRssMb,
+    engine,
+  });
+}
+
+function report(row: Row): void {
+  rows.push(row);
+  const rate = row.stage === 'refuse' ? `${(row.seconds * 1000).toFixed(0).padStart(6)} ms` : `${row.imagesPerSecond.toFixed(1).padStart(7)} img/s`;
+  const steps = row.steps ? `  (${Object.entries(row.steps).map(([step, s]) => `${step} ${s} s`).join(', ')})` : '';
   console.log(
-    `  ${stage.padEnd(14)} ${setting.padEnd(28)} ${rate}  peak ${String(result.peakRssMiB).padStart(5)} MiB${result.engine ? `  (${result.engine})` : ''}`,
+    `  ${row.stage.padEnd(16)} ${row.setting.padEnd(26)} ${rate}  peak ${String(row.peakRssMiB).padStart(5)} MiB${row.engine ? `  (${row.engine})` : ''}${steps}`,
   );
+}
+
+/** The figures that answer the questions: what the pipeline costs over raw inference, and engine against engine. */
+function printSummary(): void {
+  console.log(`\nsummary (fruits-360-large, batch ${defaultBatch}, images/s on this machine)`);
+  console.log('  engine   inference 1 core   inference all cores   batch path 1 process   pipeline all cores   pipeline ÷ inference');
+  const figures = new Map<EngineName, { single: number; all: number; batch: number; pipeline: number }>();
+  for (const engine of engines) {
+    const single = find('inference', 'fruits-360-large', `${engine} batch ${defaultBatch}`)?.imagesPerSecond ?? Number.NaN;
+    const all = find('inference', 'reference', `${engine} ${cores} workers`)?.imagesPerSecond ?? Number.NaN;
+    const batch = find('batch path', 'fruits-360-large', `${engine} batch ${defaultBatch}`)?.imagesPerSecond ?? Number.NaN;
+    const pipeline = find('pipeline', 'pipeline', engine)?.imagesPerSecond ?? Number.NaN;
+    figures.set(engine, { single, all, batch, pipeline });
+    console.log(
+      `  ${engine.padEnd(8)} ${single.toFixed(1).padStart(16)} ${all.toFixed(1).padStart(21)} ${batch.toFixed(1).padStart(22)} ${pipeline.toFixed(1).padStart(20)} ${(pipeline / all).toFixed(2).padStart(22)}`,
+    );
+  }
+  const [first, second] = engines;
+  if (first && second) {
+    const a = figures.get(first)!;
+    const b = figures.get(second)!;
+    console.log(
+      `  ${first} ÷ ${second}: inference ${(a.single / b.single).toFixed(2)}x on 1 core, ${(a.all / b.all).toFixed(2)}x on all cores, ` +
+        `batch path ${(a.batch / b.batch).toFixed(2)}x, pipeline ${(a.pipeline / b.pipeline).toFixed(2)}x`,
+    );
+  }
+
+  const reduce = find('reduce+validate', 'synthetic', '20000 rows');
+  for (const engine of engines) {
+    const batch = figures.get(engine)!.batch;
+    if (!reduce?.steps || !Number.isFinite(batch)) continue;
+    const perMillion = 1_000_000 / reduce.images;
+    const estimate = estimateCost({
+      images: 1_000_000,
+      // The extract function's own path in one process, as a Lambda container runs it (this machine: 2 cores).
+      msPerImage: 1000 / batch,
+      extractMemoryMb: 3008,
+      maxItemsPerBatch: 250,
+      maxConcurrency: 100,
+      coldStartSeconds: 10,
+      reduceSeconds: (reduce.steps.reduce ?? 0) * perMillion,
+      reduceMemoryMb: 3008,
+      validateSeconds: (reduce.steps.validate ?? 0) * perMillion,
+      validateMemoryMb: 2048,
+    });
+    console.log(`\ncost per million images on Lambda, ${engine} (${(1000 / batch).toFixed(1)} ms per image measured here):`);
+    console.log(formatCostEstimate(estimate));
+  }
 }
 
 async function listImages(root: string): Promise<string[]> {

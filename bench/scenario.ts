@@ -3,17 +3,30 @@
  * Usage: node bench/scenario.ts <json options>; prints one JSON line with the figures.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pMap from 'p-map';
 import { extractBatch } from '../functions/extract/extract-batch.ts';
-import { extractionSettings, type EngineName } from '../functions/shared/config.ts';
+import { reduceRun } from '../functions/reduce/reduce-run.ts';
+import { extractionSettings, reduceSettings, type EngineName } from '../functions/shared/config.ts';
+import { defaultVectorShape } from '../functions/shared/model/model-descriptor.ts';
+import { newRunId } from '../functions/shared/run-layout.ts';
+import { openStorage } from '../functions/shared/storage/open-storage.ts';
+import { listedInputs } from '../functions/validate/listed-inputs.ts';
+import { validateRun } from '../functions/validate/validate-run.ts';
+import { runPipeline } from '../statemachine/local/run-pipeline.ts';
+import { writeMapRun, type FixtureBatch } from '../test/support/map-run.ts';
 import { preprocessImage, type PreprocessOptions } from '../functions/shared/images/preprocess-image.ts';
 import { featureEngine } from '../functions/shared/model/feature-engine.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 
 export interface ScenarioOptions {
-  kind: 'decode' | 'inference' | 'batch' | 'refuse';
+  /**
+   * decode: read and preprocess; inference: the engine on preprocessed images; batch: the extract function's
+   * path (read, decode, infer, write a shard); pipeline: the whole local state machine over `root`, every core;
+   * reduce-validate: the reducer and validator over synthetic shards of `rows` rows; refuse: one huge image.
+   */
+  kind: 'decode' | 'inference' | 'batch' | 'pipeline' | 'reduce-validate' | 'refuse';
   /** Folder the keys are relative to. */
   root: string;
   keys: string[];
@@ -22,6 +35,8 @@ export interface ScenarioOptions {
   batchSize: number;
   /** Images decoded at once (decode, batch). */
   concurrency: number;
+  /** Synthetic rows (reduce-validate). */
+  rows?: number;
 }
 
 export interface ScenarioResult {
@@ -30,6 +45,8 @@ export interface ScenarioResult {
   imagesPerSecond: number;
   peakRssMiB: number;
   engine?: string;
+  /** reduce-validate: each step's seconds. */
+  steps?: Record<string, number>;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ScenarioOptions;
@@ -79,6 +96,31 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
         await rm(out, { recursive: true, force: true });
       }
     }
+    case 'pipeline': {
+      const out = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
+      try {
+        const listed = await timedValue(() =>
+          runPipeline({
+            runId: newRunId(),
+            input: { bucket: o.root, prefix: '' },
+            output: { bucket: out, prefix: '' },
+            maxItemsPerBatch: 50,
+            maxConcurrency: 0,
+            toleratedFailurePercentage: 5,
+            workers: availableParallelism(),
+            env: { ...process.env, FEATURIZE_ENGINE: o.engine },
+          }).then((outcome) => {
+            if (outcome.status !== 'SUCCEEDED') throw new Error(`the pipeline failed: ${JSON.stringify(outcome.error)}`);
+            return (outcome.stateOutputs.get('Reduce') as { reduce: { listed: number } }).reduce.listed;
+          }),
+        );
+        return { ...figures(listed.value, listed.seconds), engine: o.engine };
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+    }
+    case 'reduce-validate':
+      return reduceAndValidate(o.rows ?? 20_000);
     case 'refuse': {
       const bytes = await readFile(join(o.root, o.keys[0]!));
       let code = '';
@@ -92,9 +134,50 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
+  return (await timedValue(work)).seconds;
+}
+
+async function timedValue<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number }> {
   const started = performance.now();
-  await work();
-  return (performance.now() - started) / 1000;
+  const value = await work();
+  return { value, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Shards of synthetic vectors in batches of 100, as the map leaves them; then reduce, then validate. */
+async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-reduce-'));
+  try {
+    const location = { bucket: join(dir, 'out'), prefix: '' };
+    const input = openStorage({ bucket: join(dir, 'in') });
+    const keys = Array.from({ length: rows }, (_, i) => `images/Label ${i % 131}/${i}_100.jpg`);
+    for (const key of keys) await input.write(key, '');
+    const batches: FixtureBatch[] = [];
+    for (let i = 0; i < rows; i += 100) batches.push({ status: 'SUCCEEDED', items: keys.slice(i, i + 100).map((key) => ({ key })) });
+    await writeMapRun({ runId: 'bench', input: { bucket: input.root }, output: location, batches });
+    const output = openStorage(location);
+    const reduced = await timedValue(() => reduceRun({ runId: 'bench', output, outputPrefix: '' }, reduceSettings()));
+    const validated = await timedValue(async () =>
+      validateRun(
+        {
+          runId: 'bench',
+          output,
+          mode: 'full',
+          listed: await listedInputs({ input: { bucket: input.root, prefix: 'images/' }, manifest: null }),
+          mapError: null,
+          toleratedFailurePercentage: 0,
+          reduce: reduced.value,
+        },
+        defaultVectorShape,
+      ),
+    );
+    if (!validated.value.passed) throw new Error(`validation failed: ${validated.value.summary}`);
+    return {
+      ...figures(rows, reduced.seconds + validated.seconds),
+      steps: { reduce: round(reduced.seconds, 2), validate: round(validated.seconds, 2) },
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function figures(images: number, seconds: number): ScenarioResult {
