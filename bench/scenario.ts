@@ -7,15 +7,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pMap from 'p-map';
 import { extractBatch } from '../functions/extract/extract-batch.ts';
-import { reduceRun } from '../functions/reduce/reduce-run.ts';
 import { extractionSettings, reduceSettings, type EngineName } from '../functions/shared/config.ts';
-import { defaultVectorShape } from '../functions/shared/model/model-descriptor.ts';
-import { newRunId } from '../functions/shared/run-layout.ts';
-import { openStorage } from '../functions/shared/storage/open-storage.ts';
-import { listedInputs } from '../functions/validate/listed-inputs.ts';
-import { validateRun } from '../functions/validate/validate-run.ts';
-import { runPipeline } from '../statemachine/local/run-pipeline.ts';
-import { writeMapRun, type FixtureBatch } from '../test/support/map-run.ts';
+import type { FixtureBatch } from '../test/support/map-run.ts';
 import { preprocessImage, type PreprocessOptions } from '../functions/shared/images/preprocess-image.ts';
 import { featureEngine } from '../functions/shared/model/feature-engine.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
@@ -97,6 +90,11 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
       }
     }
     case 'pipeline': {
+      // Imported here, not above: what a scenario does not use must not count in its peak memory.
+      const [{ runPipeline }, { newRunId }] = await Promise.all([
+        import('../statemachine/local/run-pipeline.ts'),
+        import('../functions/shared/run-layout.ts'),
+      ]);
       const out = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
       try {
         const listed = await timedValue(() =>
@@ -145,6 +143,14 @@ async function timedValue<T>(work: () => Promise<T>): Promise<{ value: T; second
 
 /** Shards of synthetic vectors in batches of 100, as the map leaves them; then reduce, then validate. */
 async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
+  const [{ reduceRun }, { defaultVectorShape }, { openStorage }, { listedInputs }, { validateRun }, { writeMapRun }] = await Promise.all([
+    import('../functions/reduce/reduce-run.ts'),
+    import('../functions/shared/model/model-descriptor.ts'),
+    import('../functions/shared/storage/open-storage.ts'),
+    import('../functions/validate/listed-inputs.ts'),
+    import('../functions/validate/validate-run.ts'),
+    import('../test/support/map-run.ts'),
+  ]);
   const dir = await mkdtemp(join(tmpdir(), 'bench-reduce-'));
   try {
     const location = { bucket: join(dir, 'out'), prefix: '' };
