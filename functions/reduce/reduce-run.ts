@@ -52,9 +52,12 @@ export interface ReduceResult {
   /** Null when no batch succeeded. */
   modelId: string | null;
   engine: string | null;
+  /** Wall time of the step (the run report's timings). */
+  millis: number;
 }
 
 export async function reduceRun(request: ReduceRequest, options: ReduceOptions): Promise<ReduceResult> {
+  const started = performance.now();
   const { runId, output } = request;
   const results = await readMapResults(output, request.outputPrefix, runId);
   const model = runModel(results.succeeded);
@@ -76,6 +79,7 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
     parts: written.parts,
     modelId: model?.modelId ?? null,
     engine: model?.engine ?? null,
+    millis: Math.round(performance.now() - started),
   };
 }
 

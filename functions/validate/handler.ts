@@ -32,6 +32,7 @@ const reduceResultSchema = z.object({
   parts: z.array(z.string()),
   modelId: z.string().nullable(),
   engine: z.string().nullable(),
+  millis: count,
 }) satisfies z.ZodType<ReduceResult>;
 
 export const validateEventSchema = runEventSchema.extend({

@@ -72,6 +72,8 @@ export interface ValidationResult {
   /** The report's key, relative to the output location. */
   report: string;
   counts: Counts;
+  /** Wall time of the step (the run report's timings). */
+  millis: number;
 }
 
 const exampleCount = 3;
@@ -90,6 +92,7 @@ const expectedColumns: Record<string, string> = {
 };
 
 export async function validateRun(request: ValidateRequest, shape: VectorShape, now = new Date()): Promise<ValidationResult> {
+  const started = performance.now();
   const { runId, output } = request;
   const runParts = await listParts(output, stagedPartsPrefix(runId));
   const scan = await scanRunParts(output, runParts, shape);
@@ -130,7 +133,8 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
     checks,
   };
   await output.write(reportKey(runId), `${JSON.stringify(report, null, 2)}\n`);
-  return { passed: report.passed, summary: summarize(checks, counts), report: reportKey(runId), counts };
+  const millis = Math.round(performance.now() - started);
+  return { passed: report.passed, summary: summarize(checks, counts), report: reportKey(runId), counts, millis };
 }
 
 /** A count of offending rows (or parts) and the first few of them, to name in the report. */

@@ -109,6 +109,7 @@ describe.each(places)('reduce on %s', (_, place) => {
       parts: ['runs/run-1/parts/part-run-1-00000.parquet'],
       modelId: testModel.modelId,
       engine: testModel.engine,
+      millis: expect.any(Number),
     });
     const dir = await localParts(where, result.parts);
     const [features] = await query(`SELECT column_type FROM (DESCRIBE SELECT features FROM read_parquet(${literal(`${dir}/*.parquet`)}))`);
