@@ -36,7 +36,7 @@ import { openStorage } from '../shared/storage/open-storage.ts';
 import { normalizePrefix, type Storage } from '../shared/storage/storage.ts';
 
 /** What the reducer needs of a succeeded batch: where its shard is, and which model made its vectors. */
-export type SucceededBatch = Pick<ExtractBatchResult, 'batchId' | 'shard' | 'items' | 'modelId' | 'engine'>;
+export type SucceededBatch = Pick<ExtractBatchResult, 'batchId' | 'shard' | 'items' | 'modelId' | 'engine' | 'millis'>;
 
 export interface MapResults {
   /** One per succeeded batch, in shard-key order: the same results give the same parts. */
@@ -67,6 +67,7 @@ const batchResultSchema = z.looseObject({
   items: z.number().int().nonnegative(),
   modelId: z.string(),
   engine: z.string(),
+  millis: z.object({ total: z.number().nonnegative(), inference: z.number().nonnegative() }),
 }) satisfies z.ZodType<Pick<ExtractBatchResult, 'runId'> & SucceededBatch>;
 
 type Execution = z.infer<typeof executionSchema>;
@@ -110,8 +111,8 @@ function record(outcomes: Map<string, Outcome>, status: Status, execution: Execu
   if (status === 'SUCCEEDED') {
     const result = parseArtifact(batchResultSchema, execution.Output, `an Output in ${where}`);
     if (result.runId !== runId) throw new RunArtifactError(`${where} holds a batch of run ${result.runId}, not ${runId}`);
-    const { batchId, shard, items, modelId, engine } = result;
-    outcomes.set(batchId, { status, batch: { batchId, shard, items, modelId, engine } });
+    const { batchId, shard, items, modelId, engine, millis } = result;
+    outcomes.set(batchId, { status, batch: { batchId, shard, items, modelId, engine, millis } });
     return;
   }
   if (execution.Input === undefined) {

@@ -54,6 +54,8 @@ export interface ReduceResult {
   engine: string | null;
   /** Wall time of the step (the run report's timings). */
   millis: number;
+  /** The extract function's time, summed over the succeeded batches: all of it, and inference alone. */
+  extractMillis: { batches: number; inference: number };
 }
 
 export async function reduceRun(request: ReduceRequest, options: ReduceOptions): Promise<ReduceResult> {
@@ -80,6 +82,10 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
     modelId: model?.modelId ?? null,
     engine: model?.engine ?? null,
     millis: Math.round(performance.now() - started),
+    extractMillis: {
+      batches: results.succeeded.reduce((sum, batch) => sum + batch.millis.total, 0),
+      inference: results.succeeded.reduce((sum, batch) => sum + batch.millis.inference, 0),
+    },
   };
 }
 

@@ -170,6 +170,9 @@ function timings(steps: ReportRequest['steps'], startedAt: string | undefined, n
   const rows: ReportData['timings'] = [];
   const started = startedAt ? Date.parse(startedAt) : Number.NaN;
   if (Number.isFinite(started)) rows.push({ step: 'run, from its start to this report', millis: now.getTime() - started });
+  const extract = (steps.reduce as { extractMillis?: { batches?: unknown; inference?: unknown } } | null | undefined)?.extractMillis;
+  if (typeof extract?.batches === 'number') rows.push({ step: 'extract, summed over its batches', millis: extract.batches });
+  if (typeof extract?.inference === 'number') rows.push({ step: 'extract: inference, summed', millis: extract.inference });
   for (const [step, result] of [['reduce', steps.reduce], ['validate', steps.validation], ['publish', steps.publish], ['pca', steps.pca]] as const) {
     const millis = (result as { millis?: unknown } | null | undefined)?.millis;
     if (typeof millis === 'number') rows.push({ step, millis });

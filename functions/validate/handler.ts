@@ -33,6 +33,7 @@ const reduceResultSchema = z.object({
   modelId: z.string().nullable(),
   engine: z.string().nullable(),
   millis: count,
+  extractMillis: z.object({ batches: z.number().nonnegative(), inference: z.number().nonnegative() }),
 }) satisfies z.ZodType<ReduceResult>;
 
 export const validateEventSchema = runEventSchema.extend({

@@ -67,6 +67,8 @@ describe('report handler', () => {
     expect(html).toContain("All 200 vectors of the run.");
     expect(html.match(/<svg/g)).toHaveLength(3);
     expect(html).toMatch(/<td>reduce<\/td><td class="num">4\.2 s</);
+    expect(html).toMatch(/<td>extract, summed over its batches<\/td><td class="num">21\.6 s</);
+    expect(html).toMatch(/<td>extract: inference, summed<\/td><td class="num">9\.3 s</);
     expect(html).toMatch(/<td>publish<\/td><td class="num">1\.1 s</);
     expect(html).toMatch(/<td>pca: eigen<\/td>/);
     expect(html).toMatch(/<td>run, from its start to this report<\/td>/);

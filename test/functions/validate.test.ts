@@ -300,7 +300,11 @@ describe('validate', () => {
     for (const key of keys) await input.write(key, 'jpeg bytes');
     await writeMapRun({ runId: fixture.runId, input: { bucket: fixture.input.bucket }, output: fixture.output, batches: [{ status: 'SUCCEEDED', items: items(keys) }] });
     const { reduce: _, toleratedFailurePercentage: __, ...runEvent } = fixture;
-    expect(await reduce(runEvent)).toEqual({ ...fixture.reduce, millis: expect.any(Number) });
+    expect(await reduce(runEvent)).toEqual({
+      ...fixture.reduce,
+      millis: expect.any(Number),
+      extractMillis: { batches: expect.any(Number), inference: expect.any(Number) },
+    });
 
     const result = await validate(fixture);
 
