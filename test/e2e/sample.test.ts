@@ -1,7 +1,7 @@
 /**
  * The product as a user runs it: `featurize run` (the real CLI, the real model) over the 900-image sample into
- * a folder, `featurize inspect` on the result; then a run from and to S3 (fauxqs) over part of the sample with
- * the 72 edge cases mixed in. DuckDB reads the Parquet back, independently of the project's own readers.
+ * a folder, `featurize inspect` on the result, the same run on the other engine; then a run from and to S3
+ * (fauxqs) over the sample with the 72 edge cases mixed in. DuckDB reads the Parquet back, independently of the project's own readers.
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -78,8 +78,26 @@ describe('featurize on the Fruits-360 sample', () => {
     expect(result.stdout).toMatch(/^ +reduced .+ \(1 parts, 900 rows, runs \S+\)$/m);
   });
 
+  it('gives vectors within 1e-4 of the onnx run with the tfjs engine, and records which engine made them', async () => {
+    const out = join(dir, 'tfjs');
+    const result = await featurize(['run', '--out', out, '--engine', 'tfjs']);
+    expect(result.code).toBe(0);
+    const rows = await query(`SELECT path, features FROM read_parquet(${parquetGlob(out)})`);
+    expect(rows).toHaveLength(900);
+    let largest = 0;
+    for (const row of rows) {
+      const onnx = localVectors.get(String(row.path).slice(sampleDir.length + 1))!;
+      (row.features as number[]).forEach((value, i) => (largest = Math.max(largest, Math.abs(value - onnx[i]!))));
+    }
+    expect(largest).toBeLessThanOrEqual(1e-4);
+    const [engine] = await query(
+      `SELECT decode(value) AS value FROM parquet_kv_metadata(${parquetGlob(out)}) WHERE decode(key) = 'featurize.engine'`,
+    );
+    expect(engine?.value).toBe('tfjs/wasm');
+  });
+
   it('gives the same vectors from and to S3, and puts each edge case in exactly one place: a row or a failure record', async () => {
-    const sampleSubset = await sampleKeys(30, 10);
+    const sampleSubset = await sampleKeys(30, 30);
     const edgeCases = (await readdir(edgeCasesDir)).sort();
     await s3.createBucket('fruits');
     await s3.upload('fruits', sampleDir, sampleSubset, 'images/');
