@@ -1,7 +1,8 @@
 /**
  * The product as a user runs it: `featurize run` (the real CLI, the real model) over the 900-image sample into
  * a folder, `featurize inspect` on the result, the same run on the other engine; then a run from and to S3
- * (fauxqs) over the sample with the 72 edge cases mixed in. DuckDB reads the Parquet back, independently of the project's own readers.
+ * (fauxqs) over the sample with the 72 edge cases mixed in. DuckDB reads the Parquet back, independently of the
+ * project's own readers.
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
