@@ -93,15 +93,15 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
 async function writeParts(shards: ShardStream, runId: string, output: Storage, options: ReduceOptions) {
   const parts: string[] = [];
   let rows = 0;
-  if (!shards.empty) {
-    const metadata = partMetadata(await shards.metadata(), options.now ?? new Date());
-    for await (const group of inGroups(shards.rows(), options.partRows)) {
-      const key = partKey(runId, parts.length, stagedPartsPrefix(runId));
-      const counted = countRows(group, (n) => (rows += n));
-      const bytes = await encodeParquet(counted, { rowGroupRows: options.rowGroupRows, metadata });
-      await output.write(key, bytes, { tags: intermediateTags });
-      parts.push(key);
-    }
+  let metadata: Record<string, string> | undefined;
+  for await (const group of inGroups(shards.rows(), options.partRows)) {
+    // A group is yielded once its first shard is decoded, so the run's shard metadata is known by now.
+    metadata ??= partMetadata(shards.metadata(), options.now ?? new Date());
+    const key = partKey(runId, parts.length, stagedPartsPrefix(runId));
+    const counted = countRows(group, (n) => (rows += n));
+    const bytes = await encodeParquet(counted, { rowGroupRows: options.rowGroupRows, metadata });
+    await output.write(key, bytes, { tags: intermediateTags });
+    parts.push(key);
   }
   return { parts, rows };
 }
@@ -163,15 +163,9 @@ class ShardStream {
     this.concurrency = concurrency;
   }
 
-  get empty(): boolean {
-    return this.batches.length === 0;
-  }
-
-  /** The first shard's metadata, which every other shard of the run must share. */
-  async metadata(): Promise<ShardMetadata> {
-    const [first] = this.batches;
-    if (!first) throw new RangeError('the run has no shard');
-    this.expected ??= decodeShard(await this.output.read(first.shard)).metadata;
+  /** The first shard's metadata, which every other shard of the run must share: known once rows() began. */
+  metadata(): ShardMetadata {
+    if (!this.expected) throw new RangeError('no shard of the run has been read yet');
     return this.expected;
   }
 
