@@ -191,10 +191,8 @@ async function reducePart(output: Storage, object: StoredObject, partition: stri
     values.set(chunk, offset);
     offset += chunk.length;
   }
-  // The source's own Arrow schema (ARROW:schema) describes its columns, not these: the writer adds the right one.
-  const { 'ARROW:schema': _, ...sourceMetadata } = partKeyValues(part);
   const metadata = {
-    ...sourceMetadata,
+    ...partKeyValues(part),
     'featurize.pca_model_id': model.id,
     'featurize.pca_model': pcaModelKey(model.id),
     'featurize.pca_components': String(k),

@@ -112,7 +112,7 @@ async function runPaths(output: Storage, runId: string, staged: readonly StoredO
 /** The part without the re-processed rows: same order, same metadata plus a note of the rewrite. */
 async function rewrite(part: PartFile, reprocessed: ReadonlySet<string>, runId: string, options: PublishOptions): Promise<Uint8Array> {
   const metadata = {
-    ...Object.fromEntries(Object.entries(partKeyValues(part)).filter(([key]) => key !== 'ARROW:schema')),
+    ...partKeyValues(part),
     [partMetadataKeys.rewrittenBy]: runId,
     [partMetadataKeys.rewrittenAt]: (options.now ?? new Date()).toISOString(),
   };

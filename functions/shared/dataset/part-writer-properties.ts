@@ -8,9 +8,12 @@ import { Compression, WriterPropertiesBuilder, type WriterProperties } from 'par
 
 export interface PartWriterOptions {
   rowGroupRows: number;
-  /** The file's key-value metadata. */
+  /** The file's key-value metadata; a source part's may be passed as it is (see below). */
   metadata: Record<string, string>;
 }
+
+/** Written by the writer for the columns it writes: one copied from a source part would describe other columns. */
+const arrowSchemaKey = 'ARROW:schema';
 
 export function partWriterProperties(options: PartWriterOptions): WriterProperties {
   return (
@@ -20,7 +23,7 @@ export function partWriterProperties(options: PartWriterOptions): WriterProperti
       .setDictionaryEnabled(false)
       .setColumnDictionaryEnabled('label', true)
       .setMaxRowGroupSize(options.rowGroupRows)
-      .setKeyValueMetadata(new Map(Object.entries(options.metadata)))
+      .setKeyValueMetadata(new Map(Object.entries(options.metadata).filter(([key]) => key !== arrowSchemaKey)))
       .build()
   );
 }
