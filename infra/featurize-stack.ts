@@ -33,11 +33,18 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import {
+  failuresKey,
   featuresPrefix,
   intermediateTags,
   manifestsPrefix,
+  mapResultsPrefix,
   pcaModelsPrefix,
   pcaPartitionsPrefix,
+  reportHtmlKey,
+  reportKey,
+  runsPrefix,
+  shardsPrefix,
+  stagedPartsPrefix,
 } from '../functions/shared/run-layout.ts';
 import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
 import { placeholderNames } from '../statemachine/local/definition.ts';
@@ -57,6 +64,21 @@ const maxInputBytesPerBatch = 256 * 1024;
 
 /** The reducer, validator, publisher and PCA run once per run, over the whole run: Lambda's longest timeout. */
 const runStepTimeout = Duration.minutes(15);
+
+/**
+ * The run layout's keys as IAM resource patterns, from functions/shared/run-layout.ts itself (any run: `*`),
+ * so that a change of layout cannot leave a policy matching the old keys.
+ */
+const anyRun = '*';
+const runKeys = {
+  all: `${runsPrefix}*`,
+  shards: `${shardsPrefix(anyRun)}*`,
+  stagedParts: `${stagedPartsPrefix(anyRun)}*`,
+  mapResults: `${mapResultsPrefix(anyRun)}*`,
+  failures: failuresKey(anyRun),
+  report: reportKey(anyRun),
+  reportHtml: reportHtmlKey(anyRun),
+};
 
 export class FeaturizeStack extends Stack {
   readonly bucket: IBucket;
@@ -118,7 +140,7 @@ export class FeaturizeStack extends Stack {
     this.grant(this.extractFunction.role, [
       allow(['s3:GetObject'], objects(`${inputPrefix}*`)),
       // Shards are written with their intermediate tag (for the lifecycle rule): tagging on upload needs both.
-      allow(['s3:PutObject', 's3:PutObjectTagging'], objects(out('runs/*/shards/*'))),
+      allow(['s3:PutObject', 's3:PutObjectTagging'], objects(out(runKeys.shards))),
     ]);
 
     // --- reduce, validate, publish: zip functions, Parquet libraries from a layer ---------------------------
@@ -130,52 +152,50 @@ export class FeaturizeStack extends Stack {
       compatibleRuntimes: [Runtime.NODEJS_22_X],
       compatibleArchitectures: [Architecture.ARM_64, Architecture.X86_64],
     });
+    const withParquetLayer = { layers: [parquetLayer], externalModules: layerPackages('parquet') };
     this.reduceFunction = nodeFunction(this, 'Reduce', 'functions/reduce/handler.ts', {
       description: "Compacts a run's shards into Parquet parts staged under runs/<runId>/parts/ and writes its failure records",
       memorySize: settings.reduceMemoryMb,
       timeout: runStepTimeout,
-      layers: [parquetLayer],
-      externalModules: layerPackages('parquet'),
+      ...withParquetLayer,
     });
     this.grant(this.reduceFunction.role, [
       // The run's map results, shards and staged parts under runs/<runId>/; nothing of features/.
-      listing(out('runs/')),
-      allow(['s3:GetObject'], objects(out('runs/*'))),
+      listing(out(runsPrefix)),
+      allow(['s3:GetObject'], objects(out(runKeys.all))),
       // Staged parts carry the intermediate tag (for the lifecycle rule): tagging on upload needs both.
-      allow(['s3:PutObject', 's3:PutObjectTagging'], objects(out('runs/*/parts/*'))),
-      allow(['s3:PutObject'], objects(out('runs/*/failures.jsonl'))),
+      allow(['s3:PutObject', 's3:PutObjectTagging'], objects(out(runKeys.stagedParts))),
+      allow(['s3:PutObject'], objects(out(runKeys.failures))),
       // Staged parts an earlier attempt wrote beyond this one's.
-      allow(['s3:DeleteObject'], objects(out('runs/*/parts/*'))),
+      allow(['s3:DeleteObject'], objects(out(runKeys.stagedParts))),
     ]);
     this.validateFunction = nodeFunction(this, 'Validate', 'functions/validate/handler.ts', {
       description: "Audits a run's staged Parquet and features/ as publishing would leave it, writes the run's report",
       memorySize: settings.validateMemoryMb,
       timeout: runStepTimeout,
-      layers: [parquetLayer],
-      externalModules: layerPackages('parquet'),
+      ...withParquetLayer,
     });
     this.grant(this.validateFunction.role, [
       // The input listed anew (a full run), the run's staged parts, and the dataset's parts publishing would keep.
-      listing(inputPrefix, out(featuresPrefix), out('runs/')),
+      listing(inputPrefix, out(featuresPrefix), out(runsPrefix)),
       // Parts (ranged reads), the run's failures.jsonl, and an incremental run's manifest.
-      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out('runs/*'), out(`${manifestsPrefix}*`))),
-      allow(['s3:PutObject'], objects(out('runs/*/report.json'))),
+      allow(['s3:GetObject'], objects(out(`${featuresPrefix}*`), out(runKeys.all), out(`${manifestsPrefix}*`))),
+      allow(['s3:PutObject'], objects(out(runKeys.report))),
     ]);
 
     this.publishFunction = nodeFunction(this, 'Publish', 'functions/publish/handler.ts', {
       description: "Copies a validated run's staged parts into features/, then removes or rewrites what they replace",
       memorySize: settings.publishMemoryMb,
       timeout: runStepTimeout,
-      layers: [parquetLayer],
-      externalModules: layerPackages('parquet'),
+      ...withParquetLayer,
     });
     this.grant(this.publishFunction.role, [
-      listing(out(featuresPrefix), out('runs/')),
+      listing(out(featuresPrefix), out(runsPrefix)),
       // The validation report (what was audited), the staged parts (copy sources, and an incremental run's paths)
       // and failure records; the dataset's parts, to find and rewrite those holding re-processed images.
       allow(
         ['s3:GetObject'],
-        objects(out('runs/*/report.json'), out('runs/*/parts/*'), out('runs/*/failures.jsonl'), out(`${featuresPrefix}*`)),
+        objects(out(runKeys.report), out(runKeys.stagedParts), out(runKeys.failures), out(`${featuresPrefix}*`)),
       ),
       // Copies (CopyObject: GetObject on the source, PutObject on the target; no tags copied) and rewrites; a full
       // run removes the other runs' parts, an incremental one the parts it emptied.
@@ -187,8 +207,7 @@ export class FeaturizeStack extends Stack {
       description: "Fits PCA on a run's vectors (or applies a saved model) and writes the reduced partition",
       memorySize: settings.pcaMemoryMb,
       timeout: runStepTimeout,
-      layers: [parquetLayer],
-      externalModules: layerPackages('parquet'),
+      ...withParquetLayer,
     });
     this.grant(this.pcaFunction.role, [
       listing(out(featuresPrefix), out(pcaPartitionsPrefix)),
@@ -202,15 +221,14 @@ export class FeaturizeStack extends Stack {
       description: "Renders a run's report.html: counts, failures, PCA plots",
       memorySize: settings.reportMemoryMb,
       timeout: Duration.minutes(5),
-      layers: [parquetLayer],
-      externalModules: layerPackages('parquet'),
+      ...withParquetLayer,
     });
     this.grant(this.reportFunction.role, [
       // Labels are counted from the run's staged parts (there whether it was published or not): nothing of features/.
-      listing(out('runs/'), out(pcaPartitionsPrefix)),
+      listing(out(runsPrefix), out(pcaPartitionsPrefix)),
       // The validation report, failures and staged parts of the run, a sample of its reduced points, the model.
-      allow(['s3:GetObject'], objects(out('runs/*'), out(`${pcaPartitionsPrefix}*`), out(`${pcaModelsPrefix}*`))),
-      allow(['s3:PutObject'], objects(out('runs/*/report.html'))),
+      allow(['s3:GetObject'], objects(out(runKeys.all), out(`${pcaPartitionsPrefix}*`), out(`${pcaModelsPrefix}*`))),
+      allow(['s3:PutObject'], objects(out(runKeys.reportHtml))),
     ]);
 
     // --- the state machine ----------------------------------------------------------------------------------
@@ -268,7 +286,7 @@ export class FeaturizeStack extends Stack {
       // ResultWriter: Step Functions uploads results in parts and reads them back for the map's manifest.
       allow(
         ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
-        objects(out('runs/*/map/*')),
+        objects(out(runKeys.mapResults)),
       ),
       // Distributed Map: Step Functions starts, watches and stops this state machine's child executions, and
       // redrives a failed map run. ARNs are built from the name: the state machine cannot reference its own
@@ -337,7 +355,7 @@ export class FeaturizeStack extends Stack {
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'InputUri', { value: s3Uri(inputPrefix), description: 'Uploads here start runs' });
     new CfnOutput(this, 'DatasetUri', { value: s3Uri(out(featuresPrefix)), description: 'The Parquet dataset' });
-    new CfnOutput(this, 'RunsUri', { value: s3Uri(out('runs/')), description: "Each run's report.json and failures.jsonl" });
+    new CfnOutput(this, 'RunsUri', { value: s3Uri(out(runsPrefix)), description: "Each run's report.json and failures.jsonl" });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.uploadTrigger.deadLetterQueue.queueUrl });
   }
@@ -374,7 +392,7 @@ export class FeaturizeStack extends Stack {
           // Lifecycle filters take a literal prefix and tags, no wildcard (runs/*/shards/): the extract function
           // tags every shard it writes, the reducer every part it stages, and nothing else under runs/ carries the tag.
           id: 'ExpireIntermediates',
-          prefix: `${settings.outputPrefix}runs/`,
+          prefix: `${settings.outputPrefix}${runsPrefix}`,
           tagFilters: intermediateTags,
           expiration: Duration.days(settings.intermediateExpirationDays),
         },
@@ -408,7 +426,7 @@ export class FeaturizeStack extends Stack {
     }
     Annotations.of(this).addWarning(
       `Existing bucket ${settings.bucketName}: add a lifecycle rule yourself, expiring objects under ` +
-        `${settings.outputPrefix}runs/ tagged ${JSON.stringify(intermediateTags)} after ${settings.intermediateExpirationDays} ` +
+        `${settings.outputPrefix}${runsPrefix} tagged ${JSON.stringify(intermediateTags)} after ${settings.intermediateExpirationDays} ` +
         'days (the intermediate shards and staged parts); a stack cannot change the lifecycle of a bucket it does not own.',
     );
     return bucket;

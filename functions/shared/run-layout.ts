@@ -58,8 +58,11 @@ export function pcaPartitionPrefix(modelId: string): string {
   return `${pcaPartitionsPrefix}pca_model=${modelId}/`;
 }
 
+/** Every run's folder is under it: its reports, failure records, and its intermediates (shards, staged parts). */
+export const runsPrefix = 'runs/';
+
 export function runPrefix(runId: string): string {
-  return `runs/${runId}/`;
+  return `${runsPrefix}${runId}/`;
 }
 
 /**
