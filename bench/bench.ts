@@ -7,13 +7,15 @@
  *   node bench/bench.ts [--images N] [--engines onnx,tfjs] [--pipeline-input <folder>] [--json results.json]
  */
 import { execFile } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { defaultImagesDir, engineNames, extractionSettings, type EngineName } from '../functions/shared/config.ts';
-import { compareKeys } from '../functions/shared/storage/fs-storage.ts';
+import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { estimateCost, formatCostEstimate } from '../infra/cost-estimate.ts';
+import { coldStartSeconds } from '../infra/extract-sizing.ts';
+import { settingSources } from '../infra/settings.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 import type { ScenarioOptions, ScenarioResult } from './scenario.ts';
 
@@ -22,7 +24,8 @@ const scenarioScript = new URL('./scenario.ts', import.meta.url).pathname;
 const inferenceScript = new URL('./measure-inference.ts', import.meta.url).pathname;
 
 const imagesDir = defaultImagesDir();
-const defaultEngine = extractionSettings({}).engine;
+// The defaults a run gets (FEATURIZE_ENGINE, FEATURIZE_INFERENCE_BATCH), whatever this shell sets.
+const { engine: defaultEngine, inferenceBatchSize: defaultBatch } = extractionSettings({});
 const { values: args } = parseArgs({
   options: {
     images: { type: 'string', default: '480' },
@@ -39,8 +42,6 @@ const datasets = {
   'fruits-360-large': join(imagesDir, 'fruits-360-large'),
   photos: join(imagesDir, 'photos'),
 };
-/** The inference batch the engines default to (FEATURIZE_INFERENCE_BATCH), used for the summary's figures. */
-const defaultBatch = 8;
 
 interface Row extends ScenarioResult {
   stage: string;
@@ -161,27 +162,25 @@ function printSummary(): void {
     const estimate = estimateCost({
       images: 1_000_000,
       // The extract function's own path in one process, as a Lambda container runs it (this machine: 2 cores).
+      // The deployment's defaults (infra/settings.ts) for everything not measured here.
       msPerImage: 1000 / batch,
-      extractMemoryMb: 3008,
-      maxItemsPerBatch: 250,
-      maxConcurrency: 100,
-      coldStartSeconds: 10,
+      extractMemoryMb: settingSources.extractMemoryMb.default,
+      maxItemsPerBatch: settingSources.maxItemsPerBatch.default,
+      maxConcurrency: settingSources.maxConcurrency.default,
+      coldStartSeconds,
       reduceSeconds: (reduce.steps.reduce ?? 0) * perMillion,
-      reduceMemoryMb: 3008,
+      reduceMemoryMb: settingSources.reduceMemoryMb.default,
       validateSeconds: (reduce.steps.validate ?? 0) * perMillion,
-      validateMemoryMb: 2048,
+      validateMemoryMb: settingSources.validateMemoryMb.default,
     });
     console.log(`\ncost per million images on Lambda, ${engine} (${(1000 / batch).toFixed(1)} ms per image measured here):`);
     console.log(formatCostEstimate(estimate));
   }
 }
 
-async function listImages(root: string): Promise<string[]> {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(root, join(e.parentPath, e.name)))
-    .sort(compareKeys);
+/** Every file under `root`, in the order the pipeline lists them. */
+function listImages(root: string): Promise<string[]> {
+  return Array.fromAsync(new FsStorage(root).list(), (object) => object.key);
 }
 
 /** A deterministic subset spread over every class folder. */

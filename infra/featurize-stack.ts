@@ -48,6 +48,7 @@ import {
 } from '../functions/shared/run-layout.ts';
 import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
 import { placeholderNames } from '../statemachine/local/definition.ts';
+import { maxInputBytesPerBatch } from '../statemachine/local/distributed-map-state.ts';
 import { aslPath, extractRetriers, readDefinition } from './definition.ts';
 import { checkedExtractTimeout } from './extract-sizing.ts';
 import { commonEnvironment, functionBasics, logRetention, nodeFunction } from './functions.ts';
@@ -58,9 +59,6 @@ import { UploadTrigger } from './upload-trigger.ts';
 export interface FeaturizeStackProps extends StackProps {
   settings: StackSettings;
 }
-
-/** The Map's batch input limit (256 KiB of JSON per batch): the item count limits batches first. */
-const maxInputBytesPerBatch = 256 * 1024;
 
 /** The reducer, validator, publisher and PCA run once per run, over the whole run: Lambda's longest timeout. */
 const runStepTimeout = Duration.minutes(15);
@@ -239,6 +237,7 @@ export class FeaturizeStack extends Stack {
       OutputBucket: bucket.bucketName,
       OutputPrefix: outputPrefix,
       MaxItemsPerBatch: String(settings.maxItemsPerBatch),
+      // The Map's batch input limit (256 KiB of JSON per batch): the item count limits batches first.
       MaxInputBytesPerBatch: String(maxInputBytesPerBatch),
       MaxConcurrency: String(settings.maxConcurrency),
       ToleratedFailurePercentage: String(settings.toleratedFailurePercentage),

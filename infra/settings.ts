@@ -3,7 +3,7 @@
  * else the default below. Validated once, with the offending key named, before any construct is built.
  */
 import { z } from 'zod';
-import { engineNames, resizeModes } from '../functions/shared/config.ts';
+import { defaultEngine, defaultResize, engineNames, resizeModes } from '../functions/shared/config.ts';
 import { pcaDefaultSubstitution } from '../functions/shared/pca/pca-setting.ts';
 import { normalizePrefix } from '../functions/shared/storage/storage.ts';
 
@@ -28,8 +28,8 @@ export const settingSources = {
   /** Publishing copies server-side; it rewrites an older part a row group at a time, as the validator reads one. */
   publishMemoryMb: { env: 'FEATURIZE_PUBLISH_MEMORY_MB', default: 2048 },
   /** ONNX Runtime by default (functions/shared/config.ts has the figures); tfjs runs tfjs-node in the image. */
-  engine: { env: 'FEATURIZE_ENGINE', default: 'onnx' },
-  resize: { env: 'FEATURIZE_RESIZE', default: 'squash' },
+  engine: { env: 'FEATURIZE_ENGINE', default: defaultEngine },
+  resize: { env: 'FEATURIZE_RESIZE', default: defaultResize },
   /** The TF.js model folder the extract function loads, inside its image (build/model/ is baked in at /opt/model/). */
   modelDir: { env: 'FEATURIZE_IMAGE_MODEL_DIR', default: '/opt/model/tfjs' },
   pcaMemoryMb: { env: 'FEATURIZE_PCA_MEMORY_MB', default: 3008 },

@@ -54,17 +54,23 @@ export interface ExtractionSettings {
 }
 
 const positiveInt = z.coerce.number().int().positive();
+/** Objects (images, shards, older parts) read ahead at once: one setting for the extractor and the reducer. */
+const readConcurrency = positiveInt.max(256).default(8);
+
+/** The defaults, exported for the deployment's settings (infra/settings.ts) to start from the same values. */
+export const defaultEngine: EngineName = 'onnx';
+export const defaultResize: ResizeMode = 'squash';
 
 const settingsSchema = z.object({
-  FEATURIZE_ENGINE: z.enum(engineNames).default('onnx'),
-  FEATURIZE_RESIZE: z.enum(resizeModes).default('squash'),
+  FEATURIZE_ENGINE: z.enum(engineNames).default(defaultEngine),
+  FEATURIZE_RESIZE: z.enum(resizeModes).default(defaultResize),
   FEATURIZE_MAX_PIXELS: positiveInt.default(100_000_000),
   FEATURIZE_MAX_BYTES: positiveInt.default(128 * 1024 * 1024),
   // 8: ONNX Runtime spends the same CPU per image at 1 and 8 (10.5 ms), 4, 8 and 10% more at 16, 32 and 64 while
   // memory grows (two engines: 335, 520, 760, 1131, 1890 MB peak at 1, 8, 16, 32, 64); a multi-threaded engine
   // splits a batch of 8 better than single images. TF.js wasm ran 1 and 16 alike (26 images/s).
   FEATURIZE_INFERENCE_BATCH: positiveInt.max(256).default(8),
-  FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
+  FEATURIZE_READ_CONCURRENCY: readConcurrency,
 });
 
 /** Extraction settings from `FEATURIZE_*` variables; a bad value is a ConfigError naming the variable. */
@@ -97,7 +103,7 @@ export interface ReduceSettings {
 const reduceSettingsSchema = z.object({
   FEATURIZE_PART_ROWS: positiveInt.max(500_000).default(25_000),
   FEATURIZE_ROW_GROUP_ROWS: positiveInt.default(5_000),
-  FEATURIZE_READ_CONCURRENCY: positiveInt.max(256).default(8),
+  FEATURIZE_READ_CONCURRENCY: readConcurrency,
 });
 
 /** Reducer settings from `FEATURIZE_*` variables; a bad value is a ConfigError naming the variable. */

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { StateMachine, type RunOptions } from 'aws-local-stepfunctions';
 import { StatesRuntimeError, ToleratedFailureThresholdExceededError } from '../../functions/shared/errors.ts';
 import { logger } from '../../functions/shared/observability.ts';
-import type { DistributedMapState } from './distributed-map-state.ts';
+import { maxInputBytesPerBatch, type DistributedMapState } from './distributed-map-state.ts';
 import { evaluateTemplate, type ExecutionContext } from './evaluate-template.ts';
 import { batchItems } from './item-batcher.ts';
 import { readItems } from './item-reader.ts';
@@ -25,9 +25,6 @@ import { writeResults, type ChildExecution } from './result-writer.ts';
 
 export type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
 type RetryIntervals = NonNullable<NonNullable<RunOptions['overrides']>['retryIntervalOverrides']>;
-
-/** Step Functions' ceiling on a child execution's input, and so on MaxInputBytesPerBatch. */
-const maxInputBytesPerBatch = 256 * 1024;
 
 export interface ChildOutcome {
   items: number;

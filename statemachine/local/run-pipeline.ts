@@ -6,6 +6,7 @@
 import type { PcaSetting } from '../../functions/shared/pca/pca-setting.ts';
 import type { StorageLocation } from '../../functions/shared/storage/storage.ts';
 import { loadDefinition, type DefinitionSubstitutions } from './definition.ts';
+import { maxInputBytesPerBatch } from './distributed-map-state.ts';
 import type { MapRunObserver } from './distributed-map.ts';
 import { createFunctionPool } from './function-pool.ts';
 import { localLambdaContext, type LambdaHandler } from './lambda-context.ts';
@@ -30,9 +31,6 @@ export const handlerModules = {
   pca: new URL('../../functions/pca/handler.ts', import.meta.url),
   report: new URL('../../functions/report/handler.ts', import.meta.url),
 };
-
-/** Step Functions' ceiling, so batches are bounded by MaxItemsPerBatch alone unless their keys are very long. */
-const maxInputBytesPerBatch = 256 * 1024;
 
 export interface PipelineSettings {
   runId: string;
@@ -69,6 +67,7 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
     OutputBucket: settings.output.bucket,
     OutputPrefix: settings.output.prefix,
     MaxItemsPerBatch: String(settings.maxItemsPerBatch),
+    // Step Functions' ceiling: batches are bounded by MaxItemsPerBatch alone unless their keys are very long.
     MaxInputBytesPerBatch: String(maxInputBytesPerBatch),
     MaxConcurrency: String(settings.maxConcurrency),
     ToleratedFailurePercentage: String(settings.toleratedFailurePercentage),
