@@ -107,7 +107,7 @@ export async function startRun(sfn: SFNClient, stateMachineArn: string, runId: s
 }
 
 /** The items of the execution's Distributed Map run; undefined before the map has started. */
-export async function mapRunItems(sfn: SFNClient, executionArn: string): Promise<ItemTally | undefined> {
+async function mapRunItems(sfn: SFNClient, executionArn: string): Promise<ItemTally | undefined> {
   const { mapRuns } = await sfn.send(new ListMapRunsCommand({ executionArn }));
   const mapRunArn = mapRuns?.[0]?.mapRunArn;
   if (!mapRunArn) return undefined;
@@ -147,13 +147,12 @@ export async function describeRun(sfn: SFNClient, executionArn: string, defaults
 export async function waitForRun(
   sfn: SFNClient,
   executionArn: string,
-  options: { intervalMs: number; onItems: (items: ItemTally) => void },
+  options: { intervalMs: number; onItems: (items: ItemTally) => void; defaults?: RunLocations },
 ): Promise<RunStatus> {
   for (;;) {
-    const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    const items = await mapRunItems(sfn, executionArn);
-    if (items) options.onItems(items);
-    if (status !== 'RUNNING') return describeRun(sfn, executionArn);
+    const run = await describeRun(sfn, executionArn, options.defaults);
+    if (run.items) options.onItems(run.items);
+    if (run.status !== 'RUNNING') return run;
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
   }
 }

@@ -64,8 +64,8 @@ async function start(options: StartOptions): Promise<void> {
 
   const { mapRunProgress } = await import('../map-run-progress.ts');
   const progress = mapRunProgress();
-  const status = await waitForRun(sfn, executionArn, { intervalMs: options.interval * 1000, onItems: progress.update }).finally(() =>
-    progress.stop(),
+  const status = await waitForRun(sfn, executionArn, { intervalMs: options.interval * 1000, onItems: progress.update, defaults }).finally(
+    () => progress.stop(),
   );
   const { printRunStatus } = await import('./status.ts');
   printRunStatus(status);
