@@ -32,6 +32,7 @@ import { batchEventSchema } from '../shared/event-schemas.ts';
 import type { FailureRecord } from '../shared/failures.ts';
 import { logger } from '../shared/observability.ts';
 import { batchIdOf, mapResultsPrefix } from '../shared/run-layout.ts';
+import { stepErrorText } from '../shared/step-error.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { normalizePrefix, type Storage } from '../shared/storage/storage.ts';
 
@@ -136,14 +137,7 @@ export function batchFailureMessage(execution: Pick<Execution, 'Error' | 'Cause'
   if (execution.Error === undefined && execution.Cause === undefined) {
     return 'never ran: the map stopped before this batch started';
   }
-  let cause = execution.Cause;
-  try {
-    const parsed = JSON.parse(cause ?? '') as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') cause = parsed.errorMessage;
-  } catch {
-    // A plain-text cause (a timeout, a Step Functions error) is kept as it is.
-  }
-  const message = [execution.Error, cause].filter(Boolean).join(': ');
+  const message = stepErrorText(execution);
   return message.length > maxMessageLength ? `${message.slice(0, maxMessageLength - 1)}…` : message;
 }
 

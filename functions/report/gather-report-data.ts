@@ -6,6 +6,7 @@
 import { ObjectReadError, PcaError } from '../shared/errors.ts';
 import { decodePcaModel, explainedVarianceRatio, keptVarianceShare, type PcaModel } from '../shared/pca/pca-model.ts';
 import { failuresKey, reportKey } from '../shared/run-layout.ts';
+import { stepErrorText, type StepError } from '../shared/step-error.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 import { countLabels } from './count-labels.ts';
 import { readFailures } from './read-failures.ts';
@@ -18,12 +19,6 @@ export interface PcaStepResult {
   model: string;
   fitted: boolean;
   millis?: unknown;
-}
-
-/** A step's error as the state machine's Catch keeps it. */
-export interface StepError {
-  Error?: string;
-  Cause?: string;
 }
 
 export interface ReportRequest {
@@ -154,15 +149,8 @@ async function pcaSection(
   };
 }
 
-/** A Lambda error as Step Functions catches it: `Cause` is the function's JSON error, when it is one. */
-function errorText({ Error: name, Cause: cause }: StepError): string {
-  try {
-    const parsed = JSON.parse(cause ?? '') as { errorType?: string; errorMessage?: string };
-    if (parsed.errorMessage) return `${parsed.errorType ?? name ?? 'Error'}: ${parsed.errorMessage}`;
-  } catch {
-    // not JSON: shown as it is
-  }
-  return [name, cause].filter(Boolean).join(': ') || 'unknown error';
+function errorText(error: StepError): string {
+  return stepErrorText(error) || 'unknown error';
 }
 
 /** Durations from the steps' results (the project's steps return `millis`, a number or named parts). */

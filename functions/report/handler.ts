@@ -14,11 +14,10 @@ import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger } from '../shared/observability.ts';
 import { reportHtmlKey } from '../shared/run-layout.ts';
+import { stepErrorSchema } from '../shared/step-error.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { gatherReportData } from './gather-report-data.ts';
 import { renderReport } from './render-report.ts';
-
-const stepErrorSchema = z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() });
 
 export const reportEventSchema = z.object({
   runId: runIdSchema,

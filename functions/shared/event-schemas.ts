@@ -1,6 +1,7 @@
 /** Schemas of what the state machine passes between states, shared by the handlers that read them. */
 import { z } from 'zod';
 import { runIdPattern } from './run-layout.ts';
+import { stepErrorSchema } from './step-error.ts';
 
 export const storageLocationSchema = z.object({
   bucket: z.string().min(1),
@@ -42,7 +43,7 @@ export const runEventSchema = z.object({
   /** The JSON manifest of new keys of an incremental run; null for a full run over the input prefix. */
   manifest: z.object({ bucket: z.string().min(1), key: z.string().min(1) }).nullable(),
   output: storageLocationSchema,
-  mapError: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).nullable(),
+  mapError: stepErrorSchema.nullable(),
 });
 
 export type RunEvent = z.infer<typeof runEventSchema>;

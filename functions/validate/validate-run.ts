@@ -21,6 +21,7 @@ import type { FailureCode, FailureRecord } from '../shared/failures.ts';
 import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
 import { readFailureRecords } from '../shared/run-failures.ts';
 import { reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
+import type { StepError } from '../shared/step-error.ts';
 import { parentFolderName, type Storage, type StoredObject } from '../shared/storage/storage.ts';
 
 export type VectorShape = Pick<ModelDescriptor, 'featureLength' | 'featureRange'>;
@@ -31,7 +32,7 @@ export interface ValidateRequest {
   mode: RunMode;
   /** Locations of what the run was asked to process, found without the map (see listed-inputs.ts). */
   listed: readonly string[];
-  mapError: { Error?: string | undefined; Cause?: string | undefined } | null;
+  mapError: StepError | null;
   toleratedFailurePercentage: number;
   reduce: Pick<ReduceResult, 'parts' | 'rows' | 'failures' | 'modelId' | 'engine'>;
 }
