@@ -2,6 +2,7 @@
  * What `featurize run` and `featurize watch` share: where the dataset goes and how the local pipeline runs
  * (batches, workers, model, preprocessing, PCA), and how those flags become the pipeline's settings.
  */
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -75,8 +76,9 @@ function pcaSetting(options: PipelineOptions): { pca?: PcaSetting } {
   return options.pca !== undefined ? { pca: options.pca } : {};
 }
 
-export function location(parsed: StorageLocation): Required<StorageLocation> {
-  return { bucket: parsed.bucket, prefix: parsed.prefix ?? '' };
+/** A missing local folder is one clear line before anything starts. */
+export async function requireFolder(path: string, message: string): Promise<void> {
+  if (!(await stat(path).catch(() => undefined))?.isDirectory()) throw new ConfigError(`${message} ${path}`);
 }
 
 /** Outputs written under the input would be listed as images by the next run. */

@@ -1,18 +1,23 @@
 /** What a finished run prints: its outcome, the images' accounting, the time it took, where the results are. */
-import { reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
+import type { PcaRunResult } from '../functions/pca/run-pca.ts';
+import type { PublishResult } from '../functions/publish/publish-run.ts';
+import type { ReduceResult } from '../functions/reduce/reduce-run.ts';
+import { featuresPrefix, reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
+import { stepErrorText, type StepError } from '../functions/shared/step-error.ts';
 import type { Storage } from '../functions/shared/storage/storage.ts';
+import type { ValidationResult } from '../functions/validate/validate-run.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
 
-/** The parts of the execution's state the summary reads (see the definition's Reduce and Validate states). */
+/** The execution's state as the summary reads it: what each step's ResultPath (or Catch) put there. */
 interface RunState {
-  mapError?: { Error: string; Cause: string } | null;
-  reduce?: { listed: number; rows: number; failures: number; failureCodes?: Record<string, number> };
-  validation?: { passed: boolean; summary: string };
-  publish?: { parts: string[]; removedParts: number; rewrittenParts: number } | null;
-  publishError?: { Error: string; Cause: string } | null;
-  pcaResult?: { modelId: string; components: number; varianceShare: number; dataset: string } | null;
-  pcaError?: { Error: string; Cause: string } | null;
-  reportError?: { Error: string; Cause: string };
+  mapError?: StepError | null;
+  reduce?: ReduceResult;
+  validation?: ValidationResult;
+  publish?: PublishResult | null;
+  publishError?: StepError | null;
+  pcaResult?: PcaRunResult | null;
+  pcaError?: StepError | null;
+  reportError?: StepError;
 }
 
 export interface RunSummary {
@@ -31,7 +36,7 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
       ? `run ${runId} succeeded: ${state.validation?.summary ?? 'validated'}`
       : `run ${runId} FAILED: ${outcome.error?.Error}: ${outcome.error?.Cause}`,
   ];
-  if (state.mapError) lines.push(`  map:      ${state.mapError.Error}: ${state.mapError.Cause}`);
+  if (state.mapError) lines.push(`  map:      ${stepErrorText(state.mapError)}`);
   const reduce = state.reduce;
   if (reduce) {
     lines.push(`  images:   ${reduce.listed} listed, ${reduce.rows} vectors, ${reduce.failures} failures`);
@@ -43,13 +48,13 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
   }
   // Write, audit, publish: only a run that passed validation changes the dataset.
   const unpublished = state.publishError ? ' (publishing this run failed)' : ' (unchanged: this run was not published)';
-  lines.push(`  dataset:  ${output.locationOf('features/')}${state.publish ? '' : unpublished}`);
-  if (state.publishError) lines.push(`  publish:  ${state.publishError.Error}: ${state.publishError.Cause}`);
+  lines.push(`  dataset:  ${output.locationOf(featuresPrefix)}${state.publish ? '' : unpublished}`);
+  if (state.publishError) lines.push(`  publish:  ${stepErrorText(state.publishError)}`);
   if (state.pcaResult) {
     const { components, varianceShare, dataset } = state.pcaResult;
     lines.push(`  pca:      ${components} components, ${(varianceShare * 100).toFixed(1)}% of the variance, in ${output.locationOf(dataset)}`);
   }
-  if (state.pcaError) lines.push(`  pca:      ${state.pcaError.Error}: ${state.pcaError.Cause}`);
+  if (state.pcaError) lines.push(`  pca:      ${stepErrorText(state.pcaError)}`);
   lines.push(`  report:   ${output.locationOf(reportKey(runId))}`);
   if (outcome.stateOutputs.has('Report') && !state.reportError) lines.push(`            ${output.locationOf(reportHtmlKey(runId))}`);
   process.stdout.write(`${lines.join('\n')}\n`);

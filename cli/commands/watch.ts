@@ -3,19 +3,10 @@
  * to the deployed bucket are: gathered for a batching window, written to a manifest, run through the state
  * machine's manifest path on this machine (cli/folder-watch.ts). Runs until interrupted (Ctrl-C).
  */
-import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../functions/shared/errors.ts';
-import {
-  addPipelineOptions,
-  applySettings,
-  checkOutputOutsideInput,
-  location,
-  pipelineSettings,
-  prepareModel,
-  type PipelineOptions,
-} from '../pipeline-options.ts';
+import { addPipelineOptions, applySettings, checkOutputOutsideInput, prepareModel, requireFolder, type PipelineOptions } from '../pipeline-options.ts';
 import { positiveSeconds } from '../options.ts';
 
 interface WatchOptions extends PipelineOptions {
@@ -33,21 +24,18 @@ export function addWatchCommand(program: Command): void {
 
 async function watchFolderCommand(dir: string, options: WatchOptions): Promise<void> {
   applySettings(options);
-  const [{ openStorage, parseStorageUri }, { runPipeline }, { startProgress }, { printSummary }, { watchFolder }] =
-    await Promise.all([
-      import('../../functions/shared/storage/open-storage.ts'),
-      import('../../statemachine/local/run-pipeline.ts'),
-      import('../progress.ts'),
-      import('../summary.ts'),
-      import('../folder-watch.ts'),
-    ]);
+  const [{ parseStorageUri }, { runWithProgress }, { watchFolder }] = await Promise.all([
+    import('../../functions/shared/storage/open-storage.ts'),
+    import('../local-run.ts'),
+    import('../folder-watch.ts'),
+  ]);
 
-  const input = location(parseStorageUri(dir));
+  const input = parseStorageUri(dir);
   if (!isAbsolute(input.bucket)) {
     throw new ConfigError('watch takes a local folder: uploads to the deployed bucket start runs by themselves');
   }
-  if (!(await stat(input.bucket).catch(() => undefined))?.isDirectory()) throw new ConfigError(`no folder at ${input.bucket}`);
-  const output = location(parseStorageUri(options.out));
+  await requireFolder(input.bucket, 'no folder at');
+  const output = parseStorageUri(options.out);
   checkOutputOutsideInput(input, output);
   await prepareModel();
 
@@ -58,11 +46,7 @@ async function watchFolderCommand(dir: string, options: WatchOptions): Promise<v
     run: async ({ runId, manifest, keys }) => {
       const started = performance.now();
       process.stdout.write(`featurize: ${keys.length} new file(s), run ${runId}\n`);
-      const progress = startProgress();
-      const outcome = await runPipeline({ runId, input, output, ...pipelineSettings(options), manifest, observer: progress }).finally(() =>
-        progress.stop(),
-      );
-      printSummary({ runId, outcome, output: openStorage(output), workers: options.workers, seconds: (performance.now() - started) / 1000 });
+      await runWithProgress({ runId, input, output, options, manifest, started });
     },
     // A batch that fails is reported; the next files still get their run.
     onError: (error) => process.stderr.write(`featurize: ${(error as Error)?.message ?? String(error)}\n`),

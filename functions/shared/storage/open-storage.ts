@@ -18,7 +18,7 @@ export function openStorage(location: StorageLocation): Storage {
  * A user's URI as a location: `s3://bucket/prefix` or a filesystem path (relative to `cwd`).
  * The directory of a filesystem path plays the bucket; its prefix is empty.
  */
-export function parseStorageUri(uri: string, cwd = process.cwd()): StorageLocation {
+export function parseStorageUri(uri: string, cwd = process.cwd()): Required<StorageLocation> {
   if (uri.startsWith('s3://')) {
     const [bucket = '', ...rest] = uri.slice('s3://'.length).split('/');
     if (bucket === '') throw new ConfigError(`no bucket in ${JSON.stringify(uri)}: expected s3://bucket/prefix`);
