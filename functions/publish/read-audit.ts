@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { PublishRefusedError } from '../shared/errors.ts';
+import { parseJsonDocument } from '../shared/json-document.ts';
 import { partRunId, reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
 import { readIfPresent, type Storage } from '../shared/storage/storage.ts';
 import type { ValidationReport } from '../validate/validate-run.ts';
@@ -24,17 +25,7 @@ export async function readAudit(output: Storage, runId: string): Promise<Audit> 
   const where = output.locationOf(reportKey(runId));
   const bytes = await readIfPresent(output, reportKey(runId));
   if (!bytes) throw new PublishRefusedError(`run ${runId} has no validation report at ${where}: it was not audited`);
-  let parsed;
-  try {
-    parsed = auditSchema.safeParse(JSON.parse(Buffer.from(bytes).toString('utf8')));
-  } catch (error) {
-    throw new PublishRefusedError(`${where} is not JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new PublishRefusedError(`${where} is not a validation report: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
-  }
-  const report = parsed.data;
+  const report = parseJsonDocument(auditSchema, bytes, where, { expected: 'a validation report', error: PublishRefusedError });
   if (report.runId !== runId) throw new PublishRefusedError(`${where} is the report of run ${report.runId}, not ${runId}`);
   if (!report.passed) {
     const failed = report.checks.filter((check) => !check.passed).map((check) => check.name);

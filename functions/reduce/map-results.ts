@@ -28,6 +28,7 @@
 import { z } from 'zod';
 import type { ExtractBatchResult } from '../extract/extract-batch.ts';
 import { RunArtifactError } from '../shared/errors.ts';
+import { parseJsonDocument } from '../shared/json-document.ts';
 import { batchEventSchema } from '../shared/event-schemas.ts';
 import type { FailureRecord } from '../shared/failures.ts';
 import { logger } from '../shared/observability.ts';
@@ -80,11 +81,11 @@ const maxMessageLength = 300;
 export async function readMapResults(output: Storage, outputPrefix: string, runId: string): Promise<MapResults> {
   const outcomes = new Map<string, Outcome>();
   for (const manifestKey of await manifestKeys(output, runId)) {
-    const manifest = parseArtifact(manifestSchema, await output.read(manifestKey), output.locationOf(manifestKey));
+    const manifest = parseArtifact(manifestSchema, await output.read(manifestKey), output.locationOf(manifestKey), 'a map run manifest');
     for (const status of statuses) {
       for (const file of manifest.ResultFiles[status]) {
         const key = relativeKey(file.Key, outputPrefix, output);
-        const executions = parseArtifact(z.array(executionSchema), await output.read(key), output.locationOf(key));
+        const executions = parseArtifact(z.array(executionSchema), await output.read(key), output.locationOf(key), 'a list of child executions');
         for (const execution of executions) record(outcomes, status, execution, runId, output.locationOf(key));
       }
     }
@@ -110,7 +111,7 @@ async function manifestKeys(output: Storage, runId: string): Promise<string[]> {
 
 function record(outcomes: Map<string, Outcome>, status: Status, execution: Execution, runId: string, where: string): void {
   if (status === 'SUCCEEDED') {
-    const result = parseArtifact(batchResultSchema, execution.Output, `an Output in ${where}`);
+    const result = parseArtifact(batchResultSchema, execution.Output, `an Output in ${where}`, 'an extract result');
     if (result.runId !== runId) throw new RunArtifactError(`${where} holds a batch of run ${result.runId}, not ${runId}`);
     const { batchId, shard, items, modelId, engine, millis } = result;
     outcomes.set(batchId, { status, batch: { batchId, shard, items, modelId, engine, millis } });
@@ -121,7 +122,7 @@ function record(outcomes: Map<string, Outcome>, status: Status, execution: Execu
     logger.warn('map result without its input: its items are not recorded', { file: where, status });
     return;
   }
-  const batch = parseArtifact(batchEventSchema, execution.Input, `an Input in ${where}`);
+  const batch = parseArtifact(batchEventSchema, execution.Input, `an Input in ${where}`, 'a batch event');
   const batchId = batchIdOf(batch.Items.map((item) => item.Key));
   if (outcomes.get(batchId)?.status === 'SUCCEEDED') return;
   const input = openStorage({ bucket: batch.BatchInput.input.bucket });
@@ -150,20 +151,11 @@ function relativeKey(bucketKey: string, outputPrefix: string, output: Storage): 
   return bucketKey.slice(prefix.length);
 }
 
-function parseArtifact<Schema extends z.ZodType>(schema: Schema, text: Uint8Array | string | undefined, where: string): z.infer<Schema> {
-  if (text === undefined) throw new RunArtifactError(`${where} is missing`);
-  let value: unknown;
-  try {
-    value = JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
-  } catch (error) {
-    throw new RunArtifactError(`${where} is not JSON: ${(error as Error).message}`, { cause: error });
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new RunArtifactError(`${where} is malformed: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
+function parseArtifact<Schema extends z.ZodType>(
+  schema: Schema,
+  text: Uint8Array | string | undefined,
+  where: string,
+  expected: string,
+): z.infer<Schema> {
+  return parseJsonDocument(schema, text, where, { expected, error: RunArtifactError });
 }

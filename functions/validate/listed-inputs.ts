@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { RunArtifactError } from '../shared/errors.ts';
+import { parseJsonDocument } from '../shared/json-document.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import type { StorageLocation } from '../shared/storage/storage.ts';
 
@@ -24,15 +25,9 @@ export async function listedInputs(source: InputSource): Promise<string[]> {
     return locations;
   }
   const { bucket: manifestBucket, key } = source.manifest;
-  const text = Buffer.from(await openStorage({ bucket: manifestBucket }).read(key)).toString('utf8');
-  let parsed;
-  try {
-    parsed = manifestSchema.safeParse(JSON.parse(text));
-  } catch (error) {
-    throw new RunArtifactError(`manifest ${key} in ${manifestBucket} is not JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (!parsed.success) {
-    throw new RunArtifactError(`manifest ${key} in ${manifestBucket} is not a list of { Key }: ${parsed.error.issues[0]?.message}`);
-  }
-  return parsed.data.map((item) => bucket.locationOf(item.Key));
+  const items = parseJsonDocument(manifestSchema, await openStorage({ bucket: manifestBucket }).read(key), `manifest ${key} in ${manifestBucket}`, {
+    expected: 'a list of { Key }',
+    error: RunArtifactError,
+  });
+  return items.map((item) => bucket.locationOf(item.Key));
 }

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { PcaError } from '../errors.ts';
+import { parseJsonDocument } from '../json-document.ts';
 
 export const pcaModelFormat = 'featurize-pca/1';
 
@@ -114,18 +115,7 @@ const modelDocumentSchema = z.object({
 
 /** Parses and checks a model document; anything inconsistent is a PcaError naming the problem. */
 export function decodePcaModel(text: string, location = 'the PCA model'): PcaModel {
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new PcaError(`${location} is not JSON: ${(error as Error).message}`, { cause: error });
-  }
-  const parsed = modelDocumentSchema.safeParse(document);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new PcaError(`${location} is not a ${pcaModelFormat} model: ${issue?.path.join('.')}: ${issue?.message}`);
-  }
-  const m = parsed.data;
+  const m = parseJsonDocument(modelDocumentSchema, text, location, { expected: `a ${pcaModelFormat} model`, error: PcaError });
   const width = m.mean.length;
   if (m.components.some((axis) => axis.length !== width) || m.eigenvalues.length < m.components.length) {
     throw new PcaError(`${location} is inconsistent: components must be ${width} long and no more than the eigenvalues`);
