@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { pMapIterable } from 'p-map';
 import { ObjectReadError } from '../shared/errors.ts';
-import type { Failure, FailureCode } from '../shared/failures.ts';
+import { countFailureCodes, type Failure, type FailureCode } from '../shared/failures.ts';
 import type { FeatureEngine } from '../shared/model/feature-engine.ts';
 import { describePreprocessing, preprocessImage, type PreprocessOptions } from '../shared/images/preprocess-image.ts';
 import { batchIdOf, intermediateTags, shardKey } from '../shared/run-layout.ts';
@@ -97,9 +97,9 @@ export async function extractBatch(
     { tags: intermediateTags },
   );
 
-  const failureCodes: Partial<Record<FailureCode, number>> = {};
-  for (const row of rows) if (row.failure) failureCodes[row.failure.code] = (failureCodes[row.failure.code] ?? 0) + 1;
-  const failures = rows.filter((row) => row.failure).length;
+  const failed = rows.flatMap((row) => (row.failure ? [row.failure] : []));
+  const failures = failed.length;
+  const failureCodes = countFailureCodes(failed);
   return {
     runId,
     batchId,

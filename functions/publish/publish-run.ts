@@ -13,7 +13,7 @@
  * retry copies from, and their intermediate tag lets the bucket's lifecycle expire them.
  */
 import pMap from 'p-map';
-import { openPart, partKeyValues, partMetadataKeys, readPartPaths, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
+import { listParts, openPart, partKeyValues, partMetadataKeys, readPartPaths, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
 import { encodeParquet, type DatasetRow } from '../shared/dataset/parquet-writer.ts';
 import { planPublish, type RunMode } from '../shared/dataset/publish-plan.ts';
 import { RunArtifactError } from '../shared/errors.ts';
@@ -89,8 +89,7 @@ export async function publishRun(request: PublishRequest, options: PublishOption
  * validation may find them expired by the lifecycle rule.
  */
 async function requireStaged(output: Storage, runId: string, parts: readonly string[]): Promise<StoredObject[]> {
-  const present = new Map<string, StoredObject>();
-  for await (const object of output.list(stagedPartsPrefix(runId))) present.set(object.key, object);
+  const present = new Map((await listParts(output, stagedPartsPrefix(runId))).map((object) => [object.key, object]));
   const missing = parts.filter((key) => !present.has(key));
   if (missing.length > 0) {
     throw new RunArtifactError(

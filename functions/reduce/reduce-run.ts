@@ -16,7 +16,7 @@ import { pMapIterable } from 'p-map';
 import { RunArtifactError } from '../shared/errors.ts';
 import { listParts, partMetadataKeys } from '../shared/dataset/feature-parts.ts';
 import { encodeParquet, inGroups, type DatasetRow } from '../shared/dataset/parquet-writer.ts';
-import type { FailureCode, FailureRecord } from '../shared/failures.ts';
+import { countFailureCodes, type FailureCode, type FailureRecord } from '../shared/failures.ts';
 import { logger } from '../shared/observability.ts';
 import { writeFailureRecords } from '../shared/run-failures.ts';
 import { intermediateTags, partKey, stagedPartsPrefix } from '../shared/run-layout.ts';
@@ -70,8 +70,7 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
   await writeFailureRecords(output, runId, failures);
   await removeLeftovers(output, runId, written.parts);
 
-  const failureCodes: Partial<Record<FailureCode, number>> = {};
-  for (const failure of failures) failureCodes[failure.code] = (failureCodes[failure.code] ?? 0) + 1;
+  const failureCodes = countFailureCodes(failures);
   return {
     runId,
     listed: results.listed,

@@ -25,3 +25,10 @@ export interface Failure {
 export interface FailureRecord extends Failure {
   path: string;
 }
+
+/** How many failures of each code: what a step's result reports (extract per batch, reduce per run). */
+export function countFailureCodes(failures: Iterable<Failure>): Partial<Record<FailureCode, number>> {
+  const counts: Partial<Record<FailureCode, number>> = {};
+  for (const { code } of failures) counts[code] = (counts[code] ?? 0) + 1;
+  return counts;
+}

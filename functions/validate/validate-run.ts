@@ -325,13 +325,10 @@ function failureShareCheck(counts: Counts, tolerated: number): Check {
   return { name: 'failure-share', passed: share <= tolerated, detail };
 }
 
+/** Each code's count and first few paths: a Tally per code, which report.json records as `{ count, examples }`. */
 function failuresByCode(failures: readonly FailureRecord[]): ValidationReport['failureCodes'] {
-  const byCode: ValidationReport['failureCodes'] = {};
-  for (const failure of failures) {
-    const entry = (byCode[failure.code] ??= { count: 0, examples: [] });
-    entry.count++;
-    if (entry.examples.length < exampleCount) entry.examples.push(failure.path);
-  }
+  const byCode: Partial<Record<FailureCode, Tally>> = {};
+  for (const failure of failures) (byCode[failure.code] ??= new Tally()).add(failure.path);
   return byCode;
 }
 

@@ -3,7 +3,7 @@
  * and anyone asking "which reductions exist here?". Reads the models and the parts' footers only.
  */
 import { listParts, openPart } from '../dataset/feature-parts.ts';
-import { partRunId, pcaPartitionPrefix } from '../run-layout.ts';
+import { partRunId, pcaModelKey, pcaModelsPrefix, pcaPartitionPrefix } from '../run-layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import { decodePcaModel, keptVarianceShare, type PcaSelection } from './pca-model.ts';
 
@@ -27,8 +27,9 @@ export interface PcaSummary {
 /** Every model under `pca/`, newest first; an empty list when PCA never ran here. */
 export async function pcaSummaries(output: Storage): Promise<PcaSummary[]> {
   const summaries: PcaSummary[] = [];
-  for await (const object of output.list('pca/')) {
-    if (!/^pca\/[^/]+\/model\.json$/.test(object.key)) continue;
+  for await (const object of output.list(pcaModelsPrefix)) {
+    const folder = object.key.slice(pcaModelsPrefix.length).split('/')[0];
+    if (!folder || object.key !== pcaModelKey(folder)) continue;
     const model = decodePcaModel(Buffer.from(await output.read(object.key)).toString('utf8'), output.locationOf(object.key));
     const prefix = pcaPartitionPrefix(model.id);
     const parts = await listParts(output, prefix);
