@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultModelDir } from '../functions/shared/config.ts';
+import { graphModelFileNames } from '../functions/shared/model/graph-model-files.ts';
 import { descriptorFileName, loadModelDescriptor } from '../functions/shared/model/model-descriptor.ts';
 import { exportOnnx } from '../functions/shared/model/onnx-export/export-onnx.ts';
 
@@ -83,10 +84,8 @@ async function tfjsModelFiles(source: string): Promise<string[]> {
   if (!existsSync(modelJson)) {
     throw new Error(`no TF.js model at ${source} (model.json missing): set FEATURIZE_MODEL_DIR to the model's folder`);
   }
-  const model = JSON.parse(await readFile(modelJson, 'utf8')) as { weightsManifest?: { paths: string[] }[] };
-  const weights = (model.weightsManifest ?? []).flatMap((group) => group.paths);
-  const optional = existsSync(join(source, 'featurize-model.json')) ? ['featurize-model.json'] : [];
-  return ['model.json', ...weights, ...optional].map((file) => join(source, file));
+  const optional = existsSync(join(source, descriptorFileName)) ? [descriptorFileName] : [];
+  return [...(await graphModelFileNames(source)), ...optional].map((file) => join(source, file));
 }
 
 /**

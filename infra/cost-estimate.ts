@@ -11,6 +11,7 @@
  *   reduce + validate (Tr·Mr + Tv·Mv)·λarm + 2ρ
  *   S3 requests       N·g (image reads) + b·p (shard writes) + ceil(N/1000)·p (listing) + b·g (reducer reads)
  */
+import { defaultVectorShape } from '../functions/shared/model/model-descriptor.ts';
 
 /** https://aws.amazon.com/lambda/pricing/ — x86_64, per GB-second (first 6 billion GB-seconds a month). */
 export const lambdaX86PerGbSecond = 0.0000166667;
@@ -36,7 +37,7 @@ export const s3PerGbMonth = 0.023;
 /** Parent (STANDARD) transitions of one run: Prepare, ApplyDefaults, Choice, Map, Reduce, Validate, Choice, end. */
 export const parentStateTransitions = 12;
 /** Bytes a vector takes in the dataset: 1280 float32, before Parquet's (small) compression of ReLU6 outputs. */
-export const bytesPerVector = 1280 * 4;
+export const bytesPerVector = defaultVectorShape.featureLength * Float32Array.BYTES_PER_ELEMENT;
 
 export interface CostInputs {
   images: number;

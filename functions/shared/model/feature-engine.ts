@@ -3,6 +3,7 @@
  * this interface; the one in use is recorded with every vector.
  */
 import type { EngineName } from '../config.ts';
+import { ModelLoadError } from '../errors.ts';
 import type { ModelDescriptor } from './model-descriptor.ts';
 
 export interface FeatureEngine {
@@ -42,4 +43,15 @@ async function createEngine(name: EngineName, modelDir: string): Promise<Feature
       return createOnnxEngine(modelDir);
     }
   }
+}
+
+/**
+ * One blank image through the graph before the engine is used: proves the input and output nodes and the output
+ * width, and warms the engine up. `what` names the artifact in the error (`the model in …`).
+ */
+export async function warmUp(engine: FeatureEngine, what: string): Promise<void> {
+  const { inputSize } = engine.descriptor;
+  await engine.extract([new Uint8Array(inputSize * inputSize * 3)]).catch((error: unknown) => {
+    throw new ModelLoadError(`${what} does not run as described: ${(error as Error).message}`);
+  });
 }

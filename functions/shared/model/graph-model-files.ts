@@ -7,21 +7,34 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import { ModelLoadError } from '../errors.ts';
 
+interface GraphModelManifest {
+  modelTopology: object;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string;
+  signature?: object;
+  userDefinedMetadata?: Record<string, unknown>;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+async function readManifest(modelDir: string): Promise<GraphModelManifest> {
+  return JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8')) as GraphModelManifest;
+}
+
+function weightFiles(manifest: GraphModelManifest): string[] {
+  return manifest.weightsManifest.flatMap((group) => group.paths);
+}
+
+/** The model's own files, relative to its folder: model.json and exactly the weight shards it names. */
+export async function graphModelFileNames(modelDir: string): Promise<string[]> {
+  return ['model.json', ...weightFiles(await readManifest(modelDir))];
+}
+
 /** The graph model's files, as tfjs' IO handler contract wants them (no tfjs-node file:// needed). */
 export async function readGraphModelArtifacts(modelDir: string): Promise<tf.io.ModelArtifacts> {
-  const manifest = JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8')) as {
-    modelTopology: object;
-    format?: string;
-    generatedBy?: string;
-    convertedBy?: string;
-    signature?: object;
-    userDefinedMetadata?: Record<string, unknown>;
-    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  };
+  const manifest = await readManifest(modelDir);
   const shards: Uint8Array[] = [];
-  for (const group of manifest.weightsManifest) {
-    for (const path of group.paths) shards.push(await readFile(join(modelDir, path)));
-  }
+  for (const path of weightFiles(manifest)) shards.push(await readFile(join(modelDir, path)));
   return {
     modelTopology: manifest.modelTopology,
     ...(manifest.format ? { format: manifest.format } : {}),

@@ -33,8 +33,6 @@ export const defaultVectorShape: Pick<z.infer<typeof descriptorSchema>, 'feature
 
 export interface ModelDescriptor extends z.infer<typeof descriptorSchema> {
   name: string;
-  /** Directory holding `model.json` and its weight files. */
-  dir: string;
   /** `name@` + the first 12 hex digits of the SHA-256 of model.json: which exact artifact made a vector. */
   id: string;
 }
@@ -56,7 +54,16 @@ export async function loadModelDescriptor(dir: string): Promise<ModelDescriptor>
   }
   const name = parsed.data.name ?? basename(dir);
   const digest = createHash('sha256').update(modelJson).digest('hex').slice(0, 12);
-  return { ...parsed.data, name, dir, id: `${name}@${digest}` };
+  return { ...parsed.data, name, id: `${name}@${digest}` };
+}
+
+/** The engine's flat [n, featureLength] output as one vector per image; any other size is a ModelLoadError. */
+export function splitVectors(values: Float32Array, count: number, descriptor: ModelDescriptor, shape: string): Float32Array[] {
+  const { outputNode, featureLength } = descriptor;
+  if (values.length !== count * featureLength) {
+    throw new ModelLoadError(`output ${outputNode} has shape [${shape}], expected [n, ${featureLength}]`);
+  }
+  return Array.from({ length: count }, (_, i) => values.slice(i * featureLength, (i + 1) * featureLength));
 }
 
 /** Bytes (RGB, HWC) to the network's float input, batched: [n, size, size, 3]. */

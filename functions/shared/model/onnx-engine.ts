@@ -9,8 +9,8 @@ import * as ort from 'onnxruntime-node';
 import { onnxModelPath, onnxRuntimeSettings, type OnnxRuntimeSettings } from '../config.ts';
 import { ModelLoadError } from '../errors.ts';
 import { logger } from '../observability.ts';
-import type { FeatureEngine } from './feature-engine.ts';
-import { loadModelDescriptor, normalizePixels, type ModelDescriptor } from './model-descriptor.ts';
+import { warmUp, type FeatureEngine } from './feature-engine.ts';
+import { loadModelDescriptor, normalizePixels, splitVectors, type ModelDescriptor } from './model-descriptor.ts';
 import { decodeModel, sourceModelKey } from './onnx-schema.ts';
 
 export interface OnnxEngineOptions {
@@ -40,10 +40,7 @@ export async function createOnnxEngine(modelDir: string, options: OnnxEngineOpti
     throw new ModelLoadError(`ONNX Runtime cannot load ${modelPath}: ${(error as Error).message}`);
   });
   const engine = new OnnxEngine(session, descriptor);
-  // One blank image through the graph: proves the input/output names and the output width, and warms it up.
-  await engine.extract([new Uint8Array(descriptor.inputSize * descriptor.inputSize * 3)]).catch((error: unknown) => {
-    throw new ModelLoadError(`the ONNX model ${modelPath} does not run as described: ${(error as Error).message}`);
-  });
+  await warmUp(engine, `the ONNX model ${modelPath}`);
   logger.info('model loaded', { engine: engine.id, model: descriptor.id, modelPath, session: settings });
   return engine;
 }
@@ -86,11 +83,10 @@ class OnnxEngine implements FeatureEngine {
     const { inputNode, outputNode, inputSize, featureLength } = this.descriptor;
     const input = new ort.Tensor('float32', normalizePixels(images, this.descriptor), [images.length, inputSize, inputSize, 3]);
     const output = (await this.session.run({ [inputNode]: input }, [outputNode]))[outputNode];
-    if (!output || output.type !== 'float32' || output.size !== images.length * featureLength) {
-      throw new ModelLoadError(`output ${outputNode} has shape [${output?.dims}], expected [n, ${featureLength}]`);
+    if (!output || output.type !== 'float32') {
+      throw new ModelLoadError(`output ${outputNode} has shape [${output?.dims}] (${output?.type}), expected [n, ${featureLength}] float32`);
     }
-    const values = output.data as Float32Array;
-    return images.map((_, i) => values.slice(i * featureLength, (i + 1) * featureLength));
+    return splitVectors(output.data as Float32Array, images.length, this.descriptor, String(output.dims));
   }
 
   dispose(): void {

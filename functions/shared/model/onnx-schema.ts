@@ -94,7 +94,7 @@ message TensorShapeProto {
 export const sourceModelKey = 'featurize.source_model';
 
 /** `TensorProto.DataType` values used here. */
-export const tensorDataType = { float: 1, int32: 6, int64: 7 } as const;
+export const tensorDataType = { float: 1, int64: 7 } as const;
 
 export interface ModelProto {
   ir_version: number;

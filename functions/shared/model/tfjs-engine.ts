@@ -9,9 +9,9 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { ModelLoadError } from '../errors.ts';
 import { logger } from '../observability.ts';
-import type { FeatureEngine } from './feature-engine.ts';
+import { warmUp, type FeatureEngine } from './feature-engine.ts';
 import { readGraphModelArtifacts } from './graph-model-files.ts';
-import { loadModelDescriptor, normalizePixels, type ModelDescriptor } from './model-descriptor.ts';
+import { loadModelDescriptor, normalizePixels, splitVectors, type ModelDescriptor } from './model-descriptor.ts';
 
 /** Loaded by name so that bundlers leave it alone and installs without it still work. */
 const nativeBackendPackage = '@tensorflow/tfjs-node';
@@ -43,10 +43,7 @@ export async function createTfjsEngine(modelDir: string): Promise<FeatureEngine>
     throw new ModelLoadError(`cannot load the graph model in ${modelDir}: ${(error as Error).message}`);
   });
   const engine = new TfjsEngine(model, descriptor, `tfjs/${backend}`);
-  // One blank image through the graph: proves the input/output nodes and the output width, and warms it up.
-  await engine.extract([new Uint8Array(descriptor.inputSize * descriptor.inputSize * 3)]).catch((error: unknown) => {
-    throw new ModelLoadError(`the model in ${modelDir} does not run as described: ${(error as Error).message}`);
-  });
+  await warmUp(engine, `the model in ${modelDir}`);
   logger.info('model loaded', { engine: engine.id, model: descriptor.id, modelDir });
   return engine;
 }
@@ -64,16 +61,12 @@ class TfjsEngine implements FeatureEngine {
 
   async extract(images: readonly Uint8Array[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];
-    const { inputNode, outputNode, inputSize, featureLength } = this.descriptor;
+    const { inputNode, outputNode, inputSize } = this.descriptor;
     const input = tf.tensor4d(normalizePixels(images, this.descriptor), [images.length, inputSize, inputSize, 3]);
     try {
       const output = this.model.execute({ [inputNode]: input }, outputNode) as tf.Tensor;
       try {
-        const values = (await output.data()) as Float32Array;
-        if (values.length !== images.length * featureLength) {
-          throw new ModelLoadError(`output ${outputNode} has shape [${output.shape}], expected [n, ${featureLength}]`);
-        }
-        return images.map((_, i) => values.slice(i * featureLength, (i + 1) * featureLength));
+        return splitVectors((await output.data()) as Float32Array, images.length, this.descriptor, String(output.shape));
       } finally {
         output.dispose();
       }
