@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as pcaHandler } from '../../functions/pca/handler.ts';
 import { handler as reportHandler } from '../../functions/report/handler.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
-import { definitionText, definitionWith, executionContext, from, lambdaContext as context, substitutions, type JSONValue } from '../support/asl-definition.ts';
+import { substituteDefinition } from '../../statemachine/local/definition.ts';
+import { definitionText, executionContext, from, lambdaContext as context, substitutions, type JSONValue } from '../support/asl-definition.ts';
 import { writeSampleRun } from '../support/sample-run.ts';
 
 const handlers = {
@@ -62,7 +63,7 @@ const page = (runId = 'run') => readFile(join(dir, 'runs', runId, 'report.html')
 
 describe('state machine: PCA and report after publishing', () => {
   it('is valid ASL with the new states and placeholders, before and after substitution', () => {
-    for (const definition of [JSON.parse(definitionText), definitionWith(substitutions)]) {
+    for (const definition of [JSON.parse(definitionText), substituteDefinition(definitionText, substitutions)]) {
       const result = aslValidator(definition);
       expect(result.errorsText()).toBe('');
       expect(result.isValid).toBe(true);

@@ -1,21 +1,22 @@
 /**
- * statemachine/featurize.asl.json for aws-local-stepfunctions, filled as the CDK app and the local runner fill it,
- * and started at any state: for tests that run a part of the state machine with its Task states bound to the
- * real handlers.
+ * statemachine/featurize.asl.json for aws-local-stepfunctions, filled and adapted exactly as the local runner
+ * fills and adapts it, and started at any state: for tests that run a part of the state machine with its Task
+ * states bound to the real handlers.
  */
-import { readFile } from 'node:fs/promises';
 import type { Context } from 'aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { adaptDefinition } from '../../statemachine/local/adapt-definition.ts';
+import { readDefinitionText, substituteDefinition } from '../../statemachine/local/definition.ts';
 
 export type JSONValue = Parameters<StateMachine['run']>[0];
 
 export const lambdaContext = { functionName: 'local', awsRequestId: 'local' } as Context;
 
-export const definitionText = await readFile(new URL('../../statemachine/featurize.asl.json', import.meta.url), 'utf8');
+export const definitionText = await readDefinitionText();
 
-/** Fills the `${Name}` placeholders (all values are plain strings here). */
-export function definitionWith(values: Record<string, string>): StateMachineDefinition {
-  return JSON.parse(definitionText.replace(/\$\{([A-Za-z][A-Za-z0-9_]*)\}/g, (match, name: string) => values[name] ?? match));
+/** Fills the `${Name}` placeholders as the CDK app does, then adapts the definition as the local runner does. */
+function definitionWith(values: Record<string, string>): StateMachineDefinition {
+  return adaptDefinition(substituteDefinition(definitionText, values)).definition;
 }
 
 export const substitutions = {
