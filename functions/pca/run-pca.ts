@@ -11,7 +11,7 @@
  * Memory: the width² covariance (13 MB at 1280) and its eigenvectors, one row group of input rows, and one
  * reduced part (k/1280 of its source's vectors). Knows nothing of Lambda.
  */
-import { listParts, openPart, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
+import { listParts, openPart, partKeyValues, partMetadataKeys, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
 import { PcaError } from '../shared/errors.ts';
 import { applyPca, encodePcaModel, keptVarianceShare, type PcaModel, type PcaSelection, type PcaSource } from '../shared/pca/pca-model.ts';
 import { featuresPrefix, partRunId, pcaModelKey, pcaPartitionPrefix } from '../shared/run-layout.ts';
@@ -63,12 +63,14 @@ export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
   if (parts.length === 0 && 'fit' in mode) {
     throw new PcaError(`run ${runId} has no feature parts under ${output.locationOf(featuresPrefix)}`);
   }
-  const source = parts[0] ? sourceOf(runId, partKeyValues(await openPart(output, parts[0]))) : undefined;
+  // Each part's footer is fetched once, then read by every pass below.
+  const opened = await Promise.all(parts.map((object) => openPart(output, object)));
+  const source = opened[0] ? sourceOf(runId, partKeyValues(opened[0])) : undefined;
 
   let model: PcaModel;
   const millis = { covariance: 0, eigen: 0, project: 0, total: 0 };
   if ('fit' in mode) {
-    const moments = await accumulate(output, parts);
+    const moments = await accumulate(opened);
     millis.covariance = performance.now() - started;
     const fit = fitPca(moments, mode.fit);
     millis.eigen = performance.now() - started - millis.covariance;
@@ -90,7 +92,7 @@ export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {
   const { rewritten, removed } = await partitionChanges(output, partition, featureParts, runId);
   await output.remove(removed);
   let rows = 0;
-  for (const part of parts) rows += await reducePart(output, part, partition, model, rowGroupRows);
+  for (const part of opened) rows += await reducePart(output, part, partition, model, rowGroupRows);
   for (const part of rewritten) await reducePart(output, part, partition, model, rowGroupRows);
   millis.project = performance.now() - projectStarted;
   millis.total = performance.now() - started;
@@ -129,10 +131,10 @@ function sourceOf(runId: string, metadata: Record<string, string>): PcaSource {
 /** The covariance is added a chunk at a time: a chunk's centred copy stays small whatever the row groups. */
 const chunkRows = 2048;
 
-async function accumulate(output: Storage, parts: readonly StoredObject[]): Promise<ScatterAccumulator> {
+async function accumulate(parts: readonly PartFile[]): Promise<ScatterAccumulator> {
   let moments: ScatterAccumulator | undefined;
-  for (const object of parts) {
-    for await (const rows of readPartRowGroups(await openPart(output, object), ['features'])) {
+  for (const part of parts) {
+    for await (const rows of readPartRowGroups(part, ['features'])) {
       const vectors = rows.map((row) => row.features as ArrayLike<number>);
       moments ??= new ScatterAccumulator(vectors[0]?.length ?? 0);
       for (let start = 0; start < vectors.length; start += chunkRows) moments.add(vectors.slice(start, start + chunkRows));
@@ -153,9 +155,9 @@ async function partitionChanges(
   partition: string,
   featureParts: readonly StoredObject[],
   runId: string,
-): Promise<{ rewritten: StoredObject[]; removed: string[] }> {
+): Promise<{ rewritten: PartFile[]; removed: string[] }> {
   const sources = new Map(featureParts.map((object) => [object.key.slice(featuresPrefix.length), object]));
-  const rewritten: StoredObject[] = [];
+  const rewritten: PartFile[] = [];
   const removed: string[] = [];
   for (const reduced of await listParts(output, partition)) {
     const source = sources.get(reduced.key.slice(partition.length));
@@ -164,16 +166,15 @@ async function partitionChanges(
     } else if (partRunId(source.key) !== runId) {
       // The reduced part carries its source's metadata as it was: a rewrite since shows in rewritten_at.
       const [now, then] = await Promise.all([openPart(output, source), openPart(output, reduced)]);
-      if (partKeyValues(now)[partMetadataKeys.rewrittenAt] !== partKeyValues(then)[partMetadataKeys.rewrittenAt]) rewritten.push(source);
+      if (partKeyValues(now)[partMetadataKeys.rewrittenAt] !== partKeyValues(then)[partMetadataKeys.rewrittenAt]) rewritten.push(now);
     }
   }
   return { rewritten, removed };
 }
 
 /** Reduces one features part into the part of the same name in the model's partition; returns its row count. */
-async function reducePart(output: Storage, object: StoredObject, partition: string, model: PcaModel, rowGroupRows: number): Promise<number> {
-  const key = partition + object.key.slice(featuresPrefix.length);
-  const part = await openPart(output, object);
+async function reducePart(output: Storage, part: PartFile, partition: string, model: PcaModel, rowGroupRows: number): Promise<number> {
+  const key = partition + part.key.slice(featuresPrefix.length);
   const paths: string[] = [];
   const labels: string[] = [];
   const reduced: Float32Array[] = [];
