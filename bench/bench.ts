@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { defaultImagesDir, engineNames, extractionSettings, type EngineName } from '../functions/shared/config.ts';
+import { defaultImagesDir, type EngineName, engineNames, extractionSettings } from '../functions/shared/config.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { estimateCost, formatCostEstimate } from '../infra/cost-estimate.ts';
 import { coldStartSeconds } from '../infra/extract-sizing.ts';
@@ -66,7 +66,14 @@ for (const [dataset, root] of Object.entries(datasets)) {
   }
   for (const batchSize of [8, 16, 32]) {
     for (const engine of engines) {
-      await measure('batch path', dataset, `${engine} batch ${batchSize}`, { kind: 'batch', root, keys, engine, batchSize, concurrency: 8 });
+      await measure('batch path', dataset, `${engine} batch ${batchSize}`, {
+        kind: 'batch',
+        root,
+        keys,
+        engine,
+        batchSize,
+        concurrency: 8,
+      });
     }
   }
 }
@@ -121,8 +128,13 @@ async function measureAllCores(engine: EngineName): Promise<void> {
 
 function report(row: Row): void {
   rows.push(row);
-  const rate = row.stage === 'refuse' ? `${(row.seconds * 1000).toFixed(0).padStart(6)} ms` : `${row.imagesPerSecond.toFixed(1).padStart(7)} img/s`;
-  const steps = row.steps ? `  (${Object.entries(row.steps).map(([step, s]) => `${step} ${s} s`).join(', ')})` : '';
+  const rate =
+    row.stage === 'refuse' ? `${(row.seconds * 1000).toFixed(0).padStart(6)} ms` : `${row.imagesPerSecond.toFixed(1).padStart(7)} img/s`;
+  const steps = row.steps
+    ? `  (${Object.entries(row.steps)
+        .map(([step, s]) => `${step} ${s} s`)
+        .join(', ')})`
+    : '';
   console.log(
     `  ${row.stage.padEnd(16)} ${row.setting.padEnd(26)} ${rate}  peak ${String(row.peakRssMiB).padStart(5)} MiB${row.engine ? `  (${row.engine})` : ''}${steps}`,
   );

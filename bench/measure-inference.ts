@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { defaultModelDir, sharedDir, type EngineName } from '../functions/shared/config.ts';
+import { defaultModelDir, type EngineName, sharedDir } from '../functions/shared/config.ts';
 import { featureEngine } from '../functions/shared/model/feature-engine.ts';
 
 export interface Measurement {
@@ -40,8 +40,9 @@ if (isMainThread) {
 }
 
 async function measure(measurement: Measurement): Promise<MeasurementResult> {
-  const counts = Array.from({ length: measurement.workers }, (_, i) =>
-    Math.floor(measurement.images / measurement.workers) + (i < measurement.images % measurement.workers ? 1 : 0),
+  const counts = Array.from(
+    { length: measurement.workers },
+    (_, i) => Math.floor(measurement.images / measurement.workers) + (i < measurement.images % measurement.workers ? 1 : 0),
   );
   const workers = counts.map(
     (count) => new Worker(new URL(import.meta.url), { workerData: { measurement, count }, env: { ...process.env, ...measurement.env } }),

@@ -10,10 +10,14 @@ import { parseArgs } from 'node:util';
 import { runPca } from '../functions/pca/run-pca.ts';
 import { seededRandom } from '../functions/report/reservoir-sample.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
-import { writeFeatureParts, type FeatureRow } from '../test/support/feature-parts.ts';
+import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '10000' }, parts: { type: 'string', default: '2' }, share: { type: 'string', default: '0.95' } },
+  options: {
+    rows: { type: 'string', default: '10000' },
+    parts: { type: 'string', default: '2' },
+    share: { type: 'string', default: '0.95' },
+  },
 });
 const rows = Number(args.rows);
 const width = 1280;

@@ -7,11 +7,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pMap from 'p-map';
 import { extractBatch } from '../functions/extract/extract-batch.ts';
-import { extractionSettings, reduceSettings, type EngineName } from '../functions/shared/config.ts';
-import type { FixtureBatch } from '../test/support/map-run.ts';
-import { preprocessImage, type PreprocessOptions } from '../functions/shared/images/preprocess-image.ts';
+import { type EngineName, extractionSettings, reduceSettings } from '../functions/shared/config.ts';
+import { type PreprocessOptions, preprocessImage } from '../functions/shared/images/preprocess-image.ts';
 import { featureEngine } from '../functions/shared/model/feature-engine.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
+import type { FixtureBatch } from '../test/support/map-run.ts';
 
 export interface ScenarioOptions {
   /**

@@ -13,9 +13,9 @@
  * machine hits them alike; each run is a process of its own (bench/measure-inference.ts) for its peak memory.
  */
 import { execFile } from 'node:child_process';
-import { parseArgs, promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { graphOptimizationLevels, type EngineName } from '../functions/shared/config.ts';
+import { parseArgs, promisify } from 'node:util';
+import { type EngineName, graphOptimizationLevels } from '../functions/shared/config.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 
 interface Candidate {
@@ -67,11 +67,17 @@ const batches = await stage(
   'cpu',
 );
 const { batch } = batches.measurement;
-const tuned = await stage('3. graph optimisation, memory arena, execution mode', [
-  ...graphOptimizationLevels.toReversed().map((level) => candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_GRAPH_OPTIMIZATION: level }))),
-  candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_MEMORY_ARENA: 'false' })),
-  candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_EXECUTION_MODE: 'parallel' })),
-], 'cpu');
+const tuned = await stage(
+  '3. graph optimisation, memory arena, execution mode',
+  [
+    ...graphOptimizationLevels
+      .toReversed()
+      .map((level) => candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_GRAPH_OPTIMIZATION: level }))),
+    candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_MEMORY_ARENA: 'false' })),
+    candidate(onnx(workers, threads, batch, { FEATURIZE_ORT_EXECUTION_MODE: 'parallel' })),
+  ],
+  'cpu',
+);
 const tfjs = (count: number, size: number): Candidate => ({
   label: `tfjs ${count}w (wasm: one thread each), batch ${size}`,
   measurement: { engine: 'tfjs' satisfies EngineName, workers: count, batch: size, images, env: {} },

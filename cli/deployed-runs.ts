@@ -76,8 +76,8 @@ export async function stateMachineArnOf(stackName: string, cloudFormation: Cloud
 /** The input and output locations the deployed definition's Prepare state defaults to. */
 export async function deployedDefaults(sfn: SFNClient, stateMachineArn: string): Promise<RunLocations> {
   const { definition } = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
-  const defaults = (JSON.parse(definition ?? '{}') as { States?: { Prepare?: { Parameters?: { defaults?: RunLocations } } } })
-    .States?.Prepare?.Parameters?.defaults;
+  const defaults = (JSON.parse(definition ?? '{}') as { States?: { Prepare?: { Parameters?: { defaults?: RunLocations } } } }).States
+    ?.Prepare?.Parameters?.defaults;
   if (!defaults?.input?.bucket || !defaults.output?.bucket) {
     throw new ConfigError(`${stateMachineArn} is not a featurize state machine: its Prepare state has no input and output defaults`);
   }
@@ -100,7 +100,12 @@ export function checkSeparate({ input, output }: { input: StorageLocation; outpu
   }
 }
 
-export async function startRun(sfn: SFNClient, stateMachineArn: string, runId: string, input: Partial<RunLocations> & { pca?: number | null }): Promise<string> {
+export async function startRun(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  runId: string,
+  input: Partial<RunLocations> & { pca?: number | null },
+): Promise<string> {
   const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: runId, input: JSON.stringify(input) }));
   if (!executionArn) throw new Error('StartExecution returned no execution ARN');
   return executionArn;

@@ -41,7 +41,9 @@ function exitCodeFor(error: unknown, verbose: boolean): number {
   if (error instanceof FeaturizeError && !verbose) {
     process.stderr.write(`featurize: ${error.message}\n`);
   } else {
-    process.stderr.write(`featurize: ${verbose ? ((error as Error).stack ?? String(error)) : String((error as Error)?.message ?? error)}\n`);
+    process.stderr.write(
+      `featurize: ${verbose ? ((error as Error).stack ?? String(error)) : String((error as Error)?.message ?? error)}\n`,
+    );
   }
   return 1;
 }

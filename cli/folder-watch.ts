@@ -115,7 +115,9 @@ async function changedFiles(input: Storage, known: Map<string, Known>): Promise<
     const mtimeMs = object.lastModified?.getTime() ?? 0;
     const seen = known.get(object.key);
     if (seen && seen.size === object.size && seen.mtimeMs === mtimeMs) continue;
-    const sha256 = createHash('sha256').update(await input.read(object.key)).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(await input.read(object.key))
+      .digest('hex');
     known.set(object.key, { size: object.size, mtimeMs, sha256 });
     if (seen?.sha256 === sha256) continue;
     uploads.push({ key: object.key, size: object.size, etag: sha256, time: new Date(mtimeMs).toISOString() });

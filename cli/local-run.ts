@@ -6,7 +6,7 @@ import { openStorage } from '../functions/shared/storage/open-storage.ts';
 import type { StorageLocation } from '../functions/shared/storage/storage.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
 import { runPipeline } from '../statemachine/local/run-pipeline.ts';
-import { pipelineSettings, type PipelineOptions } from './pipeline-options.ts';
+import { type PipelineOptions, pipelineSettings } from './pipeline-options.ts';
 import { startProgress } from './progress.ts';
 import { printSummary } from './summary.ts';
 

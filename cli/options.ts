@@ -29,7 +29,8 @@ export function percentage(value: string): number {
 /** A duration in seconds, fractions allowed, above 0. */
 export function positiveSeconds(value: string): number {
   const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw new InvalidArgumentError('expected a number of seconds above 0.');
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0)
+    throw new InvalidArgumentError('expected a number of seconds above 0.');
   return number;
 }
 
@@ -54,7 +55,9 @@ export function httpUrl(value: string): string {
 
 /** `--s3-endpoint`, shared by the commands that read or write s3:// locations. */
 export function s3EndpointOption(): Option {
-  return new Option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// locations (MinIO...): sets AWS_ENDPOINT_URL_S3').argParser(httpUrl);
+  return new Option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// locations (MinIO...): sets AWS_ENDPOINT_URL_S3').argParser(
+    httpUrl,
+  );
 }
 
 /** Points this process and the workers it starts at the endpoint; S3-compatible stores ignore the region the SDK wants. */

@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { engineNames, resizeModes } from '../functions/shared/config.ts';
 import { ConfigError } from '../functions/shared/errors.ts';
 import type { PcaSetting } from '../functions/shared/pca/pca-setting.ts';
@@ -31,9 +31,14 @@ export function addPipelineOptions(command: Command): Command {
   return command
     .option('-o, --out <uri>', 'where the dataset goes: folder or s3://bucket/prefix', './out')
     .addOption(s3EndpointOption())
-    .option('--batch-size <n>', 'images per extraction batch (the map\'s MaxItemsPerBatch)', positiveInteger, 50)
+    .option('--batch-size <n>', "images per extraction batch (the map's MaxItemsPerBatch)", positiveInteger, 50)
     .option('--max-concurrency <n>', 'batches running at once at most; 0: one per worker', nonNegativeInteger, 0)
-    .option('--tolerated-failure-percent <p>', 'share of images that may fail (bad files, failed batches) in a successful run', percentage, 5)
+    .option(
+      '--tolerated-failure-percent <p>',
+      'share of images that may fail (bad files, failed batches) in a successful run',
+      percentage,
+      5,
+    )
     .addOption(
       new Option('--workers <n>', 'worker threads extracting batches, each with its own model')
         .argParser(positiveInteger)
@@ -42,9 +47,19 @@ export function addPipelineOptions(command: Command): Command {
     .addOption(new Option('--resize <mode>', 'how an image becomes square (default: squash, or FEATURIZE_RESIZE)').choices(resizeModes))
     .option('--model <dir>', 'model directory: model.json and weights (default: ../shared/models/…, or FEATURIZE_MODEL_DIR)')
     .addOption(new Option('--engine <name>', 'inference engine (default: onnx, or FEATURIZE_ENGINE)').choices(engineNames))
-    .option('--max-pixels <n>', 'larger images are refused from their header (default: 100000000, or FEATURIZE_MAX_PIXELS)', positiveInteger)
-    .option('--pca <setting>', 'PCA after validation: a variance share such as 0.95, a number of components such as 64, or off', pcaShorthand)
-    .addOption(new Option('--pca-model <uri>', 'apply a saved PCA model (…/pca/<modelId>/model.json) instead of fitting one').conflicts('pca'));
+    .option(
+      '--max-pixels <n>',
+      'larger images are refused from their header (default: 100000000, or FEATURIZE_MAX_PIXELS)',
+      positiveInteger,
+    )
+    .option(
+      '--pca <setting>',
+      'PCA after validation: a variance share such as 0.95, a number of components such as 64, or off',
+      pcaShorthand,
+    )
+    .addOption(
+      new Option('--pca-model <uri>', 'apply a saved PCA model (…/pca/<modelId>/model.json) instead of fitting one').conflicts('pca'),
+    );
 }
 
 /** The flags given become the FEATURIZE_* settings of this process and its workers; the others keep the environment's. */

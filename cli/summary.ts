@@ -3,7 +3,7 @@ import type { PcaRunResult } from '../functions/pca/run-pca.ts';
 import type { PublishResult } from '../functions/publish/publish-run.ts';
 import type { ReduceResult } from '../functions/reduce/reduce-run.ts';
 import { featuresPrefix, reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
-import { stepErrorText, type StepError } from '../functions/shared/step-error.ts';
+import { type StepError, stepErrorText } from '../functions/shared/step-error.ts';
 import type { Storage } from '../functions/shared/storage/storage.ts';
 import type { ValidationResult } from '../functions/validate/validate-run.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
@@ -30,7 +30,8 @@ export interface RunSummary {
 
 export function printSummary({ runId, outcome, output, workers, seconds }: RunSummary): void {
   // The latest state that ran holds everything the earlier ones added (each keeps its input, ResultPath).
-  const state = (['Report', 'Pca', 'Publish', 'Validate', 'Reduce'].map((name) => outcome.stateOutputs.get(name)).find(Boolean) ?? {}) as RunState;
+  const state = (['Report', 'Pca', 'Publish', 'Validate', 'Reduce'].map((name) => outcome.stateOutputs.get(name)).find(Boolean) ??
+    {}) as RunState;
   const lines = [
     outcome.status === 'SUCCEEDED'
       ? `run ${runId} succeeded: ${state.validation?.summary ?? 'validated'}`
@@ -52,7 +53,9 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
   if (state.publishError) lines.push(`  publish:  ${stepErrorText(state.publishError)}`);
   if (state.pcaResult) {
     const { components, varianceShare, dataset } = state.pcaResult;
-    lines.push(`  pca:      ${components} components, ${(varianceShare * 100).toFixed(1)}% of the variance, in ${output.locationOf(dataset)}`);
+    lines.push(
+      `  pca:      ${components} components, ${(varianceShare * 100).toFixed(1)}% of the variance, in ${output.locationOf(dataset)}`,
+    );
   }
   if (state.pcaError) lines.push(`  pca:      ${stepErrorText(state.pcaError)}`);
   lines.push(`  report:   ${output.locationOf(reportKey(runId))}`);

@@ -10,8 +10,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultModelDir } from '../functions/shared/config.ts';
@@ -173,7 +173,11 @@ const stampsDir = join(repoRoot, 'build', '.stamps');
 
 async function stampOf(files: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
-  for (const file of files) hash.update(basename(file)).update('\0').update(await readFile(file));
+  for (const file of files)
+    hash
+      .update(basename(file))
+      .update('\0')
+      .update(await readFile(file));
   return hash.digest('hex');
 }
 

@@ -88,8 +88,7 @@ export function estimateCost(inputs: CostInputs): CostEstimate {
     {
       item: 'reduce + validate (arm64)',
       usd:
-        ((inputs.reduceSeconds * inputs.reduceMemoryMb + inputs.validateSeconds * inputs.validateMemoryMb) / 1024) *
-          lambdaArmPerGbSecond +
+        ((inputs.reduceSeconds * inputs.reduceMemoryMb + inputs.validateSeconds * inputs.validateMemoryMb) / 1024) * lambdaArmPerGbSecond +
         2 * lambdaPerRequest,
     },
     {

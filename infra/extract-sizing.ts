@@ -48,7 +48,11 @@ export function worstCaseChildSeconds(timeoutSeconds: number, retriers: readonly
  * The extract timeout for these settings, or an error when a batch that keeps timing out could outlive its
  * EXPRESS child execution under the given retry policies (one list per Task invoking the function).
  */
-export function checkedExtractTimeout(maxItemsPerBatch: number, msPerImage: number, retryPolicies: readonly (readonly Retrier[])[]): number {
+export function checkedExtractTimeout(
+  maxItemsPerBatch: number,
+  msPerImage: number,
+  retryPolicies: readonly (readonly Retrier[])[],
+): number {
   const timeout = extractTimeoutSeconds(maxItemsPerBatch, msPerImage);
   for (const retriers of retryPolicies) {
     const worst = worstCaseChildSeconds(timeout, retriers);

@@ -7,15 +7,8 @@ import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
-import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
-import {
-  Architecture,
-  Code,
-  DockerImageCode,
-  DockerImageFunction,
-  LayerVersion,
-  Runtime,
-} from 'aws-cdk-lib/aws-lambda';
+import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Code, DockerImageCode, DockerImageFunction, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import {
@@ -23,10 +16,10 @@ import {
   Bucket,
   BucketEncryption,
   type CfnBucket,
+  type IBucket,
   ObjectOwnership,
   PartitionDateSource,
   TargetObjectKeyFormat,
-  type IBucket,
 } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -46,9 +39,9 @@ import {
   shardsPrefix,
   stagedPartsPrefix,
 } from '../functions/shared/run-layout.ts';
-import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
 import { placeholderNames } from '../statemachine/local/definition.ts';
 import { maxInputBytesPerBatch } from '../statemachine/local/distributed-map-state.ts';
+import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
 import { aslPath, extractRetriers, readDefinition } from './definition.ts';
 import { checkedExtractTimeout } from './extract-sizing.ts';
 import { commonEnvironment, functionBasics, logRetention, nodeFunction } from './functions.ts';
@@ -191,10 +184,7 @@ export class FeaturizeStack extends Stack {
       listing(out(featuresPrefix), out(runsPrefix)),
       // The validation report (what was audited), the staged parts (copy sources, and an incremental run's paths)
       // and failure records; the dataset's parts, to find and rewrite those holding re-processed images.
-      allow(
-        ['s3:GetObject'],
-        objects(out(runKeys.report), out(runKeys.stagedParts), out(runKeys.failures), out(`${featuresPrefix}*`)),
-      ),
+      allow(['s3:GetObject'], objects(out(runKeys.report), out(runKeys.stagedParts), out(runKeys.failures), out(`${featuresPrefix}*`))),
       // Copies (CopyObject: GetObject on the source, PutObject on the target; no tags copied) and rewrites; a full
       // run removes the other runs' parts, an incremental one the parts it emptied.
       allow(['s3:PutObject', 's3:DeleteObject'], objects(out(`${featuresPrefix}*`))),
@@ -283,10 +273,7 @@ export class FeaturizeStack extends Stack {
       listing(inputPrefix),
       allow(['s3:GetObject'], objects(out(`${manifestsPrefix}*`))),
       // ResultWriter: Step Functions uploads results in parts and reads them back for the map's manifest.
-      allow(
-        ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
-        objects(out(runKeys.mapResults)),
-      ),
+      allow(['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], objects(out(runKeys.mapResults))),
       // Distributed Map: Step Functions starts, watches and stops this state machine's child executions, and
       // redrives a failed map run. ARNs are built from the name: the state machine cannot reference its own
       // ARN in its role's policy (a circular dependency).
@@ -341,7 +328,10 @@ export class FeaturizeStack extends Stack {
     }).addAlarmAction(alarmAction);
     new Alarm(this, 'UploadsDeadLettered', {
       alarmDescription: 'Upload events the trigger could not process are waiting in the dead-letter queue',
-      metric: this.uploadTrigger.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      metric: this.uploadTrigger.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -24,14 +24,19 @@ export function addInspectCommand(program: Command): void {
 
 async function inspect(dataset: string, options: { s3Endpoint?: string }): Promise<void> {
   useS3Endpoint(options.s3Endpoint);
-  const [{ parquetSchema }, { listParts, openPart, partKeyValues, readPartRowGroups }, { openStorage, parseStorageUri }, { featuresPrefix }, { pcaSummaries, pcaSummaryLines }] =
-    await Promise.all([
-      import('hyparquet'),
-      import('../../functions/shared/dataset/feature-parts.ts'),
-      import('../../functions/shared/storage/open-storage.ts'),
-      import('../../functions/shared/run-layout.ts'),
-      import('../../functions/shared/pca/pca-summary.ts'),
-    ]);
+  const [
+    { parquetSchema },
+    { listParts, openPart, partKeyValues, readPartRowGroups },
+    { openStorage, parseStorageUri },
+    { featuresPrefix },
+    { pcaSummaries, pcaSummaryLines },
+  ] = await Promise.all([
+    import('hyparquet'),
+    import('../../functions/shared/dataset/feature-parts.ts'),
+    import('../../functions/shared/storage/open-storage.ts'),
+    import('../../functions/shared/run-layout.ts'),
+    import('../../functions/shared/pca/pca-summary.ts'),
+  ]);
   const storage = openStorage(parseStorageUri(dataset));
   const objects = await listParts(storage);
   if (objects.length === 0) throw new ConfigError(`no Parquet parts under ${storage.locationOf(featuresPrefix)}`);
@@ -61,7 +66,9 @@ async function inspect(dataset: string, options: { s3Endpoint?: string }): Promi
     ...[...labels].sort(([a], [b]) => a.localeCompare(b)).map(([label, count]) => `  ${label.padEnd(30)} ${String(count).padStart(7)}`),
     `first rows (of ${first.key})`,
     ...firstGroup.slice(0, shownRows).map((row) => {
-      const values = Array.from(row.features as ArrayLike<number>).slice(0, shownValues).map((v) => v.toFixed(4));
+      const values = Array.from(row.features as ArrayLike<number>)
+        .slice(0, shownValues)
+        .map((v) => v.toFixed(4));
       return `  ${String(row.path)} | ${String(row.label)} | [${values.join(', ')}, …]`;
     }),
     ...pcaSummaryLines(await pcaSummaries(storage)),

@@ -5,7 +5,14 @@
 import { isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultImagesDir } from '../../functions/shared/config.ts';
-import { addPipelineOptions, applySettings, checkOutputOutsideInput, prepareModel, requireFolder, type PipelineOptions } from '../pipeline-options.ts';
+import {
+  addPipelineOptions,
+  applySettings,
+  checkOutputOutsideInput,
+  type PipelineOptions,
+  prepareModel,
+  requireFolder,
+} from '../pipeline-options.ts';
 
 /** Adds `run` to the program (as a `.command()`, so it inherits the program's error and output settings). */
 export function addRunCommand(program: Command): void {

@@ -3,7 +3,7 @@
  * (found in the stack's outputs, or given). Prints the execution ARN; with --wait, follows the run with a
  * progress bar and prints its validation summary, and the exit code is 0 only when the run succeeded.
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { newRunId, runIdPattern } from '../../functions/shared/run-layout.ts';
 import { pcaShorthand, positiveSeconds } from '../options.ts';
 
@@ -27,17 +27,29 @@ export function addStartCommand(program: Command): void {
     .option('--prefix <prefix>', "key prefix of the images (default: the deployment's input prefix)")
     .option('--out-prefix <prefix>', "where the dataset goes in the deployment's output bucket (default: its output prefix)")
     .option('--run-id <id>', 'name of the execution and of the run (default: a new sortable id)', runId)
-    .option('--pca <setting>', "PCA after validation: off, a variance share such as 0.95, or a number of components (default: the deployment's)", pcaShorthand)
+    .option(
+      '--pca <setting>',
+      "PCA after validation: off, a variance share such as 0.95, or a number of components (default: the deployment's)",
+      pcaShorthand,
+    )
     .option('--wait', 'follow the run to its end; exit code 0 only if it succeeded')
-    .addOption(new Option('--stack <name>', 'the deployed stack, whose outputs name the state machine').env('FEATURIZE_STACK_NAME').default('Featurize'))
-    .addOption(new Option('--state-machine-arn <arn>', 'the state machine, instead of reading the stack').env('FEATURIZE_STATE_MACHINE_ARN'))
+    .addOption(
+      new Option('--stack <name>', 'the deployed stack, whose outputs name the state machine')
+        .env('FEATURIZE_STACK_NAME')
+        .default('Featurize'),
+    )
+    .addOption(
+      new Option('--state-machine-arn <arn>', 'the state machine, instead of reading the stack').env('FEATURIZE_STATE_MACHINE_ARN'),
+    )
     .option('--interval <seconds>', 'seconds between polls with --wait', positiveSeconds, 5)
     .action(start);
 }
 
 async function start(options: StartOptions): Promise<void> {
   // The SDK loads on use: `--help` and a bad argument stay fast.
-  const { awsClients, checkSeparate, deployedDefaults, runLocations, stateMachineArnOf, startRun, waitForRun } = await import('../deployed-runs.ts');
+  const { awsClients, checkSeparate, deployedDefaults, runLocations, stateMachineArnOf, startRun, waitForRun } = await import(
+    '../deployed-runs.ts'
+  );
   const { normalizePrefix } = await import('../../functions/shared/storage/storage.ts');
 
   const { sfn, cloudFormation } = awsClients(options.stateMachineArn);

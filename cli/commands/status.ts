@@ -5,7 +5,7 @@ import type { RunStatus } from '../deployed-runs.ts';
 export function addStatusCommand(program: Command): void {
   program
     .command('status')
-    .description("show a deployed run: state, images succeeded/failed/pending, where the dataset and the report are")
+    .description('show a deployed run: state, images succeeded/failed/pending, where the dataset and the report are')
     .argument('<executionArn>', 'the execution, as `featurize start` printed it')
     .action(async (executionArn: string) => {
       const { awsClients, describeRun } = await import('../deployed-runs.ts');

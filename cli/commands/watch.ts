@@ -6,8 +6,15 @@
 import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../functions/shared/errors.ts';
-import { addPipelineOptions, applySettings, checkOutputOutsideInput, prepareModel, requireFolder, type PipelineOptions } from '../pipeline-options.ts';
 import { positiveSeconds } from '../options.ts';
+import {
+  addPipelineOptions,
+  applySettings,
+  checkOutputOutsideInput,
+  type PipelineOptions,
+  prepareModel,
+  requireFolder,
+} from '../pipeline-options.ts';
 
 interface WatchOptions extends PipelineOptions {
   window: number;

@@ -5,18 +5,19 @@
  *   { Items: [{ Key, Size?, Etag?, ... }], BatchInput: { runId, input: { bucket }, output: { bucket, prefix } } }
  * Items' keys are relative to the input bucket (S3 listObjectsV2 keys). Returns ExtractBatchResult.
  */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
 import { extractionSettings } from '../shared/config.ts';
-import { batchEventSchema, type BatchEvent } from '../shared/event-schemas.ts';
+import { type BatchEvent, batchEventSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { featureEngine } from '../shared/model/feature-engine.ts';
 import { logger, metrics } from '../shared/observability.ts';
-import { unquoteEtag } from '../shared/storage/s3-storage.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { extractBatch, type ExtractBatchResult } from './extract-batch.ts';
+import { unquoteEtag } from '../shared/storage/s3-storage.ts';
+import { type ExtractBatchResult, extractBatch } from './extract-batch.ts';
 
 // Read once per container: a bad setting fails the cold start, loudly.
 const settings = extractionSettings();
@@ -51,7 +52,4 @@ export async function extract(event: BatchEvent): Promise<ExtractBatchResult> {
   return result;
 }
 
-export const handler = middy(extract)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics))
-  .use(parseEvent(batchEventSchema));
+export const handler = middy(extract).use(injectLambdaContext(logger)).use(logMetrics(metrics)).use(parseEvent(batchEventSchema));

@@ -4,7 +4,7 @@
  */
 import { Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
-import { partWriterProperties, type PartWriterOptions } from '../shared/dataset/part-writer-properties.ts';
+import { type PartWriterOptions, partWriterProperties } from '../shared/dataset/part-writer-properties.ts';
 import { featuresVector, recordBatchOf } from '../shared/shards/shard-file.ts';
 
 export interface ReducedRows {

@@ -45,7 +45,9 @@ function componentCount(eigenvalues: Float64Array, total: number, selection: Pca
   if ('components' in selection) {
     const limit = Math.min(samples, eigenvalues.length);
     if (selection.components > limit) {
-      throw new PcaError(`${selection.components} components requested, but ${samples} vectors of ${eigenvalues.length} values support at most ${limit}`);
+      throw new PcaError(
+        `${selection.components} components requested, but ${samples} vectors of ${eigenvalues.length} values support at most ${limit}`,
+      );
     }
     return selection.components;
   }

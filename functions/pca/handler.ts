@@ -5,8 +5,9 @@
  * a share in (0, 1), a number of components, {}, { varianceShare }, { components } or { model: "<uri>" }
  * (see functions/shared/pca/pca-setting.ts). Returns PcaRunResult.
  */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import { z } from 'zod';
 import { reduceSettings } from '../shared/config.ts';
 import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
@@ -15,7 +16,7 @@ import { logger } from '../shared/observability.ts';
 import { decodePcaModel } from '../shared/pca/pca-model.ts';
 import { pcaRequestSchema } from '../shared/pca/pca-setting.ts';
 import { openObjectUri, openStorage } from '../shared/storage/open-storage.ts';
-import { runPca, type PcaRunRequest, type PcaRunResult } from './run-pca.ts';
+import { type PcaRunRequest, type PcaRunResult, runPca } from './run-pca.ts';
 
 export const pcaEventSchema = z.object({
   runId: runIdSchema,

@@ -11,7 +11,7 @@
  * Memory: the width² covariance (13 MB at 1280) and its eigenvectors, one row group of input rows, and one
  * reduced part (k/1280 of its source's vectors). Knows nothing of Lambda.
  */
-import { listParts, openPart, partKeyValues, partMetadataKeys, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
+import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
 import { PcaError } from '../shared/errors.ts';
 import { applyPca, encodePcaModel, keptVarianceShare, type PcaModel, type PcaSelection, type PcaSource } from '../shared/pca/pca-model.ts';
 import { featuresPrefix, partRunId, pcaModelKey, pcaPartitionPrefix } from '../shared/run-layout.ts';
@@ -183,7 +183,12 @@ async function reducePart(output: Storage, part: PartFile, partition: string, mo
       paths.push(row.path as string);
       labels.push(row.label as string);
     }
-    reduced.push(applyPca(model, rows.map((row) => row.features as ArrayLike<number>)));
+    reduced.push(
+      applyPca(
+        model,
+        rows.map((row) => row.features as ArrayLike<number>),
+      ),
+    );
   }
   const k = model.components.length;
   const values = new Float32Array(paths.length * k);

@@ -7,17 +7,18 @@
  * (read-audit.ts): the function publishes exactly what was audited, whoever invokes it.
  * Returns PublishResult, which the state machine keeps at $.publish.
  */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
 import { z } from 'zod';
 import { reduceSettings } from '../shared/config.ts';
 import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { publishRun, type PublishResult } from './publish-run.ts';
+import { type PublishResult, publishRun } from './publish-run.ts';
 import { readAudit } from './read-audit.ts';
 
 export const publishEventSchema = z.object({
@@ -41,7 +42,4 @@ export async function publish(event: PublishEvent): Promise<PublishResult> {
   return result;
 }
 
-export const handler = middy(publish)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics))
-  .use(parseEvent(publishEventSchema));
+export const handler = middy(publish).use(injectLambdaContext(logger)).use(logMetrics(metrics)).use(parseEvent(publishEventSchema));

@@ -13,8 +13,16 @@
  * retry copies from, and their intermediate tag lets the bucket's lifecycle expire them.
  */
 import pMap from 'p-map';
-import { listParts, openPart, partKeyValues, partMetadataKeys, readPartPaths, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
-import { encodeParquet, type DatasetRow } from '../shared/dataset/parquet-writer.ts';
+import {
+  listParts,
+  openPart,
+  type PartFile,
+  partKeyValues,
+  partMetadataKeys,
+  readPartPaths,
+  readPartRowGroups,
+} from '../shared/dataset/feature-parts.ts';
+import { type DatasetRow, encodeParquet } from '../shared/dataset/parquet-writer.ts';
 import { planPublish, type RunMode } from '../shared/dataset/publish-plan.ts';
 import { RunArtifactError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
@@ -103,7 +111,9 @@ async function requireStaged(output: Storage, runId: string, parts: readonly str
 /** Every image the run re-processed: its rows (the `path` column of its parts) and its failure records. */
 async function runPaths(output: Storage, runId: string, staged: readonly StoredObject[], concurrency: number): Promise<Set<string>> {
   const paths = new Set<string>();
-  await pMap(staged, async (object) => (await readPartPaths(await openPart(output, object))).forEach((path) => paths.add(path)), { concurrency });
+  await pMap(staged, async (object) => (await readPartPaths(await openPart(output, object))).forEach((path) => paths.add(path)), {
+    concurrency,
+  });
   for (const failure of await readFailureRecords(output, runId)) paths.add(failure.path);
   return paths;
 }

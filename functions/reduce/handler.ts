@@ -7,16 +7,17 @@
  *   map gets them; the reducer uses runId and output.
  * Returns ReduceResult, which the state machine keeps at $.reduce and hands to the validator.
  */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
 import { reduceSettings } from '../shared/config.ts';
-import { runEventSchema, type RunEvent } from '../shared/event-schemas.ts';
+import { type RunEvent, runEventSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { reduceRun, type ReduceResult } from './reduce-run.ts';
+import { type ReduceResult, reduceRun } from './reduce-run.ts';
 
 // Read once per container: a bad setting fails the cold start, loudly.
 const settings = reduceSettings();
@@ -37,7 +38,4 @@ export async function reduce(event: RunEvent): Promise<ReduceResult> {
   return result;
 }
 
-export const handler = middy(reduce)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics))
-  .use(parseEvent(runEventSchema));
+export const handler = middy(reduce).use(injectLambdaContext(logger)).use(logMetrics(metrics)).use(parseEvent(runEventSchema));

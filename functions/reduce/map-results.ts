@@ -28,9 +28,9 @@
 import { z } from 'zod';
 import type { ExtractBatchResult } from '../extract/extract-batch.ts';
 import { RunArtifactError } from '../shared/errors.ts';
-import { parseJsonDocument } from '../shared/json-document.ts';
 import { batchEventSchema } from '../shared/event-schemas.ts';
 import type { FailureRecord } from '../shared/failures.ts';
+import { parseJsonDocument } from '../shared/json-document.ts';
 import { logger } from '../shared/observability.ts';
 import { batchIdOf, mapResultsPrefix } from '../shared/run-layout.ts';
 import { stepErrorText } from '../shared/step-error.ts';
@@ -85,7 +85,12 @@ export async function readMapResults(output: Storage, outputPrefix: string, runI
     for (const status of statuses) {
       for (const file of manifest.ResultFiles[status]) {
         const key = relativeKey(file.Key, outputPrefix, output);
-        const executions = parseArtifact(z.array(executionSchema), await output.read(key), output.locationOf(key), 'a list of child executions');
+        const executions = parseArtifact(
+          z.array(executionSchema),
+          await output.read(key),
+          output.locationOf(key),
+          'a list of child executions',
+        );
         for (const execution of executions) record(outcomes, status, execution, runId, output.locationOf(key));
       }
     }

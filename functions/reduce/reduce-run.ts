@@ -13,9 +13,9 @@
  * parts with the same rows and removes any extra part an earlier attempt left.
  */
 import { pMapIterable } from 'p-map';
-import { RunArtifactError } from '../shared/errors.ts';
 import { listParts, partMetadataKeys } from '../shared/dataset/feature-parts.ts';
-import { encodeParquet, inGroups, type DatasetRow } from '../shared/dataset/parquet-writer.ts';
+import { type DatasetRow, encodeParquet, inGroups } from '../shared/dataset/parquet-writer.ts';
+import { RunArtifactError } from '../shared/errors.ts';
 import { countFailureCodes, type FailureCode, type FailureRecord } from '../shared/failures.ts';
 import { logger } from '../shared/observability.ts';
 import { writeFailureRecords } from '../shared/run-failures.ts';
@@ -180,7 +180,10 @@ class ShardStream {
         const { features, failure, sha256, ...source } = row;
         if (failure) this.failures.push({ path: row.path, code: failure.code, message: failure.message });
         else if (features && sha256 !== null) vectors.push({ ...source, sha256, features });
-        else throw new RunArtifactError(`${this.output.locationOf(batch.shard)}: ${row.path} has neither a vector with its hash nor a failure`);
+        else
+          throw new RunArtifactError(
+            `${this.output.locationOf(batch.shard)}: ${row.path} has neither a vector with its hash nor a failure`,
+          );
       }
       yield vectors;
     }

@@ -55,7 +55,13 @@ export function cumulativeVarianceChart({ cumulative, kept }: VarianceCurve): To
         mark: { type: 'line', color: '#4c78a8', interpolate: 'step-after' },
         encoding: {
           x: { field: 'component', type: 'quantitative', title: 'number of components', scale: { domainMin: 1, nice: false } },
-          y: { field: 'share', type: 'quantitative', title: 'cumulative share of variance', scale: { domain: [0, 1] }, axis: { format: '%' } },
+          y: {
+            field: 'share',
+            type: 'quantitative',
+            title: 'cumulative share of variance',
+            scale: { domain: [0, 1] },
+            axis: { format: '%' },
+          },
         },
       },
       {
@@ -85,9 +91,8 @@ export interface ScatterPoint {
 export function scatterChart(points: readonly ScatterPoint[], axisTitles: [string, string]): TopLevelSpec {
   const labels = new Set(points.map((p) => p.label)).size;
   // Every label gets its entry (vega stops at 30 by default); many labels go below the plot, in columns.
-  const legend = labels > coloursOnly
-    ? { orient: 'bottom' as const, columns: 4, labelLimit: 200, symbolLimit: 0 }
-    : { labelLimit: 240, symbolLimit: 0 };
+  const legend =
+    labels > coloursOnly ? { orient: 'bottom' as const, columns: 4, labelLimit: 200, symbolLimit: 0 } : { labelLimit: 240, symbolLimit: 0 };
   return {
     config,
     description: 'The first two principal components, one point per image, coloured by label',

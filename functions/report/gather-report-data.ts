@@ -6,7 +6,7 @@
 import { ObjectReadError, PcaError } from '../shared/errors.ts';
 import { decodePcaModel, explainedVarianceRatio, keptVarianceShare, type PcaModel } from '../shared/pca/pca-model.ts';
 import { failuresKey, reportKey } from '../shared/run-layout.ts';
-import { stepErrorText, type StepError } from '../shared/step-error.ts';
+import { type StepError, stepErrorText } from '../shared/step-error.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 import { countLabels } from './count-labels.ts';
 import { readFailures } from './read-failures.ts';
@@ -74,7 +74,9 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
     const entries = Object.entries(report.failureCodes);
     failures = {
       counts: Object.fromEntries(entries.map(([code, { count }]) => [code, count])),
-      examples: records?.examples ?? Object.fromEntries(entries.map(([code, { examples }]) => [code, examples.map((path) => ({ path, message: '' }))])),
+      examples:
+        records?.examples ??
+        Object.fromEntries(entries.map(([code, { examples }]) => [code, examples.map((path) => ({ path, message: '' }))])),
       source: 'Counts from the validation report',
     };
   } else if (records) {
@@ -161,7 +163,12 @@ function timings(steps: ReportRequest['steps'], startedAt: string | undefined, n
   const extract = (steps.reduce as { extractMillis?: { batches?: unknown; inference?: unknown } } | null | undefined)?.extractMillis;
   if (typeof extract?.batches === 'number') rows.push({ step: 'extract, summed over its batches', millis: extract.batches });
   if (typeof extract?.inference === 'number') rows.push({ step: 'extract: inference, summed', millis: extract.inference });
-  for (const [step, result] of [['reduce', steps.reduce], ['validate', steps.validation], ['publish', steps.publish], ['pca', steps.pca]] as const) {
+  for (const [step, result] of [
+    ['reduce', steps.reduce],
+    ['validate', steps.validation],
+    ['publish', steps.publish],
+    ['pca', steps.pca],
+  ] as const) {
     const millis = (result as { millis?: unknown } | null | undefined)?.millis;
     if (typeof millis === 'number') rows.push({ step, millis });
     if (millis && typeof millis === 'object') {

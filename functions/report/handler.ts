@@ -7,8 +7,9 @@
  *   { runId, output: { bucket, prefix }, pca, validation, reduce, publish, publishError, pcaResult, pcaError, startedAt }
  * Returns { report, location, bytes }: the page's key relative to the output location, its full location, size.
  */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import { z } from 'zod';
 import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';

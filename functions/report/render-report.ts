@@ -4,7 +4,7 @@
  * Every section renders from what is known; what is missing is said, never guessed.
  */
 import { failureCodes } from '../shared/failures.ts';
-import { cumulativeVarianceChart, labelCountsChart, renderSvg, scatterChart, type ScatterPoint } from './charts.ts';
+import { cumulativeVarianceChart, labelCountsChart, renderSvg, type ScatterPoint, scatterChart } from './charts.ts';
 
 export interface ReportData {
   runId: string;
@@ -81,7 +81,10 @@ function summarySection(data: ReportData): string {
     `<div class="figure" data-count="${name}"><span class="value">${value === undefined ? '–' : formatInt(value)}</span><span class="name">${name}</span></div>`;
   const checks = data.checks?.length
     ? `<table><thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead><tbody>${data.checks
-        .map((c) => `<tr><td>${escapeHtml(c.name)}</td><td>${c.passed ? '<span class="ok">passed</span>' : '<span class="bad">failed</span>'}</td><td>${escapeHtml(c.detail)}</td></tr>`)
+        .map(
+          (c) =>
+            `<tr><td>${escapeHtml(c.name)}</td><td>${c.passed ? '<span class="ok">passed</span>' : '<span class="bad">failed</span>'}</td><td>${escapeHtml(c.detail)}</td></tr>`,
+        )
         .join('')}</tbody></table>`
     : '<p class="muted">No validation checks recorded.</p>';
   return `<section id="summary">
@@ -116,7 +119,8 @@ async function labelsSection({ labels }: ReportData): Promise<string> {
 }
 
 function failuresSection({ failures }: ReportData): string {
-  if (!failures) return `<section id="failures"><h2>Failures</h2><p class="muted">No failure records were found for this run.</p></section>`;
+  if (!failures)
+    return `<section id="failures"><h2>Failures</h2><p class="muted">No failure records were found for this run.</p></section>`;
   const codes = Object.entries(failures.counts).sort((a, b) => b[1] - a[1]);
   if (codes.length === 0) return `<section id="failures"><h2>Failures</h2><p>No failures: every listed input has a vector.</p></section>`;
   const meaning = (code: string) => (failureCodes as Record<string, string>)[code] ?? '';
@@ -126,7 +130,9 @@ function failuresSection({ failures }: ReportData): string {
 <table><thead><tr><th>code</th><th class="num">count</th><th>meaning</th><th>examples</th></tr></thead><tbody>${codes
     .map(
       ([code, count]) =>
-        `<tr data-code="${escapeHtml(code)}"><td><code>${escapeHtml(code)}</code></td><td class="num">${formatInt(count)}</td><td>${escapeHtml(meaning(code))}</td><td><ul class="examples">${(failures.examples[code] ?? [])
+        `<tr data-code="${escapeHtml(code)}"><td><code>${escapeHtml(code)}</code></td><td class="num">${formatInt(count)}</td><td>${escapeHtml(meaning(code))}</td><td><ul class="examples">${(
+          failures.examples[code] ?? []
+        )
           .map((e) => `<li><code>${escapeHtml(e.path)}</code><br>${escapeHtml(e.message)}</li>`)
           .join('')}</ul></td></tr>`,
     )
@@ -136,8 +142,10 @@ function failuresSection({ failures }: ReportData): string {
 
 async function pcaSection(pca: PcaSection): Promise<string> {
   const heading = '<h2>Dimension reduction (PCA)</h2>';
-  if (pca.state === 'not-requested') return `<section id="pca">${heading}<p class="muted">PCA was not requested for this run.</p></section>`;
-  if (pca.state === 'skipped') return `<section id="pca">${heading}<p class="muted">PCA did not run: ${escapeHtml(pca.reason)}</p></section>`;
+  if (pca.state === 'not-requested')
+    return `<section id="pca">${heading}<p class="muted">PCA was not requested for this run.</p></section>`;
+  if (pca.state === 'skipped')
+    return `<section id="pca">${heading}<p class="muted">PCA did not run: ${escapeHtml(pca.reason)}</p></section>`;
   if (pca.state === 'failed') return `<section id="pca">${heading}<p class="bad">PCA failed: ${escapeHtml(pca.error)}</p></section>`;
 
   const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
@@ -149,7 +157,10 @@ async function pcaSection(pca: PcaSection): Promise<string> {
           : `All ${formatInt(pca.scatter.total)} vectors of the run.`
       }</p>
 <figure class="chart">${await renderSvg(
-        scatterChart(pca.scatter.points, [`PC1 (${percent(pca.firstShares[0])} of variance)`, `PC2 (${percent(pca.firstShares[1])} of variance)`]),
+        scatterChart(pca.scatter.points, [
+          `PC1 (${percent(pca.firstShares[0])} of variance)`,
+          `PC2 (${percent(pca.firstShares[1])} of variance)`,
+        ]),
       )}</figure>`
     : '<p class="muted">One component kept: no 2-D scatter.</p>';
   // The curve is drawn up to where it flattens: past 99% (or twice the kept count) it says nothing more.

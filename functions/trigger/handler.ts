@@ -4,10 +4,11 @@
  * input prefix fails alone (partial batch response) and, after its retries, lands in the dead-letter queue; a
  * failure to write the manifest or to start the execution fails the batch, which SQS delivers again.
  */
-import middy from '@middy/core';
+
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { triggerSettings } from '../shared/config.ts';

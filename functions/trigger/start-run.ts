@@ -11,7 +11,7 @@
  *   reducer replaces the rows of re-processed paths in incremental runs: no duplicate rows.
  */
 import { createHash } from 'node:crypto';
-import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { InvalidEventError } from '../shared/errors.ts';
 import { manifestKey } from '../shared/run-layout.ts';

@@ -7,10 +7,11 @@
  * toleratedFailurePercentage and the reducer's result at `reduce`.
  * Returns ValidationResult: the Choice state reads `passed`, the Fail state uses `summary` as its cause.
  */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
 import { z } from 'zod';
 import type { ReduceResult } from '../reduce/reduce-run.ts';
 import { runEventSchema } from '../shared/event-schemas.ts';
@@ -20,7 +21,7 @@ import { defaultVectorShape, loadModelDescriptor } from '../shared/model/model-d
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { listedInputs } from './listed-inputs.ts';
-import { validateRun, type ValidationResult } from './validate-run.ts';
+import { type ValidationResult, validateRun } from './validate-run.ts';
 
 const count = z.number().int().nonnegative();
 const reduceResultSchema = z.object({
@@ -65,7 +66,4 @@ export async function validate(event: ValidateEvent): Promise<ValidationResult> 
   return result;
 }
 
-export const handler = middy(validate)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics))
-  .use(parseEvent(validateEventSchema));
+export const handler = middy(validate).use(injectLambdaContext(logger)).use(logMetrics(metrics)).use(parseEvent(validateEventSchema));

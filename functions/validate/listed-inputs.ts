@@ -25,9 +25,14 @@ export async function listedInputs(source: InputSource): Promise<string[]> {
     return locations;
   }
   const { bucket: manifestBucket, key } = source.manifest;
-  const items = parseJsonDocument(manifestSchema, await openStorage({ bucket: manifestBucket }).read(key), `manifest ${key} in ${manifestBucket}`, {
-    expected: 'a list of { Key }',
-    error: RunArtifactError,
-  });
+  const items = parseJsonDocument(
+    manifestSchema,
+    await openStorage({ bucket: manifestBucket }).read(key),
+    `manifest ${key} in ${manifestBucket}`,
+    {
+      expected: 'a list of { Key }',
+      error: RunArtifactError,
+    },
+  );
   return items.map((item) => bucket.locationOf(item.Key));
 }

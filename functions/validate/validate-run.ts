@@ -15,8 +15,8 @@
  */
 import { parquetSchema, type SchemaTree } from 'hyparquet';
 import type { ReduceResult } from '../reduce/reduce-run.ts';
-import { listParts, openPart, partKeyValues, partMetadataKeys, readPartRowGroups, type PartFile } from '../shared/dataset/feature-parts.ts';
-import { planPublish, type PublishPlan, type RunMode } from '../shared/dataset/publish-plan.ts';
+import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
+import { type PublishPlan, planPublish, type RunMode } from '../shared/dataset/publish-plan.ts';
 import type { FailureCode, FailureRecord } from '../shared/failures.ts';
 import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
 import { readFailureRecords } from '../shared/run-failures.ts';
@@ -108,14 +108,34 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
     mapCheck(request.mapError),
     partsCheck(request, runParts, scan.rows, failures.length),
     tallyCheck('schema', scan.schema, `${runParts.length} parts have the dataset's columns and types`, 'parts with the wrong columns'),
-    tallyCheck('vector-length', scan.length, `every vector has ${shape.featureLength} values`, `vectors without ${shape.featureLength} values`),
+    tallyCheck(
+      'vector-length',
+      scan.length,
+      `every vector has ${shape.featureLength} values`,
+      `vectors without ${shape.featureLength} values`,
+    ),
     tallyCheck('finite', scan.nonFinite, 'every value is a finite float32', 'vectors with NaN or infinite values'),
-    tallyCheck('range', scan.outOfRange, `every value is within [${shape.featureRange.join(', ')}]`, `vectors with values outside [${shape.featureRange.join(', ')}]`),
+    tallyCheck(
+      'range',
+      scan.outOfRange,
+      `every value is within [${shape.featureRange.join(', ')}]`,
+      `vectors with values outside [${shape.featureRange.join(', ')}]`,
+    ),
     tallyCheck('non-zero', scan.zero, 'no vector is all zeros', 'all-zero vectors (the model never gives one, even for a blank image)'),
     tallyCheck('labels', scan.badLabel, "every label is its image's folder name", "rows whose label is empty or not the image's folder"),
     accountingCheck(request, scan.paths, failures),
-    tallyCheck('duplicates', dataset.duplicates, `no path appears twice in features/ once published (${dataset.parts} parts)`, 'rows whose path would appear twice in features/ once published'),
-    tallyCheck('model', dataset.otherModels, `every part of features/ once published holds vectors of ${modelId ?? 'one model'}`, `parts of features/ once published of another model than ${modelId}`),
+    tallyCheck(
+      'duplicates',
+      dataset.duplicates,
+      `no path appears twice in features/ once published (${dataset.parts} parts)`,
+      'rows whose path would appear twice in features/ once published',
+    ),
+    tallyCheck(
+      'model',
+      dataset.otherModels,
+      `every part of features/ once published holds vectors of ${modelId ?? 'one model'}`,
+      `parts of features/ once published of another model than ${modelId}`,
+    ),
     failureShareCheck(counts, request.toleratedFailurePercentage),
   ];
 
@@ -281,7 +301,9 @@ function partsCheck(request: ValidateRequest, runParts: readonly StoredObject[],
   const found = runParts.map((object) => object.key).sort();
   const written = [...request.reduce.parts].sort();
   const problems = [
-    found.join() !== written.join() ? `the run's staging folder holds [${found.join(', ')}], the reducer wrote [${written.join(', ')}]` : '',
+    found.join() !== written.join()
+      ? `the run's staging folder holds [${found.join(', ')}], the reducer wrote [${written.join(', ')}]`
+      : '',
     rows !== request.reduce.rows ? `the parts hold ${rows} rows, the reducer wrote ${request.reduce.rows}` : '',
     failures !== request.reduce.failures ? `failures.jsonl holds ${failures} records, the reducer wrote ${request.reduce.failures}` : '',
   ].filter(Boolean);

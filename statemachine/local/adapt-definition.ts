@@ -10,7 +10,7 @@
  */
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { ConfigError } from '../../functions/shared/errors.ts';
-import { checkDistributedMap, isDistributedMap, taskStateFields, type DistributedMapState } from './distributed-map-state.ts';
+import { checkDistributedMap, type DistributedMapState, isDistributedMap, taskStateFields } from './distributed-map-state.ts';
 import type { JsonObject } from './json.ts';
 import { distributedMapArn } from './local-arns.ts';
 
@@ -40,7 +40,9 @@ function adaptMachine<Machine extends object>(machine: Machine): Machine {
     ...machine,
     States: mapStates((machine as { States: Record<string, JsonObject> }).States, (name, state) => {
       if (isDistributedMap(state as { Type: string })) {
-        throw new ConfigError(`Distributed Map state ${name}: a Distributed Map inside another state is not implemented by the local runner`);
+        throw new ConfigError(
+          `Distributed Map state ${name}: a Distributed Map inside another state is not implemented by the local runner`,
+        );
       }
       return adaptState(state);
     }),
@@ -78,9 +80,6 @@ function adaptChoiceRule(rule: JsonObject): JsonObject {
   return rule;
 }
 
-function mapStates(
-  states: Record<string, JsonObject>,
-  adapt: (name: string, state: JsonObject) => JsonObject,
-): Record<string, JsonObject> {
+function mapStates(states: Record<string, JsonObject>, adapt: (name: string, state: JsonObject) => JsonObject): Record<string, JsonObject> {
   return Object.fromEntries(Object.entries(states).map(([name, state]) => [name, adapt(name, state)]));
 }

@@ -46,10 +46,7 @@ export function placeholderNames(text: string): string[] {
  * Values are JSON-escaped: every placeholder sits inside a JSON string, so a directory name with a quote or a
  * backslash cannot break the document (for the bucket names and ARNs CloudFormation handles, escaping is a no-op).
  */
-export function substituteDefinition(
-  text: string,
-  values: Readonly<Record<string, string>>,
-): StateMachineDefinition {
+export function substituteDefinition(text: string, values: Readonly<Record<string, string>>): StateMachineDefinition {
   const missing = placeholderNames(text).filter((name) => values[name] === undefined);
   if (missing.length > 0) throw new ConfigError(`no value for the definition's placeholder(s): ${missing.join(', ')}`);
   const filled = text.replace(placeholder, (_, name: string) => JSON.stringify(values[name]).slice(1, -1));

@@ -58,13 +58,15 @@ const mapFields = new Set([
 ]);
 
 export function isDistributedMap(state: { Type: string }): boolean {
-  return state.Type === 'Map' && (state as { ItemProcessor?: DistributedMapState['ItemProcessor'] }).ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED';
+  return (
+    state.Type === 'Map' &&
+    (state as { ItemProcessor?: DistributedMapState['ItemProcessor'] }).ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED'
+  );
 }
 
 /** The Map state as a DistributedMapState, or a ConfigError naming what the local runner does not implement. */
 export function checkDistributedMap(name: string, state: JsonObject): DistributedMapState {
-  const unsupported = (what: string) =>
-    new ConfigError(`Distributed Map state ${name}: ${what} is not implemented by the local runner`);
+  const unsupported = (what: string) => new ConfigError(`Distributed Map state ${name}: ${what} is not implemented by the local runner`);
   const extra = Object.keys(state).filter((field) => !mapFields.has(field));
   if (extra.length > 0) throw unsupported(extra.join(', '));
 

@@ -12,16 +12,16 @@
  * its model), and are recorded as they ended.
  */
 import { randomUUID } from 'node:crypto';
-import { StateMachine, type RunOptions } from 'aws-local-stepfunctions';
+import { type RunOptions, StateMachine } from 'aws-local-stepfunctions';
 import { StatesRuntimeError, ToleratedFailureThresholdExceededError } from '../../functions/shared/errors.ts';
 import { logger } from '../../functions/shared/observability.ts';
-import { maxInputBytesPerBatch, type DistributedMapState } from './distributed-map-state.ts';
-import { evaluateTemplate, type ExecutionContext } from './evaluate-template.ts';
+import { type DistributedMapState, maxInputBytesPerBatch } from './distributed-map-state.ts';
+import { type ExecutionContext, evaluateTemplate } from './evaluate-template.ts';
 import { batchItems } from './item-batcher.ts';
 import { readItems } from './item-reader.ts';
 import type { Json, JsonObject } from './json.ts';
 import { childExecutionArn, childStateMachineArn, mapRunArn } from './local-arns.ts';
-import { writeResults, type ChildExecution } from './result-writer.ts';
+import { type ChildExecution, writeResults } from './result-writer.ts';
 
 export type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
 type RetryIntervals = NonNullable<NonNullable<RunOptions['overrides']>['retryIntervalOverrides']>;
@@ -183,7 +183,10 @@ function integerSetting(value: Json | undefined, field: string, min: number, max
  */
 function childError(error: Error): { Error: string; Cause: string } {
   if (error.name.startsWith('States.')) return { Error: error.name, Cause: error.message };
-  const stackTrace = (error.stack ?? '').split('\n').slice(1).map((frame) => frame.trim());
+  const stackTrace = (error.stack ?? '')
+    .split('\n')
+    .slice(1)
+    .map((frame) => frame.trim());
   return { Error: error.name, Cause: JSON.stringify({ errorMessage: error.message, errorType: error.name, stackTrace }) };
 }
 

@@ -3,7 +3,7 @@
  * paths, `$$` context paths and intrinsic functions in the Distributed Map's own fields (ItemReader and
  * ResultWriter Parameters, BatchInput, the *Path limits) then behave exactly as everywhere else in the definition.
  */
-import { StateMachine, type RunOptions } from 'aws-local-stepfunctions';
+import { type RunOptions, StateMachine } from 'aws-local-stepfunctions';
 import type { Json, JsonObject } from './json.ts';
 
 export type ExecutionContext = NonNullable<RunOptions['context']>;

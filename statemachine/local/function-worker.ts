@@ -5,7 +5,7 @@
  * and the state machine's Retry and Catch match on that name.
  */
 import { workerData } from 'piscina';
-import { localLambdaContext, type LambdaHandler } from './lambda-context.ts';
+import { type LambdaHandler, localLambdaContext } from './lambda-context.ts';
 
 export interface FunctionWorkerData {
   functionName: string;
@@ -13,9 +13,7 @@ export interface FunctionWorkerData {
   handlerModule: string;
 }
 
-export type Invocation =
-  | { ok: true; result: unknown }
-  | { ok: false; errorType: string; errorMessage: string; stackTrace: string[] };
+export type Invocation = { ok: true; result: unknown } | { ok: false; errorType: string; errorMessage: string; stackTrace: string[] };
 
 const { functionName, handlerModule } = workerData as FunctionWorkerData;
 const { handler } = (await import(handlerModule)) as { handler: LambdaHandler };
@@ -29,7 +27,10 @@ export default async function invoke(event: unknown): Promise<Invocation> {
       ok: false,
       errorType: error.name,
       errorMessage: error.message,
-      stackTrace: (error.stack ?? '').split('\n').slice(1).map((line) => line.trim()),
+      stackTrace: (error.stack ?? '')
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim()),
     };
   }
 }

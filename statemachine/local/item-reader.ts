@@ -9,7 +9,7 @@
 import { ItemReaderFailedError } from '../../functions/shared/errors.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { StoredObject } from '../../functions/shared/storage/storage.ts';
-import { listObjectsResource, type ItemReaderConfig } from './distributed-map-state.ts';
+import { type ItemReaderConfig, listObjectsResource } from './distributed-map-state.ts';
 import type { Json, JsonObject } from './json.ts';
 
 /** `parameters`: the reader's Parameters, evaluated against the Map state's input. */

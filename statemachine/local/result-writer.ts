@@ -52,9 +52,7 @@ export async function writeResults(
     const storage = openStorage({ bucket });
     const resultFiles: Record<string, JsonObject[]> = {};
     for (const category of categories) {
-      const records = children
-        .filter((child) => child.status === category)
-        .map((child) => executionRecord(child, mapRun.executionType));
+      const records = children.filter((child) => child.status === category).map((child) => executionRecord(child, mapRun.executionType));
       resultFiles[category] = [];
       if (records.length === 0) continue;
       const key = `${base}${category}_0.json`;

@@ -7,7 +7,7 @@ import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-l
 import { ConfigError } from '../../functions/shared/errors.ts';
 import { logger } from '../../functions/shared/observability.ts';
 import { adaptDefinition } from './adapt-definition.ts';
-import { runDistributedMap, type MapRunObserver, type TaskHandlers } from './distributed-map.ts';
+import { type MapRunObserver, runDistributedMap, type TaskHandlers } from './distributed-map.ts';
 import type { ExecutionContext } from './evaluate-template.ts';
 import type { Json } from './json.ts';
 import { executionArn } from './local-arns.ts';
@@ -70,8 +70,7 @@ export async function runLocalExecution(execution: LocalExecution): Promise<Exec
   const run = new StateMachine(definition).run(input, {
     overrides: {
       taskResourceLocalHandlers: taskHandlers,
-      retryIntervalOverrides:
-        execution.retryIntervalMs !== undefined ? retryIntervals(definition.States, execution.retryIntervalMs) : {},
+      retryIntervalOverrides: execution.retryIntervalMs !== undefined ? retryIntervals(definition.States, execution.retryIntervalMs) : {},
     },
     context,
   });

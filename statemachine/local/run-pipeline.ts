@@ -5,13 +5,13 @@
  */
 import type { PcaSetting } from '../../functions/shared/pca/pca-setting.ts';
 import type { StorageLocation } from '../../functions/shared/storage/storage.ts';
-import { loadDefinition, type DefinitionSubstitutions } from './definition.ts';
-import { maxInputBytesPerBatch } from './distributed-map-state.ts';
+import { type DefinitionSubstitutions, loadDefinition } from './definition.ts';
 import type { MapRunObserver } from './distributed-map.ts';
+import { maxInputBytesPerBatch } from './distributed-map-state.ts';
 import { createFunctionPool } from './function-pool.ts';
-import { localLambdaContext, type LambdaHandler } from './lambda-context.ts';
+import { type LambdaHandler, localLambdaContext } from './lambda-context.ts';
 import { localFunctionArn } from './local-arns.ts';
-import { runLocalExecution, type ExecutionOutcome, type LocalFunction } from './run-execution.ts';
+import { type ExecutionOutcome, type LocalFunction, runLocalExecution } from './run-execution.ts';
 
 export const functionNames = {
   extract: 'featurize-extract',

@@ -22,13 +22,28 @@ function expectOneLineFailure(result: { code: number; stdout: string; stderr: st
 describe('featurize command line', () => {
   it.each([[[]], [['--help']]])('lists its commands (%j)', async (args) => {
     const result = await featurize(args);
-    expect(result.stdout + result.stderr).toMatch(/Usage: featurize .*\n[\s\S]*run \[options\] \[input\][\s\S]*inspect \[options\] <dataset>/);
+    expect(result.stdout + result.stderr).toMatch(
+      /Usage: featurize .*\n[\s\S]*run \[options\] \[input\][\s\S]*inspect \[options\] <dataset>/,
+    );
   });
 
   it('documents every option of run', async () => {
     const result = await featurize(['run', '--help']);
     expect(result.code).toBe(0);
-    for (const option of ['--out', '--s3-endpoint', '--batch-size', '--max-concurrency', '--tolerated-failure-percent', '--workers', '--resize', '--model', '--engine', '--max-pixels', '--pca', '--pca-model']) {
+    for (const option of [
+      '--out',
+      '--s3-endpoint',
+      '--batch-size',
+      '--max-concurrency',
+      '--tolerated-failure-percent',
+      '--workers',
+      '--resize',
+      '--model',
+      '--engine',
+      '--max-pixels',
+      '--pca',
+      '--pca-model',
+    ]) {
       expect(result.stdout).toContain(option);
     }
     expect(result.stdout).toContain('fruits-360-sample');
@@ -49,7 +64,10 @@ describe('featurize command line', () => {
     [['run', '--engine', 'pytorch'], /argument 'pytorch' is invalid. Allowed choices are /],
     [['run', '--s3-endpoint', 'localhost:9000'], /expected an http:\/\/ or https:\/\/ URL/],
     [['run', '--pca', '1.5'], /option '--pca <setting>' argument '1.5' is invalid. invalid PCA setting "1.5"/],
-    [['run', '--pca', '0.9', '--pca-model', 's3://b/pca/m/model.json'], /option '--pca-model <uri>' cannot be used with option '--pca <setting>'/],
+    [
+      ['run', '--pca', '0.9', '--pca-model', 's3://b/pca/m/model.json'],
+      /option '--pca-model <uri>' cannot be used with option '--pca <setting>'/,
+    ],
     [['run', '--bogus'], /unknown option '--bogus'/],
     [['inspect'], /missing required argument 'dataset'/],
   ])('refuses %j with one line', async (args, message) => {
@@ -79,7 +97,9 @@ describe('featurize command line', () => {
 
     const first = await featurize(['run', input, '--out', join(dir, 'two-out')], env);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^featurize: exported mobilenet_v2_100_224_qat_tfjs@[0-9a-f]{12} to ONNX for the onnx engine: .*model\.onnx$/m);
+    expect(first.stdout).toMatch(
+      /^featurize: exported mobilenet_v2_100_224_qat_tfjs@[0-9a-f]{12} to ONNX for the onnx engine: .*model\.onnx$/m,
+    );
     expect((await stat(onnxFile)).size).toBeGreaterThan(1e6);
     expect(first.stdout).toContain('images:   2 listed, 2 vectors, 0 failures');
 

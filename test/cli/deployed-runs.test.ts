@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readDefinition } from '../../infra/definition.ts';
 import { substituteDefinition } from '../../statemachine/local/definition.ts';
-import { startLocalCloudFormation, type LocalCloudFormation } from '../support/cloudformation-server.ts';
-import { startLocalStepFunctions, type FakeExecution, type LocalStepFunctions } from '../support/sfn-server.ts';
+import { type LocalCloudFormation, startLocalCloudFormation } from '../support/cloudformation-server.ts';
+import { type FakeExecution, type LocalStepFunctions, startLocalStepFunctions } from '../support/sfn-server.ts';
 
 const cli = fileURLToPath(new URL('../../cli/featurize.ts', import.meta.url));
 const stateMachineArn = 'arn:aws:states:eu-west-1:111122223333:stateMachine:Featurize-featurize';
@@ -60,23 +60,25 @@ beforeAll(async () => {
   sfn.stateMachines.set(stateMachineArn, {
     name: 'Featurize-featurize',
     // The deployed definition: the ASL with the stack's substitutions.
-    definition: JSON.stringify(substituteDefinition(readDefinition(), {
-      InputBucket: 'fruits',
-      InputPrefix: 'images/',
-      OutputBucket: 'fruits',
-      OutputPrefix: 'datasets/mobilenet-v2/',
-      MaxItemsPerBatch: '250',
-      MaxInputBytesPerBatch: '262144',
-      MaxConcurrency: '100',
-      ToleratedFailurePercentage: '5',
-      ExtractFunctionArn: lambda('extract'),
-      ReduceFunctionArn: lambda('reduce'),
-      ValidateFunctionArn: lambda('validate'),
-      PublishFunctionArn: lambda('publish'),
-      PcaFunctionArn: lambda('pca'),
-      ReportFunctionArn: lambda('report'),
-      PcaDefault: 'null',
-    })),
+    definition: JSON.stringify(
+      substituteDefinition(readDefinition(), {
+        InputBucket: 'fruits',
+        InputPrefix: 'images/',
+        OutputBucket: 'fruits',
+        OutputPrefix: 'datasets/mobilenet-v2/',
+        MaxItemsPerBatch: '250',
+        MaxInputBytesPerBatch: '262144',
+        MaxConcurrency: '100',
+        ToleratedFailurePercentage: '5',
+        ExtractFunctionArn: lambda('extract'),
+        ReduceFunctionArn: lambda('reduce'),
+        ValidateFunctionArn: lambda('validate'),
+        PublishFunctionArn: lambda('publish'),
+        PcaFunctionArn: lambda('pca'),
+        ReportFunctionArn: lambda('report'),
+        PcaDefault: 'null',
+      }),
+    ),
   });
 });
 afterAll(async () => {
@@ -102,7 +104,17 @@ describe('featurize start', () => {
 
   it('sends the whole output location with --out-prefix (the definition merges top-level keys), and --pca', async () => {
     const { code } = await featurize(
-      'start', '--bucket', 'fruits', '--prefix', 'images/Kiwi', '--out-prefix', 'experiments/kiwi', '--run-id', 'kiwi-1', '--pca', '0.9',
+      'start',
+      '--bucket',
+      'fruits',
+      '--prefix',
+      'images/Kiwi',
+      '--out-prefix',
+      'experiments/kiwi',
+      '--run-id',
+      'kiwi-1',
+      '--pca',
+      '0.9',
     );
     expect(code).toBe(0);
     expect(startRequests()[0]).toMatchObject({ name: 'kiwi-1' });

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { watchFolder, type FolderWatch, type WatchBatch } from '../../cli/folder-watch.ts';
+import { type FolderWatch, type WatchBatch, watchFolder } from '../../cli/folder-watch.ts';
 import { listParts, openPart, readPartPaths } from '../../functions/shared/dataset/feature-parts.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
-import { runPipeline } from '../../statemachine/local/run-pipeline.ts';
 import type { ExecutionOutcome } from '../../statemachine/local/run-execution.ts';
+import { runPipeline } from '../../statemachine/local/run-pipeline.ts';
 import { sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 let input: string;

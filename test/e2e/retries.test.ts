@@ -82,7 +82,15 @@ it('still reduces, validates and reports a run whose map went past its tolerated
 
   const report = JSON.parse(await readFile(join(output, 'runs', runId, 'report.json'), 'utf8')) as { passed: boolean };
   expect(report.passed).toBe(false);
-  const failed = (await readFile(join(output, 'runs', runId, 'failures.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
-  expect(failed.map((failure) => failure.path).sort()).toEqual(keys.slice(5).map((key) => join(input, key)).sort());
+  const failed = (await readFile(join(output, 'runs', runId, 'failures.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  expect(failed.map((failure) => failure.path).sort()).toEqual(
+    keys
+      .slice(5)
+      .map((key) => join(input, key))
+      .sort(),
+  );
   expect(new Set(failed.map((failure) => failure.code))).toEqual(new Set(['BATCH_FAILED']));
 });

@@ -8,12 +8,12 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failureCodes, type FailureRecord } from '../../functions/shared/failures.ts';
+import { type FailureRecord, failureCodes } from '../../functions/shared/failures.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { parentFolderName } from '../../functions/shared/storage/storage.ts';
 import { featurize } from '../support/cli.ts';
 import { literal, query } from '../support/duckdb.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 import { edgeCasesDir, sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 let dir: string;
@@ -107,7 +107,16 @@ describe('featurize on the Fruits-360 sample', () => {
     // The endpoint comes from the flag alone, for the CLI and its workers: the test's own setting is left out.
     const withoutEndpoint = { AWS_ENDPOINT_URL_S3: undefined };
     const result = await featurize(
-      ['run', 's3://fruits/images/', '--out', 's3://fruits/datasets/e2e', '--s3-endpoint', s3.endpoint, '--tolerated-failure-percent', '10'],
+      [
+        'run',
+        's3://fruits/images/',
+        '--out',
+        's3://fruits/datasets/e2e',
+        '--s3-endpoint',
+        s3.endpoint,
+        '--tolerated-failure-percent',
+        '10',
+      ],
       withoutEndpoint,
     );
     expect(result.code).toBe(0);
@@ -125,7 +134,11 @@ describe('featurize on the Fruits-360 sample', () => {
         await mkdir(join(copy, 'features'), { recursive: true });
         await writeFile(join(copy, object.key), await dataset.read(object.key));
       } else if (object.key.endsWith('/failures.jsonl')) {
-        failures = Buffer.from(await dataset.read(object.key)).toString().trim().split('\n').map((line) => JSON.parse(line) as FailureRecord);
+        failures = Buffer.from(await dataset.read(object.key))
+          .toString()
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as FailureRecord);
       }
     }
     const rows = await query(`SELECT path, label, features FROM read_parquet(${parquetGlob(copy)})`);

@@ -9,9 +9,9 @@ import type { BatchEvent } from '../../functions/shared/event-schemas.ts';
 import { failureCodes } from '../../functions/shared/failures.ts';
 import { decodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
-import { edgeCasesDir, sampleDir, sampleKeys } from '../support/shared-data.ts';
-import { startLocalS3, tagsOfPuts, type LocalS3 } from '../support/s3-server.ts';
 import fixture from '../events/extract-batch.json' with { type: 'json' };
+import { type LocalS3, startLocalS3, tagsOfPuts } from '../support/s3-server.ts';
+import { edgeCasesDir, sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 const context = { functionName: 'extract', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as BatchEvent, context) as Promise<ExtractBatchResult>;
@@ -49,7 +49,10 @@ describe('extract handler', () => {
       if (row.features) {
         expect(row.failure, row.path).toBeNull();
         expect(row.features).toHaveLength(1280);
-        expect(row.features.every((v) => Number.isFinite(v) && v >= 0 && v <= 6), row.path).toBe(true);
+        expect(
+          row.features.every((v) => Number.isFinite(v) && v >= 0 && v <= 6),
+          row.path,
+        ).toBe(true);
       } else {
         expect(Object.keys(failureCodes), row.path).toContain(row.failure?.code);
         expect(row.failure?.message.length, row.path).toBeGreaterThan(5);

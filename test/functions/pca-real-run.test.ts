@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as pca } from '../../functions/pca/handler.ts';
 import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
-import { handler as report, type ReportResult } from '../../functions/report/handler.ts';
+import { type ReportResult, handler as report } from '../../functions/report/handler.ts';
 import { listParts, openPart, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import { applyPca, decodePcaModel, explainedVarianceRatio } from '../../functions/shared/pca/pca-model.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
@@ -26,7 +26,8 @@ afterAll(async () => {
 async function column(storage: Storage, folder: string | undefined, name: string): Promise<number[][]> {
   const values: number[][] = [];
   for (const object of await listParts(storage, folder)) {
-    for await (const rows of readPartRowGroups(await openPart(storage, object), [name])) values.push(...rows.map((row) => row[name] as number[]));
+    for await (const rows of readPartRowGroups(await openPart(storage, object), [name]))
+      values.push(...rows.map((row) => row[name] as number[]));
   }
   return values;
 }
@@ -61,7 +62,17 @@ describe('PCA and report on a real run: MobileNetV2 vectors of 100 Fruits-360 im
     expect(Buffer.from(again.buffer).equals(Buffer.from(Float32Array.from(reducedVectors.flat()).buffer))).toBe(true);
 
     const page = (await report(
-      { runId, output: location, pca: {}, validation, reduce: reduced, publish: published, publishError: null, pcaResult: result, pcaError: null } as never,
+      {
+        runId,
+        output: location,
+        pca: {},
+        validation,
+        reduce: reduced,
+        publish: published,
+        publishError: null,
+        pcaResult: result,
+        pcaError: null,
+      } as never,
       context,
     )) as ReportResult;
     const html = await readFile(page.location, 'utf8');

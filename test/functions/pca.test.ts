@@ -18,7 +18,7 @@ import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { writeMapRun } from '../support/map-run.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 
 const context = { functionName: 'pca', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as PcaEvent, context) as Promise<PcaRunResult>;
@@ -60,7 +60,10 @@ async function expectTwinOfFeatures(storage: Storage, modelKey: string, partitio
     const source = await reducedRows(storage, 'features/', ['path', 'features'], object.key);
     const twin = await reducedRows(storage, partition, ['path', 'pca'], partition + object.key.slice('features/'.length));
     expect(twin.map((row) => row.path)).toEqual(source.map((row) => row.path));
-    const expected = applyPca(model, source.map((row) => row.features as number[]));
+    const expected = applyPca(
+      model,
+      source.map((row) => row.features as number[]),
+    );
     expect(Float32Array.from(twin.flatMap((row) => row.pca as number[]))).toEqual(expected);
   }
 }
@@ -93,7 +96,10 @@ describe('pca handler', () => {
     const reduced = await reducedRows(storage, partition);
     expect(reduced.map((row) => row.path)).toEqual(rows.map((row) => row.path));
     expect(reduced.map((row) => row.label)).toEqual(rows.map((row) => row.label));
-    const again = applyPca(model, rows.map((row) => row.features));
+    const again = applyPca(
+      model,
+      rows.map((row) => row.features),
+    );
     reduced.forEach((row, r) => {
       expect(row.pca).toHaveLength(result.components);
       expect(Float32Array.from(row.pca as number[])).toEqual(again.subarray(r * result.components, (r + 1) * result.components));
@@ -115,7 +121,14 @@ describe('pca handler', () => {
 
     const result = await invoke({ runId: 'run-2', output, pca: { model: 's3://datasets/fruits/pca/run-1/model.json' } });
 
-    expect(result).toMatchObject({ runId: 'run-2', modelId: 'run-1', fitted: false, rows: 500, parts: 1, dataset: 'features-pca/pca_model=run-1/' });
+    expect(result).toMatchObject({
+      runId: 'run-2',
+      modelId: 'run-1',
+      fitted: false,
+      rows: 500,
+      parts: 1,
+      dataset: 'features-pca/pca_model=run-1/',
+    });
     expect(result.millis.eigen).toBe(0);
     expect(Buffer.from(await storage.read('pca/run-1/model.json')).toString()).toBe(before);
     const all = await reducedRows(storage, 'features-pca/pca_model=run-1/');
@@ -207,10 +220,15 @@ describe('pca handler', () => {
       const { parts } = await reduceRun({ runId, output: storage, outputPrefix: '' }, options);
       return publishRun({ runId, output: storage, mode, parts }, options);
     };
-    const apply = (runId: string) => invoke({ runId, output: place.output, pca: { model: join(place.output.bucket, 'pca/run-a/model.json') } });
+    const apply = (runId: string) =>
+      invoke({ runId, output: place.output, pca: { model: join(place.output.bucket, 'pca/run-a/model.json') } });
 
     await reduceAs('run-a', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'full');
-    expect(await invoke({ runId: 'run-a', output: place.output, pca: { components: 3 } })).toMatchObject({ parts: 2, rewrittenParts: 0, removedParts: 0 });
+    expect(await invoke({ runId: 'run-a', output: place.output, pca: { components: 3 } })).toMatchObject({
+      parts: 2,
+      rewrittenParts: 0,
+      removedParts: 0,
+    });
     await expectTwinOfFeatures(storage, 'pca/run-a/model.json', 'features-pca/pca_model=run-a/');
 
     // An incremental run re-processes image 1 (publishing rewrites part-run-a-00000 without it) and adds image 12.

@@ -1,13 +1,13 @@
+import { createHash } from 'node:crypto';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler, type PublishEvent } from '../../functions/publish/handler.ts';
-import { publishRun, type PublishResult } from '../../functions/publish/publish-run.ts';
+import { type PublishResult, publishRun } from '../../functions/publish/publish-run.ts';
 import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
-import { reduceRun, type ReduceResult } from '../../functions/reduce/reduce-run.ts';
-import { createHash } from 'node:crypto';
+import { type ReduceResult, reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { listParts, openPart, partKeyValues, readPartPaths, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import type { RunMode } from '../../functions/shared/dataset/publish-plan.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
@@ -15,13 +15,13 @@ import type { RunEvent } from '../../functions/shared/event-schemas.ts';
 import { reportKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import { handler as validateHandler, type ValidateEvent } from '../../functions/validate/handler.ts';
+import { type ValidateEvent, handler as validateHandler } from '../../functions/validate/handler.ts';
 import type { ValidationResult } from '../../functions/validate/validate-run.ts';
-import { literal, query } from '../support/duckdb.ts';
-import { items, testModel, testPreprocessing, writeMapRun, type FixtureBatch } from '../support/map-run.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
-import { snapshot } from '../support/snapshot.ts';
 import fixture from '../events/publish.json' with { type: 'json' };
+import { literal, query } from '../support/duckdb.ts';
+import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
+import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
+import { snapshot } from '../support/snapshot.ts';
 
 const context = { functionName: 'publish', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as PublishEvent, context) as Promise<PublishResult>;
@@ -70,12 +70,23 @@ function publish(where: Place, runId: string, mode: RunMode, parts: readonly str
 }
 
 /** Six images in three parts of two (run-a, published), then run-b staged: it re-processes three and adds one. */
-const olderKeys = ['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Kiwi/3.jpg', 'images/Lemon/4.jpg', 'images/Lemon/5.jpg', 'images/Pear/6.jpg'];
+const olderKeys = [
+  'images/Kiwi/1.jpg',
+  'images/Kiwi/2.jpg',
+  'images/Kiwi/3.jpg',
+  'images/Lemon/4.jpg',
+  'images/Lemon/5.jpg',
+  'images/Pear/6.jpg',
+];
 const laterBatches: FixtureBatch[] = [
   // Kiwi/2 was re-uploaded, Pear/6 too (and now fails: its stale vector must go), Lemon/5 (the rest of Pear/6's
   // part) too, and Plum/7 is new.
   { status: 'SUCCEEDED', items: items(['images/Kiwi/2.jpg', 'images/Lemon/5.jpg', 'images/Plum/7.jpg']) },
-  { status: 'FAILED', items: items(['images/Pear/6.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' } },
+  {
+    status: 'FAILED',
+    items: items(['images/Pear/6.jpg']),
+    error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' },
+  },
 ];
 
 async function publishedThenStaged(where: Place) {
@@ -123,7 +134,13 @@ async function datasetContents(storage: Storage) {
     const rows: unknown[] = [];
     for await (const group of readPartRowGroups(part, ['path', 'label', 'size', 'etag', 'sha256', 'features'])) {
       for (const { features, ...row } of group) {
-        rows.push({ ...row, size: Number(row.size), features: createHash('sha256').update(Float32Array.from(features as number[])).digest('hex') });
+        rows.push({
+          ...row,
+          size: Number(row.size),
+          features: createHash('sha256')
+            .update(Float32Array.from(features as number[]))
+            .digest('hex'),
+        });
       }
     }
     parts[object.key] = { metadata: Object.entries(partKeyValues(part)).sort(([a], [b]) => (a < b ? -1 : 1)), rows };
@@ -137,7 +154,12 @@ describe.each(places)('publish on %s', (_, place) => {
   it('copies the audited parts into features/ byte for byte, makes a full run replace the dataset, and leaves the staged parts', async () => {
     const where = place('full');
     const output = openStorage(where.output);
-    const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }], 2);
+    const a = await stage(
+      where,
+      'run-a',
+      [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }],
+      2,
+    );
     expect(await publish(where, 'run-a', 'full', a.reduced.parts)).toMatchObject({
       parts: ['features/part-run-a-00000.parquet', 'features/part-run-a-00001.parquet'],
       removedParts: 0,
@@ -155,7 +177,9 @@ describe.each(places)('publish on %s', (_, place) => {
       millis: expect.any(Number),
     });
     const staged = await snapshot(output, 'runs/run-b/parts/');
-    expect(await snapshot(output, 'features/')).toEqual({ 'features/part-run-b-00000.parquet': staged['runs/run-b/parts/part-run-b-00000.parquet'] });
+    expect(await snapshot(output, 'features/')).toEqual({
+      'features/part-run-b-00000.parquet': staged['runs/run-b/parts/part-run-b-00000.parquet'],
+    });
     expect(Object.keys(await snapshot(output, 'runs/run-a/parts/'))).toEqual(a.reduced.parts);
   });
 });
@@ -169,7 +193,11 @@ describe('publish', () => {
 
     const result = await publish(where, 'run-b', 'incremental', b.reduced.parts);
 
-    expect(result).toMatchObject({ parts: ['features/part-run-b-00000.parquet', 'features/part-run-b-00001.parquet'], rewrittenParts: 1, removedParts: 1 });
+    expect(result).toMatchObject({
+      parts: ['features/part-run-b-00000.parquet', 'features/part-run-b-00001.parquet'],
+      rewrittenParts: 1,
+      removedParts: 1,
+    });
     const after = await snapshot(output, 'features/');
     expect(Object.keys(after)).toEqual([
       'features/part-run-a-00000.parquet',
@@ -191,7 +219,10 @@ describe('publish', () => {
     for (const row of rows) {
       const shard = (b.shardRows.get(row.path as string) ?? a.shardRows.get(row.path as string))!;
       const bits = Buffer.from(Float32Array.from(row.features as number[]).buffer);
-      expect(bits.equals(Buffer.from(shard.features!.buffer, shard.features!.byteOffset, shard.features!.byteLength)), row.path as string).toBe(true);
+      expect(
+        bits.equals(Buffer.from(shard.features!.buffer, shard.features!.byteOffset, shard.features!.byteLength)),
+        row.path as string,
+      ).toBe(true);
     }
     const metadata = await query(
       `SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${literal(join(where.output.bucket, 'features/part-run-a-00000.parquet'))}) WHERE decode(key) LIKE 'featurize.%' ORDER BY key`,
@@ -223,17 +254,26 @@ describe('publish', () => {
       const changes: string[] = [];
       const missing: string[] = [];
 
-      await publish(where, 'run-b', mode, b.reduced.parts, watch(storage, {
-        after: async (change) => {
-          changes.push(change);
-          const now = await featurePaths(storage);
-          for (const path of kept) if (!now.has(path)) missing.push(`${shortPath(path)} after ${change}`);
-        },
-      }));
+      await publish(
+        where,
+        'run-b',
+        mode,
+        b.reduced.parts,
+        watch(storage, {
+          after: async (change) => {
+            changes.push(change);
+            const now = await featurePaths(storage);
+            for (const path of kept) if (!now.has(path)) missing.push(`${shortPath(path)} after ${change}`);
+          },
+        }),
+      );
 
       expect(missing).toEqual([]);
       const firstRemoval = changes.findIndex((change) => !change.startsWith('copy '));
-      expect(changes.slice(0, firstRemoval).sort()).toEqual(['copy features/part-run-b-00000.parquet', 'copy features/part-run-b-00001.parquet']);
+      expect(changes.slice(0, firstRemoval).sort()).toEqual([
+        'copy features/part-run-b-00000.parquet',
+        'copy features/part-run-b-00001.parquet',
+      ]);
       expect(changes.slice(firstRemoval).length).toBeGreaterThan(0);
       expect(changes.slice(firstRemoval).filter((change) => change.startsWith('copy '))).toEqual([]);
       expect(await featurePaths(storage)).toEqual(after);
@@ -249,7 +289,13 @@ describe('publish', () => {
       await cp(where.output.bucket, reference.output.bucket, { recursive: true });
       const referenceStorage = openStorage(reference.output);
       const changes: string[] = [];
-      await publish(reference, 'run-b', mode, b.reduced.parts, watch(referenceStorage, { after: async (change) => void changes.push(change) }));
+      await publish(
+        reference,
+        'run-b',
+        mode,
+        b.reduced.parts,
+        watch(referenceStorage, { after: async (change) => void changes.push(change) }),
+      );
       const expected = await datasetContents(referenceStorage);
       expect(changes.length).toBeGreaterThanOrEqual(3);
 
@@ -265,7 +311,9 @@ describe('publish', () => {
         });
         // One change at a time: no copy of the interrupted attempt is still in flight when the retry starts.
         const attemptRequest = { runId: 'run-b', mode, parts: b.reduced.parts };
-        await expect(publishRun({ ...attemptRequest, output: interrupted }, { ...options, readConcurrency: 1 })).rejects.toThrow(StorageUnavailableError);
+        await expect(publishRun({ ...attemptRequest, output: interrupted }, { ...options, readConcurrency: 1 })).rejects.toThrow(
+          StorageUnavailableError,
+        );
 
         await publishRun({ ...attemptRequest, output: storage }, options);
 
@@ -298,7 +346,13 @@ describe('publish handler', () => {
     const input = openStorage(where.input);
     for (const batch of batches) for (const item of batch.items) await input.write(item.key, `bytes of ${item.key}`);
     await writeMapRun({ runId, ...where, batches });
-    const event: RunEvent = { runId, input: { ...where.input, prefix: `images/${runId}/` }, manifest: null, output: where.output, mapError: null };
+    const event: RunEvent = {
+      runId,
+      input: { ...where.input, prefix: `images/${runId}/` },
+      manifest: null,
+      output: where.output,
+      mapError: null,
+    };
     const reduced = await reduce(event);
     const validation = await validate({ ...event, toleratedFailurePercentage: tolerated, reduce: reduced });
     return { reduced, validation };
@@ -323,12 +377,24 @@ describe('publish handler', () => {
   it.each<[string, (where: Place) => Promise<void>, RegExp]>([
     [
       'it has no validation report',
-      async (where) => void (await reduce({ runId: 'run-r', input: { ...where.input, prefix: 'images/run-r/' }, manifest: null, output: where.output, mapError: null })),
+      async (where) =>
+        void (await reduce({
+          runId: 'run-r',
+          input: { ...where.input, prefix: 'images/run-r/' },
+          manifest: null,
+          output: where.output,
+          mapError: null,
+        })),
       /^run run-r has no validation report at .*runs\/run-r\/report\.json: it was not audited$/,
     ],
     [
       'its validation failed',
-      async (where) => void (await audited(where, 'run-r', batch('run-r', { key: 'images/run-r/Kiwi/3.jpg', failure: { code: 'CORRUPT', message: 'truncated' } }))),
+      async (where) =>
+        void (await audited(
+          where,
+          'run-r',
+          batch('run-r', { key: 'images/run-r/Kiwi/3.jpg', failure: { code: 'CORRUPT', message: 'truncated' } }),
+        )),
       /^run run-r did not pass validation \(failure-share failed\): features\/ is left as it was$/,
     ],
     [

@@ -21,8 +21,15 @@ describe('a run with the real model', () => {
     const { executions, validation, published } = await runWithRealModel(out, 'real-run', [keys.slice(0, 3), keys.slice(3)]);
 
     expect(validation).toMatchObject({ passed: true, counts: { listed: 6, rows: 6, failures: 0 } });
-    expect(published).toMatchObject({ mode: 'incremental', parts: ['features/part-real-run-00000.parquet'], removedParts: 0, rewrittenParts: 0 });
-    const rows = await query(`SELECT path, label, features FROM read_parquet(${literal(join(out, 'features', '*.parquet'))}) ORDER BY path`);
+    expect(published).toMatchObject({
+      mode: 'incremental',
+      parts: ['features/part-real-run-00000.parquet'],
+      removedParts: 0,
+      rewrittenParts: 0,
+    });
+    const rows = await query(
+      `SELECT path, label, features FROM read_parquet(${literal(join(out, 'features', '*.parquet'))}) ORDER BY path`,
+    );
     const shardRows = new Map<string, Float32Array>();
     for (const execution of executions) {
       if (execution.status !== 'SUCCEEDED') continue;
@@ -31,7 +38,9 @@ describe('a run with the real model', () => {
     expect(rows.map((row) => row.path)).toEqual(keys.map((key) => join(sampleDir, key)).sort());
     for (const row of rows) {
       expect(row.label).toBe((row.path as string).split('/').at(-2));
-      expect(Buffer.from(Float32Array.from(row.features as number[]).buffer).equals(Buffer.from(shardRows.get(row.path as string)!.buffer))).toBe(true);
+      expect(
+        Buffer.from(Float32Array.from(row.features as number[]).buffer).equals(Buffer.from(shardRows.get(row.path as string)!.buffer)),
+      ).toBe(true);
     }
   });
 });

@@ -4,19 +4,19 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/reduce/handler.ts';
-import { reduceRun, type ReduceResult } from '../../functions/reduce/reduce-run.ts';
+import { type ReduceResult, reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { reduceSettings } from '../../functions/shared/config.ts';
 import type { RunEvent } from '../../functions/shared/event-schemas.ts';
 import type { FailureRecord } from '../../functions/shared/failures.ts';
 import { failuresKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
+import fixture from '../events/reduce.json' with { type: 'json' };
 import { literal, query } from '../support/duckdb.ts';
 import { clusteredRows, writeFeatureParts } from '../support/feature-parts.ts';
+import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
+import { type LocalS3, startLocalS3, tagsOfPuts } from '../support/s3-server.ts';
 import { snapshot } from '../support/snapshot.ts';
-import { items, testModel, testPreprocessing, writeMapRun, type FixtureBatch } from '../support/map-run.ts';
-import { startLocalS3, tagsOfPuts, type LocalS3 } from '../support/s3-server.ts';
-import fixture from '../events/reduce.json' with { type: 'json' };
 
 const context = { functionName: 'reduce', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as RunEvent, context) as Promise<ReduceResult>;
@@ -68,7 +68,10 @@ async function stagedRows(dir: string, runId: string) {
 
 async function failureRecords(storage: Storage, runId: string): Promise<FailureRecord[]> {
   const text = Buffer.from(await storage.read(failuresKey(runId))).toString();
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as FailureRecord);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as FailureRecord);
 }
 
 function sameBits(a: ArrayLike<number>, b: Float32Array): boolean {
@@ -94,7 +97,11 @@ describe.each(places)('reduce on %s', (_, place) => {
         ],
       },
       { status: 'SUCCEEDED', items: items(['images/Kiwi/37_100.jpg', 'images/Lemon/322_100.jpg', 'images/Lemon/ünï code & co.jpg']) },
-      { status: 'FAILED', items: items(['images/Pear/1_100.jpg', 'images/Pear/2_100.jpg']), error: { Error: 'StorageUnavailableError', Cause: lambdaCause } },
+      {
+        status: 'FAILED',
+        items: items(['images/Pear/1_100.jpg', 'images/Pear/2_100.jpg']),
+        error: { Error: 'StorageUnavailableError', Cause: lambdaCause },
+      },
     ];
     const shardRows = await writeMapRun({ runId: 'run-1', ...where, batches });
 
@@ -148,7 +155,9 @@ describe('reduce', () => {
     );
 
     const file = join(where.output.bucket, result.parts[0]!);
-    const metadata = await query(`SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${literal(file)}) WHERE decode(key) LIKE 'featurize.%' ORDER BY key`);
+    const metadata = await query(
+      `SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${literal(file)}) WHERE decode(key) LIKE 'featurize.%' ORDER BY key`,
+    );
     expect(Object.fromEntries(metadata.map((row) => [row.key, row.value]))).toEqual({
       'featurize.created_at': '2026-11-25T15:12:00.000Z',
       'featurize.engine': testModel.engine,
@@ -175,7 +184,10 @@ describe('reduce', () => {
     const shardRows = await writeMapRun({
       runId: 'run-cap',
       ...where,
-      batches: [items(keys.slice(0, 3)), items(keys.slice(3, 8)), items(keys.slice(8))].map((batch) => ({ status: 'SUCCEEDED' as const, items: batch })),
+      batches: [items(keys.slice(0, 3)), items(keys.slice(3, 8)), items(keys.slice(8))].map((batch) => ({
+        status: 'SUCCEEDED' as const,
+        items: batch,
+      })),
     });
 
     const result = await reduceRun(
@@ -189,17 +201,26 @@ describe('reduce', () => {
     expect([...perPart.values()].map((part) => part.length)).toEqual([4, 4, 3]);
     expect(rows).toHaveLength(11);
     for (const row of rows) expect(sameBits(row.features as number[], shardRows.get(row.path as string)!.features!)).toBe(true);
-    const groups = await query(`SELECT count(DISTINCT row_group_id) AS groups FROM parquet_metadata(${literal(join(where.output.bucket, result.parts[0]!))})`);
+    const groups = await query(
+      `SELECT count(DISTINCT row_group_id) AS groups FROM parquet_metadata(${literal(join(where.output.bucket, result.parts[0]!))})`,
+    );
     expect(groups).toEqual([{ groups: 2n }]);
   });
 
   it('leaves the same parts with the same rows when retried, and removes a part an earlier attempt left over', async () => {
     const where = onFilesystem('retried');
-    await writeMapRun({ runId: 'run-retry', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }] });
+    await writeMapRun({
+      runId: 'run-retry',
+      ...where,
+      batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }],
+    });
     const request = { runId: 'run-retry', output: openStorage(where.output), outputPrefix: '' };
     const first = await reduceRun(request, { ...options, partRows: 2 });
     const before = await stagedRows(where.output.bucket, 'run-retry');
-    await writeFile(join(where.output.bucket, 'runs/run-retry/parts/part-run-retry-00002.parquet'), 'left over by an attempt with more results');
+    await writeFile(
+      join(where.output.bucket, 'runs/run-retry/parts/part-run-retry-00002.parquet'),
+      'left over by an attempt with more results',
+    );
 
     const second = await reduceRun(request, { ...options, partRows: 2 });
 
@@ -216,7 +237,11 @@ describe('reduce', () => {
     const published = clusteredRows(3, { width: 1280, labels: ['Kiwi'], prefix: join(where.input.bucket, 'images') });
     await writeFeatureParts(output, 'run-a', published);
     const before = await snapshot(output, 'features/');
-    await writeMapRun({ runId: 'run-b', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/0.jpg', 'images/Kiwi/1.jpg', 'images/Lemon/9.jpg']) }] });
+    await writeMapRun({
+      runId: 'run-b',
+      ...where,
+      batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/0.jpg', 'images/Kiwi/1.jpg', 'images/Lemon/9.jpg']) }],
+    });
 
     const result = await invoke(event('run-b', where));
 
@@ -250,16 +275,38 @@ describe('reduce', () => {
       runId: 'run-b',
       ...where,
       batches: [
-        { status: 'SUCCEEDED', items: [{ key: 'images/Kiwi/2.jpg' }, { key: 'images/Kiwi/x.jpg', failure: { code: 'EMPTY', message: 'the object has no bytes' } }] },
-        { status: 'FAILED', items: items(['images/Lemon/3.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' } },
+        {
+          status: 'SUCCEEDED',
+          items: [
+            { key: 'images/Kiwi/2.jpg' },
+            { key: 'images/Kiwi/x.jpg', failure: { code: 'EMPTY', message: 'the object has no bytes' } },
+          ],
+        },
+        {
+          status: 'FAILED',
+          items: items(['images/Lemon/3.jpg']),
+          error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' },
+        },
         { status: 'PENDING', items: items(['images/Lemon/4.jpg']) },
       ],
     });
 
-    const result = await invoke(event('run-b', where, { mapError: { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' } }));
+    const result = await invoke(
+      event('run-b', where, {
+        mapError: { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' },
+      }),
+    );
 
-    expect(result).toMatchObject({ listed: 4, rows: 1, parts: ['runs/run-b/parts/part-run-b-00000.parquet'], failures: 3, failureCodes: { EMPTY: 1, BATCH_FAILED: 2 } });
-    expect((await stagedRows(where.output.bucket, 'run-b')).map((row) => (row.path as string).split('/images/')[1])).toEqual(['Kiwi/2.jpg']);
+    expect(result).toMatchObject({
+      listed: 4,
+      rows: 1,
+      parts: ['runs/run-b/parts/part-run-b-00000.parquet'],
+      failures: 3,
+      failureCodes: { EMPTY: 1, BATCH_FAILED: 2 },
+    });
+    expect((await stagedRows(where.output.bucket, 'run-b')).map((row) => (row.path as string).split('/images/')[1])).toEqual([
+      'Kiwi/2.jpg',
+    ]);
     const messages = (await failureRecords(openStorage(where.output), 'run-b')).map((failure) => failure.message);
     expect(messages).toEqual([
       'the object has no bytes',
@@ -300,7 +347,12 @@ describe('reduce', () => {
 
     const result = await invoke(fixture);
 
-    expect(result).toMatchObject({ runId: fixture.runId, listed: 2, rows: 2, parts: [`runs/${fixture.runId}/parts/part-${fixture.runId}-00000.parquet`] });
+    expect(result).toMatchObject({
+      runId: fixture.runId,
+      listed: 2,
+      rows: 2,
+      parts: [`runs/${fixture.runId}/parts/part-${fixture.runId}-00000.parquet`],
+    });
   });
 
   it.each([

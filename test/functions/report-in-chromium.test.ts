@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as pca } from '../../functions/pca/handler.ts';
-import { handler as report } from '../../functions/report/handler.ts';
 import type { ReportResult } from '../../functions/report/handler.ts';
+import { handler as report } from '../../functions/report/handler.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { sampleFailures, sampleLabels, writeSampleRun } from '../support/sample-run.ts';
 
@@ -38,7 +38,15 @@ beforeAll(async () => {
   await writeSampleRun(new FsStorage(dir), 'seen');
   const pcaResult = await pca({ runId: 'seen', output, pca: { components: 3 } } as never, context);
   const { location } = (await report(
-    { runId: 'seen', output, pca: { components: 3 }, validation: { passed: true }, reduce: { millis: 2500 }, publish: { millis: 900 }, pcaResult } as never,
+    {
+      runId: 'seen',
+      output,
+      pca: { components: 3 },
+      validation: { passed: true },
+      reduce: { millis: 2500 },
+      publish: { millis: 900 },
+      pcaResult,
+    } as never,
     context,
   )) as ReportResult;
 
@@ -74,13 +82,18 @@ describe('the HTML report in Chromium', () => {
   it('draws one bar per label, with the label names as written', async () => {
     const chart = page.locator('#labels svg');
     expect(await chart.locator('.mark-rect.role-mark path').count()).toBe(sampleLabels.length);
-    expect((await texts('#labels svg .role-axis-label text')).filter((t) => sampleLabels.includes(t)).sort()).toEqual([...sampleLabels].sort());
+    expect((await texts('#labels svg .role-axis-label text')).filter((t) => sampleLabels.includes(t)).sort()).toEqual(
+      [...sampleLabels].sort(),
+    );
   });
 
   it('draws the cumulative explained variance with its axis titles and the kept count marked', async () => {
     const curve = page.locator('#pca svg').first();
     expect(await curve.locator('.mark-line.role-mark path').count()).toBe(1);
-    expect(await curve.locator('.role-axis-title text').allTextContents()).toEqual(['number of components', 'cumulative share of variance']);
+    expect(await curve.locator('.role-axis-title text').allTextContents()).toEqual([
+      'number of components',
+      'cumulative share of variance',
+    ]);
     expect(await curve.locator('.mark-text.role-mark text').allTextContents()).toEqual(['3 kept']);
   });
 
@@ -88,7 +101,10 @@ describe('the HTML report in Chromium', () => {
     const scatter = page.locator('#pca svg').nth(1);
     expect(await scatter.locator('.mark-symbol.role-mark path').count()).toBe(200);
     const titles = await scatter.locator('.role-axis-title text').allTextContents();
-    expect(titles).toEqual([expect.stringMatching(/^PC1 \(\d+\.\d% of variance\)$/), expect.stringMatching(/^PC2 \(\d+\.\d% of variance\)$/)]);
+    expect(titles).toEqual([
+      expect.stringMatching(/^PC1 \(\d+\.\d% of variance\)$/),
+      expect.stringMatching(/^PC2 \(\d+\.\d% of variance\)$/),
+    ]);
     expect((await scatter.locator('.role-legend-label text').allTextContents()).sort()).toEqual([...sampleLabels].sort());
     const fills = await scatter.locator('.role-legend-symbol path').evaluateAll((paths) => paths.map((p) => p.getAttribute('fill')));
     expect(new Set(fills).size).toBe(sampleLabels.length);

@@ -10,9 +10,9 @@ import { handler, type ReportEvent, type ReportResult } from '../../functions/re
 import { renderReport } from '../../functions/report/render-report.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
-import { sampleLabels, writeSampleRun } from '../support/sample-run.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
 import fixture from '../events/report.json' with { type: 'json' };
+import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
+import { sampleLabels, writeSampleRun } from '../support/sample-run.ts';
 
 const context = { functionName: 'report', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as ReportEvent, context) as Promise<ReportResult>;
@@ -64,7 +64,7 @@ describe('report handler', () => {
     expect(html).toMatch(/<tr data-code="CORRUPT"><td><code>CORRUPT<\/code><\/td><td class="num">2</);
     expect(html).toContain(`${pcaResult.components} of 48, explaining`);
     expect(html).toContain('fitted on this run');
-    expect(html).toContain("All 200 vectors of the run.");
+    expect(html).toContain('All 200 vectors of the run.');
     expect(html.match(/<svg/g)).toHaveLength(3);
     expect(html).toMatch(/<td>reduce<\/td><td class="num">4\.2 s</);
     expect(html).toMatch(/<td>extract, summed over its batches<\/td><td class="num">21\.6 s</);
@@ -76,10 +76,17 @@ describe('report handler', () => {
 
   it('renders what it has when report.json, the failure records and PCA are all missing', async () => {
     await writeSampleRun(new FsStorage(dir), 'bare', { validationReport: false, failures: false });
-    const result = await invoke({ runId: 'bare', output: { bucket: dir }, pca: null, validation: { passed: true }, reduce: null, publish: null });
+    const result = await invoke({
+      runId: 'bare',
+      output: { bucket: dir },
+      pca: null,
+      validation: { passed: true },
+      reduce: null,
+      publish: null,
+    });
     const html = await readFile(result.location, 'utf8');
     expect(html).toContain(`No validation report at ${join(dir, 'runs/bare/report.json')}`);
-    expect(html).toContain("4 labels, counted from the run&#39;s staged parts.");
+    expect(html).toContain('4 labels, counted from the run&#39;s staged parts.');
     expect(html).toMatch(/data-count="rows"><span class="value">200</);
     expect(html).toMatch(/data-count="listed"><span class="value">–</);
     expect(html).toContain('No failure records were found for this run.');
@@ -91,7 +98,10 @@ describe('report handler', () => {
   it('says why there is no PCA: skipped after a failed validation, or the error that stopped it', async () => {
     await writeSampleRun(new FsStorage(dir), 'failed', { passed: false });
     const base = { runId: 'failed', output: { bucket: dir }, pca: { components: 4 }, reduce: null, publish: null };
-    const skipped = await readFile((await invoke({ ...base, validation: { passed: false, summary: 'accounting: 3 keys missing' } })).location, 'utf8');
+    const skipped = await readFile(
+      (await invoke({ ...base, validation: { passed: false, summary: 'accounting: 3 keys missing' } })).location,
+      'utf8',
+    );
     expect(skipped).toContain('validation failed');
     expect(skipped).toContain('accounting: 3 keys missing');
     expect(skipped).toContain('PCA did not run: the validation did not pass.');
@@ -112,11 +122,21 @@ describe('report handler', () => {
       Error: 'RunArtifactError',
       Cause: JSON.stringify({ errorType: 'RunArtifactError', errorMessage: 'run unpublished: 1 of its audited parts are gone', trace: [] }),
     };
-    const event = { runId: 'unpublished', output: { bucket: dir }, pca: 0.9, validation: { passed: true }, reduce: null, publish: null, publishError };
+    const event = {
+      runId: 'unpublished',
+      output: { bucket: dir },
+      pca: 0.9,
+      validation: { passed: true },
+      reduce: null,
+      publish: null,
+      publishError,
+    };
 
     const html = await readFile((await invoke(event)).location, 'utf8');
 
-    expect(html).toContain('The run passed validation but could not be published: RunArtifactError: run unpublished: 1 of its audited parts are gone.');
+    expect(html).toContain(
+      'The run passed validation but could not be published: RunArtifactError: run unpublished: 1 of its audited parts are gone.',
+    );
     expect(html).toContain('PCA did not run: the run could not be published.');
     expect(html).not.toContain('Nothing was published');
   });
@@ -136,7 +156,15 @@ describe('report handler', () => {
   it('refers to nothing outside the page: no script, stylesheet, image, frame or font to fetch', async () => {
     await writeSampleRun(new FsStorage(dir), 'offline');
     const pcaResult = await fitPca('offline', { bucket: dir });
-    const result = await invoke({ runId: 'offline', output: { bucket: dir }, pca: 0.9, validation: { passed: true }, reduce: null, publish: null, pcaResult });
+    const result = await invoke({
+      runId: 'offline',
+      output: { bucket: dir },
+      pca: 0.9,
+      validation: { passed: true },
+      reduce: null,
+      publish: null,
+      pcaResult,
+    });
     const html = await readFile(result.location, 'utf8');
     expect(html.match(/<svg/g)).toHaveLength(3);
     expect(html).not.toMatch(/<(script|link|img|iframe|object|embed|source|video|audio)\b/i);

@@ -2,9 +2,9 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ManifestItem } from '../../functions/trigger/start-run.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
-import { startLocalStepFunctions, type LocalStepFunctions } from '../support/sfn-server.ts';
 import fixture from '../events/upload-batch.json' with { type: 'json' };
+import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
+import { type LocalStepFunctions, startLocalStepFunctions } from '../support/sfn-server.ts';
 
 const stateMachineArn = 'arn:aws:states:eu-west-1:111122223333:stateMachine:Featurize-featurize';
 const context = { functionName: 'trigger', awsRequestId: 'test' } as Context;

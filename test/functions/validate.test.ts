@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Field, Float64, List, Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import type { Context } from 'aws-lambda';
-import { Float64, List, Field, Table, tableToIPC, vectorFromArray, Utf8 } from 'apache-arrow';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as publishHandler } from '../../functions/publish/handler.ts';
@@ -14,9 +14,9 @@ import { reportKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { handler, type ValidateEvent } from '../../functions/validate/handler.ts';
 import type { ValidationReport, ValidationResult } from '../../functions/validate/validate-run.ts';
-import { items, syntheticVector, testModel, testPreprocessing, writeMapRun, type FixtureBatch } from '../support/map-run.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
 import fixture from '../events/validate.json' with { type: 'json' };
+import { type FixtureBatch, items, syntheticVector, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
+import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 
 const context = { functionName: 'validate', awsRequestId: 'test' } as Context;
 const reduce = (event: RunEvent) => reduceHandler(event, context) as Promise<ReduceResult>;
@@ -43,8 +43,14 @@ interface Place {
 
 /** Each test has its own input prefix and output location, on the filesystem or in the fauxqs bucket. */
 const places: [string, (name: string) => Place][] = [
-  ['filesystem', (name) => ({ input: { bucket: join(tmp, name, 'input'), prefix: 'images/' }, output: { bucket: join(tmp, name, 'out'), prefix: '' } })],
-  ['S3 (fauxqs)', (name) => ({ input: { bucket: 'fruits', prefix: `${name}/images/` }, output: { bucket: 'fruits', prefix: `datasets/${name}/` } })],
+  [
+    'filesystem',
+    (name) => ({ input: { bucket: join(tmp, name, 'input'), prefix: 'images/' }, output: { bucket: join(tmp, name, 'out'), prefix: '' } }),
+  ],
+  [
+    'S3 (fauxqs)',
+    (name) => ({ input: { bucket: 'fruits', prefix: `${name}/images/` }, output: { bucket: 'fruits', prefix: `datasets/${name}/` } }),
+  ],
 ];
 const onFilesystem = places[0]![1];
 
@@ -62,11 +68,20 @@ interface Scenario {
 /** Writes the inputs and the map's results, reduces, validates, and publishes a run that passed: the state machine's steps. */
 async function runPipeline(where: Place, runId: string, scenario: Scenario) {
   const input = openStorage({ bucket: where.input.bucket });
-  const batches = scenario.batches.map((batch) => ({ ...batch, items: batch.items.map((item) => ({ ...item, key: where.input.prefix + item.key })) }));
+  const batches = scenario.batches.map((batch) => ({
+    ...batch,
+    items: batch.items.map((item) => ({ ...item, key: where.input.prefix + item.key })),
+  }));
   const inputs = scenario.inputs ?? scenario.batches.flatMap((batch) => batch.items.map((item) => item.key));
   for (const key of inputs) await input.write(where.input.prefix + key, `bytes of ${key}`);
   await writeMapRun({ runId, input: { bucket: where.input.bucket }, output: where.output, batches });
-  const event: RunEvent = { runId, input: where.input, manifest: scenario.manifest ?? null, output: where.output, mapError: scenario.mapError ?? null };
+  const event: RunEvent = {
+    runId,
+    input: where.input,
+    manifest: scenario.manifest ?? null,
+    output: where.output,
+    mapError: scenario.mapError ?? null,
+  };
   const reduced = await reduce(event);
   await scenario.meddle?.(where, reduced);
   const result = await validate({ ...event, toleratedFailurePercentage: scenario.tolerated ?? 0, reduce: reduced });
@@ -84,7 +99,10 @@ const copyPartTo = (key: string, from?: string) => async (at: Place, reduced: Re
 const incrementalOver = (where: Place, keys: readonly string[]): Pick<Scenario, 'manifest' | 'meddle'> => ({
   manifest: { bucket: where.input.bucket, key: 'manifest.json' },
   meddle: async (at) => {
-    await openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify(keys.map((key) => ({ Key: `${at.input.prefix}${key}` }))));
+    await openStorage({ bucket: at.input.bucket }).write(
+      'manifest.json',
+      JSON.stringify(keys.map((key) => ({ Key: `${at.input.prefix}${key}` }))),
+    );
   },
 });
 
@@ -93,11 +111,31 @@ const detailOf = (report: ValidationReport, name: string) => report.checks.find(
 
 const corrupt = { code: 'CORRUPT', message: 'VipsJpeg: premature end of input file' } as const;
 const goodRun: FixtureBatch[] = [
-  { status: 'SUCCEEDED', items: [...items(['Apple Red 1/0_100.jpg', 'Apple Red 1/1_100.jpg']), { key: 'Kiwi/36_100.jpg', failure: corrupt }] },
+  {
+    status: 'SUCCEEDED',
+    items: [...items(['Apple Red 1/0_100.jpg', 'Apple Red 1/1_100.jpg']), { key: 'Kiwi/36_100.jpg', failure: corrupt }],
+  },
   { status: 'SUCCEEDED', items: items(['Kiwi/37_100.jpg', 'Lemon/322_100.jpg', 'Lemon/323_100.jpg', 'Lemon/ünï code.jpg']) },
-  { status: 'FAILED', items: items(['Pear/1_100.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' } },
+  {
+    status: 'FAILED',
+    items: items(['Pear/1_100.jpg']),
+    error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' },
+  },
 ];
-const allChecks = ['map', 'parts', 'schema', 'vector-length', 'finite', 'range', 'non-zero', 'labels', 'accounting', 'duplicates', 'model', 'failure-share'];
+const allChecks = [
+  'map',
+  'parts',
+  'schema',
+  'vector-length',
+  'finite',
+  'range',
+  'non-zero',
+  'labels',
+  'accounting',
+  'duplicates',
+  'model',
+  'failure-share',
+];
 
 describe.each(places)('validate on %s', (_, place) => {
   it('passes a good run and writes report.json with its counts, labels, failures by code, model and every check', async () => {
@@ -144,15 +182,65 @@ describe('validate', () => {
   };
 
   it.each<[string, string, Scenario, RegExp]>([
-    ['vector-length', 'a vector is one value short', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: wrongLength }] }] }, /1 vectors without 1280 values, e\.g\. .*Kiwi\/1\.jpg \(1279 values\)/],
-    ['finite', 'a value is NaN', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: withValue(7, Number.NaN) }, { key: 'Kiwi/2.jpg' }] }] }, /1 vectors with NaN .*Kiwi\/1\.jpg$/],
-    ['range', 'a value is over 6', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg' }, { key: 'Kiwi/2.jpg', features: withValue(1279, 6.5) }] }] }, /outside \[0, 6\], e\.g\. .*Kiwi\/2\.jpg$/],
-    ['range', 'a value is negative', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: withValue(0, -0.25) }] }] }, /Kiwi\/1\.jpg$/],
-    ['non-zero', 'a vector is all zeros', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: new Float32Array(1280) }] }] }, /1 all-zero vectors .*Kiwi\/1\.jpg$/],
-    ['labels', 'a label is empty', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', label: '' }] }] }, /Kiwi\/1\.jpg \(""\)/],
-    ['accounting', 'an input of the prefix is in neither the dataset nor the failures', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], inputs: ['Kiwi/1.jpg', 'Kiwi/forgotten.jpg'] }, /1 inputs of the input prefix neither in the dataset nor in failures\.jsonl, e\.g\. .*Kiwi\/forgotten\.jpg/],
-    ['accounting', 'a row is of no input of the prefix', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/from-elsewhere.jpg']) }], inputs: ['Kiwi/1.jpg'] }, /1 rows or failures not among the inputs of the input prefix, e\.g\. .*Kiwi\/from-elsewhere\.jpg/],
-    ['failure-share', 'more inputs failed than tolerated', { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', failure: corrupt }, ...items(['Kiwi/2.jpg', 'Kiwi/3.jpg', 'Kiwi/4.jpg'])] }], tolerated: 10 }, /^1 of 4 inputs failed \(25\.00 %, tolerated 10 %\)$/],
+    [
+      'vector-length',
+      'a vector is one value short',
+      { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: wrongLength }] }] },
+      /1 vectors without 1280 values, e\.g\. .*Kiwi\/1\.jpg \(1279 values\)/,
+    ],
+    [
+      'finite',
+      'a value is NaN',
+      { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: withValue(7, Number.NaN) }, { key: 'Kiwi/2.jpg' }] }] },
+      /1 vectors with NaN .*Kiwi\/1\.jpg$/,
+    ],
+    [
+      'range',
+      'a value is over 6',
+      { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg' }, { key: 'Kiwi/2.jpg', features: withValue(1279, 6.5) }] }] },
+      /outside \[0, 6\], e\.g\. .*Kiwi\/2\.jpg$/,
+    ],
+    [
+      'range',
+      'a value is negative',
+      { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: withValue(0, -0.25) }] }] },
+      /Kiwi\/1\.jpg$/,
+    ],
+    [
+      'non-zero',
+      'a vector is all zeros',
+      { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', features: new Float32Array(1280) }] }] },
+      /1 all-zero vectors .*Kiwi\/1\.jpg$/,
+    ],
+    [
+      'labels',
+      'a label is empty',
+      { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', label: '' }] }] },
+      /Kiwi\/1\.jpg \(""\)/,
+    ],
+    [
+      'accounting',
+      'an input of the prefix is in neither the dataset nor the failures',
+      { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], inputs: ['Kiwi/1.jpg', 'Kiwi/forgotten.jpg'] },
+      /1 inputs of the input prefix neither in the dataset nor in failures\.jsonl, e\.g\. .*Kiwi\/forgotten\.jpg/,
+    ],
+    [
+      'accounting',
+      'a row is of no input of the prefix',
+      { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/from-elsewhere.jpg']) }], inputs: ['Kiwi/1.jpg'] },
+      /1 rows or failures not among the inputs of the input prefix, e\.g\. .*Kiwi\/from-elsewhere\.jpg/,
+    ],
+    [
+      'failure-share',
+      'more inputs failed than tolerated',
+      {
+        batches: [
+          { status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', failure: corrupt }, ...items(['Kiwi/2.jpg', 'Kiwi/3.jpg', 'Kiwi/4.jpg'])] },
+        ],
+        tolerated: 10,
+      },
+      /^1 of 4 inputs failed \(25\.00 %, tolerated 10 %\)$/,
+    ],
   ])('fails the %s check when %s, naming an example', async (check, _, scenario, detail) => {
     const where = onFilesystem(`broken-${check}-${Math.random().toString(36).slice(2)}`);
 
@@ -186,19 +274,22 @@ describe('validate', () => {
   it.each([
     ['a full run', null, 2, 1],
     ['an incremental run', ['Kiwi/1.jpg'], 1, 2],
-  ])('passes the duplicates check when %s re-processes paths that features/ holds: publishing takes them out', async (_, manifest, processed, parts) => {
-    const where = onFilesystem(`reprocessed-${parts}`);
-    await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg']) }] });
-    const keys = ['Kiwi/1.jpg', 'Kiwi/2.jpg'].slice(0, processed);
+  ])(
+    'passes the duplicates check when %s re-processes paths that features/ holds: publishing takes them out',
+    async (_, manifest, processed, parts) => {
+      const where = onFilesystem(`reprocessed-${parts}`);
+      await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg']) }] });
+      const keys = ['Kiwi/1.jpg', 'Kiwi/2.jpg'].slice(0, processed);
 
-    const { report } = await runPipeline(where, 'run-new', {
-      batches: [{ status: 'SUCCEEDED', items: items(keys) }],
-      ...(manifest ? incrementalOver(where, manifest) : {}),
-    });
+      const { report } = await runPipeline(where, 'run-new', {
+        batches: [{ status: 'SUCCEEDED', items: items(keys) }],
+        ...(manifest ? incrementalOver(where, manifest) : {}),
+      });
 
-    expect(failedChecks(report)).toEqual([]);
-    expect(detailOf(report, 'duplicates')).toBe(`no path appears twice in features/ once published (${parts} parts)`);
-  });
+      expect(failedChecks(report)).toEqual([]);
+      expect(detailOf(report, 'duplicates')).toBe(`no path appears twice in features/ once published (${parts} parts)`);
+    },
+  );
 
   it('fails the parts check when the staging folder holds a part of the run that the reducer did not report', async () => {
     const where = onFilesystem('stray-part');
@@ -220,7 +311,10 @@ describe('validate', () => {
       await openStorage(at.output).write(reduced.parts[0]!, writeParquet(WasmTable.fromIPCStream(tableToIPC(doubles, 'stream'))));
     };
 
-    const { report } = await runPipeline(where, 'run-doubles', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
+    const { report } = await runPipeline(where, 'run-doubles', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }],
+      meddle,
+    });
 
     expect(failedChecks(report)).toContain('schema');
     expect(detailOf(report, 'schema')).toMatch(/label is missing, expected STRING; .*features is LIST<DOUBLE>, expected LIST<FLOAT>/);
@@ -228,13 +322,16 @@ describe('validate', () => {
 
   it('fails the model check when an incremental run adds vectors of another model to the dataset', async () => {
     const where = onFilesystem('two-models');
-    await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']), modelId: 'mobilenet_v3@fedcba987654' }] });
+    await runPipeline(where, 'run-old', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']), modelId: 'mobilenet_v3@fedcba987654' }],
+    });
 
     const { report } = await runPipeline(where, 'run-new', {
       batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/2.jpg']) }],
       manifest: { bucket: where.input.bucket, key: 'manifest.json' },
       inputs: [],
-      meddle: async (at) => openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify([{ Key: `${at.input.prefix}Kiwi/2.jpg` }])),
+      meddle: async (at) =>
+        openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify([{ Key: `${at.input.prefix}Kiwi/2.jpg` }])),
     });
 
     expect(failedChecks(report)).toEqual(['model']);
@@ -246,9 +343,11 @@ describe('validate', () => {
   it.each([
     ['a full run replaces it', null],
     ['an incremental run re-processes every image it holds', ['Kiwi/1.jpg']],
-  ])('passes the model check when features/ holds another model\'s part that goes when %s', async (_, manifest) => {
+  ])("passes the model check when features/ holds another model's part that goes when %s", async (_, manifest) => {
     const where = onFilesystem(`model-replaced-${manifest ? 'incremental' : 'full'}`);
-    await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']), modelId: 'mobilenet_v3@fedcba987654' }] });
+    await runPipeline(where, 'run-old', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']), modelId: 'mobilenet_v3@fedcba987654' }],
+    });
 
     const { report } = await runPipeline(where, 'run-new', {
       batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }],
@@ -263,7 +362,11 @@ describe('validate', () => {
     const where = onFilesystem('incremental');
     await runPipeline(where, 'run-full', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg']) }] });
     const meddle = async (at: Place) => {
-      const keys = ['Kiwi/2.jpg', 'Lemon/3.jpg', 'Lemon/4.jpg'].map((key) => ({ Key: `${at.input.prefix}${key}`, Size: 10, Etag: '"0e2d"' }));
+      const keys = ['Kiwi/2.jpg', 'Lemon/3.jpg', 'Lemon/4.jpg'].map((key) => ({
+        Key: `${at.input.prefix}${key}`,
+        Size: 10,
+        Etag: '"0e2d"',
+      }));
       await openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify(keys));
     };
 
@@ -274,7 +377,9 @@ describe('validate', () => {
     });
 
     expect(failedChecks(report)).toEqual(['accounting']);
-    expect(detailOf(report, 'accounting')).toMatch(/^1 inputs of the manifest neither in the dataset nor in failures\.jsonl, e\.g\. .*Lemon\/4\.jpg$/);
+    expect(detailOf(report, 'accounting')).toMatch(
+      /^1 inputs of the manifest neither in the dataset nor in failures\.jsonl, e\.g\. .*Lemon\/4\.jpg$/,
+    );
     expect(detailOf(report, 'duplicates')).toBe('no path appears twice in features/ once published (2 parts)');
   });
 
@@ -283,7 +388,10 @@ describe('validate', () => {
     const mapError = { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' };
 
     const { result, report } = await runPipeline(where, 'run-failed-map', {
-      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }, { status: 'FAILED', items: items(['Kiwi/2.jpg']), error: { Error: 'Lambda.Unknown', Cause: 'out of memory' } }],
+      batches: [
+        { status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) },
+        { status: 'FAILED', items: items(['Kiwi/2.jpg']), error: { Error: 'Lambda.Unknown', Cause: 'out of memory' } },
+      ],
       mapError,
       tolerated: 100,
     });
@@ -298,7 +406,12 @@ describe('validate', () => {
     const input = openStorage({ bucket: fixture.input.bucket });
     const keys = ['images/Kiwi/36_100.jpg', 'images/Lemon/322_100.jpg'];
     for (const key of keys) await input.write(key, 'jpeg bytes');
-    await writeMapRun({ runId: fixture.runId, input: { bucket: fixture.input.bucket }, output: fixture.output, batches: [{ status: 'SUCCEEDED', items: items(keys) }] });
+    await writeMapRun({
+      runId: fixture.runId,
+      input: { bucket: fixture.input.bucket },
+      output: fixture.output,
+      batches: [{ status: 'SUCCEEDED', items: items(keys) }],
+    });
     const { reduce: _, toleratedFailurePercentage: __, ...runEvent } = fixture;
     expect(await reduce(runEvent)).toEqual({
       ...fixture.reduce,

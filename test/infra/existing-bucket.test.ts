@@ -1,6 +1,6 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { grantsOf, logicalId, nagViolations, synthesize, type Synthesized } from '../support/stack.ts';
+import { grantsOf, logicalId, nagViolations, type Synthesized, synthesize } from '../support/stack.ts';
 
 let synth: Synthesized;
 let template: Template;
@@ -32,10 +32,7 @@ describe('FeaturizeStack on an existing bucket', () => {
   it('grants by the bucket name, on the configured prefixes', () => {
     const bucket = 'arn:<AWS::Partition>:s3:::team-fruit-photos';
     expect(grantsOf(template, logicalId(template, 'AWS::IAM::Role', 'ExtractRole'))).toEqual(
-      expect.arrayContaining([
-        `s3:GetObject ${bucket}/raw/*`,
-        `s3:PutObject ${bucket}/features-v1/runs/*/shards/*`,
-      ]),
+      expect.arrayContaining([`s3:GetObject ${bucket}/raw/*`, `s3:PutObject ${bucket}/features-v1/runs/*/shards/*`]),
     );
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { detail: { bucket: { name: ['team-fruit-photos'] }, object: { key: [{ prefix: 'raw/' }] } } },

@@ -3,15 +3,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
 import validateAsl from 'asl-validator';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultModelDir } from '../../functions/shared/config.ts';
 import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
-import { repoRoot } from '../../infra/assets.ts';
-import { readDefinition } from '../../infra/definition.ts';
-import { placeholderNames, substituteDefinition } from '../../statemachine/local/definition.ts';
-import { maxReceiveCount } from '../../infra/upload-trigger.ts';
 import {
   featuresPrefix,
   intermediateTags,
@@ -22,7 +18,11 @@ import {
   shardKey,
   stagedPartsPrefix,
 } from '../../functions/shared/run-layout.ts';
-import { flatten, grantsOf, logicalId, nagViolations, synthesize, type Synthesized } from '../support/stack.ts';
+import { repoRoot } from '../../infra/assets.ts';
+import { readDefinition } from '../../infra/definition.ts';
+import { maxReceiveCount } from '../../infra/upload-trigger.ts';
+import { placeholderNames, substituteDefinition } from '../../statemachine/local/definition.ts';
+import { flatten, grantsOf, logicalId, nagViolations, type Synthesized, synthesize } from '../support/stack.ts';
 
 let synth: Synthesized;
 let template: Template;
@@ -79,8 +79,7 @@ const triggerEnvironment = {
 const out = 'datasets/mobilenet-v2/';
 const tracing = ['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *'];
 const logsOf = (logGroup: string) => [`logs:CreateLogStream <${logGroup}.Arn>`, `logs:PutLogEvents <${logGroup}.Arn>`];
-const listing = (...prefixes: string[]) =>
-  `s3:ListBucket <Data.Arn> if ${JSON.stringify({ StringLike: { 's3:prefix': prefixes } })}`;
+const listing = (...prefixes: string[]) => `s3:ListBucket <Data.Arn> if ${JSON.stringify({ StringLike: { 's3:prefix': prefixes } })}`;
 
 describe('FeaturizeStack with a new bucket and the default settings', () => {
   it('synthesizes with no cdk-nag AwsSolutions finding left unacknowledged', async () => {
@@ -93,8 +92,16 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     const bucket = template.findResources('AWS::S3::Bucket')[logicalId(template, 'AWS::S3::Bucket', 'Data')]!;
     expect(bucket.Properties).toMatchObject({
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(template, 'AWS::S3::Bucket', 'AccessLogs') }, LogFilePrefix: 'data/' },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LoggingConfiguration: {
+        DestinationBucketName: { Ref: logicalId(template, 'AWS::S3::Bucket', 'AccessLogs') },
+        LogFilePrefix: 'data/',
+      },
       NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
     });
     expect(bucket.Properties.VersioningConfiguration).toBeUndefined();
@@ -181,13 +188,24 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
         TracingConfig: { Mode: 'Active' },
       });
     }
-    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('report.html'), Timeout: 300, Layers: [{ Ref: layer }] });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('report.html'),
+      Timeout: 300,
+      Layers: [{ Ref: layer }],
+    });
     template.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleRuntimes: ['nodejs22.x'] });
   });
 
   it("loads each zip function's bundle with nothing beside it but its layer, as Lambda does, up to its event check", async () => {
     const layerModules = join(repoRoot, 'build', 'layers', 'parquet', 'nodejs', 'node_modules');
-    for (const [name, layer] of [['Reduce', true], ['Validate', true], ['Publish', true], ['Pca', true], ['Report', true], ['UploadTriggerFunction', false]] as const) {
+    for (const [name, layer] of [
+      ['Reduce', true],
+      ['Validate', true],
+      ['Publish', true],
+      ['Pca', true],
+      ['Report', true],
+      ['UploadTriggerFunction', false],
+    ] as const) {
       // /var/task/index.mjs, and the layer's packages where Node's resolution finds them (Lambda: /opt/nodejs).
       const root = await mkdtemp(join(tmpdir(), `lambda-${name}-`));
       await mkdir(join(root, 'var', 'task'), { recursive: true });
@@ -196,8 +214,12 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       const loaded = await new Promise<string>((resolve) => {
         execFile(
           process.execPath,
-          ['--input-type=module', '-e', `import { handler } from ${JSON.stringify(join(root, 'var', 'task', 'index.mjs'))};
-            await handler({}, { functionName: 'f', awsRequestId: 'r' }).catch((error) => console.log(error.name));`],
+          [
+            '--input-type=module',
+            '-e',
+            `import { handler } from ${JSON.stringify(join(root, 'var', 'task', 'index.mjs'))};
+            await handler({}, { functionName: 'f', awsRequestId: 'r' }).catch((error) => console.log(error.name));`,
+          ],
           { env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', POWERTOOLS_LOG_LEVEL: 'SILENT', ...triggerEnvironment } },
           (_, stdout, stderr) => resolve(stdout.trim() || stderr),
         );
@@ -219,7 +241,10 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     // `try { await import("canvas") }`, are not dependencies.)
     for (const name of ['Reduce', 'Validate', 'Publish', 'Pca', 'Report', 'UploadTriggerFunction']) {
       const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
-      expect(imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)), name).toEqual([]);
+      expect(
+        imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)),
+        name,
+      ).toEqual([]);
     }
   });
 
@@ -303,7 +328,14 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     const matches = (key: string) => (pattern.detail.object.key as { prefix: string }[]).some((p) => key.startsWith(p.prefix));
     expect(matches('images/Apple Red 1/r_100.jpg')).toBe(true);
     const staged = partKey('r', 0, stagedPartsPrefix('r'));
-    for (const written of [`${featuresPrefix}part-00000.parquet`, staged, shardKey('r', 'b'), `${mapResultsPrefix('r')}manifest.json`, reportKey('r'), manifestKey('upload-x')]) {
+    for (const written of [
+      `${featuresPrefix}part-00000.parquet`,
+      staged,
+      shardKey('r', 'b'),
+      `${mapResultsPrefix('r')}manifest.json`,
+      reportKey('r'),
+      manifestKey('upload-x'),
+    ]) {
       expect(matches(`${out}${written}`), written).toBe(false);
     }
     expect(rules[0]!.Properties.Targets).toEqual([
@@ -384,7 +416,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('publish: reads the run\'s report, staged parts and failures and the dataset; writes and deletes only in features/', () => {
+    it("publish: reads the run's report, staged parts and failures and the dataset; writes and deletes only in features/", () => {
       expect(grantsOf(template, role('PublishRole'), names)).toEqual(
         [
           listing(`${out}features/*`, `${out}runs/*`),
@@ -480,8 +512,14 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       for (const [id, resource] of Object.entries(template.findResources('AWS::IAM::Role'))) {
         expect(resource.Properties.ManagedPolicyArns, id).toBeUndefined();
         const grants = grantsOf(template, id, names);
-        expect(grants.filter((grant) => grant.split(' ')[0]?.includes('*')), id).toEqual([]);
-        expect(grants.filter((grant) => grant.includes('<Data.Arn>/*')), id).toEqual([]);
+        expect(
+          grants.filter((grant) => grant.split(' ')[0]?.includes('*')),
+          id,
+        ).toEqual([]);
+        expect(
+          grants.filter((grant) => grant.includes('<Data.Arn>/*')),
+          id,
+        ).toEqual([]);
       }
     });
   });

@@ -54,7 +54,19 @@ describe('definition adapted for aws-local-stepfunctions', () => {
     const nested = adaptDefinition({
       StartAt: 'C',
       States: {
-        C: { Type: 'Choice', Choices: [{ And: [{ Variable: '$.a', IsPresent: false }, { Variable: '$.b', IsNull: true }], Next: 'S' }], Default: 'S' },
+        C: {
+          Type: 'Choice',
+          Choices: [
+            {
+              And: [
+                { Variable: '$.a', IsPresent: false },
+                { Variable: '$.b', IsNull: true },
+              ],
+              Next: 'S',
+            },
+          ],
+          Default: 'S',
+        },
         S: { Type: 'Succeed' },
       },
     } as unknown as StateMachineDefinition);

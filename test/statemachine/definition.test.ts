@@ -1,10 +1,10 @@
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import {
+  type DefinitionSubstitutions,
   placeholderNames,
   readDefinitionText,
   substituteDefinition,
-  type DefinitionSubstitutions,
 } from '../../statemachine/local/definition.ts';
 import { localFunctionArn } from '../../statemachine/local/local-arns.ts';
 

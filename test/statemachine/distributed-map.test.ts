@@ -13,9 +13,9 @@ import { loadDefinition } from '../../statemachine/local/definition.ts';
 import type { ChildOutcome } from '../../statemachine/local/distributed-map.ts';
 import type { Json, JsonObject } from '../../statemachine/local/json.ts';
 import { localFunctionArn } from '../../statemachine/local/local-arns.ts';
-import { runLocalExecution, type LocalFunction } from '../../statemachine/local/run-execution.ts';
-import { functionNames, substitutionsFor, type PipelineSettings } from '../../statemachine/local/run-pipeline.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import { type LocalFunction, runLocalExecution } from '../../statemachine/local/run-execution.ts';
+import { functionNames, type PipelineSettings, substitutionsFor } from '../../statemachine/local/run-pipeline.ts';
+import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 
 let root: string;
 let imagesDir: string;
@@ -164,7 +164,13 @@ describe('local execution of the state machine', () => {
     });
 
     expect(run.reduceEvents).toEqual([
-      { runId: 'run-1', input: { bucket: imagesDir, prefix: '' }, manifest: null, output: { bucket: run.outputDir, prefix: '' }, mapError: null },
+      {
+        runId: 'run-1',
+        input: { bucket: imagesDir, prefix: '' },
+        manifest: null,
+        output: { bucket: run.outputDir, prefix: '' },
+        mapError: null,
+      },
     ]);
     expect(run.validateEvents[0]).toMatchObject({ ...run.reduceEvents[0], toleratedFailurePercentage: 0, reduce: { rows: 0 } });
     expect(run.pcaEvents).toEqual([]);
@@ -194,8 +200,21 @@ describe('local execution of the state machine', () => {
     expect(succeeded).toHaveLength(3);
     const record = succeeded.find((r) => JSON.parse(String(r.Input)).Items.length === 5)!;
     expect(Object.keys(record).sort()).toEqual(
-      ['ExecutionArn', 'Input', 'InputDetails', 'Name', 'Output', 'OutputDetails', 'RedriveCount', 'RedriveStatus',
-        'RedriveStatusReason', 'StartDate', 'StateMachineArn', 'Status', 'StopDate'].sort(),
+      [
+        'ExecutionArn',
+        'Input',
+        'InputDetails',
+        'Name',
+        'Output',
+        'OutputDetails',
+        'RedriveCount',
+        'RedriveStatus',
+        'RedriveStatusReason',
+        'StartDate',
+        'StateMachineArn',
+        'Status',
+        'StopDate',
+      ].sort(),
     );
     expect(record).toMatchObject({
       Status: 'SUCCEEDED',

@@ -29,8 +29,7 @@ describe('function pool', () => {
   });
 
   it('fails the event of a worker that dies with Runtime.ExitError, and replaces the worker', async () => {
-    const answerAll = async () =>
-      (await Promise.all(Array.from({ length: 4 }, () => pool.invoke({ action: 'answer' })))) as Answer[];
+    const answerAll = async () => (await Promise.all(Array.from({ length: 4 }, () => pool.invoke({ action: 'answer' })))) as Answer[];
     const threadsBefore = new Set((await answerAll()).map((answer) => answer.threadId));
 
     const error = await pool.invoke({ action: 'exit' }).catch((e: unknown) => e);

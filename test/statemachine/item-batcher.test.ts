@@ -22,7 +22,10 @@ describe('item batcher', () => {
     const limit = sizeOf(items[0]) + sizeOf(items[1]);
     expect(sizeOf(items[1])).toBeGreaterThan(JSON.stringify(items[1]).length);
     const batches = batchItems(items, { maxBytes: limit });
-    expect(batches.map((batch) => batch.Items)).toEqual([[items[0], items[1]], [items[2], items[3]]]);
+    expect(batches.map((batch) => batch.Items)).toEqual([
+      [items[0], items[1]],
+      [items[2], items[3]],
+    ]);
     expect(batchItems(items, { maxBytes: limit - 1 }).map((batch) => (batch.Items as unknown[]).length)).toEqual([1, 2, 1]);
   });
 

@@ -14,7 +14,14 @@ import { handler as pcaHandler } from '../../functions/pca/handler.ts';
 import { handler as reportHandler } from '../../functions/report/handler.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { substituteDefinition } from '../../statemachine/local/definition.ts';
-import { definitionText, executionContext, from, lambdaContext as context, substitutions, type JSONValue } from '../support/asl-definition.ts';
+import {
+  lambdaContext as context,
+  definitionText,
+  executionContext,
+  from,
+  type JSONValue,
+  substitutions,
+} from '../support/asl-definition.ts';
 import { writeSampleRun } from '../support/sample-run.ts';
 
 const handlers = {
@@ -44,7 +51,14 @@ function afterPublish(overrides: Record<string, JSONValue>): JSONValue {
     pcaError: null,
     reduce: { rows: 200, failures: 4 },
     validation: { passed: true, summary: 'all 12 checks passed' },
-    publish: { runId: 'run', mode: 'full', parts: ['features/part-run-00000.parquet', 'features/part-run-00001.parquet'], removedParts: 0, rewrittenParts: 0, millis: 40 },
+    publish: {
+      runId: 'run',
+      mode: 'full',
+      parts: ['features/part-run-00000.parquet', 'features/part-run-00001.parquet'],
+      removedParts: 0,
+      rewrittenParts: 0,
+      millis: 40,
+    },
     publishError: null,
     ...overrides,
   };

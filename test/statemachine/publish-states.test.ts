@@ -16,8 +16,8 @@ import { handler as reportHandler } from '../../functions/report/handler.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { handler as validateHandler } from '../../functions/validate/handler.ts';
-import { executionContext, from, lambdaContext as context, type JSONValue } from '../support/asl-definition.ts';
-import { items, writeMapRun, type FixtureBatch } from '../support/map-run.ts';
+import { lambdaContext as context, executionContext, from, type JSONValue } from '../support/asl-definition.ts';
+import { type FixtureBatch, items, writeMapRun } from '../support/map-run.ts';
 import { snapshot } from '../support/snapshot.ts';
 
 type Handler = (event: JSONValue) => Promise<never>;
@@ -104,7 +104,10 @@ describe('state machine: write, audit, publish', () => {
     const output = openStorage(where.output);
     const first = await execute(where, 'run-a', succeeded(['Kiwi/1.jpg', 'Kiwi/2.jpg', 'Lemon/3.jpg']));
     expect(first.error).toBeUndefined();
-    expect(first.output).toMatchObject({ validation: { passed: true }, publish: { mode: 'full', parts: ['features/part-run-a-00000.parquet'] } });
+    expect(first.output).toMatchObject({
+      validation: { passed: true },
+      publish: { mode: 'full', parts: ['features/part-run-a-00000.parquet'] },
+    });
 
     const second = await execute(where, 'run-b', succeeded(['Kiwi/1.jpg', 'Kiwi/2.jpg', 'Lemon/3.jpg', 'Lemon/4.jpg']));
 
@@ -115,13 +118,24 @@ describe('state machine: write, audit, publish', () => {
       report: { report: 'runs/run-b/report.html' },
     });
     const staged = await snapshot(output, 'runs/run-b/parts/');
-    expect(await snapshot(output, 'features/')).toEqual({ 'features/part-run-b-00000.parquet': staged['runs/run-b/parts/part-run-b-00000.parquet'] });
+    expect(await snapshot(output, 'features/')).toEqual({
+      'features/part-run-b-00000.parquet': staged['runs/run-b/parts/part-run-b-00000.parquet'],
+    });
   });
 
   it.each<[string, FixtureBatch[], RunOptions]>([
     [
       'a full run has more corrupt uploads than tolerated',
-      [{ status: 'SUCCEEDED', items: [{ key: 'images/Kiwi/1.jpg' }, { key: 'images/Kiwi/2.jpg', failure: corrupt }, { key: 'images/Lemon/3.jpg', failure: corrupt }] }],
+      [
+        {
+          status: 'SUCCEEDED',
+          items: [
+            { key: 'images/Kiwi/1.jpg' },
+            { key: 'images/Kiwi/2.jpg', failure: corrupt },
+            { key: 'images/Lemon/3.jpg', failure: corrupt },
+          ],
+        },
+      ],
       { tolerated: 5 },
     ],
     [
@@ -138,7 +152,10 @@ describe('state machine: write, audit, publish', () => {
     const { output: state, error } = await execute(where, 'run-b', batches, options);
 
     expect(state).toBeUndefined();
-    expect(error).toMatchObject({ name: 'ValidationFailed', message: expect.stringMatching(/^1 of 12 checks failed: (failure-share|accounting) \(/) });
+    expect(error).toMatchObject({
+      name: 'ValidationFailed',
+      message: expect.stringMatching(/^1 of 12 checks failed: (failure-share|accounting) \(/),
+    });
     expect(await snapshot(output, 'features/')).toEqual(before);
     expect(Object.keys(before)).toEqual(['features/part-run-a-00000.parquet']);
     expect(Object.keys(await snapshot(output, 'runs/run-b/parts/'))).toEqual(['runs/run-b/parts/part-run-b-00000.parquet']);
@@ -173,7 +190,9 @@ describe('state machine: write, audit, publish', () => {
     expect(error).toMatchObject({ name: 'StorageUnavailableError', message: 'cannot copy: SlowDown' });
     expect(attempts).toBe(1 + 4);
     expect(await snapshot(openStorage(where.output), 'features/')).toEqual({});
-    expect(await reportPage(where, 'run-a')).toContain('The run passed validation but could not be published: StorageUnavailableError: cannot copy: SlowDown.');
+    expect(await reportPage(where, 'run-a')).toContain(
+      'The run passed validation but could not be published: StorageUnavailableError: cannot copy: SlowDown.',
+    );
   });
 
   it('renders the report, then fails the run with PublishRefusedError when Publish finds no passed validation report for the run', async () => {
@@ -183,6 +202,8 @@ describe('state machine: write, audit, publish', () => {
 
     expect(error).toMatchObject({ name: 'PublishRefusedError', message: expect.stringContaining('run run-a has no validation report') });
     expect(await snapshot(openStorage(where.output), 'features/')).toEqual({});
-    expect(await reportPage(where, 'run-a')).toContain('The run passed validation but could not be published: PublishRefusedError: run run-a has no validation report');
+    expect(await reportPage(where, 'run-a')).toContain(
+      'The run passed validation but could not be published: PublishRefusedError: run run-a has no validation report',
+    );
   });
 });

@@ -5,8 +5,5 @@ declare module 'asl-validator' {
     errors: { message?: string }[];
     errorsText(separator?: string): string;
   }
-  export default function aslValidator(
-    definition: unknown,
-    options?: { checkArn?: boolean; checkPaths?: boolean },
-  ): ValidationResult;
+  export default function aslValidator(definition: unknown, options?: { checkArn?: boolean; checkPaths?: boolean }): ValidationResult;
 }

@@ -2,9 +2,10 @@
  * Feature parts as the reducer writes them (its own writer and metadata keys), from vectors a test chooses:
  * for tests of what reads the dataset (PCA, report).
  */
-import { encodeParquet } from '../../functions/shared/dataset/parquet-writer.ts';
+
 import { seededRandom } from '../../functions/report/reservoir-sample.ts';
 import { partMetadataKeys } from '../../functions/shared/dataset/feature-parts.ts';
+import { encodeParquet } from '../../functions/shared/dataset/parquet-writer.ts';
 import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 

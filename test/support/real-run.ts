@@ -13,9 +13,9 @@ import type { PublishResult } from '../../functions/publish/publish-run.ts';
 import { handler as reduce } from '../../functions/reduce/handler.ts';
 import type { ReduceResult } from '../../functions/reduce/reduce-run.ts';
 import type { BatchEvent, RunEvent } from '../../functions/shared/event-schemas.ts';
-import { handler as validate, type ValidateEvent } from '../../functions/validate/handler.ts';
+import { type ValidateEvent, handler as validate } from '../../functions/validate/handler.ts';
 import type { ValidationResult } from '../../functions/validate/validate-run.ts';
-import { writeResultFiles, type Execution } from './map-run.ts';
+import { type Execution, writeResultFiles } from './map-run.ts';
 import { sampleDir } from './shared-data.ts';
 
 const context = { functionName: 'test', awsRequestId: 'test' } as Context;
@@ -35,13 +35,25 @@ export async function runWithRealModel(out: string, runId: string, batches: read
   await writeFile(join(out, 'manifest.json'), JSON.stringify(batches.flat().map((Key) => ({ Key }))));
   const executions: Execution[] = [];
   for (const batch of batches) {
-    const event: BatchEvent = { Items: batch.map((Key) => ({ Key })), BatchInput: { runId, input: { bucket: sampleDir }, output: location } };
+    const event: BatchEvent = {
+      Items: batch.map((Key) => ({ Key })),
+      BatchInput: { runId, input: { bucket: sampleDir }, output: location },
+    };
     executions.push({ status: 'SUCCEEDED', event, output: (await extract(event, context)) as ExtractBatchResult });
   }
   await writeResultFiles(location, runId, executions);
-  const run: RunEvent = { runId, input: { bucket: sampleDir, prefix: '' }, manifest: { bucket: out, key: 'manifest.json' }, output: location, mapError: null };
+  const run: RunEvent = {
+    runId,
+    input: { bucket: sampleDir, prefix: '' },
+    manifest: { bucket: out, key: 'manifest.json' },
+    output: location,
+    mapError: null,
+  };
   const reduced = (await reduce(run, context)) as ReduceResult;
-  const validation = (await validate({ ...run, toleratedFailurePercentage: 0, reduce: reduced } satisfies ValidateEvent, context)) as ValidationResult;
+  const validation = (await validate(
+    { ...run, toleratedFailurePercentage: 0, reduce: reduced } satisfies ValidateEvent,
+    context,
+  )) as ValidationResult;
   const published = validation.passed ? ((await publish({ runId, output: location }, context)) as PublishResult) : null;
   return { run, executions, reduced, validation, published };
 }

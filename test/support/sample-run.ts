@@ -6,7 +6,7 @@
 import type { FailureRecord } from '../../functions/shared/failures.ts';
 import { failuresKey, publishedPartKey, reportKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import { clusteredRows, testSource, writeFeatureParts, type FeatureRow } from './feature-parts.ts';
+import { clusteredRows, type FeatureRow, testSource, writeFeatureParts } from './feature-parts.ts';
 
 /** One label needs escaping in HTML: a report must show it as it is, not run it. */
 export const sampleLabels = ['Apple Red 1', 'Banana', 'Kiwi', 'Lemon <Meyer> & "co"'];
@@ -29,7 +29,11 @@ export async function writeSampleRun(
   { rows: count = 200, validationReport = true, failures = true, passed = true } = {},
 ): Promise<SampleRun> {
   const rows = clusteredRows(count, { width: 48, labels: sampleLabels });
-  const staged = await writeFeatureParts(output, runId, rows, { rowsPerPart: Math.ceil(count / 2), rowGroupRows: 64, folder: stagedPartsPrefix(runId) });
+  const staged = await writeFeatureParts(output, runId, rows, {
+    rowsPerPart: Math.ceil(count / 2),
+    rowGroupRows: 64,
+    folder: stagedPartsPrefix(runId),
+  });
   for (const key of staged) await output.copy(key, publishedPartKey(key));
   const failed = failures ? sampleFailures : [];
   if (failures) await output.write(failuresKey(runId), failed.map((f) => JSON.stringify(f)).join('\n') + '\n');
@@ -58,7 +62,11 @@ export async function writeSampleRun(
         parts: staged,
         checks: [
           { name: 'vector-length', passed: true, detail: 'every vector has 48 values' },
-          { name: 'accounting', passed, detail: passed ? 'every listed input is a row or a failure' : '3 listed inputs are neither a row nor a failure' },
+          {
+            name: 'accounting',
+            passed,
+            detail: passed ? 'every listed input is a row or a failure' : '3 listed inputs are neither a row nor a failure',
+          },
         ],
       }),
     );

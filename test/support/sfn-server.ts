@@ -128,7 +128,14 @@ export async function startLocalStepFunctions(): Promise<LocalStepFunctions> {
     ListMapRuns: (body) => {
       const execution = executionOf(String(body.executionArn));
       const runs = execution.mapRun
-        ? [{ executionArn: execution.executionArn, mapRunArn: execution.mapRun.mapRunArn, stateMachineArn: execution.stateMachineArn, startDate: seconds(execution.startDate) }]
+        ? [
+            {
+              executionArn: execution.executionArn,
+              mapRunArn: execution.mapRun.mapRunArn,
+              stateMachineArn: execution.stateMachineArn,
+              startDate: seconds(execution.startDate),
+            },
+          ]
         : [];
       return { mapRuns: runs };
     },

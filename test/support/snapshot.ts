@@ -8,7 +8,9 @@ import type { Storage } from '../../functions/shared/storage/storage.ts';
 export async function snapshot(storage: Storage, prefix: string): Promise<Record<string, string>> {
   const hashes: Record<string, string> = {};
   for await (const object of storage.list(prefix)) {
-    hashes[object.key] = createHash('sha256').update(await storage.read(object.key)).digest('hex');
+    hashes[object.key] = createHash('sha256')
+      .update(await storage.read(object.key))
+      .digest('hex');
   }
   return hashes;
 }

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import cdkJson from '../../cdk.json' with { type: 'json' };
 import { buildAssets } from '../../infra/assets.ts';
 import { FeaturizeStack } from '../../infra/featurize-stack.ts';
-import { stackSettings, type StackSettings } from '../../infra/settings.ts';
-import cdkJson from '../../cdk.json' with { type: 'json' };
+import { type StackSettings, stackSettings } from '../../infra/settings.ts';
 
 export interface Synthesized {
   stack: FeaturizeStack;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateCost, formatCostEstimate, type CostInputs } from '../../infra/cost-estimate.ts';
+import { type CostInputs, estimateCost, formatCostEstimate } from '../../infra/cost-estimate.ts';
 
 const million: CostInputs = {
   images: 1_000_000,
@@ -33,10 +33,13 @@ describe('cost estimate', () => {
   it('scales extraction with the measured time per image, and adds every line into the total', () => {
     const wasm = estimateCost({ ...million, msPerImage: 40 });
     expect(line({ ...million, msPerImage: 40 }, 'extract compute')).toBeCloseTo(4 * line(million, 'extract compute')!, 9);
-    expect(wasm.totalUsd).toBeCloseTo(wasm.lines.reduce((sum, l) => sum + l.usd, 0), 12);
+    expect(wasm.totalUsd).toBeCloseTo(
+      wasm.lines.reduce((sum, l) => sum + l.usd, 0),
+      12,
+    );
     expect(wasm.totalUsd).toBeGreaterThan(estimateCost(million).totalUsd);
     // 1280 float32 per image: ~4.77 GiB for a million vectors.
-    expect(wasm.storagePerMonthUsd).toBeCloseTo((1e6 * 5120 / 1024 ** 3) * 0.023, 9);
+    expect(wasm.storagePerMonthUsd).toBeCloseTo(((1e6 * 5120) / 1024 ** 3) * 0.023, 9);
   });
 
   it('formats a Markdown table ending with the total and the monthly storage', () => {

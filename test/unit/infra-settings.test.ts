@@ -3,8 +3,7 @@ import { extractRetriers, readDefinition } from '../../infra/definition.ts';
 import { checkedExtractTimeout, extractTimeoutSeconds, worstCaseChildSeconds } from '../../infra/extract-sizing.ts';
 import { stackSettings } from '../../infra/settings.ts';
 
-const fromContext = (context: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
-  stackSettings((key) => context[key], env);
+const fromContext = (context: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => stackSettings((key) => context[key], env);
 
 describe('deployment settings', () => {
   it('defaults to a new bucket, images/ in, datasets/mobilenet-v2/ out, onnx with squash', () => {

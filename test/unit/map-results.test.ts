@@ -16,7 +16,11 @@ afterAll(async () => {
 
 describe('batchFailureMessage', () => {
   it("keeps a Lambda error's message from its Cause, not its stack trace", () => {
-    const cause = JSON.stringify({ errorType: 'ModelLoadError', errorMessage: 'no model.json in /opt/model/tfjs', trace: ['ModelLoadError: …', '    at …'] });
+    const cause = JSON.stringify({
+      errorType: 'ModelLoadError',
+      errorMessage: 'no model.json in /opt/model/tfjs',
+      trace: ['ModelLoadError: …', '    at …'],
+    });
     expect(batchFailureMessage({ Error: 'ModelLoadError', Cause: cause })).toBe('ModelLoadError: no model.json in /opt/model/tfjs');
   });
 
@@ -34,8 +38,26 @@ describe('readMapResults', () => {
     const input = { bucket: join(dir, 'input') };
     const retried = items(['Kiwi/1.jpg', 'Kiwi/2.jpg']);
     const error = { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 300.00 seconds' };
-    await writeMapRun({ runId: 'r', input, output, mapRunId: 'first', batches: [{ status: 'FAILED', items: retried, error }, { status: 'SUCCEEDED', items: items(['Lemon/3.jpg']) }] });
-    await writeMapRun({ runId: 'r', input, output, mapRunId: 'redrive', batches: [{ status: 'SUCCEEDED', items: retried }, { status: 'FAILED', items: items(['Pear/4.jpg']), error }] });
+    await writeMapRun({
+      runId: 'r',
+      input,
+      output,
+      mapRunId: 'first',
+      batches: [
+        { status: 'FAILED', items: retried, error },
+        { status: 'SUCCEEDED', items: items(['Lemon/3.jpg']) },
+      ],
+    });
+    await writeMapRun({
+      runId: 'r',
+      input,
+      output,
+      mapRunId: 'redrive',
+      batches: [
+        { status: 'SUCCEEDED', items: retried },
+        { status: 'FAILED', items: items(['Pear/4.jpg']), error },
+      ],
+    });
 
     const results = await readMapResults(openStorage(output), '', 'r');
 
@@ -46,14 +68,25 @@ describe('readMapResults', () => {
 
   it('refuses a result of another run, naming the file', async () => {
     const output = { bucket: join(dir, 'foreign'), prefix: '' };
-    await writeMapRun({ runId: 'other', input: { bucket: join(dir, 'input') }, output, batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }] });
+    await writeMapRun({
+      runId: 'other',
+      input: { bucket: join(dir, 'input') },
+      output,
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }],
+    });
     const storage = openStorage(output);
-    for await (const object of storage.list('runs/other/map')) await storage.write(object.key.replace('runs/other/', 'runs/mine/'), await storage.read(object.key));
+    for await (const object of storage.list('runs/other/map'))
+      await storage.write(object.key.replace('runs/other/', 'runs/mine/'), await storage.read(object.key));
     await storage.write(
       'runs/mine/map/4b9a5f27-090b-3ac6-9beb-243cd77144a7/manifest.json',
-      Buffer.from(await storage.read('runs/mine/map/4b9a5f27-090b-3ac6-9beb-243cd77144a7/manifest.json')).toString().replaceAll('runs/other/', 'runs/mine/'),
+      Buffer.from(await storage.read('runs/mine/map/4b9a5f27-090b-3ac6-9beb-243cd77144a7/manifest.json'))
+        .toString()
+        .replaceAll('runs/other/', 'runs/mine/'),
     );
 
-    await expect(readMapResults(storage, '', 'mine')).rejects.toMatchObject({ name: 'RunArtifactError', message: expect.stringMatching(/SUCCEEDED_0\.json holds a batch of run other, not mine/) });
+    await expect(readMapResults(storage, '', 'mine')).rejects.toMatchObject({
+      name: 'RunArtifactError',
+      message: expect.stringMatching(/SUCCEEDED_0\.json holds a batch of run other, not mine/),
+    });
   });
 });

@@ -7,7 +7,7 @@ import { readGraphModelArtifacts } from '../../functions/shared/model/graph-mode
 import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
 import { exportOnnx, verifyOnnxExport } from '../../functions/shared/model/onnx-export/export-onnx.ts';
 import { tfjsGraphToOnnx } from '../../functions/shared/model/onnx-export/tfjs-graph-to-onnx.ts';
-import { decodeModel, encodeModel, sourceModelKey, type ModelProto } from '../../functions/shared/model/onnx-schema.ts';
+import { decodeModel, encodeModel, type ModelProto, sourceModelKey } from '../../functions/shared/model/onnx-schema.ts';
 import { modelDir, referenceCases } from '../support/shared-data.ts';
 
 /** The export made by the global setup for this test run. */
@@ -57,7 +57,10 @@ describe('ONNX export of the TF.js graph model', () => {
         const p = probabilities!.data as Float32Array;
         // Output index 0 is "background": ImageNet class k is index k + 1.
         const top5 = [...p.keys()].sort((a, b) => p[b]! - p[a]!).slice(0, 5);
-        expect(top5.map((i) => i - 1), reference.id).toEqual(reference.top5.map((t) => t.imagenet));
+        expect(
+          top5.map((i) => i - 1),
+          reference.id,
+        ).toEqual(reference.top5.map((t) => t.imagenet));
         reference.top5.forEach((t) => expect(Math.abs(p[t.imagenet + 1]! - t.p)).toBeLessThanOrEqual(1e-4));
       }
     } finally {
@@ -83,8 +86,6 @@ describe('ONNX export of the TF.js graph model', () => {
     const topology = artifacts.modelTopology as { node: { name: string; op: string }[] };
     topology.node.find((node) => node.name === 'op0_conv_2d/act')!.op = 'Elu';
     const descriptor = await loadModelDescriptor(modelDir);
-    expect(() => tfjsGraphToOnnx(artifacts, descriptor)).toThrow(
-      /op Elu \(node op0_conv_2d\/act\) has no ONNX mapping/,
-    );
+    expect(() => tfjsGraphToOnnx(artifacts, descriptor)).toThrow(/op Elu \(node op0_conv_2d\/act\) has no ONNX mapping/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeParquet, inGroups, type DatasetRow } from '../../functions/shared/dataset/parquet-writer.ts';
+import { type DatasetRow, encodeParquet, inGroups } from '../../functions/shared/dataset/parquet-writer.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
 
 async function* chunksOf<T>(chunks: T[][], pulled: { count: number } = { count: 0 }) {
@@ -33,7 +33,17 @@ describe('inGroups', () => {
 
   it('reads no further ahead than the chunk the current group needs', async () => {
     const pulled = { count: 0 };
-    const groups = inGroups(chunksOf([[1, 2], [3, 4], [5, 6]], pulled), 2);
+    const groups = inGroups(
+      chunksOf(
+        [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ],
+        pulled,
+      ),
+      2,
+    );
     const first = (await groups.next()).value!;
     expect(await Array.fromAsync(first)).toEqual([[1, 2]]);
     expect(pulled.count).toBe(1);

@@ -148,7 +148,8 @@ function twoPassCovariance(rows: readonly Float64Array[]): Float64Array {
   for (const row of rows) row.forEach((v, i) => (mean[i]! += v / rows.length));
   const covariance = new Float64Array(d * d);
   for (const row of rows) {
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) covariance[i * d + j]! += ((row[i]! - mean[i]!) * (row[j]! - mean[j]!)) / (rows.length - 1);
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < d; j++) covariance[i * d + j]! += ((row[i]! - mean[i]!) * (row[j]! - mean[j]!)) / (rows.length - 1);
   }
   return covariance;
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { preprocessImage, type PreprocessOptions } from '../../functions/shared/images/preprocess-image.ts';
+import { type PreprocessOptions, preprocessImage } from '../../functions/shared/images/preprocess-image.ts';
 import { edgeCasesDir, maxAbsDifference, referenceCases, sampleDir } from '../support/shared-data.ts';
 
 const squash: PreprocessOptions = { size: 224, resize: 'squash', maxPixels: 100_000_000 };

@@ -7,7 +7,7 @@ import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { openObjectUri, openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { parentFolderName, type Storage } from '../../functions/shared/storage/storage.ts';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.ts';
+import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 
 let s3: LocalS3;
 let dir: string;
@@ -45,9 +45,7 @@ describe.each(implementations)('%s storage', (_, make) => {
     for await (const object of storage.list()) all.push(object.key);
     expect(all).toEqual(['a/Apple Red 1/ünïcødé & co.jpg', 'a/Z.jpg', 'b/10.jpg', 'b/2.jpg', 'elsewhere.txt']);
 
-    expect(Buffer.from(await storage.read('a/Apple Red 1/ünïcødé & co.jpg')).toString()).toBe(
-      'bytes of a/Apple Red 1/ünïcødé & co.jpg',
-    );
+    expect(Buffer.from(await storage.read('a/Apple Red 1/ünïcødé & co.jpg')).toString()).toBe('bytes of a/Apple Red 1/ünïcødé & co.jpg');
   });
 
   it('replaces an object on a second write', async () => {
@@ -69,7 +67,10 @@ describe.each(implementations)('%s storage', (_, make) => {
 
   it('reads a byte range of an object, clipped at its end', async () => {
     const storage = make();
-    await storage.write('range/object.bin', new Uint8Array(100).map((_, i) => i));
+    await storage.write(
+      'range/object.bin',
+      new Uint8Array(100).map((_, i) => i),
+    );
     expect([...(await storage.readRange('range/object.bin', 10, 14))]).toEqual([10, 11, 12, 13]);
     expect([...(await storage.readRange('range/object.bin', 97, 120))]).toEqual([97, 98, 99]);
     expect(await storage.readRange('range/object.bin', 5, 5)).toHaveLength(0);
@@ -77,7 +78,9 @@ describe.each(implementations)('%s storage', (_, make) => {
   });
 
   it('reports a missing object as an ObjectReadError (notFound), not as the store being down', async () => {
-    const error = await make().read('no/such/key.jpg').catch((e: unknown) => e);
+    const error = await make()
+      .read('no/such/key.jpg')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ObjectReadError);
     expect(error).toMatchObject({ notFound: true, key: 'no/such/key.jpg' });
   });
@@ -156,7 +159,7 @@ describe('S3 storage', () => {
     expect(Buffer.from(await storage.read('runs/r/shards/b.arrow')).toString()).toBe('x');
   });
 
-  it('copies server-side, one CopyObject without the source\'s tags, so an intermediate tag does not follow into the dataset', async () => {
+  it("copies server-side, one CopyObject without the source's tags, so an intermediate tag does not follow into the dataset", async () => {
     const { S3Client } = await import('@aws-sdk/client-s3');
     const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true });
     const requests: { method: string; headers: Record<string, string>; body: unknown }[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dedupeUploads, executionNameFor, parseUpload, type Upload } from '../../functions/trigger/start-run.ts';
 import { runIdPattern } from '../../functions/shared/run-layout.ts';
+import { dedupeUploads, executionNameFor, parseUpload, type Upload } from '../../functions/trigger/start-run.ts';
 import fixture from '../events/upload-batch.json' with { type: 'json' };
 
 const input = { bucket: 'fruits', prefix: 'images/' };

@@ -9,7 +9,7 @@
  * `featureLength` per row). Key-value metadata: the keys of `partMetadataKeys`.
  */
 import { zstdDecompressSync } from 'node:zlib';
-import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData, type ParquetRow } from 'hyparquet';
+import { type AsyncBuffer, type FileMetaData, type ParquetRow, parquetMetadataAsync, parquetRead } from 'hyparquet';
 import { FeaturizeError, RunArtifactError } from '../errors.ts';
 import { featuresPrefix } from '../run-layout.ts';
 import type { Storage, StoredObject } from '../storage/storage.ts';

@@ -10,10 +10,10 @@
  * a list of floats (DuckDB: FLOAT[]), plus the Arrow schema in `ARROW:schema`, from which Arrow readers
  * (pyarrow) restore the fixed size.
  */
-import { Table, tableToIPC, type RecordBatch } from 'apache-arrow';
-import { Table as WasmTable, transformParquetStream } from 'parquet-wasm';
-import { partWriterProperties, type PartWriterOptions } from './part-writer-properties.ts';
-import { featuresVector, recordBatchOf, sourceColumns, type SourceFields } from '../shards/shard-file.ts';
+import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
+import { transformParquetStream, Table as WasmTable } from 'parquet-wasm';
+import { featuresVector, recordBatchOf, type SourceFields, sourceColumns } from '../shards/shard-file.ts';
+import { type PartWriterOptions, partWriterProperties } from './part-writer-properties.ts';
 
 /** One row of the dataset: an image that has a vector. */
 export interface DatasetRow extends SourceFields {

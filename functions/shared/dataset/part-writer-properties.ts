@@ -4,7 +4,7 @@
  * DuckDB, pyarrow, Spark, Athena, and by hyparquet here through Node's zlib), a dictionary for the label column
  * only.
  */
-import { Compression, WriterPropertiesBuilder, type WriterProperties } from 'parquet-wasm';
+import { Compression, type WriterProperties, WriterPropertiesBuilder } from 'parquet-wasm';
 
 export interface PartWriterOptions {
   rowGroupRows: number;

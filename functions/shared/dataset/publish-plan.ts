@@ -14,7 +14,7 @@
 import { pMapIterable } from 'p-map';
 import { partRunId, publishedPartKey } from '../run-layout.ts';
 import type { Storage, StoredObject } from '../storage/storage.ts';
-import { listParts, openPart, readPartPaths, type PartFile } from './feature-parts.ts';
+import { listParts, openPart, type PartFile, readPartPaths } from './feature-parts.ts';
 
 export type RunMode = 'full' | 'incremental';
 

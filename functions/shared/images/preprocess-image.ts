@@ -42,7 +42,10 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
   if (!rasterFormats.has(format)) return failed('UNSUPPORTED_FORMAT', `${format} is not a supported raster format`);
   const frameHeight = metadata.pageHeight ?? height;
   if (width * frameHeight > options.maxPixels) {
-    return failed('TOO_LARGE', `${width}x${frameHeight} is ${megapixels(width * frameHeight)} MP, over the ${megapixels(options.maxPixels)} MP limit`);
+    return failed(
+      'TOO_LARGE',
+      `${width}x${frameHeight} is ${megapixels(width * frameHeight)} MP, over the ${megapixels(options.maxPixels)} MP limit`,
+    );
   }
 
   try {
@@ -93,7 +96,10 @@ function failed(code: Failure['code'], message: string): PreprocessResult {
 }
 
 function firstLine(error: unknown): string {
-  const line = String((error as Error)?.message ?? error).split('\n')[0]?.trim() ?? '';
+  const line =
+    String((error as Error)?.message ?? error)
+      .split('\n')[0]
+      ?.trim() ?? '';
   // libvips keeps one error buffer per process: concurrent decodes can leave a failure without its text.
   return line === '' || line === 'Unknown error' ? 'the image data could not be decoded (damaged or truncated)' : line;
 }

@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { onnxModelPath, onnxRuntimeSettings, type OnnxRuntimeSettings } from '../config.ts';
+import { type OnnxRuntimeSettings, onnxModelPath, onnxRuntimeSettings } from '../config.ts';
 import { ModelLoadError } from '../errors.ts';
 import { logger } from '../observability.ts';
-import { warmUp, type FeatureEngine } from './feature-engine.ts';
-import { loadModelDescriptor, normalizePixels, splitVectors, type ModelDescriptor } from './model-descriptor.ts';
+import { type FeatureEngine, warmUp } from './feature-engine.ts';
+import { loadModelDescriptor, type ModelDescriptor, normalizePixels, splitVectors } from './model-descriptor.ts';
 import { decodeModel, sourceModelKey } from './onnx-schema.ts';
 
 export interface OnnxEngineOptions {
@@ -84,7 +84,9 @@ class OnnxEngine implements FeatureEngine {
     const input = new ort.Tensor('float32', normalizePixels(images, this.descriptor), [images.length, inputSize, inputSize, 3]);
     const output = (await this.session.run({ [inputNode]: input }, [outputNode]))[outputNode];
     if (!output || output.type !== 'float32') {
-      throw new ModelLoadError(`output ${outputNode} has shape [${output?.dims}] (${output?.type}), expected [n, ${featureLength}] float32`);
+      throw new ModelLoadError(
+        `output ${outputNode} has shape [${output?.dims}] (${output?.type}), expected [n, ${featureLength}] float32`,
+      );
     }
     return splitVectors(output.data as Float32Array, images.length, this.descriptor, String(output.dims));
   }

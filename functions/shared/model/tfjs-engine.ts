@@ -4,14 +4,14 @@
  */
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
-import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
+import * as tf from '@tensorflow/tfjs-core';
 import { ModelLoadError } from '../errors.ts';
 import { logger } from '../observability.ts';
-import { warmUp, type FeatureEngine } from './feature-engine.ts';
+import { type FeatureEngine, warmUp } from './feature-engine.ts';
 import { readGraphModelArtifacts } from './graph-model-files.ts';
-import { loadModelDescriptor, normalizePixels, splitVectors, type ModelDescriptor } from './model-descriptor.ts';
+import { loadModelDescriptor, type ModelDescriptor, normalizePixels, splitVectors } from './model-descriptor.ts';
 
 /** Loaded by name so that bundlers leave it alone and installs without it still work. */
 const nativeBackendPackage = '@tensorflow/tfjs-node';

@@ -52,7 +52,9 @@ export function explainedVarianceRatio(model: Pick<PcaModel, 'eigenvalues'>): Fl
 
 /** The share of the total variance the kept components explain. */
 export function keptVarianceShare(model: Pick<PcaModel, 'eigenvalues' | 'components'>): number {
-  return explainedVarianceRatio(model).slice(0, model.components.length).reduce((sum, value) => sum + value, 0);
+  return explainedVarianceRatio(model)
+    .slice(0, model.components.length)
+    .reduce((sum, value) => sum + value, 0);
 }
 
 /**

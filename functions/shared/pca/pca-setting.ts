@@ -15,8 +15,15 @@ export type PcaRequest = { fit: PcaSelection } | { apply: string };
 export const defaultVarianceShare = 0.95;
 
 const shorthandSchema = z.union([
-  z.number().gt(0).lt(1).transform((varianceShare): PcaRequest => ({ fit: { varianceShare } })),
-  z.int().positive().transform((components): PcaRequest => ({ fit: { components } })),
+  z
+    .number()
+    .gt(0)
+    .lt(1)
+    .transform((varianceShare): PcaRequest => ({ fit: { varianceShare } })),
+  z
+    .int()
+    .positive()
+    .transform((components): PcaRequest => ({ fit: { components } })),
 ]);
 
 const requestObjectSchema = z
@@ -26,13 +33,15 @@ const requestObjectSchema = z
     model: z.string().min(1).optional(),
   })
   .refine((o) => Object.keys(o).length <= 1, 'give at most one of varianceShare, components and model')
-  .transform(({ varianceShare = defaultVarianceShare, components, model }): PcaRequest =>
-    model !== undefined ? { apply: model } : { fit: components !== undefined ? { components } : { varianceShare } },
+  .transform(
+    ({ varianceShare = defaultVarianceShare, components, model }): PcaRequest =>
+      model !== undefined ? { apply: model } : { fit: components !== undefined ? { components } : { varianceShare } },
   );
 
 /** A requested PCA: what the PCA step accepts. `{}` fits with the default share. */
 export const pcaRequestSchema = z.union([shorthandSchema, requestObjectSchema], {
-  error: 'expected null, a variance share in (0, 1), a whole number of components, {}, { varianceShare }, { components } or { model: "<uri of model.json>" }',
+  error:
+    'expected null, a variance share in (0, 1), a whole number of components, {}, { varianceShare }, { components } or { model: "<uri of model.json>" }',
 });
 
 /** The `pca` setting of a run: null (no PCA) or a request. */
@@ -47,7 +56,9 @@ export function parsePcaText(text: string): number | null {
   if (trimmed === 'off' || trimmed === 'none' || trimmed === 'null') return null;
   const value = Number(trimmed);
   if (trimmed === '' || !shorthandSchema.safeParse(value).success) {
-    throw new ConfigError(`invalid PCA setting ${JSON.stringify(text)}: expected off, a variance share in (0, 1) such as 0.95, or a number of components such as 64`);
+    throw new ConfigError(
+      `invalid PCA setting ${JSON.stringify(text)}: expected off, a variance share in (0, 1) such as 0.95, or a number of components such as 64`,
+    );
   }
   return value;
 }

@@ -18,8 +18,8 @@ import {
   tableFromIPC,
   tableToIPC,
   Utf8,
-  vectorFromArray,
   type Vector,
+  vectorFromArray,
 } from 'apache-arrow';
 import type { Failure, FailureCode } from '../failures.ts';
 
@@ -88,11 +88,26 @@ export function featuresVector(
 
 export function sourceColumns(rows: readonly SourceFields[]) {
   return {
-    path: vectorFromArray(rows.map((r) => r.path), new Utf8()),
-    label: vectorFromArray(rows.map((r) => r.label), new Utf8()),
-    size: vectorFromArray(rows.map((r) => BigInt(r.size)), new Int64()),
-    etag: vectorFromArray(rows.map((r) => r.etag), new Utf8()),
-    sha256: vectorFromArray(rows.map((r) => r.sha256), new Utf8()),
+    path: vectorFromArray(
+      rows.map((r) => r.path),
+      new Utf8(),
+    ),
+    label: vectorFromArray(
+      rows.map((r) => r.label),
+      new Utf8(),
+    ),
+    size: vectorFromArray(
+      rows.map((r) => BigInt(r.size)),
+      new Int64(),
+    ),
+    etag: vectorFromArray(
+      rows.map((r) => r.etag),
+      new Utf8(),
+    ),
+    sha256: vectorFromArray(
+      rows.map((r) => r.sha256),
+      new Utf8(),
+    ),
   };
 }
 
@@ -118,8 +133,14 @@ export function encodeShard(rows: readonly ShardRow[], featureLength: number, me
   const columns = {
     ...sourceColumns(rows),
     features: featuresVector(rows, featureLength),
-    error_code: vectorFromArray(rows.map((r) => r.failure?.code ?? null), new Utf8()),
-    error_message: vectorFromArray(rows.map((r) => r.failure?.message ?? null), new Utf8()),
+    error_code: vectorFromArray(
+      rows.map((r) => r.failure?.code ?? null),
+      new Utf8(),
+    ),
+    error_message: vectorFromArray(
+      rows.map((r) => r.failure?.message ?? null),
+      new Utf8(),
+    ),
   };
   return tableToIPC(new Table([recordBatchOf(columns, ['path', 'label', 'size'], { ...metadata })]), 'file');
 }

@@ -39,10 +39,7 @@ export class S3Storage implements Storage {
   }
 
   async *list(prefix = ''): AsyncIterable<StoredObject> {
-    const pages = paginateListObjectsV2(
-      { client: this.client },
-      { Bucket: this.bucket, Prefix: this.prefix + normalizePrefix(prefix) },
-    );
+    const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix + normalizePrefix(prefix) });
     try {
       for await (const page of pages) {
         for (const object of page.Contents ?? []) {

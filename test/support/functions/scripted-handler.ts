@@ -3,8 +3,8 @@
  * Wrapped by middy like the real handlers, which arms its timeout from the context the runner gives.
  */
 import { randomUUID } from 'node:crypto';
-import middy from '@middy/core';
 import { threadId } from 'node:worker_threads';
+import middy from '@middy/core';
 import { StorageUnavailableError } from '../../../functions/shared/errors.ts';
 
 // Module scope runs once per worker, as a Lambda's init runs once per sandbox.

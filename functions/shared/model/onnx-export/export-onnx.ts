@@ -36,7 +36,12 @@ export async function exportOnnx(modelDir: string, outputPath: string, options: 
   try {
     const maxDifference = options.verify ? await verifyOnnxExport(modelDir, partial) : undefined;
     await rename(partial, outputPath);
-    return { path: outputPath, bytes: bytes.byteLength, sourceModel: descriptor.id, ...(maxDifference !== undefined ? { maxDifference } : {}) };
+    return {
+      path: outputPath,
+      bytes: bytes.byteLength,
+      sourceModel: descriptor.id,
+      ...(maxDifference !== undefined ? { maxDifference } : {}),
+    };
   } finally {
     await rm(partial, { force: true });
   }

@@ -22,12 +22,12 @@ import { ModelExportError } from '../../errors.ts';
 import { decodeWeights, type Weight } from '../graph-model-files.ts';
 import type { ModelDescriptor } from '../model-descriptor.ts';
 import {
-  sourceModelKey,
-  tensorDataType,
   type AttributeProto,
   type ModelProto,
   type NodeProto,
+  sourceModelKey,
   type TensorProto,
+  tensorDataType,
   type ValueInfoProto,
 } from '../onnx-schema.ts';
 
