@@ -4,7 +4,7 @@
  * The run's settings are computed as the definition's ApplyDefaults state does: defaults, shallowly overridden
  * by the execution input.
  */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
@@ -60,7 +60,7 @@ export function awsClients(arn?: string): { sfn: SFNClient; cloudFormation: Clou
 }
 
 export async function stateMachineArnOf(stackName: string, cloudFormation: CloudFormationClient): Promise<string> {
-  let outputs;
+  let outputs: Output[];
   try {
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
     outputs = Stacks?.[0]?.Outputs ?? [];

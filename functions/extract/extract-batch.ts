@@ -73,7 +73,9 @@ export async function extractBatch(
     const t0 = performance.now();
     const vectors = await engine.extract(pending.map((p) => p.pixels));
     inferenceMillis += performance.now() - t0;
-    pending.forEach((p, i) => (p.row.features = vectors[i] ?? null));
+    pending.forEach((p, i) => {
+      p.row.features = vectors[i] ?? null;
+    });
     pending = [];
   };
   for await (const { row, pixels } of prepared) {

@@ -111,9 +111,16 @@ async function requireStaged(output: Storage, runId: string, parts: readonly str
 /** Every image the run re-processed: its rows (the `path` column of its parts) and its failure records. */
 async function runPaths(output: Storage, runId: string, staged: readonly StoredObject[], concurrency: number): Promise<Set<string>> {
   const paths = new Set<string>();
-  await pMap(staged, async (object) => (await readPartPaths(await openPart(output, object))).forEach((path) => paths.add(path)), {
-    concurrency,
-  });
+  await pMap(
+    staged,
+    async (object) =>
+      (await readPartPaths(await openPart(output, object))).forEach((path) => {
+        paths.add(path);
+      }),
+    {
+      concurrency,
+    },
+  );
   for (const failure of await readFailureRecords(output, runId)) paths.add(failure.path);
   return paths;
 }

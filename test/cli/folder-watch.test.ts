@@ -61,7 +61,9 @@ beforeAll(async () => {
         env: process.env,
       });
       finished.push({ batch, outcome });
-      waiting.splice(0).forEach((resolve) => resolve());
+      waiting.splice(0).forEach((resolve) => {
+        resolve();
+      });
     },
     onError: (error) => errors.push(error),
   });
@@ -115,7 +117,9 @@ describe('featurize watch', () => {
     const waiters: (() => void)[] = [];
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      waiters.splice(0).forEach((wake) => wake());
+      waiters.splice(0).forEach((wake) => {
+        wake();
+      });
     });
     const saw = async (text: string) => {
       while (!stdout.includes(text)) await new Promise<void>((resolve) => waiters.push(resolve));

@@ -68,7 +68,7 @@ describe('featurize on the Fruits-360 sample', () => {
   it('shows that dataset with inspect: schema, 900 rows, 1280 floats, 30 labels of 30 rows, first rows', async () => {
     const result = await featurize(['inspect', join(dir, 'out')]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^schema\n(  .+\n)+/m);
+    expect(result.stdout).toMatch(/^schema\n( {2}.+\n)+/m);
     expect(result.stdout).toMatch(/^ {2}features +list<float>/m);
     expect(result.stdout).toMatch(/^rows +900$/m);
     expect(result.stdout).toMatch(/^vectors +1280 float32 each$/m);
@@ -88,7 +88,9 @@ describe('featurize on the Fruits-360 sample', () => {
     let largest = 0;
     for (const row of rows) {
       const onnx = localVectors.get(String(row.path).slice(sampleDir.length + 1))!;
-      (row.features as number[]).forEach((value, i) => (largest = Math.max(largest, Math.abs(value - onnx[i]!))));
+      (row.features as number[]).forEach((value, i) => {
+        largest = Math.max(largest, Math.abs(value - onnx[i]!));
+      });
     }
     expect(largest).toBeLessThanOrEqual(1e-4);
     const [engine] = await query(

@@ -85,9 +85,17 @@ describe('pca handler', () => {
     expect(result.varianceShare).toBeGreaterThanOrEqual(0.9);
     expect(model.samples).toBe(1500);
     expect(model.source).toEqual({ runId: 'run-1', ...testSource });
-    model.mean.forEach((value, i) => expect(value).toBeCloseTo(expected.mean[i]!, 12));
-    model.eigenvalues.forEach((value, i) => expect(value).toBeCloseTo(expected.eigenvalues[i]!, 10));
-    model.components.forEach((axis, j) => axis.forEach((value, i) => expect(value).toBeCloseTo(expected.components[j]![i]!, 8)));
+    model.mean.forEach((value, i) => {
+      expect(value).toBeCloseTo(expected.mean[i]!, 12);
+    });
+    model.eigenvalues.forEach((value, i) => {
+      expect(value).toBeCloseTo(expected.eigenvalues[i]!, 10);
+    });
+    model.components.forEach((axis, j) => {
+      axis.forEach((value, i) => {
+        expect(value).toBeCloseTo(expected.components[j]![i]!, 8);
+      });
+    });
 
     const partition = 'features-pca/pca_model=run-1/';
     expect((await listParts(storage, partition)).map((part) => part.key)).toEqual(

@@ -36,7 +36,7 @@ export async function writeSampleRun(
   });
   for (const key of staged) await output.copy(key, publishedPartKey(key));
   const failed = failures ? sampleFailures : [];
-  if (failures) await output.write(failuresKey(runId), failed.map((f) => JSON.stringify(f)).join('\n') + '\n');
+  if (failures) await output.write(failuresKey(runId), `${failed.map((f) => JSON.stringify(f)).join('\n')}\n`);
   if (validationReport) {
     const labels: Record<string, number> = {};
     for (const row of rows) labels[row.label] = (labels[row.label] ?? 0) + 1;

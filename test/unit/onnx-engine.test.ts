@@ -44,7 +44,9 @@ describe('the ONNX engine', () => {
     try {
       const cases = (await referenceCases()).slice(0, 3);
       const vectors = await engine.extract(cases.map((c) => c.pixels));
-      vectors.forEach((vector, i) => expect(maxAbsDifference(vector, cases[i]!.features)).toBeLessThanOrEqual(1e-4));
+      vectors.forEach((vector, i) => {
+        expect(maxAbsDifference(vector, cases[i]!.features)).toBeLessThanOrEqual(1e-4);
+      });
     } finally {
       engine.dispose();
     }

@@ -61,7 +61,9 @@ describe('ONNX export of the TF.js graph model', () => {
           top5.map((i) => i - 1),
           reference.id,
         ).toEqual(reference.top5.map((t) => t.imagenet));
-        reference.top5.forEach((t) => expect(Math.abs(p[t.imagenet + 1]! - t.p)).toBeLessThanOrEqual(1e-4));
+        reference.top5.forEach((t) => {
+          expect(Math.abs(p[t.imagenet + 1]! - t.p)).toBeLessThanOrEqual(1e-4);
+        });
       }
     } finally {
       await session.release();

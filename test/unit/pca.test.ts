@@ -75,8 +75,12 @@ function modelOf(fit: ReturnType<typeof fitPca>, selection: PcaSelection): PcaMo
 describe('PCA fit', () => {
   it('recovers planted principal axes (up to sign) and their variances, and nothing else', () => {
     const fit = fitPca(accumulate(planted.rows), { components: 3 });
-    fit.components.forEach((axis, j) => expect(Math.abs(dot(axis, planted.axes[j]!))).toBeCloseTo(1, 12));
-    fit.components.forEach((axis) => expect(dot(axis, axis)).toBeCloseTo(1, 12));
+    fit.components.forEach((axis, j) => {
+      expect(Math.abs(dot(axis, planted.axes[j]!))).toBeCloseTo(1, 12);
+    });
+    fit.components.forEach((axis) => {
+      expect(dot(axis, axis)).toBeCloseTo(1, 12);
+    });
     expect(Array.from(fit.eigenvalues.subarray(0, 3))).toEqual(planted.variances.map((v) => expect.closeTo(v, 10)));
     expect(Math.max(...fit.eigenvalues.subarray(3))).toBeLessThan(1e-12);
     expect(Array.from(fit.mean)).toEqual(Array.from(planted.mean));
@@ -135,9 +139,13 @@ describe('streaming covariance', () => {
     const reference = twoPassCovariance(rows);
     for (const sizes of [[1], [7, 64, 3], [250], [499, 1]]) {
       const streamed = accumulate(rows, sizes).covariance();
-      streamed.forEach((value, i) => expect(value).toBeCloseTo(whole[i]!, 12));
+      streamed.forEach((value, i) => {
+        expect(value).toBeCloseTo(whole[i]!, 12);
+      });
     }
-    whole.forEach((value, i) => expect(value).toBeCloseTo(reference[i]!, 12));
+    whole.forEach((value, i) => {
+      expect(value).toBeCloseTo(reference[i]!, 12);
+    });
   });
 });
 
@@ -145,7 +153,10 @@ describe('streaming covariance', () => {
 function twoPassCovariance(rows: readonly Float64Array[]): Float64Array {
   const d = rows[0]!.length;
   const mean = new Float64Array(d);
-  for (const row of rows) row.forEach((v, i) => (mean[i]! += v / rows.length));
+  for (const row of rows)
+    row.forEach((v, i) => {
+      mean[i]! += v / rows.length;
+    });
   const covariance = new Float64Array(d * d);
   for (const row of rows) {
     for (let i = 0; i < d; i++)

@@ -76,7 +76,10 @@ export async function readPartPaths(part: PartFile): Promise<string[]> {
     metadata: part.metadata,
     columns: ['path'],
     compressors,
-    onComplete: (rows) => rows.forEach((row) => paths.push(row[0] as string)),
+    onComplete: (rows) =>
+      rows.forEach((row) => {
+        paths.push(row[0] as string);
+      }),
   });
   return paths;
 }

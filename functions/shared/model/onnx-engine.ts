@@ -83,7 +83,7 @@ class OnnxEngine implements FeatureEngine {
     const { inputNode, outputNode, inputSize, featureLength } = this.descriptor;
     const input = new ort.Tensor('float32', normalizePixels(images, this.descriptor), [images.length, inputSize, inputSize, 3]);
     const output = (await this.session.run({ [inputNode]: input }, [outputNode]))[outputNode];
-    if (!output || output.type !== 'float32') {
+    if (output?.type !== 'float32') {
       throw new ModelLoadError(
         `output ${outputNode} has shape [${output?.dims}] (${output?.type}), expected [n, ${featureLength}] float32`,
       );

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, type Dirent } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
@@ -16,7 +16,7 @@ export class FsStorage implements Storage {
 
   async *list(prefix = ''): AsyncIterable<StoredObject> {
     const base = join(this.root, normalizePrefix(prefix));
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(base, { recursive: true, withFileTypes: true });
     } catch (error) {

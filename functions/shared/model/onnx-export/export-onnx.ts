@@ -74,7 +74,11 @@ export async function verifyOnnxExport(modelDir: string, onnxPath: string): Prom
     const images = probeImages(tfjs.descriptor.inputSize);
     const [expected, actual] = [await tfjs.extract(images), await onnx.extract(images)];
     let max = 0;
-    expected.forEach((vector, i) => vector.forEach((v, j) => (max = Math.max(max, Math.abs(v - actual[i]![j]!)))));
+    expected.forEach((vector, i) => {
+      vector.forEach((v, j) => {
+        max = Math.max(max, Math.abs(v - actual[i]![j]!));
+      });
+    });
     if (!(max <= featureTolerance)) {
       throw new ModelExportError(`the ONNX export differs from the TF.js model by ${max} (tolerance ${featureTolerance}): not written`);
     }
