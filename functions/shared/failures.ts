@@ -1,6 +1,21 @@
-/** Why an input produced no vector. Stable codes: reports, dashboards and retries branch on them. */
+/**
+ * Why a listed input produced no vector. Stable codes: reports, dashboards and retries branch on them.
+ *
+ * Each code has a kind, which decides what it does to a run:
+ * - `skipped`: not an image at all (a hidden file, an S3 folder marker); counted apart, never a failure;
+ * - `bad-input`: this one file cannot give a vector (empty, corrupt, unsupported, too large, an unusable name);
+ *   recorded and reported, and the run's good images are published all the same;
+ * - `systemic`: the pipeline could not do its work (a read failed, a batch failed after its retries); the run's
+ *   tolerated failure percentage applies to these only.
+ */
 export const failureCodes = {
-  /** Zero bytes (also S3 "folder" markers). */
+  /** A name starting with `.`, or inside such a folder: system files, partial downloads. */
+  HIDDEN: 'a hidden file or folder (name starting with "."), skipped',
+  /** A zero-byte S3 key ending in `/`, which the S3 console creates for a folder. */
+  FOLDER_MARKER: 'an S3 folder marker, skipped',
+  /** A file name that is not valid UTF-8: it cannot be a path in the dataset. */
+  BAD_NAME: 'the file name is not valid UTF-8: rename it',
+  /** Zero bytes. */
   EMPTY: 'the object has no bytes',
   /** Not a raster format this build decodes: text, SVG, BMP, JPEG 2000, HEIC (HEVC)... */
   UNSUPPORTED_FORMAT: 'not a raster image format that can be decoded',
@@ -15,6 +30,20 @@ export const failureCodes = {
 } as const;
 
 export type FailureCode = keyof typeof failureCodes;
+
+export type FailureKind = 'skipped' | 'bad-input' | 'systemic';
+
+export const failureKinds: Readonly<Record<FailureCode, FailureKind>> = {
+  HIDDEN: 'skipped',
+  FOLDER_MARKER: 'skipped',
+  BAD_NAME: 'bad-input',
+  EMPTY: 'bad-input',
+  UNSUPPORTED_FORMAT: 'bad-input',
+  CORRUPT: 'bad-input',
+  TOO_LARGE: 'bad-input',
+  READ_FAILED: 'systemic',
+  BATCH_FAILED: 'systemic',
+};
 
 export interface Failure {
   code: FailureCode;
@@ -31,4 +60,14 @@ export function countFailureCodes(failures: Iterable<Failure>): Partial<Record<F
   const counts: Partial<Record<FailureCode, number>> = {};
   for (const { code } of failures) counts[code] = (counts[code] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * Why a listed key is not an image to extract, or undefined for a key to extract. One rule for every way a run
+ * finds its inputs: `featurize run` and `watch` over a folder, the map's S3 listing, and the upload trigger.
+ */
+export function skipReason(key: string): Extract<FailureCode, 'HIDDEN' | 'FOLDER_MARKER'> | undefined {
+  if (key.endsWith('/')) return 'FOLDER_MARKER';
+  if (key.split('/').some((segment) => segment.startsWith('.'))) return 'HIDDEN';
+  return undefined;
 }
