@@ -3,7 +3,7 @@
  * total, images/s, failures); otherwise (CI, a log file) one plain line every few seconds.
  */
 import { SingleBar } from 'cli-progress';
-import type { ExtractBatchResult } from '../functions/extract/extract-batch.ts';
+import type { ExtractBatchResult } from '../statemachine/contracts.ts';
 import type { ChildOutcome, MapRunObserver } from '../statemachine/local/distributed-map.ts';
 
 const lineIntervalMs = 5000;

@@ -1,11 +1,14 @@
 /** What a finished run prints: its outcome, the images' accounting, the time it took, where the results are. */
-import type { PcaRunResult } from '../functions/pca/run-pca.ts';
-import type { PublishResult } from '../functions/publish/publish-run.ts';
-import type { ReduceResult } from '../functions/reduce/reduce-run.ts';
 import { featuresPrefix, reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
-import { type StepError, stepErrorText } from '../functions/shared/step-error.ts';
 import type { Storage } from '../functions/shared/storage/storage.ts';
-import type { ValidationResult } from '../functions/validate/validate-run.ts';
+import {
+  type PcaRunResult,
+  type PublishResult,
+  type ReduceResult,
+  type StepError,
+  stepErrorText,
+  type ValidationResult,
+} from '../statemachine/contracts.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
 
 /** The execution's state as the summary reads it: what each step's ResultPath (or Catch) put there. */

@@ -2,6 +2,7 @@
  * How long the extract function may run on one batch. Each Distributed Map batch is an EXPRESS child execution,
  * which Step Functions stops after five minutes, retries included: the timeout must leave room for them.
  */
+import type { Retrier } from '../statemachine/definition.ts';
 
 /** A fresh container loads the model (~14 MB of weights) and warms the backend before its first image. */
 export const coldStartSeconds = 10;
@@ -15,15 +16,6 @@ export const expressChildLimitSeconds = 300;
  */
 export function extractTimeoutSeconds(maxItemsPerBatch: number, msPerImage: number): number {
   return Math.ceil(2 * (coldStartSeconds + (maxItemsPerBatch * msPerImage) / 1000));
-}
-
-/** The fields of an ASL Retrier that decide how long retrying takes. */
-export interface Retrier {
-  ErrorEquals: string[];
-  IntervalSeconds?: number;
-  MaxAttempts?: number;
-  BackoffRate?: number;
-  MaxDelaySeconds?: number;
 }
 
 const timeoutErrors = ['Sandbox.Timedout', 'States.Timeout', 'States.TaskFailed', 'States.ALL'];

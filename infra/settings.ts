@@ -6,6 +6,18 @@ import { z } from 'zod';
 import { defaultEngine, defaultResize, engineNames, resizeModes } from '../functions/shared/config.ts';
 import { pcaDefaultSubstitution } from '../functions/shared/pca/pca-setting.ts';
 import { normalizePrefix } from '../functions/shared/storage/storage.ts';
+import { type StepName, steps } from '../statemachine/steps.ts';
+
+/** Each step's memory: context `<step>MemoryMb` (extractMemoryMb...), environment `FEATURIZE_<STEP>_MEMORY_MB`. */
+export type MemorySettingName = `${Uncapitalize<StepName>}MemoryMb`;
+
+export function memorySettingName(step: { name: StepName }): MemorySettingName {
+  return `${step.name[0]!.toLowerCase()}${step.name.slice(1)}MemoryMb` as MemorySettingName;
+}
+
+const memorySources = Object.fromEntries(
+  steps.map((step) => [memorySettingName(step), { env: `FEATURIZE_${step.name.toUpperCase()}_MEMORY_MB`, default: step.memoryMb }]),
+) as Record<MemorySettingName, { env: string; default: number }>;
 
 /** Where each setting comes from and what it defaults to: the README's table is this one. */
 export const settingSources = {
@@ -22,18 +34,11 @@ export const settingSources = {
    * ~11 ms ONNX Runtime per core for inference alone (npm run tune:onnx); 40 keeps room for large photos.
    */
   msPerImage: { env: 'FEATURIZE_MS_PER_IMAGE', default: 40 },
-  extractMemoryMb: { env: 'FEATURIZE_EXTRACT_MEMORY_MB', default: 3008 },
-  reduceMemoryMb: { env: 'FEATURIZE_REDUCE_MEMORY_MB', default: 3008 },
-  validateMemoryMb: { env: 'FEATURIZE_VALIDATE_MEMORY_MB', default: 2048 },
-  /** Publishing copies server-side; it rewrites an older part a row group at a time, as the validator reads one. */
-  publishMemoryMb: { env: 'FEATURIZE_PUBLISH_MEMORY_MB', default: 2048 },
   /** ONNX Runtime by default (functions/shared/config.ts has the figures); tfjs runs tfjs-node in the image. */
   engine: { env: 'FEATURIZE_ENGINE', default: defaultEngine },
   resize: { env: 'FEATURIZE_RESIZE', default: defaultResize },
   /** The TF.js model folder the extract function loads, inside its image (build/model/ is baked in at /opt/model/). */
   modelDir: { env: 'FEATURIZE_IMAGE_MODEL_DIR', default: '/opt/model/tfjs' },
-  pcaMemoryMb: { env: 'FEATURIZE_PCA_MEMORY_MB', default: 3008 },
-  reportMemoryMb: { env: 'FEATURIZE_REPORT_MEMORY_MB', default: 1024 },
   /** The runs' default PCA (execution input overrides it): off, a variance share in (0, 1), or a component count. */
   pca: { env: 'FEATURIZE_PCA', default: 'off' },
   stateMachineLogLevel: { env: 'FEATURIZE_STATE_MACHINE_LOG_LEVEL', default: 'ERROR' },
@@ -41,6 +46,7 @@ export const settingSources = {
   intermediateExpirationDays: { env: 'FEATURIZE_INTERMEDIATE_EXPIRATION_DAYS', default: 7 },
   uploadBatchWindowSeconds: { env: 'FEATURIZE_UPLOAD_BATCH_WINDOW_SECONDS', default: 60 },
   uploadBatchSize: { env: 'FEATURIZE_UPLOAD_BATCH_SIZE', default: 1000 },
+  ...memorySources,
 } as const;
 
 export type SettingName = keyof typeof settingSources;
@@ -62,13 +68,6 @@ const schema = z
     maxConcurrency: int(1, 10_000),
     toleratedFailurePercentage: z.coerce.number().min(0).max(100),
     msPerImage: z.coerce.number().positive().max(10_000),
-    // Lambda's memory range; new accounts start with a reduced memory quota (3008 MB fits it).
-    extractMemoryMb: int(512, 10_240),
-    reduceMemoryMb: int(512, 10_240),
-    validateMemoryMb: int(512, 10_240),
-    publishMemoryMb: int(512, 10_240),
-    pcaMemoryMb: int(512, 10_240),
-    reportMemoryMb: int(512, 10_240),
     // The text of ${PcaDefault}: `null`, a share or a count (refused with the accepted forms named).
     pca: z.coerce.string().transform((text, context) => {
       try {
@@ -87,6 +86,11 @@ const schema = z
     // SQS event source limits: a window of at most 5 minutes, at most 10,000 messages.
     uploadBatchWindowSeconds: int(0, 300),
     uploadBatchSize: int(1, 10_000),
+    // Lambda's memory range; new accounts start with a reduced memory quota (3008 MB fits it).
+    ...(Object.fromEntries(steps.map((step) => [memorySettingName(step), int(512, 10_240)])) as Record<
+      MemorySettingName,
+      ReturnType<typeof int>
+    >),
   })
   .refine((s) => s.uploadBatchWindowSeconds > 0 || s.uploadBatchSize <= 10, {
     message: 'more than 10 messages per batch needs a batching window of at least 1 second (SQS event source)',

@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { pMapIterable } from 'p-map';
+import type { ExtractBatchResult } from '../../statemachine/contracts.ts';
 import { ObjectReadError } from '../shared/errors.ts';
-import { countFailureCodes, type Failure, type FailureCode } from '../shared/failures.ts';
+import { countFailureCodes, type Failure } from '../shared/failures.ts';
 import { describePreprocessing, type PreprocessOptions, preprocessImage } from '../shared/images/preprocess-image.ts';
 import type { FeatureEngine } from '../shared/model/feature-engine.ts';
 import { batchIdOf, intermediateTags, shardKey } from '../shared/run-layout.ts';
@@ -35,21 +36,6 @@ export interface ExtractBatchRequest {
   items: readonly BatchItem[];
   input: Storage;
   output: Storage;
-}
-
-/** What the state machine keeps of a batch (small: the map's ResultWriter stores one per batch). */
-export interface ExtractBatchResult {
-  runId: string;
-  batchId: string;
-  /** Shard key relative to the output location. */
-  shard: string;
-  items: number;
-  vectors: number;
-  failures: number;
-  failureCodes: Partial<Record<FailureCode, number>>;
-  engine: string;
-  modelId: string;
-  millis: { total: number; inference: number };
 }
 
 export async function extractBatch(

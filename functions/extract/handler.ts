@@ -10,14 +10,14 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import { type BatchEvent, batchEventSchema, type ExtractBatchResult } from '../../statemachine/contracts.ts';
 import { extractionSettings } from '../shared/config.ts';
-import { type BatchEvent, batchEventSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { featureEngine } from '../shared/model/feature-engine.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { unquoteEtag } from '../shared/storage/s3-storage.ts';
-import { type ExtractBatchResult, extractBatch } from './extract-batch.ts';
+import { extractBatch } from './extract-batch.ts';
 
 // Read once per container: a bad setting fails the cold start, loudly.
 const settings = extractionSettings();

@@ -8,23 +8,13 @@
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { z } from 'zod';
+import { type PcaEvent, type PcaRunResult, pcaEventSchema } from '../../statemachine/contracts.ts';
 import { reduceSettings } from '../shared/config.ts';
-import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger } from '../shared/observability.ts';
 import { decodePcaModel } from '../shared/pca/pca-model.ts';
-import { pcaRequestSchema } from '../shared/pca/pca-setting.ts';
 import { openObjectUri, openStorage } from '../shared/storage/open-storage.ts';
-import { type PcaRunRequest, type PcaRunResult, runPca } from './run-pca.ts';
-
-export const pcaEventSchema = z.object({
-  runId: runIdSchema,
-  output: storageLocationSchema,
-  pca: pcaRequestSchema,
-});
-
-export type PcaEvent = z.infer<typeof pcaEventSchema>;
+import { type PcaRunRequest, runPca } from './run-pca.ts';
 
 // The reduced parts are written like the feature parts: the same FEATURIZE_ROW_GROUP_ROWS, read once.
 const { rowGroupRows } = reduceSettings();

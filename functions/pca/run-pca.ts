@@ -11,6 +11,8 @@
  * Memory: the width² covariance (13 MB at 1280) and its eigenvectors, one row group of input rows, and one
  * reduced part (k/1280 of its source's vectors). Knows nothing of Lambda.
  */
+
+import type { PcaRunResult } from '../../statemachine/contracts.ts';
 import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
 import { PcaError } from '../shared/errors.ts';
 import { applyPca, encodePcaModel, keptVarianceShare, type PcaModel, type PcaSelection, type PcaSource } from '../shared/pca/pca-model.ts';
@@ -28,30 +30,6 @@ export interface PcaRunRequest {
   mode: { fit: PcaSelection } | { apply: PcaModel; from: string };
   /** Rows per row group of the reduced parts. */
   rowGroupRows: number;
-}
-
-/** What the state machine keeps of the step (small), and what the report reads. */
-export interface PcaRunResult {
-  runId: string;
-  modelId: string;
-  /** The model's key relative to the output location. */
-  model: string;
-  /** False when a saved model was applied. */
-  fitted: boolean;
-  components: number;
-  /** The share of the total variance of the fitted vectors that the kept components explain. */
-  varianceShare: number;
-  /** Rows of this run reduced. */
-  rows: number;
-  /** This run's parts reduced. */
-  parts: number;
-  /** Older reduced parts of the model's partition reduced again: publishing rewrote their source since. */
-  rewrittenParts: number;
-  /** Reduced parts removed: their source part is no longer in features/ (a full run replaced it, or it emptied). */
-  removedParts: number;
-  /** The folder of the reduced parts, relative to the output location. */
-  dataset: string;
-  millis: { covariance: number; eigen: number; project: number; total: number };
 }
 
 export async function runPca(request: PcaRunRequest): Promise<PcaRunResult> {

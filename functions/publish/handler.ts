@@ -12,21 +12,13 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { z } from 'zod';
+import { type PublishEvent, type PublishResult, publishEventSchema } from '../../statemachine/contracts.ts';
 import { reduceSettings } from '../shared/config.ts';
-import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { type PublishResult, publishRun } from './publish-run.ts';
+import { publishRun } from './publish-run.ts';
 import { readAudit } from './read-audit.ts';
-
-export const publishEventSchema = z.object({
-  runId: runIdSchema,
-  output: storageLocationSchema,
-});
-
-export type PublishEvent = z.infer<typeof publishEventSchema>;
 
 // Rewritten parts are written like the reducer's (the same FEATURIZE_ROW_GROUP_ROWS), read once per container.
 const { rowGroupRows, readConcurrency } = reduceSettings();

@@ -13,6 +13,7 @@
  * retry copies from, and their intermediate tag lets the bucket's lifecycle expire them.
  */
 import pMap from 'p-map';
+import type { PublishResult, RunMode } from '../../statemachine/contracts.ts';
 import {
   listParts,
   openPart,
@@ -23,10 +24,10 @@ import {
   readPartRowGroups,
 } from '../shared/dataset/feature-parts.ts';
 import { type DatasetRow, encodeParquet } from '../shared/dataset/parquet-writer.ts';
-import { planPublish, type RunMode } from '../shared/dataset/publish-plan.ts';
+import { planPublish } from '../shared/dataset/publish-plan.ts';
 import { RunArtifactError } from '../shared/errors.ts';
+import { readFailureRecords } from '../shared/failures-file.ts';
 import { logger } from '../shared/observability.ts';
-import { readFailureRecords } from '../shared/run-failures.ts';
 import { stagedPartsPrefix } from '../shared/run-layout.ts';
 import type { Storage, StoredObject } from '../shared/storage/storage.ts';
 
@@ -44,19 +45,6 @@ export interface PublishOptions {
   /** Parts copied, or read for their paths, at once. */
   readConcurrency: number;
   now?: Date;
-}
-
-/** What the state machine keeps of the publish step (small: it travels in the execution's state). */
-export interface PublishResult {
-  runId: string;
-  mode: RunMode;
-  /** The run's parts in features/, keys relative to the output location. */
-  parts: string[];
-  /** Parts removed from features/: every other run's in a full run; in an incremental run, those it emptied. */
-  removedParts: number;
-  /** Older parts rewritten without the images this (incremental) run re-processed. */
-  rewrittenParts: number;
-  millis: number;
 }
 
 export async function publishRun(request: PublishRequest, options: PublishOptions): Promise<PublishResult> {

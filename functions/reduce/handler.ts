@@ -12,12 +12,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import { type ReduceResult, type RunEvent, runEventSchema } from '../../statemachine/contracts.ts';
 import { reduceSettings } from '../shared/config.ts';
-import { type RunEvent, runEventSchema } from '../shared/event-schemas.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { type ReduceResult, reduceRun } from './reduce-run.ts';
+import { reduceRun } from './reduce-run.ts';
 
 // Read once per container: a bad setting fails the cold start, loudly.
 const settings = reduceSettings();

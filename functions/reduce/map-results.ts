@@ -26,14 +26,12 @@
  * keys): a success supersedes a failure of the same batch.
  */
 import { z } from 'zod';
-import type { ExtractBatchResult } from '../extract/extract-batch.ts';
+import { batchEventSchema, type ExtractBatchResult, stepErrorText } from '../../statemachine/contracts.ts';
 import { RunArtifactError } from '../shared/errors.ts';
-import { batchEventSchema } from '../shared/event-schemas.ts';
 import type { FailureRecord } from '../shared/failures.ts';
 import { parseJsonDocument } from '../shared/json-document.ts';
 import { logger } from '../shared/observability.ts';
 import { batchIdOf, mapResultsPrefix } from '../shared/run-layout.ts';
-import { stepErrorText } from '../shared/step-error.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { normalizePrefix, type Storage } from '../shared/storage/storage.ts';
 

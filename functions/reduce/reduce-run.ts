@@ -13,12 +13,13 @@
  * parts with the same rows and removes any extra part an earlier attempt left.
  */
 import { pMapIterable } from 'p-map';
+import type { ReduceResult } from '../../statemachine/contracts.ts';
 import { listParts, partMetadataKeys } from '../shared/dataset/feature-parts.ts';
 import { type DatasetRow, encodeParquet, inGroups } from '../shared/dataset/parquet-writer.ts';
 import { RunArtifactError } from '../shared/errors.ts';
-import { countFailureCodes, type FailureCode, type FailureRecord } from '../shared/failures.ts';
+import { countFailureCodes, type FailureRecord } from '../shared/failures.ts';
+import { writeFailureRecords } from '../shared/failures-file.ts';
 import { logger } from '../shared/observability.ts';
-import { writeFailureRecords } from '../shared/run-failures.ts';
 import { intermediateTags, partKey, stagedPartsPrefix } from '../shared/run-layout.ts';
 import { decodeShard, type ShardMetadata } from '../shared/shards/shard-file.ts';
 import type { Storage } from '../shared/storage/storage.ts';
@@ -36,26 +37,6 @@ export interface ReduceOptions {
   rowGroupRows: number;
   readConcurrency: number;
   now?: Date;
-}
-
-/** What the state machine keeps of the reduce step (small: it travels in the execution's state). */
-export interface ReduceResult {
-  runId: string;
-  /** Items across the map's result files. */
-  listed: number;
-  /** Rows written to this run's staged parts. */
-  rows: number;
-  failures: number;
-  failureCodes: Partial<Record<FailureCode, number>>;
-  /** This run's staged parts (runs/<runId>/parts/), keys relative to the output location. */
-  parts: string[];
-  /** Null when no batch succeeded. */
-  modelId: string | null;
-  engine: string | null;
-  /** Wall time of the step (the run report's timings). */
-  millis: number;
-  /** The extract function's time, summed over the succeeded batches: all of it, and inference alone. */
-  extractMillis: { batches: number; inference: number };
 }
 
 export async function reduceRun(request: ReduceRequest, options: ReduceOptions): Promise<ReduceResult> {

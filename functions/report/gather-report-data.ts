@@ -3,10 +3,11 @@
  * failure records, the run's staged parts, the PCA model and reduced parts, and the step results the state
  * machine holds (publishing's included). Each source may be missing (the run failed early, a step was skipped): the page then says so.
  */
+
+import { type StepError, stepErrorText } from '../../statemachine/contracts.ts';
 import { ObjectReadError, PcaError } from '../shared/errors.ts';
 import { decodePcaModel, explainedVarianceRatio, keptVarianceShare, type PcaModel } from '../shared/pca/pca-model.ts';
 import { failuresKey, reportKey } from '../shared/run-layout.ts';
-import { type StepError, stepErrorText } from '../shared/step-error.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 import { countLabels } from './count-labels.ts';
 import { readFailures } from './read-failures.ts';

@@ -10,37 +10,13 @@
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { z } from 'zod';
-import { runIdSchema, storageLocationSchema } from '../shared/event-schemas.ts';
+import { type ReportEvent, type ReportResult, reportEventSchema } from '../../statemachine/contracts.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger } from '../shared/observability.ts';
 import { reportHtmlKey } from '../shared/run-layout.ts';
-import { stepErrorSchema } from '../shared/step-error.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { gatherReportData } from './gather-report-data.ts';
 import { renderReport } from './render-report.ts';
-
-export const reportEventSchema = z.object({
-  runId: runIdSchema,
-  output: storageLocationSchema,
-  /** The run's pca setting as given: only whether it is null matters here. */
-  pca: z.unknown(),
-  validation: z.unknown(),
-  reduce: z.unknown(),
-  publish: z.unknown(),
-  publishError: stepErrorSchema.nullish(),
-  pcaResult: z.looseObject({ model: z.string(), fitted: z.boolean(), millis: z.unknown() }).nullish(),
-  pcaError: stepErrorSchema.nullish(),
-  startedAt: z.string().optional(),
-});
-
-export type ReportEvent = z.infer<typeof reportEventSchema>;
-
-export interface ReportResult {
-  report: string;
-  location: string;
-  bytes: number;
-}
 
 export async function report(event: ReportEvent): Promise<ReportResult> {
   const output = openStorage(event.output);

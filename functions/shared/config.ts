@@ -20,6 +20,14 @@ export function defaultModelDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.FEATURIZE_MODEL_DIR ?? join(sharedDir(env), 'models', 'mobilenet_v2_100_224_qat_tfjs'));
 }
 
+/**
+ * The model folder the validator checks vector shapes against: FEATURIZE_MODEL_DIR where set (locally the CLI
+ * sets it), else none: the deployed validator has no model folder and checks the default model's shape.
+ */
+export function validationModelDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.FEATURIZE_MODEL_DIR;
+}
+
 export function defaultImagesDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.FEATURIZE_IMAGES_DIR ?? join(sharedDir(env), 'images'));
 }

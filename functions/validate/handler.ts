@@ -12,40 +12,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { z } from 'zod';
-import type { ReduceResult } from '../reduce/reduce-run.ts';
-import { runEventSchema } from '../shared/event-schemas.ts';
-import { failureCodes } from '../shared/failures.ts';
+import { type ValidateEvent, type ValidationResult, validateEventSchema } from '../../statemachine/contracts.ts';
+import { validationModelDir } from '../shared/config.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { defaultVectorShape, loadModelDescriptor } from '../shared/model/model-descriptor.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { listedInputs } from './listed-inputs.ts';
-import { type ValidationResult, validateRun } from './validate-run.ts';
+import { validateRun } from './validate-run.ts';
 
-const count = z.number().int().nonnegative();
-const reduceResultSchema = z.object({
-  runId: z.string(),
-  listed: count,
-  rows: count,
-  failures: count,
-  failureCodes: z.partialRecord(z.enum(Object.keys(failureCodes) as [keyof typeof failureCodes]), count),
-  parts: z.array(z.string()),
-  modelId: z.string().nullable(),
-  engine: z.string().nullable(),
-  millis: count,
-  extractMillis: z.object({ batches: z.number().nonnegative(), inference: z.number().nonnegative() }),
-}) satisfies z.ZodType<ReduceResult>;
-
-export const validateEventSchema = runEventSchema.extend({
-  toleratedFailurePercentage: z.number().min(0).max(100),
-  reduce: reduceResultSchema,
-});
-
-export type ValidateEvent = z.infer<typeof validateEventSchema>;
-
-// Without a model directory (the Lambda has none) vectors are checked against the default model's shape.
-const modelDir = process.env.FEATURIZE_MODEL_DIR;
+const modelDir = validationModelDir();
 
 export async function validate(event: ValidateEvent): Promise<ValidationResult> {
   const result = await validateRun(

@@ -14,14 +14,13 @@
  * vector (a zero-filled buffer), never a picture, and re-reading the source could not excuse it.
  */
 import { parquetSchema, type SchemaTree } from 'hyparquet';
-import type { ReduceResult } from '../reduce/reduce-run.ts';
+import type { Counts, ReduceResult, RunMode, StepError, ValidationResult } from '../../statemachine/contracts.ts';
 import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
-import { type PublishPlan, planPublish, type RunMode } from '../shared/dataset/publish-plan.ts';
+import { type PublishPlan, planPublish } from '../shared/dataset/publish-plan.ts';
 import type { FailureCode, FailureRecord } from '../shared/failures.ts';
+import { readFailureRecords } from '../shared/failures-file.ts';
 import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
-import { readFailureRecords } from '../shared/run-failures.ts';
 import { reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
-import type { StepError } from '../shared/step-error.ts';
 import { parentFolderName, type Storage, type StoredObject } from '../shared/storage/storage.ts';
 
 export type VectorShape = Pick<ModelDescriptor, 'featureLength' | 'featureRange'>;
@@ -43,12 +42,6 @@ export interface Check {
   detail: string;
 }
 
-export interface Counts {
-  listed: number;
-  rows: number;
-  failures: number;
-}
-
 export interface ValidationReport {
   runId: string;
   passed: boolean;
@@ -64,17 +57,6 @@ export interface ValidationReport {
   /** The staged parts audited (runs/<runId>/parts/), keys relative to the output location: what Publish copies. */
   parts: string[];
   checks: Check[];
-}
-
-/** What the state machine keeps at $.validation: its Fail state uses `summary` as the cause. */
-export interface ValidationResult {
-  passed: boolean;
-  summary: string;
-  /** The report's key, relative to the output location. */
-  report: string;
-  counts: Counts;
-  /** Wall time of the step (the run report's timings). */
-  millis: number;
 }
 
 const exampleCount = 3;

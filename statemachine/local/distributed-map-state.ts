@@ -10,9 +10,6 @@ export const listObjectsResource = 'arn:aws:states:::s3:listObjectsV2';
 export const getObjectResource = 'arn:aws:states:::s3:getObject';
 export const putObjectResource = 'arn:aws:states:::s3:putObject';
 
-/** Step Functions' ceiling on a child execution's input, and so on MaxInputBytesPerBatch (256 KiB of JSON). */
-export const maxInputBytesPerBatch = 256 * 1024;
-
 export interface ItemReaderConfig {
   Resource: typeof listObjectsResource | typeof getObjectResource;
   /** listObjectsV2: `{ Bucket, Prefix }`; getObject: `{ Bucket, Key }`. */

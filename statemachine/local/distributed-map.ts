@@ -13,9 +13,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type RunOptions, StateMachine } from 'aws-local-stepfunctions';
-import { StatesRuntimeError, ToleratedFailureThresholdExceededError } from '../../functions/shared/errors.ts';
 import { logger } from '../../functions/shared/observability.ts';
-import { type DistributedMapState, maxInputBytesPerBatch } from './distributed-map-state.ts';
+import { maxInputBytesPerBatch } from '../definition.ts';
+import type { DistributedMapState } from './distributed-map-state.ts';
+import { StatesRuntimeError, ToleratedFailureThresholdExceededError } from './errors.ts';
 import { type ExecutionContext, evaluateTemplate } from './evaluate-template.ts';
 import { batchItems } from './item-batcher.ts';
 import { readItems } from './item-reader.ts';

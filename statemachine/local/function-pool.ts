@@ -3,7 +3,7 @@
  * Each worker imports the handler module once (one model per worker); the main thread only hands out events.
  */
 import { Piscina } from 'piscina';
-import { FunctionError, RuntimeExitError } from '../../functions/shared/errors.ts';
+import { FunctionError, RuntimeExitError } from './errors.ts';
 import type { FunctionWorkerData, Invocation } from './function-worker.ts';
 
 export interface FunctionPoolOptions {

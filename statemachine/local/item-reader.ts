@@ -6,10 +6,11 @@
  *  - s3:getObject `{ Bucket, Key }` with ReaderConfig.InputType JSON: the items of a JSON array.
  * Any failure to list or read is States.ItemReaderFailed, which the definition's Catch can handle.
  */
-import { ItemReaderFailedError } from '../../functions/shared/errors.ts';
+
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { StoredObject } from '../../functions/shared/storage/storage.ts';
 import { type ItemReaderConfig, listObjectsResource } from './distributed-map-state.ts';
+import { ItemReaderFailedError } from './errors.ts';
 import type { Json, JsonObject } from './json.ts';
 
 /** `parameters`: the reader's Parameters, evaluated against the Map state's input. */

@@ -7,8 +7,9 @@
  *   of `{ Key, Size }`, written last.
  * An execution record carries its Input and Output as JSON strings, as AWS writes them.
  */
-import { ResultWriterFailedError } from '../../functions/shared/errors.ts';
+
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import { ResultWriterFailedError } from './errors.ts';
 import type { Json, JsonObject } from './json.ts';
 
 export type ChildExecution =

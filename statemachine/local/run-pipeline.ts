@@ -1,36 +1,30 @@
 /**
  * The whole pipeline on this machine: the definition filled with the run's settings (as the CDK app fills it
- * with a deployment's), its functions bound to the same handler modules the Lambdas run (extract fanned out
- * over worker threads; reduce, validate, publish, PCA and report in this thread, after the map), and one execution.
+ * with a deployment's), each step's function (statemachine/steps.ts) bound to the same handler module its Lambda
+ * runs, and one execution.
  */
+
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { PcaSetting } from '../../functions/shared/pca/pca-setting.ts';
 import type { StorageLocation } from '../../functions/shared/storage/storage.ts';
-import { type DefinitionSubstitutions, loadDefinition } from './definition.ts';
+import { type DefinitionSubstitutions, loadDefinition, maxInputBytesPerBatch } from '../definition.ts';
+import { type FunctionArnPlaceholder, functionArnPlaceholder, type Step, type StepName, stepNamed, steps } from '../steps.ts';
 import type { MapRunObserver } from './distributed-map.ts';
-import { maxInputBytesPerBatch } from './distributed-map-state.ts';
-import { createFunctionPool } from './function-pool.ts';
+import { type DistributedMapState, isDistributedMap } from './distributed-map-state.ts';
+import { createFunctionPool, type FunctionPool } from './function-pool.ts';
 import { type LambdaHandler, localLambdaContext } from './lambda-context.ts';
 import { localFunctionArn } from './local-arns.ts';
 import { type ExecutionOutcome, type LocalFunction, runLocalExecution } from './run-execution.ts';
 
-export const functionNames = {
-  extract: 'featurize-extract',
-  reduce: 'featurize-reduce',
-  validate: 'featurize-validate',
-  publish: 'featurize-publish',
-  pca: 'featurize-pca',
-  report: 'featurize-report',
-} as const;
+/** The local stand-in for a step's function: `featurize-<folder>`, shaped like a Lambda ARN. */
+export function stepFunctionArn(name: StepName): string {
+  return localFunctionArn(`featurize-${stepNamed(name).folder}`);
+}
 
-/** Each function's handler module: what its Lambda's handler setting names. */
-export const handlerModules = {
-  extract: new URL('../../functions/extract/handler.ts', import.meta.url),
-  reduce: new URL('../../functions/reduce/handler.ts', import.meta.url),
-  validate: new URL('../../functions/validate/handler.ts', import.meta.url),
-  publish: new URL('../../functions/publish/handler.ts', import.meta.url),
-  pca: new URL('../../functions/pca/handler.ts', import.meta.url),
-  report: new URL('../../functions/report/handler.ts', import.meta.url),
-};
+/** What its Lambda's handler setting names: `functions/<folder>/handler.ts`, export `handler`. */
+export function handlerModule(step: Step): URL {
+  return new URL(`../../functions/${step.folder}/handler.ts`, import.meta.url);
+}
 
 export interface PipelineSettings {
   runId: string;
@@ -56,8 +50,8 @@ export interface PipelineSettings {
   observer?: MapRunObserver;
   /** Every Retry waits this long instead of its backoff (tests). */
   retryIntervalMs?: number;
-  /** Another module for the extract workers to run (tests wrap the real handler to inject failures). */
-  extractHandler?: URL;
+  /** Other modules for some steps' functions to run (tests wrap the real handlers to inject failures). */
+  handlers?: Partial<Record<StepName, URL>>;
 }
 
 export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitutions {
@@ -73,34 +67,38 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
     ToleratedFailurePercentage: String(settings.toleratedFailurePercentage),
     // Locally the run's own input says whether to reduce dimensions; a deployment may default it (CDK context).
     PcaDefault: 'null',
-    ExtractFunctionArn: localFunctionArn(functionNames.extract),
-    ReduceFunctionArn: localFunctionArn(functionNames.reduce),
-    ValidateFunctionArn: localFunctionArn(functionNames.validate),
-    PublishFunctionArn: localFunctionArn(functionNames.publish),
-    PcaFunctionArn: localFunctionArn(functionNames.pca),
-    ReportFunctionArn: localFunctionArn(functionNames.report),
+    ...(Object.fromEntries(steps.map((step) => [functionArnPlaceholder(step), stepFunctionArn(step.name)])) as Record<
+      FunctionArnPlaceholder,
+      string
+    >),
   };
 }
 
+/**
+ * Runs the definition with each step's function bound to its handler: a step a Distributed Map's children invoke
+ * is fanned out over worker threads (one model each, for the extract function), the others run in this thread.
+ */
 export async function runPipeline(settings: PipelineSettings): Promise<ExecutionOutcome> {
   const definition = await loadDefinition(substitutionsFor(settings));
-  const extract = createFunctionPool({
-    functionName: functionNames.extract,
-    handlerModule: settings.extractHandler ?? handlerModules.extract,
-    threads: settings.workers,
-    env: settings.env,
-  });
+  const fannedOut = new Set(resourcesInDistributedMaps(definition));
+  const pools: FunctionPool[] = [];
+  const functions: Record<string, LocalFunction> = {};
+  for (const step of steps) {
+    const arn = stepFunctionArn(step.name);
+    const module = settings.handlers?.[step.name] ?? handlerModule(step);
+    const functionName = `featurize-${step.folder}`;
+    if (fannedOut.has(arn)) {
+      const pool = createFunctionPool({ functionName, handlerModule: module, threads: settings.workers, env: settings.env });
+      pools.push(pool);
+      functions[arn] = pool.invoke;
+    } else {
+      functions[arn] = inThisThread(functionName, module);
+    }
+  }
   try {
     return await runLocalExecution({
       definition,
-      functions: {
-        [localFunctionArn(functionNames.extract)]: extract.invoke,
-        [localFunctionArn(functionNames.reduce)]: inThisThread(functionNames.reduce, handlerModules.reduce),
-        [localFunctionArn(functionNames.validate)]: inThisThread(functionNames.validate, handlerModules.validate),
-        [localFunctionArn(functionNames.publish)]: inThisThread(functionNames.publish, handlerModules.publish),
-        [localFunctionArn(functionNames.pca)]: inThisThread(functionNames.pca, handlerModules.pca),
-        [localFunctionArn(functionNames.report)]: inThisThread(functionNames.report, handlerModules.report),
-      },
+      functions,
       executionName: settings.runId,
       input: {
         ...(settings.pca !== undefined ? { pca: settings.pca } : {}),
@@ -111,8 +109,16 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
       ...(settings.retryIntervalMs !== undefined ? { retryIntervalMs: settings.retryIntervalMs } : {}),
     });
   } finally {
-    await extract.close();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
+}
+
+/** The Resource of every Task state inside a Distributed Map's ItemProcessor. */
+function resourcesInDistributedMaps(definition: StateMachineDefinition): string[] {
+  const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
+  return maps.flatMap((map) =>
+    Object.values(map.ItemProcessor.States).flatMap((state) => ('Resource' in state ? [String(state.Resource)] : [])),
+  );
 }
 
 /** A function run in this thread, its module imported at its first invocation (after the settings are in place). */

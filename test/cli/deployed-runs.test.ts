@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readDefinition } from '../../infra/definition.ts';
-import { substituteDefinition } from '../../statemachine/local/definition.ts';
+import { readDefinitionTextSync, substituteDefinition } from '../../statemachine/definition.ts';
 import { type LocalCloudFormation, startLocalCloudFormation } from '../support/cloudformation-server.ts';
 import { type FakeExecution, type LocalStepFunctions, startLocalStepFunctions } from '../support/sfn-server.ts';
 
@@ -61,7 +60,7 @@ beforeAll(async () => {
     name: 'Featurize-featurize',
     // The deployed definition: the ASL with the stack's substitutions.
     definition: JSON.stringify(
-      substituteDefinition(readDefinition(), {
+      substituteDefinition(readDefinitionTextSync(), {
         InputBucket: 'fruits',
         InputPrefix: 'images/',
         OutputBucket: 'fruits',

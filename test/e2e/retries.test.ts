@@ -42,7 +42,7 @@ async function runWithAccidents(name: string, workers: number, accidents: Record
     workers,
     env: { ...process.env, ...accidents, FLAKY_MARKERS: markers },
     retryIntervalMs: 0,
-    extractHandler: new URL('../support/functions/flaky-extract-handler.ts', import.meta.url),
+    handlers: { Extract: new URL('../support/functions/flaky-extract-handler.ts', import.meta.url) },
   });
   return { outcome, output, markers, runId };
 }

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
 import { type EngineName, engineNames } from '../../functions/shared/config.ts';
 import { type DecodedShard, decodeShard } from '../../functions/shared/shards/shard-file.ts';
+import type { ExtractBatchResult } from '../../statemachine/contracts.ts';
 import { maxAbsDifference, sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 let out: string;

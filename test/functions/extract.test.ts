@@ -1,35 +1,23 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
+import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/extract/handler.ts';
-import type { BatchEvent } from '../../functions/shared/event-schemas.ts';
 import { failureCodes } from '../../functions/shared/failures.ts';
 import { decodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
+import type { BatchEvent, ExtractBatchResult } from '../../statemachine/contracts.ts';
 import fixture from '../events/extract-batch.json' with { type: 'json' };
-import { type LocalS3, startLocalS3, tagsOfPuts } from '../support/s3-server.ts';
+import { tagsOfPuts } from '../support/s3-server.ts';
 import { edgeCasesDir, sampleDir, sampleKeys } from '../support/shared-data.ts';
+import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'extract', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as BatchEvent, context) as Promise<ExtractBatchResult>;
 
-let s3: LocalS3;
-let out: string;
+const stores = useTestStores('extract', ['fruits']);
 
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  await s3.createBucket('fruits');
-  out = await mkdtemp(join(tmpdir(), 'extract-'));
-});
-afterAll(async () => {
-  await s3.stop();
-  await rm(out, { recursive: true, force: true });
-});
-
-async function shardRows(result: ExtractBatchResult, outputDir = out): Promise<ShardRow[]> {
+async function shardRows(result: ExtractBatchResult, outputDir = stores.dir): Promise<ShardRow[]> {
   return decodeShard(await readFile(join(outputDir, result.shard))).rows;
 }
 
@@ -41,8 +29,8 @@ describe('extract handler', () => {
   it('turns every edge case into a 1280-vector or a failure record with a code, and completes the batch', async () => {
     const keys = (await readdir(edgeCasesDir)).sort();
     expect(keys).toHaveLength(72);
-    const result = await invoke(batchEvent(keys, { bucket: edgeCasesDir }, { bucket: out, prefix: 'edge' }));
-    const rows = decodeShard(await readFile(join(out, 'edge', result.shard))).rows;
+    const result = await invoke(batchEvent(keys, { bucket: edgeCasesDir }, { bucket: stores.dir, prefix: 'edge' }));
+    const rows = decodeShard(await readFile(join(stores.dir, 'edge', result.shard))).rows;
 
     expect(rows.map((row) => row.path)).toEqual(keys.map((key) => join(edgeCasesDir, key)));
     for (const row of rows) {
@@ -70,9 +58,9 @@ describe('extract handler', () => {
   it('gives the same vectors and labels for 100 Fruits-360 images through S3 (fauxqs) as through the filesystem', async () => {
     const keys = await sampleKeys(4, 25);
     expect(keys).toHaveLength(100);
-    await s3.upload('fruits', sampleDir, keys, 'images/');
+    await stores.s3.upload('fruits', sampleDir, keys, 'images/');
 
-    const local = await invoke(batchEvent(keys, { bucket: sampleDir }, { bucket: out, prefix: 'fs' }));
+    const local = await invoke(batchEvent(keys, { bucket: sampleDir }, { bucket: stores.dir, prefix: 'fs' }));
     // Items as the map's listObjectsV2 reader gives them: full keys, sizes, quoted ETags.
     const listed = await Array.fromAsync(new S3Storage('fruits').list('images'));
     const remote = await invoke({
@@ -82,7 +70,7 @@ describe('extract handler', () => {
     expect(local).toMatchObject({ items: 100, vectors: 100, failures: 0 });
     expect(remote).toMatchObject({ items: 100, vectors: 100, failures: 0 });
 
-    const localRows = decodeShard(await readFile(join(out, 'fs', local.shard))).rows;
+    const localRows = decodeShard(await readFile(join(stores.dir, 'fs', local.shard))).rows;
     const remoteRows = decodeShard(await new S3Storage('fruits', 'datasets/s3').read(remote.shard)).rows;
     // fauxqs lists in its own order, not S3's byte order: pair the rows by key.
     const localByKey = new Map(localRows.map((row) => [row.path.slice(sampleDir.length + 1), row]));
@@ -100,33 +88,33 @@ describe('extract handler', () => {
 
   it('labels each vector with its parent folder', async () => {
     const keys = await sampleKeys(3, 2);
-    const result = await invoke(batchEvent(keys, { bucket: sampleDir }, { bucket: out, prefix: 'labels' }));
-    const rows = await shardRows(result, join(out, 'labels'));
+    const result = await invoke(batchEvent(keys, { bucket: sampleDir }, { bucket: stores.dir, prefix: 'labels' }));
+    const rows = await shardRows(result, join(stores.dir, 'labels'));
     expect(rows.map((row) => row.label)).toEqual(keys.map((key) => key.split('/')[0]));
     expect(new Set(rows.map((row) => row.label)).size).toBe(3);
   });
 
   it('leaves one shard, with the same rows, when a batch is retried', async () => {
     const keys = await sampleKeys(2, 3);
-    const event = batchEvent(keys, { bucket: sampleDir }, { bucket: out, prefix: 'retry' }, 'retried-run');
+    const event = batchEvent(keys, { bucket: sampleDir }, { bucket: stores.dir, prefix: 'retry' }, 'retried-run');
     const first = await invoke(event);
     const second = await invoke(event);
     expect(second.shard).toBe(first.shard);
-    const shards = await readdir(join(out, 'retry', 'runs', 'retried-run', 'shards'));
+    const shards = await readdir(join(stores.dir, 'retry', 'runs', 'retried-run', 'shards'));
     expect(shards).toEqual([first.shard.split('/').pop()]);
-    expect((await shardRows(second, join(out, 'retry'))).map((row) => row.path)).toHaveLength(6);
+    expect((await shardRows(second, join(stores.dir, 'retry'))).map((row) => row.path)).toHaveLength(6);
   });
 
   it('records an object deleted since the listing as READ_FAILED and keeps going', async () => {
     const keys = [...(await sampleKeys(1, 2)), 'Apple Red 1/deleted-since-listing.jpg'];
-    const result = await invoke(batchEvent(keys, { bucket: sampleDir }, { bucket: out, prefix: 'missing' }));
+    const result = await invoke(batchEvent(keys, { bucket: sampleDir }, { bucket: stores.dir, prefix: 'missing' }));
     expect(result).toMatchObject({ items: 3, vectors: 2, failures: 1, failureCodes: { READ_FAILED: 1 } });
   });
 
   it('refuses an object larger than the byte limit from its listed size, without reading it', async () => {
     const result = await invoke({
       Items: [{ Key: 'Apple Red 1/not-really-there.jpg', Size: 10 * 1024 ** 3 }],
-      BatchInput: { runId: 'big', input: { bucket: sampleDir }, output: { bucket: out, prefix: 'big' } },
+      BatchInput: { runId: 'big', input: { bucket: sampleDir }, output: { bucket: stores.dir, prefix: 'big' } },
     });
     expect(result.failureCodes).toEqual({ TOO_LARGE: 1 });
   });
@@ -140,7 +128,7 @@ describe('extract handler', () => {
 
   it('accepts the ItemBatcher event shape with S3 listing fields and quoted ETags', async () => {
     const [kiwi, lemon] = ['Kiwi/36_100.jpg', 'Lemon/322_100.jpg'];
-    await s3.upload('fruits', sampleDir, [kiwi!, lemon!], 'images/');
+    await stores.s3.upload('fruits', sampleDir, [kiwi!, lemon!], 'images/');
     const result = await invoke(fixture);
     expect(result).toMatchObject({ runId: fixture.BatchInput.runId, items: 2, vectors: 2 });
     const rows = decodeShard(await new S3Storage('fruits', 'datasets/mobilenet-v2').read(result.shard)).rows;

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as pca } from '../../functions/pca/handler.ts';
-import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
-import { type ReportResult, handler as report } from '../../functions/report/handler.ts';
+import { handler as report } from '../../functions/report/handler.ts';
 import { listParts, openPart, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import { applyPca, decodePcaModel, explainedVarianceRatio } from '../../functions/shared/pca/pca-model.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
+import type { PcaRunResult, ReportResult } from '../../statemachine/contracts.ts';
 import { runWithRealModel } from '../support/real-run.ts';
 import { sampleKeys } from '../support/shared-data.ts';
 

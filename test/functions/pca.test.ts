@@ -1,12 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fitPca } from '../../functions/pca/fit-pca.ts';
-import { handler, type PcaEvent } from '../../functions/pca/handler.ts';
-import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
+import { handler } from '../../functions/pca/handler.ts';
 import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
 import { publishRun } from '../../functions/publish/publish-run.ts';
 import { reduceRun } from '../../functions/reduce/reduce-run.ts';
@@ -16,9 +13,10 @@ import { pcaSummaries, pcaSummaryLines } from '../../functions/shared/pca/pca-su
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
+import type { PcaEvent, PcaRunResult } from '../../statemachine/contracts.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { writeMapRun } from '../support/map-run.ts';
-import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
+import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'pca', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as PcaEvent, context) as Promise<PcaRunResult>;
@@ -35,20 +33,10 @@ async function reducedRows(storage: Storage, folder: string, columns = ['path', 
   return rows;
 }
 
-let s3: LocalS3;
-let dir: string;
 const output = { bucket: 'datasets', prefix: 'fruits/' };
 const rows = clusteredRows(1500, { width });
 
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  await s3.createBucket('datasets');
-  dir = await mkdtemp(join(tmpdir(), 'pca-'));
-});
-afterAll(async () => {
-  await s3.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const stores = useTestStores('pca', ['datasets']);
 
 /** Every part of features/ has its reduced twin in the partition: the same name, rows, order, and vectors reduced by the model. */
 async function expectTwinOfFeatures(storage: Storage, modelKey: string, partition: string): Promise<void> {
@@ -149,11 +137,11 @@ describe('pca handler', () => {
   });
 
   it('keeps a copy of a model applied from elsewhere beside the partition it reduced', async () => {
-    const local = new FsStorage(dir);
+    const local = new FsStorage(stores.dir);
     await writeFeatureParts(local, 'local-run', rows.slice(0, 200));
     const result = await invoke({
       runId: 'local-run',
-      output: { bucket: dir },
+      output: { bucket: stores.dir },
       pca: { model: 's3://datasets/fruits/pca/run-1/model.json' },
     });
     expect(result).toMatchObject({ modelId: 'run-1', rows: 200 });
@@ -162,14 +150,14 @@ describe('pca handler', () => {
   });
 
   it('gives DuckDB one dataset per model: a pca_model column from the folder, k float values per row', async () => {
-    const local = new FsStorage(dir);
+    const local = new FsStorage(stores.dir);
     await writeFeatureParts(local, 'duck', rows.slice(0, 300));
-    await invoke({ runId: 'duck', output: { bucket: dir }, pca: 5 });
+    await invoke({ runId: 'duck', output: { bucket: stores.dir }, pca: 5 });
     const runOneK = decodePcaModel(Buffer.from(await local.read('pca/run-1/model.json')).toString()).components.length;
     const connection = await (await DuckDBInstance.create()).connect();
     const reader = await connection.runAndReadAll(
       `SELECT pca_model, count(*) AS n, min(len(pca)) AS k_min, max(len(pca)) AS k_max
-       FROM read_parquet('${dir}/features-pca/*/*.parquet', hive_partitioning = true) GROUP BY pca_model ORDER BY pca_model`,
+       FROM read_parquet('${stores.dir}/features-pca/*/*.parquet', hive_partitioning = true) GROUP BY pca_model ORDER BY pca_model`,
     );
     expect(reader.getRowObjectsJson()).toEqual([
       { pca_model: 'duck', n: '300', k_min: '5', k_max: '5' },
@@ -216,7 +204,7 @@ describe('pca handler', () => {
   });
 
   it('keeps a model partition the twin of features/ through the incremental rewrites and full replacements of publishing', async () => {
-    const place = { input: { bucket: join(dir, 'input') }, output: { bucket: join(dir, 'twin'), prefix: '' } };
+    const place = { input: { bucket: join(stores.dir, 'input') }, output: { bucket: join(stores.dir, 'twin'), prefix: '' } };
     const storage = new FsStorage(place.output.bucket);
     const vectors = clusteredRows(13, { width: 24, labels: ['Kiwi', 'Lemon', 'Plum'] });
     const item = (i: number) => ({ key: `images/${vectors[i]!.label}/${i}.jpg`, features: Float32Array.from(vectors[i]!.features) });

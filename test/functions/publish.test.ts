@@ -1,45 +1,39 @@
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler, type PublishEvent } from '../../functions/publish/handler.ts';
-import { type PublishResult, publishRun } from '../../functions/publish/publish-run.ts';
+import { describe, expect, it } from 'vitest';
+import { handler } from '../../functions/publish/handler.ts';
+import { publishRun } from '../../functions/publish/publish-run.ts';
 import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
-import { type ReduceResult, reduceRun } from '../../functions/reduce/reduce-run.ts';
+import { reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { listParts, openPart, partKeyValues, readPartPaths, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
-import type { RunMode } from '../../functions/shared/dataset/publish-plan.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
-import type { RunEvent } from '../../functions/shared/event-schemas.ts';
 import { reportKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import { type ValidateEvent, handler as validateHandler } from '../../functions/validate/handler.ts';
-import type { ValidationResult } from '../../functions/validate/validate-run.ts';
+import { handler as validateHandler } from '../../functions/validate/handler.ts';
+import type {
+  PublishEvent,
+  PublishResult,
+  ReduceResult,
+  RunEvent,
+  RunMode,
+  ValidateEvent,
+  ValidationResult,
+} from '../../statemachine/contracts.ts';
 import fixture from '../events/publish.json' with { type: 'json' };
 import { literal, query } from '../support/duckdb.ts';
 import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
-import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 import { snapshot } from '../support/snapshot.ts';
+import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'publish', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as PublishEvent, context) as Promise<PublishResult>;
 const reduce = (event: RunEvent) => reduceHandler(event, context) as Promise<ReduceResult>;
 const validate = (event: ValidateEvent) => validateHandler(event, context) as Promise<ValidationResult>;
 
-let s3: LocalS3;
-let tmp: string;
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  await s3.createBucket('fruits');
-  tmp = await mkdtemp(join(tmpdir(), 'publish-'));
-});
-afterAll(async () => {
-  await s3.stop();
-  await rm(tmp, { recursive: true, force: true });
-});
+const stores = useTestStores('publish', ['fruits']);
 
 interface Place {
   input: { bucket: string };
@@ -48,7 +42,10 @@ interface Place {
 
 /** A fresh input and output location per test, on the filesystem or in the fauxqs bucket. */
 const places: [string, (name: string) => Place][] = [
-  ['filesystem', (name) => ({ input: { bucket: join(tmp, name, 'input') }, output: { bucket: join(tmp, name, 'out'), prefix: '' } })],
+  [
+    'filesystem',
+    (name) => ({ input: { bucket: join(stores.dir, name, 'input') }, output: { bucket: join(stores.dir, name, 'out'), prefix: '' } }),
+  ],
   ['S3 (fauxqs)', (name) => ({ input: { bucket: 'fruits' }, output: { bucket: 'fruits', prefix: `datasets/${name}/` } })],
 ];
 const onFilesystem = places[0]![1];

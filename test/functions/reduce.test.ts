@@ -1,38 +1,27 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/reduce/handler.ts';
-import { type ReduceResult, reduceRun } from '../../functions/reduce/reduce-run.ts';
+import { reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { reduceSettings } from '../../functions/shared/config.ts';
-import type { RunEvent } from '../../functions/shared/event-schemas.ts';
 import type { FailureRecord } from '../../functions/shared/failures.ts';
 import { failuresKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
+import type { ReduceResult, RunEvent } from '../../statemachine/contracts.ts';
 import fixture from '../events/reduce.json' with { type: 'json' };
 import { literal, query } from '../support/duckdb.ts';
 import { clusteredRows, writeFeatureParts } from '../support/feature-parts.ts';
 import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
-import { type LocalS3, startLocalS3, tagsOfPuts } from '../support/s3-server.ts';
+import { tagsOfPuts } from '../support/s3-server.ts';
 import { snapshot } from '../support/snapshot.ts';
+import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'reduce', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as RunEvent, context) as Promise<ReduceResult>;
 
-let s3: LocalS3;
-let tmp: string;
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  await s3.createBucket('fruits');
-  tmp = await mkdtemp(join(tmpdir(), 'reduce-'));
-});
-afterAll(async () => {
-  await s3.stop();
-  await rm(tmp, { recursive: true, force: true });
-});
+const stores = useTestStores('reduce', ['fruits']);
 
 interface Place {
   input: { bucket: string };
@@ -41,7 +30,7 @@ interface Place {
 
 /** A fresh output location per test, on the filesystem or in the fauxqs bucket. */
 const places: [string, (name: string) => Place][] = [
-  ['filesystem', (name) => ({ input: { bucket: join(tmp, 'input') }, output: { bucket: join(tmp, name), prefix: '' } })],
+  ['filesystem', (name) => ({ input: { bucket: join(stores.dir, 'input') }, output: { bucket: join(stores.dir, name), prefix: '' } })],
   ['S3 (fauxqs)', (name) => ({ input: { bucket: 'fruits' }, output: { bucket: 'fruits', prefix: `datasets/${name}/` } })],
 ];
 const onFilesystem = places[0]![1];
@@ -54,7 +43,7 @@ const options = { partRows: 25_000, rowGroupRows: 5_000, readConcurrency: 4 };
 
 /** The parts as local files, for DuckDB (which reads S3 only through an extension it would download). */
 async function localParts(place: Place, parts: readonly string[]): Promise<string> {
-  const dir = await mkdtemp(join(tmp, 'parts-'));
+  const dir = await mkdtemp(join(stores.dir, 'parts-'));
   const storage = openStorage(place.output);
   for (const key of parts) await writeFile(join(dir, key.replaceAll('/', '_')), await storage.read(key));
   return dir;

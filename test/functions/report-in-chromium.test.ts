@@ -6,9 +6,9 @@ import type { Context } from 'aws-lambda';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as pca } from '../../functions/pca/handler.ts';
-import type { ReportResult } from '../../functions/report/handler.ts';
 import { handler as report } from '../../functions/report/handler.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
+import type { ReportResult } from '../../statemachine/contracts.ts';
 import { sampleFailures, sampleLabels, writeSampleRun } from '../support/sample-run.ts';
 
 // Debian's chromium (.ci/run installs it); CHROMIUM_PATH points elsewhere.

@@ -1,18 +1,17 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler as pcaHandler } from '../../functions/pca/handler.ts';
-import type { PcaRunResult } from '../../functions/pca/run-pca.ts';
 import { gatherReportData } from '../../functions/report/gather-report-data.ts';
-import { handler, type ReportEvent, type ReportResult } from '../../functions/report/handler.ts';
+import { handler } from '../../functions/report/handler.ts';
 import { renderReport } from '../../functions/report/render-report.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
+import type { PcaRunResult, ReportEvent, ReportResult } from '../../statemachine/contracts.ts';
 import fixture from '../events/report.json' with { type: 'json' };
-import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 import { sampleLabels, writeSampleRun } from '../support/sample-run.ts';
+import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'report', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as ReportEvent, context) as Promise<ReportResult>;
@@ -21,18 +20,7 @@ const fitPca = (runId: string, output: { bucket: string; prefix?: string }) =>
 
 const escaped = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-let s3: LocalS3;
-let dir: string;
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  await s3.createBucket('datasets');
-  dir = await mkdtemp(join(tmpdir(), 'report-'));
-});
-afterAll(async () => {
-  await s3.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const stores = useTestStores('report', ['datasets']);
 
 describe('report handler', () => {
   it('renders a complete run from S3: counts, rows per label, failures per code with examples, variance curve and scatter', async () => {
@@ -75,17 +63,17 @@ describe('report handler', () => {
   });
 
   it('renders what it has when report.json, the failure records and PCA are all missing', async () => {
-    await writeSampleRun(new FsStorage(dir), 'bare', { validationReport: false, failures: false });
+    await writeSampleRun(new FsStorage(stores.dir), 'bare', { validationReport: false, failures: false });
     const result = await invoke({
       runId: 'bare',
-      output: { bucket: dir },
+      output: { bucket: stores.dir },
       pca: null,
       validation: { passed: true },
       reduce: null,
       publish: null,
     });
     const html = await readFile(result.location, 'utf8');
-    expect(html).toContain(`No validation report at ${join(dir, 'runs/bare/report.json')}`);
+    expect(html).toContain(`No validation report at ${join(stores.dir, 'runs/bare/report.json')}`);
     expect(html).toContain('4 labels, counted from the run&#39;s staged parts.');
     expect(html).toMatch(/data-count="rows"><span class="value">200</);
     expect(html).toMatch(/data-count="listed"><span class="value">–</);
@@ -96,8 +84,8 @@ describe('report handler', () => {
   });
 
   it('says why there is no PCA: skipped after a failed validation, or the error that stopped it', async () => {
-    await writeSampleRun(new FsStorage(dir), 'failed', { passed: false });
-    const base = { runId: 'failed', output: { bucket: dir }, pca: { components: 4 }, reduce: null, publish: null };
+    await writeSampleRun(new FsStorage(stores.dir), 'failed', { passed: false });
+    const base = { runId: 'failed', output: { bucket: stores.dir }, pca: { components: 4 }, reduce: null, publish: null };
     const skipped = await readFile(
       (await invoke({ ...base, validation: { passed: false, summary: 'accounting: 3 keys missing' } })).location,
       'utf8',
@@ -117,14 +105,14 @@ describe('report handler', () => {
   });
 
   it('shows why a run that passed validation is not published, and that PCA did not run for that reason', async () => {
-    await writeSampleRun(new FsStorage(dir), 'unpublished');
+    await writeSampleRun(new FsStorage(stores.dir), 'unpublished');
     const publishError = {
       Error: 'RunArtifactError',
       Cause: JSON.stringify({ errorType: 'RunArtifactError', errorMessage: 'run unpublished: 1 of its audited parts are gone', trace: [] }),
     };
     const event = {
       runId: 'unpublished',
-      output: { bucket: dir },
+      output: { bucket: stores.dir },
       pca: 0.9,
       validation: { passed: true },
       reduce: null,
@@ -142,9 +130,9 @@ describe('report handler', () => {
   });
 
   it('draws a fixed-seed sample of at most the point limit, and says how many of how many', async () => {
-    const storage = new FsStorage(dir);
+    const storage = new FsStorage(stores.dir);
     await writeSampleRun(storage, 'sampled');
-    const pcaResult = await fitPca('sampled', { bucket: dir });
+    const pcaResult = await fitPca('sampled', { bucket: stores.dir });
     const request = { runId: 'sampled', output: storage, pcaRequested: true, steps: { pca: pcaResult }, maxPoints: 50 };
     const data = await gatherReportData(request);
     expect(data.pca.state === 'done' && data.pca.scatter?.points).toHaveLength(50);
@@ -154,11 +142,11 @@ describe('report handler', () => {
   });
 
   it('refers to nothing outside the page: no script, stylesheet, image, frame or font to fetch', async () => {
-    await writeSampleRun(new FsStorage(dir), 'offline');
-    const pcaResult = await fitPca('offline', { bucket: dir });
+    await writeSampleRun(new FsStorage(stores.dir), 'offline');
+    const pcaResult = await fitPca('offline', { bucket: stores.dir });
     const result = await invoke({
       runId: 'offline',
-      output: { bucket: dir },
+      output: { bucket: stores.dir },
       pca: 0.9,
       validation: { passed: true },
       reduce: null,

@@ -1,40 +1,25 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Field, Float64, List, Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import type { Context } from 'aws-lambda';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler as publishHandler } from '../../functions/publish/handler.ts';
-import type { PublishResult } from '../../functions/publish/publish-run.ts';
 import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
-import type { ReduceResult } from '../../functions/reduce/reduce-run.ts';
-import type { RunEvent } from '../../functions/shared/event-schemas.ts';
 import { reportKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
-import { handler, type ValidateEvent } from '../../functions/validate/handler.ts';
-import type { ValidationReport, ValidationResult } from '../../functions/validate/validate-run.ts';
+import { handler } from '../../functions/validate/handler.ts';
+import type { ValidationReport } from '../../functions/validate/validate-run.ts';
+import type { PublishResult, ReduceResult, RunEvent, ValidateEvent, ValidationResult } from '../../statemachine/contracts.ts';
 import fixture from '../events/validate.json' with { type: 'json' };
 import { type FixtureBatch, items, syntheticVector, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
-import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
+import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'validate', awsRequestId: 'test' } as Context;
 const reduce = (event: RunEvent) => reduceHandler(event, context) as Promise<ReduceResult>;
 const publish = (event: RunEvent) => publishHandler(event, context) as Promise<PublishResult>;
 const validate = (event: unknown) => handler(event as ValidateEvent, context) as Promise<ValidationResult>;
 
-let s3: LocalS3;
-let tmp: string;
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  await s3.createBucket('fruits');
-  tmp = await mkdtemp(join(tmpdir(), 'validate-'));
-});
-afterAll(async () => {
-  await s3.stop();
-  await rm(tmp, { recursive: true, force: true });
-});
+const stores = useTestStores('validate', ['fruits']);
 
 interface Place {
   input: { bucket: string; prefix: string };
@@ -45,7 +30,10 @@ interface Place {
 const places: [string, (name: string) => Place][] = [
   [
     'filesystem',
-    (name) => ({ input: { bucket: join(tmp, name, 'input'), prefix: 'images/' }, output: { bucket: join(tmp, name, 'out'), prefix: '' } }),
+    (name) => ({
+      input: { bucket: join(stores.dir, name, 'input'), prefix: 'images/' },
+      output: { bucket: join(stores.dir, name, 'out'), prefix: '' },
+    }),
   ],
   [
     'S3 (fauxqs)',

@@ -19,9 +19,8 @@ import {
   stagedPartsPrefix,
 } from '../../functions/shared/run-layout.ts';
 import { repoRoot } from '../../infra/assets.ts';
-import { readDefinition } from '../../infra/definition.ts';
 import { maxReceiveCount } from '../../infra/upload-trigger.ts';
-import { placeholderNames, substituteDefinition } from '../../statemachine/local/definition.ts';
+import { placeholderNames, readDefinitionTextSync, substituteDefinition } from '../../statemachine/definition.ts';
 import { flatten, grantsOf, logicalId, nagViolations, type Synthesized, synthesize } from '../support/stack.ts';
 
 let synth: Synthesized;
@@ -57,10 +56,7 @@ beforeAll(async () => {
   template = synth.template;
   names = {};
   for (const [type, name] of shortNames) {
-    // Exact construct names: `Extract` must not match `ExtractLogs`, hence the 8-hex-digit hash after the name.
-    const id = Object.keys(template.findResources(type)).find((candidate) => new RegExp(`^${name}[0-9A-F]{8}$`).test(candidate));
-    if (!id) throw new Error(`no ${type} named ${name}`);
-    names[id] = name;
+    names[logicalId(template, type, name)] = name;
   }
 });
 
@@ -259,7 +255,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     // The deployed definition is the ASL file itself (an asset), not a copy made in TypeScript.
     const asset = join(synth.outdir, `asset.${machine.DefinitionS3Location.Key}`);
     const definition = await readFile(asset, 'utf8');
-    expect(definition).toBe(readDefinition());
+    expect(definition).toBe(readDefinitionTextSync());
 
     const substitutions = machine.DefinitionSubstitutions as Record<string, unknown>;
     expect(Object.keys(substitutions).sort()).toEqual(placeholderNames(definition).sort());

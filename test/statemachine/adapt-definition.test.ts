@@ -1,9 +1,8 @@
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
+import { loadDefinition } from '../../statemachine/definition.ts';
 import { adaptDefinition } from '../../statemachine/local/adapt-definition.ts';
-import { loadDefinition } from '../../statemachine/local/definition.ts';
-import { localFunctionArn } from '../../statemachine/local/local-arns.ts';
-import { functionNames, substitutionsFor } from '../../statemachine/local/run-pipeline.ts';
+import { stepFunctionArn, substitutionsFor } from '../../statemachine/local/run-pipeline.ts';
 
 const definition = () =>
   loadDefinition(
@@ -42,7 +41,7 @@ describe('definition adapted for aws-local-stepfunctions', () => {
 
   it('gives Task states without TimeoutSeconds no timeout, as on AWS, where the library would stop them after 60 s', async () => {
     const { definition: adapted, distributedMaps } = adaptDefinition(await definition());
-    expect(asRecord(adapted.States).Reduce).toMatchObject({ Resource: localFunctionArn(functionNames.reduce), TimeoutSeconds: 2147483 });
+    expect(asRecord(adapted.States).Reduce).toMatchObject({ Resource: stepFunctionArn('Reduce'), TimeoutSeconds: 2147483 });
     expect(distributedMaps.get('Extract')!.ItemProcessor.States.ExtractBatch).toMatchObject({ TimeoutSeconds: 2147483 });
   });
 

@@ -1,11 +1,6 @@
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import {
-  type DefinitionSubstitutions,
-  placeholderNames,
-  readDefinitionText,
-  substituteDefinition,
-} from '../../statemachine/local/definition.ts';
+import { type DefinitionSubstitutions, placeholderNames, readDefinitionText, substituteDefinition } from '../../statemachine/definition.ts';
 import { localFunctionArn } from '../../statemachine/local/local-arns.ts';
 
 const values: DefinitionSubstitutions = {

@@ -7,14 +7,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidEventError, RuntimeExitError, StorageUnavailableError } from '../../functions/shared/errors.ts';
+import { InvalidEventError, StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
-import { loadDefinition } from '../../statemachine/local/definition.ts';
+import { loadDefinition } from '../../statemachine/definition.ts';
 import type { ChildOutcome } from '../../statemachine/local/distributed-map.ts';
+import { RuntimeExitError } from '../../statemachine/local/errors.ts';
 import type { Json, JsonObject } from '../../statemachine/local/json.ts';
-import { localFunctionArn } from '../../statemachine/local/local-arns.ts';
 import { type LocalFunction, runLocalExecution } from '../../statemachine/local/run-execution.ts';
-import { functionNames, type PipelineSettings, substitutionsFor } from '../../statemachine/local/run-pipeline.ts';
+import { type PipelineSettings, stepFunctionArn, substitutionsFor } from '../../statemachine/local/run-pipeline.ts';
 import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 
 let root: string;
@@ -99,22 +99,22 @@ async function execute(
   const outcome = await runLocalExecution({
     definition: await loadDefinition(substitutionsFor(settings)),
     functions: {
-      [localFunctionArn(functionNames.extract)]: extract,
-      [localFunctionArn(functionNames.reduce)]: async (event) => {
+      [stepFunctionArn('Extract')]: extract,
+      [stepFunctionArn('Reduce')]: async (event) => {
         reduceEvents.push(event as JsonObject);
         return { rows: 0 };
       },
-      [localFunctionArn(functionNames.validate)]: async (event) => {
+      [stepFunctionArn('Validate')]: async (event) => {
         validateEvents.push(event as JsonObject);
         return options.validate ? options.validate(event) : { passed: true, summary: 'all checks passed' };
       },
       // Publishing is not what these tests are about: bound, so that a run that passes reaches PCA and its report.
-      [localFunctionArn(functionNames.publish)]: async () => ({ parts: [] }),
-      [localFunctionArn(functionNames.pca)]: async (event) => {
+      [stepFunctionArn('Publish')]: async () => ({ parts: [] }),
+      [stepFunctionArn('Pca')]: async (event) => {
         pcaEvents.push(event as JsonObject);
         return {};
       },
-      [localFunctionArn(functionNames.report)]: async (event) => {
+      [stepFunctionArn('Report')]: async (event) => {
         reportEvents.push(event as JsonObject);
         return { report: `runs/${runId}/report.html` };
       },

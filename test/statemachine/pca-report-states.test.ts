@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as pcaHandler } from '../../functions/pca/handler.ts';
 import { handler as reportHandler } from '../../functions/report/handler.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
-import { substituteDefinition } from '../../statemachine/local/definition.ts';
+import { substituteDefinition } from '../../statemachine/definition.ts';
 import {
   lambdaContext as context,
   definitionText,

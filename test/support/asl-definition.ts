@@ -5,8 +5,8 @@
  */
 import type { Context } from 'aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { readDefinitionText, substituteDefinition } from '../../statemachine/definition.ts';
 import { adaptDefinition } from '../../statemachine/local/adapt-definition.ts';
-import { readDefinitionText, substituteDefinition } from '../../statemachine/local/definition.ts';
 
 export type JSONValue = Parameters<StateMachine['run']>[0];
 

@@ -4,13 +4,12 @@
  * manifest.json and SUCCEEDED_0/FAILED_0/PENDING_0.json in the AWS format (Transformation NONE, JSON).
  */
 import { createHash } from 'node:crypto';
-import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
-import type { BatchEvent } from '../../functions/shared/event-schemas.ts';
 import type { Failure } from '../../functions/shared/failures.ts';
 import { batchIdOf, mapResultsPrefix, shardKey } from '../../functions/shared/run-layout.ts';
 import { encodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { normalizePrefix, parentFolderName, type StorageLocation } from '../../functions/shared/storage/storage.ts';
+import type { BatchEvent, ExtractBatchResult } from '../../statemachine/contracts.ts';
 
 export const testModel = { modelId: 'mobilenet_v2_100_224_qat_tfjs@0123456789ab', engine: 'tfjs/wasm' };
 export const testPreprocessing = '{"size":224,"resize":"squash","kernel":"lanczos3"}';

@@ -6,15 +6,19 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import type { ExtractBatchResult } from '../../functions/extract/extract-batch.ts';
 import { handler as extract } from '../../functions/extract/handler.ts';
 import { handler as publish } from '../../functions/publish/handler.ts';
-import type { PublishResult } from '../../functions/publish/publish-run.ts';
 import { handler as reduce } from '../../functions/reduce/handler.ts';
-import type { ReduceResult } from '../../functions/reduce/reduce-run.ts';
-import type { BatchEvent, RunEvent } from '../../functions/shared/event-schemas.ts';
-import { type ValidateEvent, handler as validate } from '../../functions/validate/handler.ts';
-import type { ValidationResult } from '../../functions/validate/validate-run.ts';
+import { handler as validate } from '../../functions/validate/handler.ts';
+import type {
+  BatchEvent,
+  ExtractBatchResult,
+  PublishResult,
+  ReduceResult,
+  RunEvent,
+  ValidateEvent,
+  ValidationResult,
+} from '../../statemachine/contracts.ts';
 import { type Execution, writeResultFiles } from './map-run.ts';
 import { sampleDir } from './shared-data.ts';
 

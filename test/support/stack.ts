@@ -69,10 +69,21 @@ export function flatten(value: unknown, names: Readonly<Record<string, string>> 
   throw new Error(`cannot flatten ${JSON.stringify(value)}`);
 }
 
-/** The logical id of the one resource of `type` whose id starts with `prefix` (CDK appends a hash). */
-export function logicalId(template: Template, type: string, prefix: string): string {
-  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
-  if (ids.length !== 1) throw new Error(`${ids.length} ${type} resources named ${prefix}*: ${ids.join(', ')}`);
+/** The stack's constructs that group resources (infra/featurize-stack.ts): their ids lead their resources' logical ids. */
+const constructScopes = ['DataBucket', 'Steps', 'Pipeline', 'Alarms'];
+
+/**
+ * Whether a logical id is that of the construct named `name`: CDK joins the construct path (`Steps/ExtractRole`)
+ * and appends an 8-hex-digit hash, so `Extract` matches neither `ExtractLogs` nor `StepsExtractRole`.
+ */
+export function isConstructNamed(id: string, name: string): boolean {
+  return new RegExp(`^(?:${constructScopes.join('|')})?${name}[0-9A-F]{8}$`).test(id);
+}
+
+/** The logical id of the one resource of `type` whose construct is named `name` (see isConstructNamed). */
+export function logicalId(template: Template, type: string, name: string): string {
+  const ids = Object.keys(template.findResources(type)).filter((id) => isConstructNamed(id, name));
+  if (ids.length !== 1) throw new Error(`${ids.length} ${type} resources named ${name}: ${ids.join(', ')}`);
   return ids[0] as string;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { extractRetriers, readDefinition } from '../../infra/definition.ts';
 import { checkedExtractTimeout, extractTimeoutSeconds, worstCaseChildSeconds } from '../../infra/extract-sizing.ts';
 import { stackSettings } from '../../infra/settings.ts';
+import { readDefinitionTextSync, retriersOf } from '../../statemachine/definition.ts';
 
 const fromContext = (context: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => stackSettings((key) => context[key], env);
 
@@ -47,7 +47,7 @@ describe('deployment settings', () => {
 });
 
 describe('extract timeout', () => {
-  const retryPolicies = extractRetriers(readDefinition());
+  const retryPolicies = retriersOf(readDefinitionTextSync(), 'ExtractFunctionArn');
 
   it('reads the retry policy of both Distributed Maps from the ASL', () => {
     expect(retryPolicies).toHaveLength(2);

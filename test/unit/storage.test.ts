@@ -1,29 +1,15 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ObjectReadError, StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { openObjectUri, openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { parentFolderName, type Storage } from '../../functions/shared/storage/storage.ts';
-import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
+import { useTestStores } from '../support/stores.ts';
 
-let s3: LocalS3;
-let dir: string;
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  await s3.createBucket('contract');
-  dir = await mkdtemp(join(tmpdir(), 'storage-contract-'));
-});
-afterAll(async () => {
-  await s3.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const stores = useTestStores('storage-contract', ['contract']);
 
 const implementations: [string, () => Storage][] = [
-  ['filesystem', () => new FsStorage(dir)],
+  ['filesystem', () => new FsStorage(stores.dir)],
   ['S3 (fauxqs)', () => new S3Storage('contract', 'root/prefix')],
 ];
 
@@ -143,7 +129,7 @@ describe('S3 storage', () => {
 
   it('sends object tags with the upload itself, so lifecycle rules can expire intermediates', async () => {
     const { S3Client } = await import('@aws-sdk/client-s3');
-    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true });
+    const client = new S3Client({ endpoint: stores.s3.endpoint, forcePathStyle: true });
     const tagging: (string | undefined)[] = [];
     client.middlewareStack.add(
       (next) => async (args) => {
@@ -161,7 +147,7 @@ describe('S3 storage', () => {
 
   it("copies server-side, one CopyObject without the source's tags, so an intermediate tag does not follow into the dataset", async () => {
     const { S3Client } = await import('@aws-sdk/client-s3');
-    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true });
+    const client = new S3Client({ endpoint: stores.s3.endpoint, forcePathStyle: true });
     const requests: { method: string; headers: Record<string, string>; body: unknown }[] = [];
     client.middlewareStack.add(
       (next) => async (args) => {

@@ -12,11 +12,10 @@
  * goes.
  */
 import { pMapIterable } from 'p-map';
+import type { RunMode } from '../../../statemachine/contracts.ts';
 import { partRunId, publishedPartKey } from '../run-layout.ts';
 import type { Storage, StoredObject } from '../storage/storage.ts';
 import { listParts, openPart, type PartFile, readPartPaths } from './feature-parts.ts';
-
-export type RunMode = 'full' | 'incremental';
 
 export interface PublishScope {
   runId: string;

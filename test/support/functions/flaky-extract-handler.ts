@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { handler as extract } from '../../../functions/extract/handler.ts';
 import { StorageUnavailableError } from '../../../functions/shared/errors.ts';
-import type { BatchEvent } from '../../../functions/shared/event-schemas.ts';
+import type { BatchEvent } from '../../../statemachine/contracts.ts';
 
 const { FLAKY_WRITE_KEY, FLAKY_CRASH_KEY, FLAKY_BROKEN_KEY, FLAKY_MARKERS = '' } = process.env;
 

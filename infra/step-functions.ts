@@ -1,0 +1,90 @@
+/**
+ * One Lambda function per step of the state machine, built from the list of steps (statemachine/steps.ts):
+ * the extract function as a container image, the others as Node.js 22 zips on arm64 with the Parquet layer,
+ * each allowed exactly the S3 access its step lists.
+ */
+import { Duration } from 'aws-cdk-lib';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import { Architecture, Code, DockerImageCode, DockerImageFunction, type IFunction, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { readDefinitionTextSync, retriersOf } from '../statemachine/definition.ts';
+import { functionArnPlaceholder, type Step, type StepName, steps } from '../statemachine/steps.ts';
+import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
+import { checkedExtractTimeout } from './extract-sizing.ts';
+import { commonEnvironment, functionBasics, nodeFunction } from './functions.ts';
+import { accessStatements, grant } from './grants.ts';
+import { memorySettingName, type StackSettings } from './settings.ts';
+
+export interface StepFunctionsProps {
+  bucket: IBucket;
+  settings: StackSettings;
+}
+
+export class StepFunctions extends Construct {
+  /** Each step's function, by step name. */
+  readonly functions: Record<StepName, IFunction>;
+
+  constructor(scope: Construct, id: string, { bucket, settings }: StepFunctionsProps) {
+    super(scope, id);
+    // Every zip function reads or writes Parquet: one layer holds the libraries (layers/parquet).
+    const parquetLayer = new LayerVersion(this, 'ParquetLayer', {
+      description: 'Parquet and Arrow libraries for the zip functions (layers/parquet)',
+      code: Code.fromAsset(requireLayer('parquet')),
+      compatibleRuntimes: [Runtime.NODEJS_22_X],
+      compatibleArchitectures: [Architecture.ARM_64, Architecture.X86_64],
+    });
+    const functions: Partial<Record<StepName, IFunction>> = {};
+    for (const step of steps) {
+      const fn = step.packaging === 'container' ? this.containerFunction(step, settings) : this.zipFunction(step, settings, parquetLayer);
+      grant(fn.role, accessStatements(bucket, step.access, settings));
+      functions[step.name] = fn;
+    }
+    this.functions = functions as Record<StepName, IFunction>;
+  }
+
+  /** The extraction: sharp, ONNX Runtime (or tfjs-node) and the model in one image, built from its Dockerfile. */
+  private containerFunction(step: Step, settings: StackSettings): DockerImageFunction {
+    // The model folder the function loads, and the engine's own artifact (build/model/<engine>/), must be built.
+    requireModel(settings.modelDir.slice('/opt/model/'.length));
+    requireModel(settings.engine);
+    return new DockerImageFunction(this, step.name, {
+      description: step.description,
+      code: DockerImageCode.fromImageAsset(repoRoot, {
+        file: `functions/${step.folder}/Dockerfile`,
+        // tfjs-node ships libtensorflow for x86_64 Linux only.
+        platform: Platform.LINUX_AMD64,
+      }),
+      architecture: Architecture.X86_64,
+      memorySize: settings[memorySettingName(step as { name: StepName })],
+      timeout: Duration.seconds(this.timeoutSeconds(step, settings)),
+      environment: {
+        FEATURIZE_ENGINE: settings.engine,
+        FEATURIZE_RESIZE: settings.resize,
+        FEATURIZE_MODEL_DIR: settings.modelDir,
+        ...commonEnvironment,
+      },
+      ...functionBasics(this, step.name),
+    });
+  }
+
+  private zipFunction(step: Step, settings: StackSettings, layer: LayerVersion) {
+    return nodeFunction(this, step.name, `functions/${step.folder}/handler.ts`, {
+      description: step.description,
+      memorySize: settings[memorySettingName(step as { name: StepName })],
+      timeout: Duration.seconds(this.timeoutSeconds(step, settings)),
+      layers: [layer],
+      externalModules: layerPackages('parquet'),
+    });
+  }
+
+  /**
+   * A batch's timeout from the batch size and the time per image, refused above what its EXPRESS child execution
+   * allows with the definition's retries (extract-sizing.ts); a fixed one otherwise.
+   */
+  private timeoutSeconds(step: Step, settings: StackSettings): number {
+    if (step.timeoutSeconds !== 'per-batch') return step.timeoutSeconds;
+    const retriers = retriersOf(readDefinitionTextSync(), functionArnPlaceholder(step));
+    return checkedExtractTimeout(settings.maxItemsPerBatch, settings.msPerImage, retriers);
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * What the state machine passes between its states: each step's event (what its Task state's Parameters build,
+ * checked by the handler with these schemas) and its result (what the state's ResultPath keeps for the next
+ * steps). One module, beside the definition and the list of steps, so that no step imports another's types.
+ */
+import { z } from 'zod';
+import { type FailureCode, failureCodes } from '../functions/shared/failures.ts';
+import { pcaRequestSchema } from '../functions/shared/pca/pca-setting.ts';
+import { runIdPattern } from '../functions/shared/run-layout.ts';
+
+// --- shared shapes -----------------------------------------------------------------------------------------------
+
+export const storageLocationSchema = z.object({
+  bucket: z.string().min(1),
+  prefix: z.string().default(''),
+});
+
+export const runIdSchema = z.string().regex(runIdPattern, 'a run id: letters, digits, dot, dash, underscore (max 80)');
+
+/**
+ * A step's error as a state machine Catch records it (`{ Error, Cause }`), where the Cause of a Lambda error is
+ * the function's JSON error (`{ errorType, errorMessage, trace }`).
+ */
+export const stepErrorSchema = z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() });
+
+export type StepError = z.infer<typeof stepErrorSchema>;
+
+/** `Error: message`, the message being a Lambda error's errorMessage rather than its stack trace; '' when empty. */
+export function stepErrorText({ Error: name, Cause: cause }: StepError): string {
+  let message = cause;
+  try {
+    const parsed = JSON.parse(cause ?? '') as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    // A plain-text cause (a timeout, a Step Functions error) is kept as it is.
+  }
+  return [name, message].filter(Boolean).join(': ');
+}
+
+const count = z.number().int().nonnegative();
+const failureCodeCounts = z.partialRecord(z.enum(Object.keys(failureCodes) as [FailureCode, ...FailureCode[]]), count);
+
+/** A full run lists the input prefix; an incremental run reads a manifest of new keys. */
+export type RunMode = 'full' | 'incremental';
+
+// --- Extract (the Distributed Maps' children) ----------------------------------------------------------------------
+
+/**
+ * One Distributed Map batch, as the map's ItemBatcher delivers it to the extract function and as the map's
+ * ResultWriter records it (`Input`) for the reducer. Items' keys are relative to the input bucket.
+ */
+export const batchEventSchema = z.object({
+  Items: z
+    .array(
+      z.looseObject({
+        Key: z.string().min(1),
+        Size: z.number().int().nonnegative().optional(),
+        Etag: z.string().optional(),
+      }),
+    )
+    .min(1),
+  BatchInput: z.object({
+    runId: runIdSchema,
+    input: storageLocationSchema.pick({ bucket: true }),
+    output: storageLocationSchema,
+  }),
+});
+
+export type BatchEvent = z.infer<typeof batchEventSchema>;
+
+/** What the state machine keeps of a batch (small: the map's ResultWriter stores one per batch). */
+export interface ExtractBatchResult {
+  runId: string;
+  batchId: string;
+  /** Shard key relative to the output location. */
+  shard: string;
+  items: number;
+  vectors: number;
+  failures: number;
+  failureCodes: Partial<Record<FailureCode, number>>;
+  engine: string;
+  modelId: string;
+  millis: { total: number; inference: number };
+}
+
+// --- Reduce -----------------------------------------------------------------------------------------------------
+
+/**
+ * What the state machine passes every step after the map (Reduce, Validate): the run's settings and, when
+ * the map failed, the error its Catch recorded.
+ */
+export const runEventSchema = z.object({
+  runId: runIdSchema,
+  input: storageLocationSchema,
+  /** The JSON manifest of new keys of an incremental run; null for a full run over the input prefix. */
+  manifest: z.object({ bucket: z.string().min(1), key: z.string().min(1) }).nullable(),
+  output: storageLocationSchema,
+  mapError: stepErrorSchema.nullable(),
+});
+
+export type RunEvent = z.infer<typeof runEventSchema>;
+
+export const reduceResultSchema = z.object({
+  runId: z.string(),
+  /** Items across the map's result files. */
+  listed: count,
+  /** Rows written to this run's staged parts. */
+  rows: count,
+  failures: count,
+  failureCodes: failureCodeCounts,
+  /** This run's staged parts (runs/<runId>/parts/), keys relative to the output location. */
+  parts: z.array(z.string()),
+  /** Null when no batch succeeded. */
+  modelId: z.string().nullable(),
+  engine: z.string().nullable(),
+  /** Wall time of the step (the run report's timings). */
+  millis: count,
+  /** The extract function's time, summed over the succeeded batches: all of it, and inference alone. */
+  extractMillis: z.object({ batches: z.number().nonnegative(), inference: z.number().nonnegative() }),
+});
+
+/** What the state machine keeps of the reduce step (small: it travels in the execution's state). */
+export type ReduceResult = z.infer<typeof reduceResultSchema>;
+
+// --- Validate ---------------------------------------------------------------------------------------------------
+
+export const validateEventSchema = runEventSchema.extend({
+  toleratedFailurePercentage: z.number().min(0).max(100),
+  reduce: reduceResultSchema,
+});
+
+export type ValidateEvent = z.infer<typeof validateEventSchema>;
+
+export interface Counts {
+  listed: number;
+  rows: number;
+  failures: number;
+}
+
+/** What the state machine keeps at $.validation: its Fail state uses `summary` as the cause. */
+export interface ValidationResult {
+  passed: boolean;
+  summary: string;
+  /** The report's key, relative to the output location. */
+  report: string;
+  counts: Counts;
+  /** Wall time of the step (the run report's timings). */
+  millis: number;
+}
+
+// --- Publish ----------------------------------------------------------------------------------------------------
+
+export const publishEventSchema = z.object({
+  runId: runIdSchema,
+  output: storageLocationSchema,
+});
+
+export type PublishEvent = z.infer<typeof publishEventSchema>;
+
+/** What the state machine keeps of the publish step (small: it travels in the execution's state). */
+export interface PublishResult {
+  runId: string;
+  mode: RunMode;
+  /** The run's parts in features/, keys relative to the output location. */
+  parts: string[];
+  /** Parts removed from features/: every other run's in a full run; in an incremental run, those it emptied. */
+  removedParts: number;
+  /** Older parts rewritten without the images this (incremental) run re-processed. */
+  rewrittenParts: number;
+  millis: number;
+}
+
+// --- Pca --------------------------------------------------------------------------------------------------------
+
+/** A share in (0, 1), a number of components, {}, { varianceShare }, { components } or { model: "<uri>" }. */
+export const pcaEventSchema = z.object({
+  runId: runIdSchema,
+  output: storageLocationSchema,
+  pca: pcaRequestSchema,
+});
+
+export type PcaEvent = z.infer<typeof pcaEventSchema>;
+
+export interface PcaRunResult {
+  runId: string;
+  modelId: string;
+  /** The model's key relative to the output location. */
+  model: string;
+  /** False when a saved model was applied. */
+  fitted: boolean;
+  components: number;
+  /** The share of the total variance of the fitted vectors that the kept components explain. */
+  varianceShare: number;
+  /** Rows of this run reduced. */
+  rows: number;
+  /** This run's parts reduced. */
+  parts: number;
+  /** Older reduced parts of the model's partition reduced again: publishing rewrote their source since. */
+  rewrittenParts: number;
+  /** Reduced parts removed: their source part is no longer in features/ (a full run replaced it, or it emptied). */
+  removedParts: number;
+  /** The folder of the reduced parts, relative to the output location. */
+  dataset: string;
+  millis: { covariance: number; eigen: number; project: number; total: number };
+}
+
+// --- Report -----------------------------------------------------------------------------------------------------
+
+export const reportEventSchema = z.object({
+  runId: runIdSchema,
+  output: storageLocationSchema,
+  /** The run's pca setting as given: only whether it is null matters here. */
+  pca: z.unknown(),
+  validation: z.unknown(),
+  reduce: z.unknown(),
+  publish: z.unknown(),
+  publishError: stepErrorSchema.nullish(),
+  pcaResult: z.looseObject({ model: z.string(), fitted: z.boolean(), millis: z.unknown() }).nullish(),
+  pcaError: stepErrorSchema.nullish(),
+  startedAt: z.string().optional(),
+});
+
+export type ReportEvent = z.infer<typeof reportEventSchema>;
+
+export interface ReportResult {
+  report: string;
+  location: string;
+  bytes: number;
+}

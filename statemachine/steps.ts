@@ -1,0 +1,186 @@
+/**
+ * Every function the state machine runs, in the order a run reaches them: the one list that the stack (infra/),
+ * the local runner (statemachine/local/) and the tests read.
+ *
+ * Adding a step: a folder `functions/<folder>/` whose `handler.ts` exports `handler`, an entry here, and its Task
+ * state in featurize.asl.json invoking `${<Name>FunctionArn}`. The stack then deploys the function with the
+ * access listed here (and a memory setting `<name>MemoryMb`), the local runner binds it, and
+ * test/statemachine/steps.test.ts checks that every Task state maps to a step with a handler folder and back.
+ */
+import {
+  failuresKey,
+  featuresPrefix,
+  manifestsPrefix,
+  pcaModelsPrefix,
+  pcaPartitionsPrefix,
+  reportHtmlKey,
+  reportKey,
+  runsPrefix,
+  shardsPrefix,
+  stagedPartsPrefix,
+} from '../functions/shared/run-layout.ts';
+
+/** A key pattern of the input prefix or of the output prefix (IAM wildcards: `*`). */
+export type KeyPattern = `input:${string}` | `output:${string}`;
+
+/** The S3 access a step's function needs, each pattern as narrow as the run layout allows. */
+export interface StepAccess {
+  /** s3:ListBucket, for keys under these prefixes. */
+  list?: readonly KeyPattern[];
+  read?: readonly KeyPattern[];
+  write?: readonly KeyPattern[];
+  /** Written with the intermediate tag that the lifecycle rule expires: s3:PutObject and s3:PutObjectTagging. */
+  writeTagged?: readonly KeyPattern[];
+  delete?: readonly KeyPattern[];
+}
+
+export interface Step {
+  /** PascalCase, as in the ASL: `${<name>FunctionArn}` is the placeholder of the function's ARN. */
+  name: string;
+  /** `functions/<folder>/handler.ts`. */
+  folder: string;
+  description: string;
+  /**
+   * How Lambda runs it: a container image (native sharp and ONNX Runtime, the model baked in), or a Node.js zip
+   * on arm64 with the Parquet libraries from a layer.
+   */
+  packaging: 'container' | 'zip';
+  /** The default of its memory setting (context `<name>MemoryMb`, environment `FEATURIZE_<NAME>_MEMORY_MB`). */
+  memoryMb: number;
+  /** Lambda's timeout; `per-batch`: sized from the batch size and the time per image (infra/extract-sizing.ts). */
+  timeoutSeconds: number | 'per-batch';
+  access: StepAccess;
+}
+
+const anyRun = '*';
+const output = (pattern: string): KeyPattern => `output:${pattern}`;
+const runs = {
+  all: output(`${runsPrefix}*`),
+  shards: output(`${shardsPrefix(anyRun)}*`),
+  stagedParts: output(`${stagedPartsPrefix(anyRun)}*`),
+  failures: output(failuresKey(anyRun)),
+  report: output(reportKey(anyRun)),
+  reportHtml: output(reportHtmlKey(anyRun)),
+};
+
+/** Lambda's longest timeout: the steps after the map work over a whole run. */
+const wholeRun = 900;
+
+export const steps = [
+  {
+    name: 'Extract',
+    folder: 'extract',
+    description: 'One Distributed Map batch of images to one Arrow shard of MobileNetV2 feature vectors',
+    packaging: 'container',
+    // Lambda gives CPU in proportion to memory: 3008 MB is ~1.7 vCPUs, so sharp decodes the next images while the
+    // engine runs inference; it also fits the reduced memory quota new accounts start with.
+    memoryMb: 3008,
+    timeoutSeconds: 'per-batch',
+    access: { read: ['input:*'], writeTagged: [runs.shards] },
+  },
+  {
+    name: 'Reduce',
+    folder: 'reduce',
+    description: "Compacts a run's shards into Parquet parts staged under runs/<runId>/parts/ and writes its failure records",
+    packaging: 'zip',
+    memoryMb: 3008,
+    timeoutSeconds: wholeRun,
+    // The run's map results, shards and staged parts; nothing of features/. Deletes staged parts an earlier
+    // attempt wrote beyond this one's.
+    access: {
+      list: [output(runsPrefix)],
+      read: [runs.all],
+      writeTagged: [runs.stagedParts],
+      write: [runs.failures],
+      delete: [runs.stagedParts],
+    },
+  },
+  {
+    name: 'Validate',
+    folder: 'validate',
+    description: "Audits a run's staged Parquet and features/ as publishing would leave it, writes the run's report",
+    packaging: 'zip',
+    memoryMb: 2048,
+    timeoutSeconds: wholeRun,
+    // The input listed anew, the run's staged parts and failures, an incremental run's manifest, and the dataset's
+    // parts publishing would keep.
+    access: {
+      list: ['input:', output(featuresPrefix), output(runsPrefix)],
+      read: [output(`${featuresPrefix}*`), runs.all, output(`${manifestsPrefix}*`)],
+      write: [runs.report],
+    },
+  },
+  {
+    name: 'Publish',
+    folder: 'publish',
+    description: "Copies a validated run's staged parts into features/, then removes or rewrites what they replace",
+    packaging: 'zip',
+    // Publishing copies server-side; it rewrites an older part a row group at a time.
+    memoryMb: 2048,
+    timeoutSeconds: wholeRun,
+    // The validation report (what was audited), the staged parts (copy sources) and failure records; the dataset's
+    // parts, to find, rewrite and remove those the run replaces (CopyObject: GetObject on the source, PutObject on
+    // the target).
+    access: {
+      list: [output(featuresPrefix), output(runsPrefix)],
+      read: [runs.report, runs.stagedParts, runs.failures, output(`${featuresPrefix}*`)],
+      write: [output(`${featuresPrefix}*`)],
+      delete: [output(`${featuresPrefix}*`)],
+    },
+  },
+  {
+    name: 'Pca',
+    folder: 'pca',
+    description: "Fits PCA on a run's vectors (or applies a saved model) and writes the reduced partition",
+    packaging: 'zip',
+    memoryMb: 3008,
+    timeoutSeconds: wholeRun,
+    // The run's parts, the partition it rewrites, saved models (a model to apply must be under pca/); deletes
+    // reduced parts whose source parts are gone.
+    access: {
+      list: [output(featuresPrefix), output(pcaPartitionsPrefix)],
+      read: [output(`${featuresPrefix}*`), output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
+      write: [output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
+      delete: [output(`${pcaPartitionsPrefix}*`)],
+    },
+  },
+  {
+    name: 'Report',
+    folder: 'report',
+    description: "Renders a run's report.html: counts, failures, PCA plots",
+    packaging: 'zip',
+    memoryMb: 1024,
+    timeoutSeconds: 300,
+    // The validation report, failures and staged parts of the run (there whether it was published or not), a sample
+    // of its reduced points, the model.
+    access: {
+      list: [output(runsPrefix), output(pcaPartitionsPrefix)],
+      read: [runs.all, output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
+      write: [runs.reportHtml],
+    },
+  },
+] as const satisfies readonly Step[];
+
+export type StepName = (typeof steps)[number]['name'];
+
+/** The ASL placeholder of a step's function ARN. */
+export type FunctionArnPlaceholder = `${StepName}FunctionArn`;
+
+export function functionArnPlaceholder(step: Pick<Step, 'name'>): string {
+  return `${step.name}FunctionArn`;
+}
+
+export function stepNamed(name: StepName): (typeof steps)[number] {
+  return steps.find((step) => step.name === name)!;
+}
+
+/** The step whose function a Task state's Resource (`${<Name>FunctionArn}`, unfilled) invokes, if any. */
+export function stepOfResource(resource: string): (typeof steps)[number] | undefined {
+  return steps.find((step) => resource === `\${${functionArnPlaceholder(step)}}`);
+}
+
+/**
+ * The deployable functions that are not state machine steps: the upload trigger, invoked by SQS
+ * (infra/upload-trigger.ts). Every folder of functions/ but shared/ is a step or one of these.
+ */
+export const eventFunctionFolders = ['trigger'] as const;
