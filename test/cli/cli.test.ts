@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +106,34 @@ describe('featurize command line', () => {
     const second = await featurize(['run', input, '--out', join(dir, 'two-out')], env);
     expect(second.code).toBe(0);
     expect(second.stdout).not.toContain('exported');
+  });
+
+  it('ends a run over an empty folder with its summary and exit code, not an abort while the workers load the model', async () => {
+    const input = join(dir, 'empty');
+    await mkdir(input);
+    const result = await featurize(['run', input, '--out', join(dir, 'empty-out')]);
+    expect(result.stderr).not.toContain('terminate called');
+    expect(result.stdout).toMatch(/^run \S+ (succeeded|FAILED).*\n {2}images: {3}0 listed/m);
+    expect(result.code).toBe(result.stdout.includes(' succeeded') ? 0 : 1);
+  });
+
+  it('shows a failed validation as its summary alone, and the JSON logs only with --verbose', async () => {
+    const input = join(dir, 'not-images');
+    await mkdir(join(input, 'Label'), { recursive: true });
+    await writeFile(join(input, 'Label', 'notes.jpg'), 'not an image');
+    const jsonLines = (result: { stdout: string; stderr: string }) =>
+      `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => line.startsWith('{'));
+    // As a user runs it: no POWERTOOLS_LOG_LEVEL of their own (the tests' environment sets one).
+    const args = ['run', input, '--out', join(dir, 'not-images-out'), '--workers', '1'];
+
+    const quiet = await featurize(args, { POWERTOOLS_LOG_LEVEL: undefined });
+    expect(quiet.code).toBe(1);
+    expect(quiet.stdout).toMatch(/^run \S+ FAILED: ValidationFailed: .*failure-share/m);
+    expect(jsonLines(quiet)).toEqual([]);
+
+    const verbose = await featurize([...args, '--verbose'], { POWERTOOLS_LOG_LEVEL: undefined });
+    expect(verbose.code).toBe(1);
+    expect(jsonLines(verbose).map((line) => (JSON.parse(line) as { message: string }).message)).toContain('run validated');
   });
 
   it('refuses to inspect a location without a dataset', async () => {
