@@ -2,7 +2,7 @@ import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { featurize } from '../support/cli.ts';
+import { featurize, startFeaturize } from '../support/cli.ts';
 import { sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 let dir: string;
@@ -115,6 +115,21 @@ describe('featurize command line', () => {
     expect(result.stderr).not.toContain('terminate called');
     expect(result.stdout).toMatch(/^run \S+ (succeeded|FAILED).*\n {2}images: {3}0 listed/m);
     expect(result.code).toBe(result.stdout.includes(' succeeded') ? 0 : 1);
+  });
+
+  it('dies of Ctrl-C while the workers load the model (exit status 130), saying so, not by an abort', async () => {
+    const input = join(dir, 'interrupted');
+    for (const key of await sampleKeys(1, 2)) await cp(join(sampleDir, key), join(input, key), { recursive: true });
+    // --verbose for the log line that says when a worker has loaded its model: the other is then still inside
+    // ONNX Runtime's session creation (exiting there, rather than dying of the signal, aborted 8 times in 8).
+    const cli = startFeaturize(['run', input, '--out', join(dir, 'interrupted-out'), '--workers', '2', '--verbose']);
+    await cli.saw(/"message":"model loaded"/);
+    cli.kill('SIGINT');
+    const { code, signal, stdout, stderr } = await cli.exited;
+    expect(stderr).not.toContain('terminate called');
+    expect({ code, signal }).toEqual({ code: null, signal: 'SIGINT' });
+    expect(stderr).toContain(`featurize: run ${/^featurize: run (\S+)$/m.exec(stdout)?.[1]} interrupted (SIGINT)`);
+    expect(stdout).not.toContain('images:');
   });
 
   it('shows a failed validation as its summary alone, and the JSON logs only with --verbose', async () => {
