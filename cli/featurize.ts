@@ -25,7 +25,10 @@ addStartCommand(program);
 addStatusCommand(program);
 
 program.hook('preAction', (command) => {
-  process.env.POWERTOOLS_LOG_LEVEL ??= command.optsWithGlobals().verbose ? 'DEBUG' : 'WARN';
+  // The person at the terminal sees summaries and one-line errors; the handlers' JSON logs (a failed
+  // validation's WARN included) only when asked for, with --verbose or the environment's POWERTOOLS_LOG_LEVEL.
+  if (command.optsWithGlobals().verbose) process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+  else process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 });
 

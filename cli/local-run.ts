@@ -7,7 +7,7 @@ import type { StorageLocation } from '../functions/shared/storage/storage.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
 import { runPipeline } from '../statemachine/local/run-pipeline.ts';
 import { type PipelineOptions, pipelineSettings } from './pipeline-options.ts';
-import { startProgress } from './progress.ts';
+import { type Progress, startProgress } from './progress.ts';
 import { printSummary } from './summary.ts';
 
 export interface LocalRun {
@@ -19,10 +19,21 @@ export interface LocalRun {
   manifest?: { bucket: string; key: string };
   /** When the run's clock started (performance.now()), for the summary's rate. */
   started: number;
+  /** Ctrl-C (SIGINT) or SIGTERM ends the process at once (`run`); without, they are the caller's (`watch`). */
+  interruptible?: boolean;
 }
 
-export async function runWithProgress({ runId, input, output, options, manifest, started }: LocalRun): Promise<ExecutionOutcome> {
+export async function runWithProgress({
+  runId,
+  input,
+  output,
+  options,
+  manifest,
+  started,
+  interruptible,
+}: LocalRun): Promise<ExecutionOutcome> {
   const progress = startProgress();
+  const stopListening = interruptible ? endOnSignal(runId, progress) : () => {};
   const outcome = await runPipeline({
     runId,
     input,
@@ -30,7 +41,31 @@ export async function runWithProgress({ runId, input, output, options, manifest,
     ...pipelineSettings(options),
     ...(manifest ? { manifest } : {}),
     observer: progress,
-  }).finally(() => progress.stop());
+  }).finally(() => {
+    stopListening();
+    progress.stop();
+  });
   printSummary({ runId, outcome, output: openStorage(output), workers: options.workers, seconds: (performance.now() - started) / 1000 });
   return outcome;
+}
+
+/**
+ * On the signal: the terminal set back (the progress bar hides the cursor), one line, and the process dies of the
+ * signal, as an interrupted program should: the shell sees exit status 130 (SIGINT) or 143 (SIGTERM), and a
+ * script running featurize stops too. Dying of it also tears nothing down, whereas exiting ends the worker
+ * threads the way closing the pool used to, and one inside ONNX Runtime's session creation aborts the process.
+ * Nothing is lost: an unpublished run leaves the dataset as it was (write, audit, publish).
+ */
+function endOnSignal(runId: string, progress: Progress): () => void {
+  const end = (signal: NodeJS.Signals) => {
+    stopListening();
+    progress.stop();
+    process.stderr.write(`featurize: run ${runId} interrupted (${signal})\n`);
+    process.kill(process.pid, signal);
+  };
+  const stopListening = () => {
+    process.off('SIGINT', end).off('SIGTERM', end);
+  };
+  process.on('SIGINT', end).on('SIGTERM', end);
+  return stopListening;
 }

@@ -43,6 +43,6 @@ async function run(inputUri: string, options: PipelineOptions): Promise<void> {
 
   const runId = newRunId();
   process.stdout.write(`featurize: run ${runId}\n`);
-  const outcome = await runWithProgress({ runId, input, output, options, started });
+  const outcome = await runWithProgress({ runId, input, output, options, started, interruptible: true });
   if (outcome.status !== 'SUCCEEDED') process.exitCode = 1;
 }

@@ -46,6 +46,7 @@ async function watchFolderCommand(dir: string, options: WatchOptions): Promise<v
   checkOutputOutsideInput(input, output);
   await prepareModel();
 
+  let running: string | undefined;
   const watcher = watchFolder({
     dir: input.bucket,
     output,
@@ -53,16 +54,26 @@ async function watchFolderCommand(dir: string, options: WatchOptions): Promise<v
     run: async ({ runId, manifest, keys }) => {
       const started = performance.now();
       process.stdout.write(`featurize: ${keys.length} new file(s), run ${runId}\n`);
-      await runWithProgress({ runId, input, output, options, manifest, started });
+      running = runId;
+      await runWithProgress({ runId, input, output, options, manifest, started }).finally(() => {
+        running = undefined;
+      });
     },
     // A batch that fails is reported; the next files still get their run.
     onError: (error) => process.stderr.write(`featurize: ${(error as Error)?.message ?? String(error)}\n`),
   });
   const existing = await watcher.ready;
   process.stdout.write(`featurize: watching ${input.bucket} (${existing} file(s) already there); Ctrl-C stops\n`);
-  await new Promise((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop).off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop).on('SIGTERM', stop);
   });
+  // A run under way finishes (its pool closes once its workers have loaded their models) and prints its summary;
+  // exit code 0, as for any stop of watch: each run's outcome is in its summary. A second signal finds no
+  // listener, and the process dies of it at once, tearing nothing down.
+  if (running) process.stderr.write(`featurize: stopping once run ${running} has ended; Ctrl-C again quits now\n`);
   await watcher.stop();
 }

@@ -23,6 +23,8 @@ import { extractBatch } from './extract-batch.ts';
 const settings = extractionSettings();
 // Started at init, awaited per batch: the model loads once per container (or worker thread).
 const engine = featureEngine(settings.engine, settings.modelDir);
+/** The init work still running after the import: the local worker pool ends a thread only once it has settled. */
+export const coldStart = engine;
 
 export async function extract(event: BatchEvent): Promise<ExtractBatchResult> {
   const { runId, input, output } = event.BatchInput;

@@ -1,8 +1,8 @@
 /**
  * One logger and one metrics emitter for every handler, worker and the CLI: structured JSON lines and
  * CloudWatch embedded-metric-format records under one service name.
- * Log level from POWERTOOLS_LOG_LEVEL (the CLI lowers it to WARN unless --verbose); the CLI also sets
- * POWERTOOLS_METRICS_DISABLED, since EMF records only mean something inside Lambda.
+ * Log level from POWERTOOLS_LOG_LEVEL (the CLI: DEBUG with --verbose, otherwise the environment's or SILENT);
+ * the CLI also sets POWERTOOLS_METRICS_DISABLED, since EMF records only mean something inside Lambda.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';

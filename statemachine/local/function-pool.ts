@@ -2,9 +2,10 @@
  * A function fanned out over worker threads: the local stand-in for a Lambda function's concurrent sandboxes.
  * Each worker imports the handler module once (one model per worker); the main thread only hands out events.
  */
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { FunctionError, RuntimeExitError } from './errors.ts';
-import type { FunctionWorkerData, Invocation } from './function-worker.ts';
+import type { ColdStartSettled, FunctionWorkerData, Invocation } from './function-worker.ts';
 
 export interface FunctionPoolOptions {
   functionName: string;
@@ -18,6 +19,10 @@ export interface FunctionPoolOptions {
 export interface FunctionPool {
   /** Runs one event on a free worker: the handler's result, or its error under the handler's error name. */
   invoke(event: unknown): Promise<unknown>;
+  /**
+   * Ends the threads once none is loading its model or running an event; events not yet started are dropped.
+   * Whenever it is called (before, during or after model loading, after a worker died), it ends cleanly.
+   */
   close(): Promise<void>;
 }
 
@@ -36,6 +41,10 @@ export function createFunctionPool(options: FunctionPoolOptions): FunctionPool {
     env: options.env,
     workerData,
   });
+  const settled = new Set<number>();
+  pool.on('message', (message: unknown) => {
+    if (isColdStartSettled(message)) settled.add(message.coldStartSettled);
+  });
   return {
     async invoke(event) {
       let outcome: Invocation;
@@ -51,6 +60,42 @@ export function createFunctionPool(options: FunctionPoolOptions): FunctionPool {
       if (outcome.ok) return outcome.result;
       throw new FunctionError(outcome.errorType, outcome.errorMessage, outcome.stackTrace);
     },
-    close: () => pool.destroy(),
+    async close() {
+      // Ending a thread (Worker.terminate, as Piscina's destroy does) stops its JavaScript wherever it is. Inside a
+      // long synchronous native call (onnxruntime-node creating a session, or running one) it takes effect when
+      // the call next uses N-API: that call fails, node-addon-api throws it as a C++ Napi::Error, and turning that
+      // back into a JavaScript error fails too on a thread being ended, so node-addon-api throws again from its
+      // catch block (napi-inl.h, Error::ThrowAsJavaScriptException, without NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS):
+      // "terminate called after throwing an instance of 'Napi::Error'", and the whole process aborts. So threads
+      // still starting (a replacement for a dead worker included) are waited for; then Piscina's close lets the
+      // running events finish before it ends the threads, and starts no replacement meanwhile.
+      for (;;) {
+        const starting = pool.threads.filter((thread) => thread.threadId !== -1 && !settled.has(thread.threadId));
+        if (starting.length === 0) break;
+        await Promise.all(starting.map(coldStartSettledOrExited));
+      }
+      await pool.close({ force: true });
+    },
   };
+}
+
+function isColdStartSettled(message: unknown): message is ColdStartSettled {
+  return typeof (message as Partial<ColdStartSettled> | null)?.coldStartSettled === 'number';
+}
+
+/** Resolves when the thread has posted that its cold start settled, or has exited (a failed import, a crash). */
+function coldStartSettledOrExited(thread: Worker): Promise<void> {
+  // Piscina's threads do not keep the process alive; this one must until then, or the process would end with
+  // the thread mid-load, and ending the process ends the thread the same abrupt way.
+  thread.ref();
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (isColdStartSettled(message)) done();
+    };
+    const done = () => {
+      thread.off('message', onMessage).off('exit', done);
+      resolve();
+    };
+    thread.on('message', onMessage).on('exit', done);
+  });
 }

@@ -4,6 +4,7 @@
  * The outcome travels back as Lambda's own payload shape: structured clone would drop a custom error's name,
  * and the state machine's Retry and Catch match on that name.
  */
+import { parentPort, threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import { type LambdaHandler, localLambdaContext } from './lambda-context.ts';
 
@@ -15,8 +16,22 @@ export interface FunctionWorkerData {
 
 export type Invocation = { ok: true; result: unknown } | { ok: false; errorType: string; errorMessage: string; stackTrace: string[] };
 
+/** What a handler module exports: its handler, and the part of its cold start still running after the import. */
+interface HandlerModule {
+  handler: LambdaHandler;
+  /** E.g. the extract function's model loading: started at init, awaited by each event. */
+  coldStart?: Promise<unknown>;
+}
+
+/** Posted once this thread's cold start has settled, either way: from then on the pool may end the thread. */
+export interface ColdStartSettled {
+  coldStartSettled: number;
+}
+
 const { functionName, handlerModule } = workerData as FunctionWorkerData;
-const { handler } = (await import(handlerModule)) as { handler: LambdaHandler };
+const { handler, coldStart } = (await import(handlerModule)) as HandlerModule;
+// A failed cold start is the handler's to report, to each event, as a Lambda's failed init is.
+void Promise.allSettled([coldStart]).then(() => parentPort?.postMessage({ coldStartSettled: threadId } satisfies ColdStartSettled));
 
 export default async function invoke(event: unknown): Promise<Invocation> {
   try {

@@ -1,8 +1,8 @@
-import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { featurize } from '../support/cli.ts';
+import { featurize, startFeaturize } from '../support/cli.ts';
 import { sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 let dir: string;
@@ -106,6 +106,44 @@ describe('featurize command line', () => {
     const second = await featurize(['run', input, '--out', join(dir, 'two-out')], env);
     expect(second.code).toBe(0);
     expect(second.stdout).not.toContain('exported');
+  });
+
+  it('ends a run over an empty folder with its summary and exit code, not an abort while the workers load the model', async () => {
+    const input = join(dir, 'empty');
+    await mkdir(input);
+    const result = await featurize(['run', input, '--out', join(dir, 'empty-out')]);
+    expect(result.stderr).not.toContain('terminate called');
+    expect(result.stdout).toMatch(/^run \S+ (succeeded|FAILED).*\n {2}images: {3}0 listed/m);
+    expect(result.code).toBe(result.stdout.includes(' succeeded') ? 0 : 1);
+  });
+
+  it('dies of Ctrl-C while the workers load the model (exit status 130), saying so, not by an abort', async () => {
+    const input = join(dir, 'interrupted');
+    for (const key of await sampleKeys(1, 2)) await cp(join(sampleDir, key), join(input, key), { recursive: true });
+    // --verbose shows the JSON logs (at INFO, above the WARN of the tests' environment), among them the line that
+    // says a worker has loaded its model: the other is then still inside ONNX Runtime's session creation (exiting
+    // there, rather than dying of the signal, aborted 8 times in 8).
+    const cli = startFeaturize(['run', input, '--out', join(dir, 'interrupted-out'), '--workers', '2', '--verbose']);
+    await cli.saw(/"message":"model loaded"/);
+    cli.kill('SIGINT');
+    const { code, signal, stdout, stderr } = await cli.exited;
+    expect(stderr).not.toContain('terminate called');
+    expect({ code, signal }).toEqual({ code: null, signal: 'SIGINT' });
+    expect(stderr).toContain(`featurize: run ${/^featurize: run (\S+)$/m.exec(stdout)?.[1]} interrupted (SIGINT)`);
+    expect(stdout).not.toContain('images:');
+  });
+
+  it('shows a failed validation as its summary alone, without a JSON log line', async () => {
+    const input = join(dir, 'not-images');
+    await mkdir(join(input, 'Label'), { recursive: true });
+    await writeFile(join(input, 'Label', 'notes.jpg'), 'not an image');
+    // As a user runs it: no POWERTOOLS_LOG_LEVEL of their own (the tests' environment sets one).
+    const result = await featurize(['run', input, '--out', join(dir, 'not-images-out'), '--workers', '1'], {
+      POWERTOOLS_LOG_LEVEL: undefined,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^run \S+ FAILED: ValidationFailed: .*failure-share/m);
+    expect(`${result.stdout}\n${result.stderr}`.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
   });
 
   it('refuses to inspect a location without a dataset', async () => {

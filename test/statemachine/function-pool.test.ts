@@ -42,4 +42,16 @@ describe('function pool', () => {
     expect([...threadsAfter].filter((id) => !threadsBefore.has(id))).toHaveLength(1);
     expect(after.every((answer) => answer.setting === 'from the pool')).toBe(true);
   });
+
+  it('lets an event under way finish when it closes, instead of ending its thread', async () => {
+    const closing = createFunctionPool({
+      functionName: 'scripted',
+      handlerModule: new URL('../support/functions/scripted-handler.ts', import.meta.url),
+      threads: 1,
+      env: { ...process.env, FEATURIZE_TEST_SETTING: 'answered' },
+    });
+    const answer = closing.invoke({ action: 'answer' });
+    await closing.close();
+    await expect(answer).resolves.toMatchObject({ setting: 'answered' });
+  });
 });

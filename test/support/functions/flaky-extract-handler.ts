@@ -16,6 +16,9 @@ import { handler as extract } from '../../../functions/extract/handler.ts';
 import { StorageUnavailableError } from '../../../functions/shared/errors.ts';
 import type { BatchEvent } from '../../../statemachine/contracts.ts';
 
+// The real handler's model loading, for the worker pool to wait for before it ends a thread.
+export { coldStart } from '../../../functions/extract/handler.ts';
+
 const { FLAKY_WRITE_KEY, FLAKY_CRASH_KEY, FLAKY_BROKEN_KEY, FLAKY_MARKERS = '' } = process.env;
 
 export async function handler(event: BatchEvent, context: Context): Promise<unknown> {
