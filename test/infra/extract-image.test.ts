@@ -105,6 +105,6 @@ describe('the extraction image', () => {
     expect(finalStage).toMatch(/^ARG TFJS_NODE=false$/m);
     const tfjsNode = /@tensorflow\/tfjs-node@(\S+)/.exec(finalStage)?.[1];
     expect(tfjsNode).toBe(root.dependencies['@tensorflow/tfjs-core']);
-    expect(finalStage).toMatch(/if \[ "\$TFJS_NODE" = "true" \]; then[^]*npm install[^]*@tensorflow\/tfjs-node@/);
+    expect(finalStage).toMatch(/if \[ "\$TFJS_NODE" = "true" \]; then[\s\S]*npm install[\s\S]*@tensorflow\/tfjs-node@/);
   });
 });
