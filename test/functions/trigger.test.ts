@@ -5,6 +5,7 @@ import type { ManifestItem } from '../../functions/trigger/start-run.ts';
 import fixture from '../events/upload-batch.json' with { type: 'json' };
 import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from '../support/sfn-server.ts';
+import { formEncoded, objectCreatedRecord, percentEncoded } from '../support/upload-events.ts';
 
 const stateMachineArn = 'arn:aws:states:eu-west-1:111122223333:stateMachine:Featurize-featurize';
 const context = { functionName: 'trigger', awsRequestId: 'test' } as Context;
@@ -43,25 +44,8 @@ beforeEach(() => {
 });
 
 /** One SQS record carrying S3's EventBridge "Object Created" event for `key`, spelled as given. */
-function uploadRecord(key: string, etag: string, size: number, id: string) {
-  const event = {
-    version: '0',
-    id,
-    'detail-type': 'Object Created',
-    source: 'aws.s3',
-    account: '111122223333',
-    time: '2026-11-25T16:00:00Z',
-    region: 'eu-west-1',
-    resources: ['arn:aws:s3:::fruits'],
-    detail: { version: '0', bucket: { name: 'fruits' }, object: { key, size, etag, sequencer: '0062E99A88DC407470' }, reason: 'PutObject' },
-  };
-  return { messageId: id, receiptHandle: `AQEB${id}`, body: JSON.stringify(event), eventSource: 'aws:sqs' };
-}
-
-/** S3's notification spelling: an HTML form's URL encoding (space as `+`), slashes kept. */
-const formEncoded = (key: string) => new URLSearchParams({ k: key }).toString().slice(2).replaceAll('%2F', '/');
-/** LocalStack's spelling of EventBridge keys (Python's `quote`): percent-encoding, space as %20. */
-const percentEncoded = (key: string) => key.split('/').map(encodeURIComponent).join('/');
+const uploadRecord = (key: string, etag: string, size: number, id: string) =>
+  objectCreatedRecord({ bucket: 'fruits', key, etag, size, id, time: new Date('2026-11-25T16:00:00Z') });
 
 async function put(key: string, body: string): Promise<{ etag: string; size: number }> {
   const { ETag } = await s3.client.send(new PutObjectCommand({ Bucket: 'fruits', Key: key, Body: body }));

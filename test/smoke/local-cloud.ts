@@ -12,6 +12,7 @@ import { runPipeline } from '../../statemachine/local/run-pipeline.ts';
 import type { RunOutcome, SmokeCloud, SmokeTarget } from '../../tools/smoke/smoke-cloud.ts';
 import type { LocalS3 } from '../support/s3-server.ts';
 import type { LocalStepFunctions } from '../support/sfn-server.ts';
+import { formEncoded, objectCreatedRecord } from '../support/upload-events.ts';
 
 const stateMachineArn = 'arn:aws:states:us-east-1:111122223333:stateMachine:FeaturizeSmoke-featurize';
 
@@ -110,36 +111,16 @@ export class LocalSmokeCloud implements SmokeCloud {
 /** S3's EventBridge "Object Created" events, one per SQS message, keys form-encoded as S3's notifications are. */
 function sqsBatch(uploads: readonly Uploaded[]): SQSEvent {
   return {
-    Records: uploads.map((upload, i) => ({
-      messageId: `smoke-${i}`,
-      receiptHandle: `smoke-${i}`,
-      body: JSON.stringify({
-        version: '0',
+    Records: uploads.map((upload, i) =>
+      objectCreatedRecord({
+        bucket: target.input.bucket,
+        key: formEncoded(upload.key),
+        etag: upload.etag,
+        size: upload.size,
+        time: upload.time,
         id: `smoke-${i}`,
-        'detail-type': 'Object Created',
-        source: 'aws.s3',
-        account: '111122223333',
-        time: upload.time.toISOString().replace(/\.\d+Z$/, 'Z'),
-        region: 'us-east-1',
-        resources: [`arn:aws:s3:::${target.input.bucket}`],
-        detail: {
-          version: '0',
-          bucket: { name: target.input.bucket },
-          object: { key: formEncoded(upload.key), size: upload.size, etag: upload.etag, sequencer: (1000 + i).toString(16) },
-          reason: 'PutObject',
-        },
+        sequencer: (1000 + i).toString(16),
       }),
-      attributes: {} as SQSEvent['Records'][number]['attributes'],
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:111122223333:FeaturizeSmoke-UploadTriggerQueue',
-      awsRegion: 'us-east-1',
-    })),
+    ),
   };
-}
-
-/** An HTML form's URL encoding (space as `+`), slashes kept: S3's notification spelling of a key. */
-function formEncoded(key: string): string {
-  return new URLSearchParams({ k: key }).toString().slice(2).replaceAll('%2F', '/');
 }
