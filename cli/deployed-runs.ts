@@ -2,9 +2,10 @@
  * Runs of the deployed pipeline, through the Step Functions API: the state machine (from the stack's outputs),
  * the locations its definition defaults to, executions, and the item counts of their Distributed Map run.
  * The run's settings are computed as the definition's ApplyDefaults state does: defaults, shallowly overridden
- * by the execution input.
+ * by the execution input. Also the account's Lambda concurrency, against what a run asks for.
  */
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { GetAccountSettingsCommand, GetFunctionConcurrencyCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
@@ -31,6 +32,14 @@ export interface RunLocations {
   output: Location;
 }
 
+/** What the deployed definition says of every run, unless its execution input says otherwise. */
+export interface DeployedDefaults extends RunLocations {
+  /** The extraction map's MaxConcurrency (0: no limit); undefined if the definition does not show it. */
+  maxConcurrency?: number;
+  /** The function the extraction map invokes for each batch. */
+  extractFunctionArn?: string;
+}
+
 /** Images of a Distributed Map run: pending includes running; failed includes timed out and aborted. */
 export interface ItemTally {
   total: number;
@@ -54,9 +63,14 @@ export interface RunStatus {
 
 /** Clients in the region of `arn` when given (an ARN names its region), else the SDK's configured one. */
 export function awsClients(arn?: string): { sfn: SFNClient; cloudFormation: CloudFormationClient } {
-  const region = arn?.split(':')[3];
-  const config = region ? { region } : {};
+  const config = regionConfig(arn);
   return { sfn: new SFNClient(config), cloudFormation: new CloudFormationClient(config) };
+}
+
+/** `{ region }` of an ARN (its fourth field), or nothing: the SDK's configured region. */
+export function regionConfig(arn?: string): { region?: string } {
+  const region = arn?.split(':')[3];
+  return region ? { region } : {};
 }
 
 export async function stateMachineArnOf(stackName: string, cloudFormation: CloudFormationClient): Promise<string> {
@@ -73,15 +87,95 @@ export async function stateMachineArnOf(stackName: string, cloudFormation: Cloud
   return arn;
 }
 
-/** The input and output locations the deployed definition's Prepare state defaults to. */
-export async function deployedDefaults(sfn: SFNClient, stateMachineArn: string): Promise<RunLocations> {
+interface DeployedDefinition {
+  States?: Record<
+    string,
+    {
+      Parameters?: { defaults?: Partial<RunLocations> & Record<string, unknown> };
+      ItemProcessor?: { States?: Record<string, { Resource?: string; Parameters?: { FunctionName?: string } }> };
+    }
+  >;
+}
+
+/**
+ * What the deployed definition's Prepare state defaults to (locations, the map's MaxConcurrency) and the function
+ * its extraction map invokes.
+ */
+export async function deployedDefaults(sfn: SFNClient, stateMachineArn: string): Promise<DeployedDefaults> {
   const { definition } = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
-  const defaults = (JSON.parse(definition ?? '{}') as { States?: { Prepare?: { Parameters?: { defaults?: RunLocations } } } }).States
-    ?.Prepare?.Parameters?.defaults;
+  const states = (JSON.parse(definition ?? '{}') as DeployedDefinition).States ?? {};
+  const defaults = states.Prepare?.Parameters?.defaults;
   if (!defaults?.input?.bucket || !defaults.output?.bucket) {
     throw new ConfigError(`${stateMachineArn} is not a featurize state machine: its Prepare state has no input and output defaults`);
   }
-  return { input: defaults.input, output: defaults.output };
+  // Substituted as `States.StringToJson('100')`, so that the file stays valid JSON before substitution.
+  const maxConcurrency = Number(/^States\.StringToJson\('(\d+)'\)$/.exec(String(defaults['maxConcurrency.$']))?.[1] ?? Number.NaN);
+  const extractFunctionArn = Object.values(states)
+    .flatMap((state) => Object.values(state.ItemProcessor?.States ?? {}))
+    .map((task) => task.Parameters?.FunctionName ?? task.Resource)
+    .find((arn) => arn !== undefined && /^arn:[\w-]+:lambda:/.test(arn));
+  return {
+    input: defaults.input,
+    output: defaults.output,
+    ...(Number.isInteger(maxConcurrency) ? { maxConcurrency } : {}),
+    ...(extractFunctionArn ? { extractFunctionArn } : {}),
+  };
+}
+
+/** The Lambda concurrency a run's extraction batches draw on, in the state machine's account and region. */
+export interface LambdaConcurrency {
+  /** The account's concurrent executions in the region (the "Concurrent executions" quota). */
+  accountLimit: number;
+  /** What the functions without reserved concurrency share. */
+  unreserved: number;
+  /** The extract function's reserved concurrency, when it has one (and the caller may read it). */
+  extractReserved?: number;
+}
+
+/**
+ * GetAccountSettings (https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html), and the extract
+ * function's reservation (GetFunctionConcurrency): with one, the function draws on it alone, not on the shared pool.
+ * A caller not allowed to read the reservation gets the account's figures only.
+ */
+export async function lambdaConcurrency(lambda: LambdaClient, extractFunctionArn?: string): Promise<LambdaConcurrency> {
+  const { AccountLimit: limit } = await lambda.send(new GetAccountSettingsCommand({}));
+  const concurrency: LambdaConcurrency = {
+    accountLimit: limit?.ConcurrentExecutions ?? 0,
+    unreserved: limit?.UnreservedConcurrentExecutions ?? 0,
+  };
+  if (!extractFunctionArn) return concurrency;
+  try {
+    const { ReservedConcurrentExecutions: reserved } = await lambda.send(
+      new GetFunctionConcurrencyCommand({ FunctionName: extractFunctionArn }),
+    );
+    return reserved === undefined ? concurrency : { ...concurrency, extractReserved: reserved };
+  } catch {
+    return concurrency;
+  }
+}
+
+/** A Distributed Map's MaxConcurrency 0 means no limit: up to 10,000 child executions at once (Step Functions). */
+const distributedMapMaxChildren = 10_000;
+
+/**
+ * Why a run whose map asks for `maxConcurrency` extraction batches at once (one Lambda invocation each) cannot get
+ * them, or undefined when it can. Batches past the limit are throttled (Lambda.TooManyRequestsException), which
+ * the definition retries with backoff; past the retries whole batches fail, and past the tolerated share, the map.
+ */
+export function concurrencyShortfall(maxConcurrency: number, concurrency: LambdaConcurrency, region = 'this region'): string | undefined {
+  const wanted = maxConcurrency === 0 ? distributedMapMaxChildren : maxConcurrency;
+  const asks = `this run asks for up to ${maxConcurrency === 0 ? 'unlimited' : wanted} extraction batches at once (maxConcurrency)`;
+  const consequence = 'batches beyond it are throttled and retried, and may fail the run; deploy with a smaller -c maxConcurrency=N';
+  if (concurrency.extractReserved !== undefined) {
+    if (concurrency.extractReserved >= wanted) return undefined;
+    return `${asks}, but the extract function's reserved concurrency is ${concurrency.extractReserved}: ${consequence}, or raise its reservation`;
+  }
+  if (concurrency.unreserved >= wanted) return undefined;
+  return (
+    `${asks}, but this account leaves ${concurrency.unreserved} concurrent Lambda executions in ${region} to functions ` +
+    `without reserved concurrency (account limit ${concurrency.accountLimit}): ${consequence}, ` +
+    'or ask AWS for a higher "Concurrent executions" quota (Service Quotas)'
+  );
 }
 
 /** What ApplyDefaults computes: top-level keys of the execution input replace the defaults' (a shallow merge). */

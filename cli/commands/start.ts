@@ -70,6 +70,9 @@ async function start(options: StartOptions): Promise<void> {
     );
   }
 
+  if (defaults.maxConcurrency !== undefined)
+    await warnIfShortOfConcurrency(stateMachineArn, defaults.maxConcurrency, defaults.extractFunctionArn);
+
   const executionArn = await startRun(sfn, stateMachineArn, options.runId ?? newRunId(), overrides);
   process.stdout.write(`${executionArn}\n`);
   if (!options.wait) return;
@@ -82,6 +85,24 @@ async function start(options: StartOptions): Promise<void> {
   const { printRunStatus } = await import('./status.ts');
   printRunStatus(status);
   if (status.status !== 'SUCCEEDED') process.exitCode = 1;
+}
+
+/**
+ * A warning, before the run starts, when the account's Lambda concurrency cannot give its map the batches it asks
+ * for (new accounts may have as few as 10 concurrent executions). Never fails the start: a caller who may not read
+ * the account's settings gets a note instead.
+ */
+async function warnIfShortOfConcurrency(stateMachineArn: string, maxConcurrency: number, extractFunctionArn?: string): Promise<void> {
+  const { LambdaClient } = await import('@aws-sdk/client-lambda');
+  const { concurrencyShortfall, lambdaConcurrency, regionConfig } = await import('../deployed-runs.ts');
+  const { region } = regionConfig(stateMachineArn);
+  try {
+    const concurrency = await lambdaConcurrency(new LambdaClient({ ...(region ? { region } : {}) }), extractFunctionArn);
+    const shortfall = concurrencyShortfall(maxConcurrency, concurrency, region);
+    if (shortfall) process.stderr.write(`featurize: warning: ${shortfall}\n`);
+  } catch (error) {
+    process.stderr.write(`featurize: note: could not read this account's Lambda concurrency (${(error as Error).name}): not checked\n`);
+  }
 }
 
 function runId(value: string): string {

@@ -2,6 +2,10 @@
  * Uploads to an incremental run: S3 "Object Created" events (as EventBridge delivers them, one per SQS message)
  * become a JSON manifest of their keys and one execution of the state machine over it. Knows nothing of Lambda.
  *
+ * Each event's key is resolved to the object it names (event-keys.ts: as given, or URL-decoded); keys that are no
+ * images (hidden files and folders, S3 folder markers: `skipReason`, the rule every way a run finds its inputs
+ * shares) are skipped and counted, and a batch of nothing else starts no run.
+ *
  * Duplicates (S3 and SQS both deliver at least once):
  * - within a batch, one entry per key (the latest event of a key wins, by S3's sequencer);
  * - across deliveries, the execution is named from the batch's content, so a redelivered identical batch maps to
@@ -14,13 +18,17 @@ import { createHash } from 'node:crypto';
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { InvalidEventError } from '../shared/errors.ts';
+import { type FailureCode, skipReason } from '../shared/failures.ts';
 import { manifestKey } from '../shared/run-layout.ts';
 import { normalizePrefix, type Storage, type StorageLocation } from '../shared/storage/storage.ts';
+import { formDecode, type HeadObject, resolveEventKeys } from './event-keys.ts';
 
 /** One uploaded object, as its event describes it. */
 export interface Upload {
-  /** The object's key, verbatim (EventBridge does not URL-encode it, unlike S3's own notifications). */
+  /** The object's key: as the event gave it, or once resolved (`resolveUploads`), the key of the object it names. */
   key: string;
+  /** The key as the event spelled it, when that differs from `key`: the event's key was URL-encoded. */
+  eventKey?: string;
   size?: number;
   etag?: string;
   /** Orders events of the same key: a later write has a greater sequencer. */
@@ -34,6 +42,8 @@ export interface ManifestItem {
   Key: string;
   Size?: number;
   Etag?: string;
+  /** The event's spelling of Key, when the trigger had to URL-decode it to find the object (the run's record of it). */
+  EventKey?: string;
 }
 
 /** S3 -> EventBridge "Object Created" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html). */
@@ -53,11 +63,10 @@ const objectCreatedSchema = z.object({
 });
 
 /**
- * One SQS message body to an upload, or null for an S3 "folder" marker (a zero-byte key ending in `/`), which
- * is no image and would only make a run of one failure. Anything else (another event shape, another bucket
- * or prefix) is an InvalidEventError: that record fails alone and, redelivered, ends in the dead-letter queue.
+ * One SQS message body to an upload. Anything else (another event shape, another bucket or prefix) is an
+ * InvalidEventError: that record fails alone and, redelivered, ends in the dead-letter queue.
  */
-export function parseUpload(body: string, input: StorageLocation): Upload | null {
+export function parseUpload(body: string, input: StorageLocation): Upload {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -72,10 +81,10 @@ export function parseUpload(body: string, input: StorageLocation): Upload | null
   const { time, detail } = parsed.data;
   const { key, size, etag, sequencer } = detail.object;
   const prefix = normalizePrefix(input.prefix);
-  if (detail.bucket.name !== input.bucket || !key.startsWith(prefix)) {
+  // Either spelling of the key may be the object's (event-keys.ts), so either may show it under the prefix.
+  if (detail.bucket.name !== input.bucket || !(key.startsWith(prefix) || formDecode(key).startsWith(prefix))) {
     throw new InvalidEventError(`s3://${detail.bucket.name}/${key} is outside the input s3://${input.bucket}/${prefix}`);
   }
-  if (key.endsWith('/') && (size ?? 0) === 0) return null;
   return {
     key,
     time,
@@ -83,6 +92,40 @@ export function parseUpload(body: string, input: StorageLocation): Upload | null
     ...(etag ? { etag } : {}),
     ...(sequencer ? { sequencer } : {}),
   };
+}
+
+/** An upload that is no image, and why (the failure code every way a run finds its inputs skips it with). */
+export interface SkippedUpload {
+  key: string;
+  reason: Extract<FailureCode, 'HIDDEN' | 'FOLDER_MARKER'>;
+}
+
+export interface ResolvedUploads {
+  /** What the run is over: one per object, keys resolved. */
+  uploads: Upload[];
+  skipped: SkippedUpload[];
+  /** Event keys that name no object under either spelling now (deleted since): kept as given, so the run records them. */
+  notFound: string[];
+}
+
+/**
+ * The batch's uploads with their keys resolved to the objects they name, minus what is no image. `inputPrefix`:
+ * hidden folders are judged below it, so that an input prefix of its own is never a reason to skip.
+ */
+export async function resolveUploads(events: readonly Upload[], inputPrefix: string, head: HeadObject): Promise<ResolvedUploads> {
+  const latest = dedupeUploads(events);
+  const resolved = await resolveEventKeys(latest, head);
+  const prefix = normalizePrefix(inputPrefix);
+  const batch: ResolvedUploads = { uploads: [], skipped: [], notFound: [] };
+  latest.forEach((event, i) => {
+    const { key, spelling } = resolved[i] ?? { key: event.key, spelling: 'as-given' };
+    if (spelling === 'not-found') batch.notFound.push(key);
+    // The prefix's own folder marker is the prefix itself: judged whole, as a key ending in `/`.
+    const reason = skipReason(key.startsWith(prefix) ? key.slice(prefix.length) || key : key);
+    if (reason) batch.skipped.push({ key, reason });
+    else batch.uploads.push({ ...event, key, ...(key !== event.key ? { eventKey: event.key } : {}) });
+  });
+  return batch;
 }
 
 /** One upload per key, the latest write of each, in key order (so that equal batches look equal). */
@@ -122,6 +165,7 @@ export function manifestItems(uploads: readonly Upload[]): ManifestItem[] {
     Key: upload.key,
     ...(upload.size !== undefined ? { Size: upload.size } : {}),
     ...(upload.etag ? { Etag: upload.etag } : {}),
+    ...(upload.eventKey ? { EventKey: upload.eventKey } : {}),
   }));
 }
 

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { concurrencyShortfall } from '../../cli/deployed-runs.ts';
 import { readDefinitionTextSync, substituteDefinition } from '../../statemachine/definition.ts';
 import { type LocalCloudFormation, startLocalCloudFormation } from '../support/cloudformation-server.ts';
+import { type LocalLambda, startLocalLambda } from '../support/lambda-server.ts';
 import { type FakeExecution, type LocalStepFunctions, startLocalStepFunctions } from '../support/sfn-server.ts';
 
 const cli = fileURLToPath(new URL('../../cli/featurize.ts', import.meta.url));
@@ -11,6 +13,7 @@ const lambda = (name: string) => `arn:aws:lambda:eu-west-1:111122223333:function
 
 let sfn: LocalStepFunctions;
 let cloudFormation: LocalCloudFormation;
+let lambdaService: LocalLambda;
 
 /** The CLI as a user runs it, against the local endpoints; resolves with its output and exit code. */
 function featurize(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -23,6 +26,7 @@ function featurize(...args: string[]): Promise<{ code: number; stdout: string; s
           PATH: process.env.PATH,
           AWS_ENDPOINT_URL_SFN: sfn.endpoint,
           AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
+          AWS_ENDPOINT_URL_LAMBDA: lambdaService.endpoint,
           AWS_ACCESS_KEY_ID: 'test',
           AWS_SECRET_ACCESS_KEY: 'test',
           AWS_REGION: 'eu-west-1',
@@ -55,6 +59,7 @@ const counts = (succeeded: number, failed: number, total: number) => ({
 beforeAll(async () => {
   sfn = await startLocalStepFunctions();
   cloudFormation = await startLocalCloudFormation();
+  lambdaService = await startLocalLambda();
   cloudFormation.stacks.set('Featurize', { StateMachineArn: stateMachineArn, BucketName: 'fruits' });
   sfn.stateMachines.set(stateMachineArn, {
     name: 'Featurize-featurize',
@@ -83,11 +88,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await sfn.stop();
   await cloudFormation.stop();
+  await lambdaService.stop();
 });
 beforeEach(() => {
   sfn.requests.length = 0;
   sfn.executions.clear();
   delete sfn.onDescribeExecution;
+  lambdaService.account = { concurrentExecutions: 1000, unreservedConcurrentExecutions: 1000 };
+  lambdaService.reserved.clear();
+  delete lambdaService.failAccountSettings;
+  lambdaService.requests.length = 0;
 });
 
 describe('featurize start', () => {
@@ -174,6 +184,53 @@ describe('featurize start', () => {
     expect(code).toBe(1);
     expect(stdout).toContain('status     FAILED');
     expect(stdout).toContain('error      ValidationFailed: 2 vectors are not finite');
+  });
+});
+
+describe('featurize start, against the Lambda concurrency of the account', () => {
+  it("warns, and starts all the same, when the account's unreserved concurrency is below the run's maxConcurrency", async () => {
+    // A new account: 10 concurrent executions in all, none reserved.
+    lambdaService.account = { concurrentExecutions: 10, unreservedConcurrentExecutions: 10 };
+    const { code, stdout, stderr } = await featurize('start', '--bucket', 'fruits');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/:execution:/);
+    expect(startRequests()).toHaveLength(1);
+    expect(stderr.trim()).toBe(
+      'featurize: warning: this run asks for up to 100 extraction batches at once (maxConcurrency), but this account leaves 10 ' +
+        'concurrent Lambda executions in eu-west-1 to functions without reserved concurrency (account limit 10): batches beyond ' +
+        'it are throttled and retried, and may fail the run; deploy with a smaller -c maxConcurrency=N, or ask AWS for a higher ' +
+        '"Concurrent executions" quota (Service Quotas)',
+    );
+    // It asked about the very function the deployed map invokes.
+    expect(lambdaService.requests).toEqual(['/2016-08-19/account-settings', `/2019-09-30/functions/${lambda('extract')}/concurrency`]);
+  });
+
+  it("says nothing when the account can run the run's batches, and judges by the extract function's reservation when it has one", async () => {
+    expect((await featurize('start', '--bucket', 'fruits')).stderr).toBe('');
+    // Reserved: the shared pool no longer matters, the reservation does.
+    lambdaService.account = { concurrentExecutions: 200, unreservedConcurrentExecutions: 100 };
+    lambdaService.reserved.set(lambda('extract'), 100);
+    expect((await featurize('start', '--bucket', 'fruits')).stderr).toBe('');
+    lambdaService.reserved.set(lambda('extract'), 40);
+    const { code, stderr } = await featurize('start', '--bucket', 'fruits');
+    expect(code).toBe(0);
+    expect(stderr).toContain("the extract function's reserved concurrency is 40");
+  });
+
+  it('notes, without failing, when it may not read the account settings', async () => {
+    lambdaService.failAccountSettings = { type: 'AccessDeniedException', status: 403, message: 'not authorized' };
+    const { code, stderr } = await featurize('start', '--bucket', 'fruits');
+    expect(code).toBe(0);
+    expect(stderr.trim()).toBe("featurize: note: could not read this account's Lambda concurrency (AccessDeniedException): not checked");
+    expect(startRequests()).toHaveLength(1);
+  });
+
+  it('counts a MaxConcurrency of 0 as the Distributed Map limit of 10,000 batches', () => {
+    const account = { accountLimit: 1000, unreserved: 1000 };
+    expect(concurrencyShortfall(0, account)).toContain('asks for up to unlimited extraction batches');
+    expect(concurrencyShortfall(1000, account)).toBeUndefined();
+    expect(concurrencyShortfall(1001, account)).toContain('leaves 1000 concurrent Lambda executions in this region');
+    expect(concurrencyShortfall(50, { ...account, extractReserved: 0 })).toContain('reserved concurrency is 0');
   });
 });
 

@@ -1,10 +1,11 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ManifestItem } from '../../functions/trigger/start-run.ts';
 import fixture from '../events/upload-batch.json' with { type: 'json' };
 import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from '../support/sfn-server.ts';
+import { formEncoded, objectCreatedRecord, percentEncoded } from '../support/upload-events.ts';
 
 const stateMachineArn = 'arn:aws:states:eu-west-1:111122223333:stateMachine:Featurize-featurize';
 const context = { functionName: 'trigger', awsRequestId: 'test' } as Context;
@@ -41,6 +42,20 @@ beforeEach(() => {
   sfn.executions.clear();
   delete sfn.failStartExecution;
 });
+
+/** One SQS record carrying S3's EventBridge "Object Created" event for `key`, spelled as given. */
+const uploadRecord = (key: string, etag: string, size: number, id: string) =>
+  objectCreatedRecord({ bucket: 'fruits', key, etag, size, id, time: new Date('2026-11-25T16:00:00Z') });
+
+async function put(key: string, body: string): Promise<{ etag: string; size: number }> {
+  const { ETag } = await s3.client.send(new PutObjectCommand({ Bucket: 'fruits', Key: key, Body: body }));
+  return { etag: ETag!.replaceAll('"', ''), size: Buffer.byteLength(body) };
+}
+
+async function manifestKeys(bucket: string): Promise<string[]> {
+  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'datasets/mobilenet-v2/manifests/' }));
+  return (listed.Contents ?? []).map((object) => object.Key!);
+}
 
 async function readManifest(bucket: string, key: string): Promise<ManifestItem[]> {
   const object = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -96,10 +111,60 @@ describe('trigger handler', () => {
     expect(sfn.executions.size).toBe(1);
   });
 
-  it('starts nothing for a batch of folder markers only', async () => {
+  it('starts nothing, and writes no manifest, for a batch of folder markers and hidden files only', async () => {
+    const before = await manifestKeys('fruits');
     const folderMarker = fixture.Records[4]!;
-    expect(await invoke({ Records: [folderMarker] })).toEqual({ batchItemFailures: [] });
+    const hidden = uploadRecord('images/Kiwi/.DS_Store', 'd41d8cd98f00b204e9800998ecf8427e', 6148, 'hidden-1');
+    const hiddenFolder = uploadRecord('images/.thumbnails/Kiwi/k1.jpg', 'd41d8cd98f00b204e9800998ecf8427e', 512, 'hidden-2');
+    expect(await invoke({ Records: [folderMarker, hidden, hiddenFolder] })).toEqual({ batchItemFailures: [] });
     expect(sfn.requests).toEqual([]);
+    expect(await manifestKeys('fruits')).toEqual(before);
+  });
+
+  it("finds each upload's object whether the event spells its key as uploaded, form-encoded or percent-encoded", async () => {
+    // A space, `+`, `%`, non-ASCII, a literal percent sequence, and two keys that are each other's encoding.
+    const keys = [
+      'images/Apple Red/red flower.jpg',
+      'images/Lemon/c++ lemon+2.jpg',
+      'images/Pear/100% pear.jpg',
+      'images/Pear/50%2B off.jpg',
+      'images/Kiwi/kiwï ü 猕猴桃 2.jpg',
+      'images/Fig/a+b.jpg',
+      'images/Fig/a b.jpg',
+    ];
+    const objects = new Map<string, { etag: string; size: number }>();
+    for (const key of keys) objects.set(key, await put(key, `bytes of ${key}`));
+
+    for (const [spelling, encode] of [
+      ['as uploaded', (key: string) => key],
+      ['form-encoded', formEncoded],
+      ['percent-encoded', percentEncoded],
+    ] as const) {
+      sfn.requests.length = 0;
+      const records = keys.map((key, i) => {
+        const { etag, size } = objects.get(key)!;
+        return uploadRecord(encode(key), etag, size, `${spelling}-${i}`);
+      });
+      expect(await invoke({ Records: records }), spelling).toEqual({ batchItemFailures: [] });
+      const start = sfn.requests.find((request) => request.action === 'StartExecution')!.body as { input: string };
+      const { manifest } = JSON.parse(start.input) as { manifest: { bucket: string; key: string } };
+      const items = await readManifest(manifest.bucket, manifest.key);
+      // Every object exactly once, under its own key; the event's spelling recorded where it had to be decoded.
+      expect(items.map((item) => item.Key).sort(), spelling).toEqual([...keys].sort());
+      for (const item of items) {
+        const sent = encode(item.Key);
+        expect(item.EventKey, `${spelling}: ${item.Key}`).toBe(sent === item.Key ? undefined : sent);
+        expect(item.Etag).toBe(objects.get(item.Key)!.etag);
+      }
+    }
+  });
+
+  it('keeps an upload deleted since its event under the key as given, so that the run records it', async () => {
+    const response = await invoke({ Records: [uploadRecord('images/Kiwi/gone+soon.jpg', 'e', 3, 'gone-1')] });
+    expect(response).toEqual({ batchItemFailures: [] });
+    const start = sfn.requests.find((request) => request.action === 'StartExecution')!.body as { input: string };
+    const { manifest } = JSON.parse(start.input) as { manifest: { bucket: string; key: string } };
+    expect(await readManifest(manifest.bucket, manifest.key)).toEqual([{ Key: 'images/Kiwi/gone+soon.jpg', Size: 3, Etag: 'e' }]);
   });
 
   it('fails the whole batch when the execution cannot start, so that SQS delivers it again', async () => {

@@ -1,6 +1,7 @@
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
+  type DeleteObjectsCommandOutput,
   GetObjectCommand,
   paginateListObjectsV2,
   S3Client,
@@ -8,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
+import { describeDeleteFailures, sortDeleteFailures } from './delete-failures.ts';
 import { normalizePrefix, type Storage, type StoredObject, type WriteOptions } from './storage.ts';
 
 /** Per-object refusals: the item becomes a failure record. Anything else is the store being unavailable. */
@@ -131,13 +133,41 @@ export class S3Storage implements Storage {
     }
   }
 
+  /**
+   * DeleteObjects, 1,000 keys a request, in quiet mode: S3 answers 200 and names only the keys it could not delete
+   * (delete-failures.ts). Keys that failed for a transient reason are sent again, 3 more times at most with
+   * exponential backoff and full jitter, and those still failing make a StorageUnavailableError naming them (the
+   * state machine retries the step; deleting is idempotent). A refusal that retrying cannot change (AccessDenied and
+   * the other codes a read is refused with) is an ObjectReadError at once, naming the keys: retrying the step would
+   * only spend its retries, and the error says that these objects, not the store, are the problem.
+   */
   async remove(keys: string[]): Promise<void> {
+    const retries = 3;
     for (let i = 0; i < keys.length; i += 1000) {
-      const chunk = keys.slice(i, i + 1000).map((key) => ({ Key: this.prefix + key }));
-      try {
-        await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: chunk, Quiet: true } }));
-      } catch (error) {
-        throw new StorageUnavailableError(`cannot delete under ${this.root}: ${describe(error)}`, { cause: error });
+      let pending = keys.slice(i, i + 1000);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 100 * 2 ** attempt));
+        let answer: DeleteObjectsCommandOutput;
+        try {
+          const objects = pending.map((key) => ({ Key: this.prefix + key }));
+          answer = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: objects, Quiet: true } }));
+        } catch (error) {
+          throw new StorageUnavailableError(`cannot delete under ${this.root}: ${describe(error)}`, { cause: error });
+        }
+        const { retry, refused } = sortDeleteFailures(answer.Errors ?? [], this.prefix, perObjectErrors);
+        const where = (key: string) => this.locationOf(key);
+        if (refused.length > 0) {
+          throw new ObjectReadError(
+            refused[0]!.key,
+            `S3 refused to delete ${refused.length} object(s): ${describeDeleteFailures(refused, where)}`,
+          );
+        }
+        if (retry.length > 0 && attempt === retries) {
+          throw new StorageUnavailableError(
+            `cannot delete ${retry.length} object(s) after ${retries + 1} attempts: ${describeDeleteFailures(retry, where)}`,
+          );
+        }
+        pending = retry.map((failure) => failure.key);
       }
     }
   }
