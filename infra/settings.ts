@@ -41,6 +41,8 @@ export const settingSources = {
   modelDir: { env: 'FEATURIZE_IMAGE_MODEL_DIR', default: '/opt/model/tfjs' },
   /** The runs' default PCA (execution input overrides it): off, a variance share in (0, 1), or a component count. */
   pca: { env: 'FEATURIZE_PCA', default: 'off' },
+  /** Adds tfjs-node (native TensorFlow, x86_64 only) to the extract image, for the `tfjs` engine; off: it runs on wasm. */
+  tfjsNode: { env: 'FEATURIZE_TFJS_NODE', default: false },
   stateMachineLogLevel: { env: 'FEATURIZE_STATE_MACHINE_LOG_LEVEL', default: 'ERROR' },
   alarmEmail: { env: 'FEATURIZE_ALARM_EMAIL', default: undefined },
   intermediateExpirationDays: { env: 'FEATURIZE_INTERMEDIATE_EXPIRATION_DAYS', default: 7 },
@@ -78,6 +80,7 @@ const schema = z
       }
     }),
     engine: z.enum(engineNames),
+    tfjsNode: z.union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')]),
     resize: z.enum(resizeModes),
     modelDir: z.string().regex(/^\/opt\/model\/[^/].*/, 'a folder under /opt/model/ (where build/model/ is baked in)'),
     stateMachineLogLevel: z.enum(['ALL', 'ERROR']),

@@ -3,7 +3,7 @@
  * the extract function as a container image, the others as Node.js 22 zips on arm64 with the Parquet layer,
  * each allowed exactly the S3 access its step lists.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Architecture, Code, DockerImageCode, DockerImageFunction, type IFunction, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -48,10 +48,14 @@ export class StepFunctions extends Construct {
     // The model folder the function loads, and the engine's own artifact (build/model/<engine>/), must be built.
     requireModel(settings.modelDir.slice('/opt/model/'.length));
     requireModel(settings.engine);
+    if (settings.engine === 'tfjs' && !settings.tfjsNode) {
+      Annotations.of(this).addWarning('engine tfjs without -c tfjsNode=true: the extract function runs TF.js on its wasm backend (slow)');
+    }
     return new DockerImageFunction(this, step.name, {
       description: step.description,
       code: DockerImageCode.fromImageAsset(repoRoot, {
         file: `functions/${step.folder}/Dockerfile`,
+        buildArgs: { TFJS_NODE: String(settings.tfjsNode) },
         // tfjs-node ships libtensorflow for x86_64 Linux only.
         platform: Platform.LINUX_AMD64,
       }),

@@ -153,9 +153,16 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       },
     });
     const assets = JSON.parse(await readFile(join(synth.outdir, `${synth.stack.artifactId}.assets.json`), 'utf8'));
-    const images = Object.values(assets.dockerImages) as { source: { directory: string; dockerFile: string; platform: string } }[];
+    const images = Object.values(assets.dockerImages) as {
+      source: { directory: string; dockerFile: string; platform: string; dockerBuildArgs: Record<string, string> };
+    }[];
     expect(images).toHaveLength(1);
-    expect(images[0]?.source).toMatchObject({ dockerFile: 'functions/extract/Dockerfile', platform: 'linux/amd64' });
+    // No TensorFlow library in the image unless asked for (-c tfjsNode=true).
+    expect(images[0]?.source).toMatchObject({
+      dockerFile: 'functions/extract/Dockerfile',
+      platform: 'linux/amd64',
+      dockerBuildArgs: { TFJS_NODE: 'false' },
+    });
     // The build context holds what the Dockerfile copies, the model under build/model/ included, and nothing else.
     const context = join(synth.outdir, images[0]?.source.directory ?? '');
     expect((await readdir(context)).sort()).toEqual(
@@ -463,6 +470,8 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       expect(grantsOf(template, role('UploadTriggerFunctionRole'), names)).toEqual(
         [
           `s3:PutObject <Data.Arn>/${out}manifests/*`,
+          's3:GetObject <Data.Arn>/images/*',
+          listing('images/*'),
           `states:StartExecution <StateMachine>`,
           ...['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'].map(
             (action) => `${action} ${queue}`,
