@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { ConfigError } from '../functions/shared/errors.ts';
 import { featuresPrefix, reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
+import { separationProblem } from '../functions/shared/storage/locations.ts';
 import { normalizePrefix, type StorageLocation } from '../functions/shared/storage/storage.ts';
 
 /** The stack output holding the state machine's ARN (infra/featurize-stack.ts). */
@@ -183,15 +184,10 @@ export function runLocations(defaults: RunLocations, executionInput: Partial<Run
   return { ...defaults, ...executionInput };
 }
 
-/** Refuses a run whose outputs would land inside its own input (a later listing would read them as images). */
+/** Refuses a run whose outputs would land inside its own input (the one rule: functions/shared/storage/locations.ts). */
 export function checkSeparate({ input, output }: { input: StorageLocation; output: StorageLocation }): void {
-  const [inPrefix, outPrefix] = [normalizePrefix(input.prefix), normalizePrefix(output.prefix)];
-  if (input.bucket === output.bucket && (outPrefix.startsWith(inPrefix) || inPrefix.startsWith(outPrefix))) {
-    throw new ConfigError(
-      `the output s3://${output.bucket}/${outPrefix} and the input s3://${input.bucket}/${inPrefix} overlap: ` +
-        'choose prefixes that do not contain one another',
-    );
-  }
+  const problem = separationProblem(input, output);
+  if (problem) throw new ConfigError(problem);
 }
 
 export async function startRun(

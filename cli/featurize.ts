@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { FeaturizeError } from '../functions/shared/errors.ts';
 import { addInspectCommand } from './commands/inspect.ts';
+import { addRepairCommand } from './commands/repair.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addStartCommand } from './commands/start.ts';
 import { addStatusCommand } from './commands/status.ts';
@@ -23,6 +24,7 @@ addInspectCommand(program);
 addWatchCommand(program);
 addStartCommand(program);
 addStatusCommand(program);
+addRepairCommand(program);
 
 program.hook('preAction', (command) => {
   // The person at the terminal sees summaries and one-line errors; the handlers' JSON logs (a failed

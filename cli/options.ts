@@ -18,11 +18,10 @@ export function nonNegativeInteger(value: string): number {
   return number;
 }
 
-export function percentage(value: string): number {
+/** A whole percentage: Step Functions' ToleratedFailurePercentagePath takes an integer from 0 to 100. */
+export function wholePercentage(value: string): number {
   const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 100) {
-    throw new InvalidArgumentError('expected a percentage from 0 to 100.');
-  }
+  if (!/^\d+$/.test(value.trim()) || number > 100) throw new InvalidArgumentError('expected a whole percentage from 0 to 100.');
   return number;
 }
 

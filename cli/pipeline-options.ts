@@ -4,13 +4,13 @@
  */
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { isAbsolute } from 'node:path';
 import { type Command, Option } from 'commander';
 import { engineNames, resizeModes } from '../functions/shared/config.ts';
 import { ConfigError } from '../functions/shared/errors.ts';
 import type { PcaSetting } from '../functions/shared/pca/pca-setting.ts';
+import { separationProblem } from '../functions/shared/storage/locations.ts';
 import type { StorageLocation } from '../functions/shared/storage/storage.ts';
-import { nonNegativeInteger, pcaShorthand, percentage, positiveInteger, s3EndpointOption, useS3Endpoint } from './options.ts';
+import { nonNegativeInteger, pcaShorthand, positiveInteger, s3EndpointOption, useS3Endpoint, wholePercentage } from './options.ts';
 
 export interface PipelineOptions {
   out: string;
@@ -35,8 +35,8 @@ export function addPipelineOptions(command: Command): Command {
     .option('--max-concurrency <n>', 'batches running at once at most; 0: one per worker', nonNegativeInteger, 0)
     .option(
       '--tolerated-failure-percent <p>',
-      'share of images that may fail (bad files, failed batches) in a successful run',
-      percentage,
+      'whole percentage of images the pipeline may fail on (unreadable, failed batches) in a successful run; bad files never fail a run',
+      wholePercentage,
       5,
     )
     .addOption(
@@ -96,12 +96,10 @@ export async function requireFolder(path: string, message: string): Promise<void
   if (!(await stat(path).catch(() => undefined))?.isDirectory()) throw new ConfigError(`${message} ${path}`);
 }
 
-/** Outputs written under the input would be listed as images by the next run. */
+/** The one rule for an input and its output (functions/shared/storage/locations.ts): a refusal before anything starts. */
 export function checkOutputOutsideInput(input: Required<StorageLocation>, output: Required<StorageLocation>): void {
-  const inside = isAbsolute(input.bucket)
-    ? `${output.bucket}/`.startsWith(`${input.bucket.replace(/\/$/, '')}/`)
-    : output.bucket === input.bucket && output.prefix.startsWith(input.prefix);
-  if (inside) throw new ConfigError('the output location is inside the input location: choose --out elsewhere');
+  const problem = separationProblem(input, output);
+  if (problem) throw new ConfigError(problem.replace('choose an output outside the input', 'choose --out elsewhere'));
 }
 
 /**

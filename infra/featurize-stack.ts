@@ -13,6 +13,7 @@ import type { StepName } from '../statemachine/steps.ts';
 import { Alarms } from './alarms.ts';
 import { DataBucket } from './data-bucket.ts';
 import { allow, grant, listing } from './grants.ts';
+import { LeaseTable } from './lease-table.ts';
 import { PipelineStateMachine } from './pipeline-state-machine.ts';
 import type { StackSettings } from './settings.ts';
 import { StepFunctions } from './step-functions.ts';
@@ -36,7 +37,8 @@ export class FeaturizeStack extends Stack {
 
     this.bucket = new DataBucket(this, 'DataBucket', settings).bucket;
     const bucket = this.bucket;
-    this.functions = new StepFunctions(this, 'Steps', { bucket, settings }).functions;
+    const leases = new LeaseTable(this, 'Leases');
+    this.functions = new StepFunctions(this, 'Steps', { bucket, settings, leases }).functions;
     this.stateMachine = new PipelineStateMachine(this, 'Pipeline', { bucket, settings, functions: this.functions }).stateMachine;
 
     this.uploadTrigger = new UploadTrigger(this, 'UploadTrigger', {

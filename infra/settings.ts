@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { defaultEngine, defaultResize, engineNames, resizeModes } from '../functions/shared/config.ts';
 import { pcaDefaultSubstitution } from '../functions/shared/pca/pca-setting.ts';
+import { separationProblem } from '../functions/shared/storage/locations.ts';
 import { normalizePrefix } from '../functions/shared/storage/storage.ts';
 import { type StepName, steps } from '../statemachine/steps.ts';
 
@@ -16,7 +17,10 @@ export function memorySettingName(step: { name: StepName }): MemorySettingName {
 }
 
 const memorySources = Object.fromEntries(
-  steps.map((step) => [memorySettingName(step), { env: `FEATURIZE_${step.name.toUpperCase()}_MEMORY_MB`, default: step.memoryMb }]),
+  steps.map((step) => [
+    memorySettingName(step),
+    { env: `FEATURIZE_${step.folder.toUpperCase().replaceAll('-', '_')}_MEMORY_MB`, default: step.memoryMb },
+  ]),
 ) as Record<MemorySettingName, { env: string; default: number }>;
 
 /** Where each setting comes from and what it defaults to: the README's table is this one. */
@@ -68,7 +72,8 @@ const schema = z
     // Step Functions' ItemBatcher and Map limits.
     maxItemsPerBatch: int(1, 100_000),
     maxConcurrency: int(1, 10_000),
-    toleratedFailurePercentage: z.coerce.number().min(0).max(100),
+    // ToleratedFailurePercentagePath takes an integer (statemachine/contracts.ts).
+    toleratedFailurePercentage: int(0, 100),
     msPerImage: z.coerce.number().positive().max(10_000),
     // The text of ${PcaDefault}: `null`, a share or a count (refused with the accepted forms named).
     pca: z.coerce.string().transform((text, context) => {
@@ -90,7 +95,7 @@ const schema = z
     uploadBatchWindowSeconds: int(0, 300),
     uploadBatchSize: int(1, 10_000),
     // Lambda's memory range; new accounts start with a reduced memory quota (3008 MB fits it).
-    ...(Object.fromEntries(steps.map((step) => [memorySettingName(step), int(512, 10_240)])) as Record<
+    ...(Object.fromEntries(steps.map((step) => [memorySettingName(step), int(128, 10_240)])) as Record<
       MemorySettingName,
       ReturnType<typeof int>
     >),
@@ -99,7 +104,7 @@ const schema = z
     message: 'more than 10 messages per batch needs a batching window of at least 1 second (SQS event source)',
     path: ['uploadBatchSize'],
   })
-  .refine((s) => !s.outputPrefix.startsWith(s.inputPrefix) && !s.inputPrefix.startsWith(s.outputPrefix), {
+  .refine((s) => separationProblem({ bucket: 'b', prefix: s.inputPrefix }, { bucket: 'b', prefix: s.outputPrefix }) === undefined, {
     message: 'inputPrefix and outputPrefix must not contain one another: outputs under the input prefix would trigger runs',
     path: ['outputPrefix'],
   });

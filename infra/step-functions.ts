@@ -14,18 +14,20 @@ import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts
 import { checkedExtractTimeout } from './extract-sizing.ts';
 import { commonEnvironment, functionBasics, nodeFunction } from './functions.ts';
 import { accessStatements, grant } from './grants.ts';
+import type { LeaseTable } from './lease-table.ts';
 import { memorySettingName, type StackSettings } from './settings.ts';
 
 export interface StepFunctionsProps {
   bucket: IBucket;
   settings: StackSettings;
+  leases: LeaseTable;
 }
 
 export class StepFunctions extends Construct {
   /** Each step's function, by step name. */
   readonly functions: Record<StepName, IFunction>;
 
-  constructor(scope: Construct, id: string, { bucket, settings }: StepFunctionsProps) {
+  constructor(scope: Construct, id: string, { bucket, settings, leases }: StepFunctionsProps) {
     super(scope, id);
     // Every zip function reads or writes Parquet: one layer holds the libraries (layers/parquet).
     const parquetLayer = new LayerVersion(this, 'ParquetLayer', {
@@ -38,6 +40,10 @@ export class StepFunctions extends Construct {
     for (const step of steps) {
       const fn = step.packaging === 'container' ? this.containerFunction(step, settings) : this.zipFunction(step, settings, parquetLayer);
       grant(fn.role, accessStatements(bucket, step.access, settings));
+      if ('lease' in step.access && step.access.lease) {
+        leases.grantLeases(fn);
+        fn.addEnvironment('FEATURIZE_LEASE_TABLE', leases.table.tableName);
+      }
       functions[step.name] = fn;
     }
     this.functions = functions as Record<StepName, IFunction>;

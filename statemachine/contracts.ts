@@ -5,8 +5,9 @@
  */
 import { z } from 'zod';
 import { type FailureCode, failureCodes } from '../functions/shared/failures.ts';
-import { pcaRequestSchema } from '../functions/shared/pca/pca-setting.ts';
+import { pcaRequestSchema, pcaSettingSchema } from '../functions/shared/pca/pca-setting.ts';
 import { runIdPattern } from '../functions/shared/run-layout.ts';
+import { maxInputBytesPerBatch } from './definition.ts';
 
 // --- shared shapes -----------------------------------------------------------------------------------------------
 
@@ -40,8 +41,75 @@ export function stepErrorText({ Error: name, Cause: cause }: StepError): string 
 const count = z.number().int().nonnegative();
 const failureCodeCounts = z.partialRecord(z.enum(Object.keys(failureCodes) as [FailureCode, ...FailureCode[]]), count);
 
-/** A full run lists the input prefix; an incremental run reads a manifest of new keys. */
-export type RunMode = 'full' | 'incremental';
+/**
+ * What a run covers, and so the rows of the dataset it replaces (functions/shared/dataset/run-scope.ts):
+ * - `full`: the deployment's whole input prefix (locally: the folder or prefix given), every path under `prefix`;
+ * - `scoped`: a prefix below it (`featurize start --prefix images/Kiwi/`), every path under `prefix`;
+ * - `incremental`: the keys of a manifest (uploads, `featurize watch`), exactly the run's own paths.
+ * `prefix` is a location prefix as paths are written: `s3://bucket/images/Kiwi/` or `/abs/folder/`.
+ */
+export const runScopeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.enum(['full', 'scoped']), prefix: z.string().min(1) }),
+  z.object({ kind: z.literal('incremental') }),
+]);
+
+export type RunScope = z.infer<typeof runScopeSchema>;
+export type RunKind = RunScope['kind'];
+
+// --- CheckRun ------------------------------------------------------------------------------------------------------
+
+/**
+ * A run's settings once the deployment's defaults and the execution input are merged (the ApplyDefaults state):
+ * what CheckRun accepts. Every field named, none unknown, each within the limit Step Functions or Lambda sets, so
+ * that no state after it meets a value it cannot use (a string MaxConcurrency, a fractional
+ * ToleratedFailurePercentage: the Distributed Map's ToleratedFailurePercentagePath must resolve to an integer
+ * from 0 to 100, https://docs.aws.amazon.com/step-functions/latest/dg/maprun-fail-threshold.html).
+ */
+export const runSettingsSchema = z.strictObject({
+  runId: runIdSchema,
+  input: z.strictObject({ bucket: z.string().min(1), prefix: z.string() }),
+  manifest: z.strictObject({ bucket: z.string().min(1), key: z.string().min(1) }).nullable(),
+  output: z.strictObject({ bucket: z.string().min(1), prefix: z.string() }),
+  maxItemsPerBatch: z.int().min(1).max(100_000),
+  maxBytesPerBatch: z.int().min(1).max(maxInputBytesPerBatch),
+  // 0: as many as Step Functions runs (10,000 child executions at once).
+  maxConcurrency: z.int().min(0).max(10_000),
+  toleratedFailurePercentage: z.int().min(0).max(100),
+  pca: z.unknown().refine((value) => pcaSettingSchema.safeParse(value).success, {
+    message: 'expected null, a variance share in (0, 1), a whole number of components, {}, { varianceShare }, { components } or { model }',
+  }),
+});
+
+export type RunSettings = z.infer<typeof runSettingsSchema>;
+
+/**
+ * The fields the definition's Prepare state adds for later states to fill (each step's result or caught error):
+ * not settings; CheckRun sets them to null.
+ */
+export const stepResultFields = [
+  'checkError',
+  'mapError',
+  'reduce',
+  'validation',
+  'publish',
+  'publishError',
+  'pcaResult',
+  'pcaError',
+] as const;
+
+export const checkRunEventSchema = z.object({
+  /** The merged settings, unchecked: whatever the execution input made of them. */
+  run: z.record(z.string(), z.unknown()),
+  /** The deployment's input location: a run over it is `full`, over anything else `scoped`. */
+  deployedInput: storageLocationSchema,
+  /** When the execution started ($$.Execution.StartTime). */
+  startedAt: z.string().min(1),
+});
+
+export type CheckRunEvent = z.infer<typeof checkRunEventSchema>;
+
+/** The run as every later state reads it: its checked settings, what it covers, and empty slots for step results. */
+export type CheckedRun = RunSettings & { scope: RunScope; startedAt: string } & Record<(typeof stepResultFields)[number], null>;
 
 // --- Extract (the Distributed Maps' children) ----------------------------------------------------------------------
 
@@ -80,6 +148,10 @@ export interface ExtractBatchResult {
   failureCodes: Partial<Record<FailureCode, number>>;
   engine: string;
   modelId: string;
+  /** How images became the model's input (resize mode, size...): one value for a whole run. */
+  preprocessing: string;
+  /** The batch's smallest and largest key (UTF-8 byte order): the reducer orders parts by them. */
+  keys: { first: string; last: string };
   millis: { total: number; inference: number };
 }
 
@@ -95,6 +167,10 @@ export const runEventSchema = z.object({
   /** The JSON manifest of new keys of an incremental run; null for a full run over the input prefix. */
   manifest: z.object({ bucket: z.string().min(1), key: z.string().min(1) }).nullable(),
   output: storageLocationSchema,
+  /** What the run covers (CheckRun). */
+  scope: runScopeSchema,
+  /** When the execution started: recorded in every part it writes. */
+  startedAt: z.string().min(1),
   mapError: stepErrorSchema.nullable(),
 });
 
@@ -134,6 +210,9 @@ export type ValidateEvent = z.infer<typeof validateEventSchema>;
 export interface Counts {
   listed: number;
   rows: number;
+  /** Hidden files and folder markers: listed, not images. */
+  skipped: number;
+  /** Inputs that gave no vector, skipped ones aside: bad files, and failures of the pipeline. */
   failures: number;
 }
 
@@ -160,13 +239,17 @@ export type PublishEvent = z.infer<typeof publishEventSchema>;
 /** What the state machine keeps of the publish step (small: it travels in the execution's state). */
 export interface PublishResult {
   runId: string;
-  mode: RunMode;
+  kind: RunKind;
   /** The run's parts in features/, keys relative to the output location. */
   parts: string[];
-  /** Parts removed from features/: every other run's in a full run; in an incremental run, those it emptied. */
+  /** Parts removed from features/: those holding only rows the run replaced, and leftovers. */
   removedParts: number;
-  /** Older parts rewritten without the images this (incremental) run re-processed. */
+  /** Older parts rewritten without the rows the run replaced. */
   rewrittenParts: number;
+  /** Parts of runs started after this one that kept paths it also had (their rows are newer). */
+  newerParts: number;
+  /** The run whose interrupted publish this one finished first, if any. */
+  repaired: string | null;
   millis: number;
 }
 
@@ -217,6 +300,8 @@ export const reportEventSchema = z.object({
   publishError: stepErrorSchema.nullish(),
   pcaResult: z.looseObject({ model: z.string(), fitted: z.boolean(), millis: z.unknown() }).nullish(),
   pcaError: stepErrorSchema.nullish(),
+  /** CheckRun's refusal: the run did nothing but this report. */
+  checkError: stepErrorSchema.nullish(),
   startedAt: z.string().optional(),
 });
 

@@ -17,7 +17,7 @@ export const definitionPath = fileURLToPath(definitionFile);
 export const maxInputBytesPerBatch = 256 * 1024;
 
 /** The run's defaults the definition's Prepare state starts from; the execution input overrides any of them. */
-export interface RunDefaultSubstitutions {
+export type RunDefaultSubstitutions = {
   InputBucket: string;
   InputPrefix: string;
   OutputBucket: string;
@@ -28,7 +28,7 @@ export interface RunDefaultSubstitutions {
   ToleratedFailurePercentage: string;
   /** JSON text: `null` or a PCA shorthand (`0.95`, `64`); see functions/shared/pca/pca-setting.ts. */
   PcaDefault: string;
-}
+};
 
 /**
  * Every placeholder the definition declares, by name: every value is a string, as in CloudFormation. The function

@@ -13,8 +13,11 @@ import {
   manifestsPrefix,
   pcaModelsPrefix,
   pcaPartitionsPrefix,
+  publishJournalKey,
+  publishRecordKey,
   reportHtmlKey,
   reportKey,
+  rewritesPrefix,
   runsPrefix,
   shardsPrefix,
   stagedPartsPrefix,
@@ -32,6 +35,8 @@ export interface StepAccess {
   /** Written with the intermediate tag that the lifecycle rule expires: s3:PutObject and s3:PutObjectTagging. */
   writeTagged?: readonly KeyPattern[];
   delete?: readonly KeyPattern[];
+  /** Takes the output's lease (functions/shared/dataset/publish-lease.ts): the deployment's DynamoDB table. */
+  lease?: boolean;
 }
 
 export interface Step {
@@ -67,6 +72,19 @@ const runs = {
 const wholeRun = 900;
 
 export const steps = [
+  {
+    name: 'CheckRun',
+    folder: 'check-run',
+    description: "Checks a run's settings and locations before anything is listed, and works out what it covers",
+    packaging: 'zip',
+    memoryMb: 256,
+    timeoutSeconds: 60,
+    // The input listed (one key suffices) or its manifest read; the output's features/ listed for foreign files.
+    access: {
+      list: ['input:', output(featuresPrefix)],
+      read: [output(`${manifestsPrefix}*`)],
+    },
+  },
   {
     name: 'Extract',
     folder: 'extract',
@@ -123,9 +141,19 @@ export const steps = [
     // the target).
     access: {
       list: [output(featuresPrefix), output(runsPrefix)],
-      read: [runs.report, runs.stagedParts, runs.failures, output(`${featuresPrefix}*`)],
-      write: [output(`${featuresPrefix}*`)],
-      delete: [output(`${featuresPrefix}*`)],
+      read: [
+        runs.report,
+        runs.stagedParts,
+        runs.failures,
+        output(`${featuresPrefix}*`),
+        output(`${rewritesPrefix(anyRun)}*`),
+        output(publishRecordKey(anyRun)),
+        output(publishJournalKey),
+      ],
+      write: [output(`${featuresPrefix}*`), output(publishRecordKey(anyRun)), output(publishJournalKey)],
+      writeTagged: [output(`${rewritesPrefix(anyRun)}*`)],
+      delete: [output(`${featuresPrefix}*`), output(publishJournalKey)],
+      lease: true,
     },
   },
   {
@@ -142,6 +170,7 @@ export const steps = [
       read: [output(`${featuresPrefix}*`), output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
       write: [output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
       delete: [output(`${pcaPartitionsPrefix}*`)],
+      lease: true,
     },
   },
   {

@@ -2,6 +2,7 @@
  * `featurize run [input] --out <uri>`: the state machine executed on this machine, over a folder or an S3
  * prefix of `<label>/<image>` files, into a Parquet dataset. Exit code 0 only when the validation passed.
  */
+import { realpath } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultImagesDir } from '../../functions/shared/config.ts';
@@ -33,11 +34,13 @@ async function run(inputUri: string, options: PipelineOptions): Promise<void> {
     import('../local-run.ts'),
   ]);
 
-  const input = parseStorageUri(inputUri);
+  const given = parseStorageUri(inputUri);
   const output = parseStorageUri(options.out);
-  if (isAbsolute(input.bucket)) await requireFolder(input.bucket, 'no input folder at');
+  if (isAbsolute(given.bucket)) await requireFolder(given.bucket, 'no input folder at');
+  // Paths are recorded from the folder's real path: the same folder reached through a link is the same scope.
+  const input = isAbsolute(given.bucket) ? { ...given, bucket: await realpath(given.bucket) } : given;
   // Reading the first key of the listing proves the bucket, the endpoint and the credentials.
-  else for await (const _ of openStorage(input).list()) break;
+  if (!isAbsolute(input.bucket)) for await (const _ of openStorage(input).list()) break;
   checkOutputOutsideInput(input, output);
   await prepareModel();
 

@@ -55,10 +55,13 @@ async function watchFolderCommand(dir: string, options: WatchOptions): Promise<v
       const started = performance.now();
       process.stdout.write(`featurize: ${keys.length} new file(s), run ${runId}\n`);
       running = runId;
-      await runWithProgress({ runId, input, output, options, manifest, started }).finally(() => {
+      const outcome = await runWithProgress({ runId, input, output, options, manifest, started }).finally(() => {
         running = undefined;
       });
+      return outcome.status === 'SUCCEEDED';
     },
+    onGiveUp: (keys) =>
+      process.stderr.write(`featurize: ${keys.length} file(s) failed 3 runs, left until they change: ${keys.slice(0, 3).join(', ')}\n`),
     // A batch that fails is reported; the next files still get their run.
     onError: (error) => process.stderr.write(`featurize: ${(error as Error)?.message ?? String(error)}\n`),
   });

@@ -9,12 +9,12 @@ import { createHash } from 'node:crypto';
 import { pMapIterable } from 'p-map';
 import type { ExtractBatchResult } from '../../statemachine/contracts.ts';
 import { ObjectReadError } from '../shared/errors.ts';
-import { countFailureCodes, type Failure } from '../shared/failures.ts';
+import { countFailureCodes, type Failure, failureCodes, unreadableKeyCode } from '../shared/failures.ts';
 import { describePreprocessing, type PreprocessOptions, preprocessImage } from '../shared/images/preprocess-image.ts';
 import type { FeatureEngine } from '../shared/model/feature-engine.ts';
 import { batchIdOf, intermediateTags, shardKey } from '../shared/run-layout.ts';
 import { encodeShard, type ShardRow } from '../shared/shards/shard-file.ts';
-import { parentFolderName, type Storage } from '../shared/storage/storage.ts';
+import { compareKeys, parentFolderName, type Storage } from '../shared/storage/storage.ts';
 
 export interface BatchItem {
   /** Key relative to the input storage's root. */
@@ -73,15 +73,10 @@ export async function extractBatch(
 
   const batchId = batchIdOf(items.map((item) => item.key));
   const shard = shardKey(runId, batchId);
+  const preprocessing = describePreprocessing(preprocess);
   await output.write(
     shard,
-    encodeShard(rows, engine.descriptor.featureLength, {
-      runId,
-      batchId,
-      modelId: engine.descriptor.id,
-      engine: engine.id,
-      preprocessing: describePreprocessing(preprocess),
-    }),
+    encodeShard(rows, engine.descriptor.featureLength, { runId, batchId, modelId: engine.descriptor.id, engine: engine.id, preprocessing }),
     { tags: intermediateTags },
   );
 
@@ -98,8 +93,16 @@ export async function extractBatch(
     failureCodes,
     engine: engine.id,
     modelId: engine.descriptor.id,
+    preprocessing,
+    keys: keyRange(items.map((item) => item.key)),
     millis: { total: Math.round(performance.now() - started), inference: Math.round(inferenceMillis) },
   };
+}
+
+/** The smallest and largest of the keys, as S3 orders them. */
+function keyRange(keys: readonly string[]): { first: string; last: string } {
+  const sorted = [...keys].sort(compareKeys);
+  return { first: sorted[0]!, last: sorted.at(-1)! };
 }
 
 /** Reads and preprocesses one item. Only a StorageUnavailableError escapes (the batch is then retried). */
@@ -120,6 +123,8 @@ async function prepareItem(
     failure: null,
   };
   const fail = (failure: Failure) => ({ row: { ...row, failure } });
+  const unreadable = unreadableKeyCode(item.key);
+  if (unreadable) return fail({ code: unreadable, message: failureCodes[unreadable] });
 
   if (item.size !== undefined && item.size > maxBytes) {
     return fail({ code: 'TOO_LARGE', message: `${item.size} bytes, over the ${maxBytes}-byte limit` });

@@ -9,7 +9,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { type PcaEvent, type PcaRunResult, pcaEventSchema } from '../../statemachine/contracts.ts';
-import { reduceSettings } from '../shared/config.ts';
+import { leaseSettings, reduceSettings } from '../shared/config.ts';
+import { leaseOwner, leaseStoreFor, withLease } from '../shared/dataset/publish-lease.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger } from '../shared/observability.ts';
 import { decodePcaModel } from '../shared/pca/pca-model.ts';
@@ -18,6 +19,7 @@ import { type PcaRunRequest, runPca } from './run-pca.ts';
 
 // The reduced parts are written like the feature parts: the same FEATURIZE_ROW_GROUP_ROWS, read once.
 const { rowGroupRows } = reduceSettings();
+const { leaseSeconds } = leaseSettings();
 
 export async function pca(event: PcaEvent): Promise<PcaRunResult> {
   const request = event.pca;
@@ -29,7 +31,11 @@ export async function pca(event: PcaEvent): Promise<PcaRunResult> {
     const from = storage.locationOf(key);
     mode = { apply: decodePcaModel(Buffer.from(await storage.read(key)).toString('utf8'), from), from };
   }
-  const result = await runPca({ runId: event.runId, output: openStorage(event.output), mode, rowGroupRows });
+  const output = openStorage(event.output);
+  // features/ must not change under the fit and the partition's rewrite: PCA takes the lease publishing takes.
+  const result = await withLease(await leaseStoreFor(output), leaseOwner(event.runId), leaseSeconds * 1000, () =>
+    runPca({ runId: event.runId, output, mode, rowGroupRows }),
+  );
   logger.info(result.fitted ? 'pca fitted and applied' : 'saved pca model applied', { ...result });
   return result;
 }

@@ -1,42 +1,47 @@
 /**
- * Publishes a run that passed validation: copies its audited parts from runs/<runId>/parts/ into features/,
- * then takes out of features/ what they replace (publish-plan.ts: other runs' parts in a full run; the images
- * the run re-processed, from older parts, in an incremental one). Knows nothing of Lambda.
+ * Publishes a run that passed validation into features/. Knows nothing of Lambda.
  *
- * New rows first, then removals: every copy is in place before any part is rewritten or removed, so an image is
- * never missing from features/. In between, a reader may find an image the run re-processed twice (its old row
- * and its new one), never zero times. A rewrite replaces its part in one write (an S3 PUT, a rename on disk).
+ * Under the output's lease (publish-lease.ts), so that runs on one output take turns:
+ *  1. a publish an earlier process left half-done is finished first (publish-journal.ts);
+ *  2. the plan is made against features/ as it is now (publish-plan.ts): the rows this run replaces (its scope),
+ *     the rows newer runs published meanwhile (kept), a file this pipeline did not write (refused);
+ *  3. parts to write anew (older parts without the replaced rows; the run's own without paths a newer run has)
+ *     are written under runs/<runId>/rewrites/;
+ *  4. the journal, then the copies into features/, then the removals, then the commit record.
  *
- * Idempotent: copies overwrite the same keys with the same bytes, removed parts are gone, rewritten parts no
- * longer hold the run's paths; so a retry after an interruption finishes the job, and one after a success
- * changes nothing. The staged parts stay where they are: they are what the validator audited, the source a
- * retry copies from, and their intermediate tag lets the bucket's lifecycle expire them.
+ * Idempotent: a run whose commit record exists is published already, and publishing it again changes nothing
+ * (an old run published late cannot undo newer ones). The staged parts stay where they are: they are what the
+ * validator audited, and their intermediate tag lets the bucket's lifecycle expire them.
  */
+import { basename } from 'node:path';
 import pMap from 'p-map';
-import type { PublishResult, RunMode } from '../../statemachine/contracts.ts';
+import type { PublishResult, RunScope } from '../../statemachine/contracts.ts';
 import {
+  type DescribedPart,
+  describePart,
   listParts,
-  openPart,
-  type PartFile,
   partKeyValues,
   partMetadataKeys,
   readPartPaths,
   readPartRowGroups,
 } from '../shared/dataset/feature-parts.ts';
 import { type DatasetRow, encodeParquet } from '../shared/dataset/parquet-writer.ts';
-import { planPublish } from '../shared/dataset/publish-plan.ts';
-import { RunArtifactError } from '../shared/errors.ts';
+import { commitPublish, finishPendingPublish, type PublishJournal, readPublishRecord } from '../shared/dataset/publish-journal.ts';
+import { type LeaseStore, leaseOwner, withLease } from '../shared/dataset/publish-lease.ts';
+import { type PartRewrite, planPublish, readDataset } from '../shared/dataset/publish-plan.ts';
+import { PublishRefusedError, RunArtifactError } from '../shared/errors.ts';
 import { readFailureRecords } from '../shared/failures-file.ts';
 import { logger } from '../shared/observability.ts';
-import { stagedPartsPrefix } from '../shared/run-layout.ts';
-import type { Storage, StoredObject } from '../shared/storage/storage.ts';
+import { intermediateTags, rewritesPrefix, stagedPartsPrefix } from '../shared/run-layout.ts';
+import { compareKeys, type Storage } from '../shared/storage/storage.ts';
 
 export interface PublishRequest {
   runId: string;
   output: Storage;
-  mode: RunMode;
+  scope: RunScope;
   /** The run's audited staged parts, keys relative to the output location (the validation report's `parts`). */
   parts: readonly string[];
+  lease: LeaseStore;
 }
 
 export interface PublishOptions {
@@ -44,89 +49,110 @@ export interface PublishOptions {
   rowGroupRows: number;
   /** Parts copied, or read for their paths, at once. */
   readConcurrency: number;
+  leaseMs: number;
   now?: Date;
 }
 
 export async function publishRun(request: PublishRequest, options: PublishOptions): Promise<PublishResult> {
   const started = performance.now();
-  const { runId, output, mode } = request;
-  const staged = await requireStaged(output, runId, request.parts);
-  const reprocessed = mode === 'incremental' ? await runPaths(output, runId, staged, options.readConcurrency) : new Set<string>();
-  const plan = await planPublish(output, { runId, mode, staged: request.parts }, reprocessed, options.readConcurrency);
-
-  await pMap(request.parts, (key, i) => output.copy(key, plan.published[i]!), { concurrency: options.readConcurrency });
-  logger.info('run parts copied into features/', { runId, parts: plan.published.length });
-
-  await output.remove(plan.replaced);
-  const removed = [...plan.replaced];
-  const rewritten: string[] = [];
-  for await (const { part, fate } of plan.older) {
-    if (fate === 'removed') {
-      await output.remove([part.key]);
-      removed.push(part.key);
-    } else if (fate === 'rewritten') {
-      await output.write(part.key, await rewrite(part, reprocessed, runId, options));
-      rewritten.push(part.key);
-    }
-  }
-  logger.info('features/ updated', { runId, mode, removed, rewritten });
-  return {
+  const { runId, output } = request;
+  const result = (journal: PublishJournal, repaired: string | null = null): PublishResult => ({
     runId,
-    mode,
-    parts: plan.published,
-    removedParts: removed.length,
-    rewrittenParts: rewritten.length,
+    kind: journal.kind,
+    parts: journal.published,
+    removedParts: journal.removals.length,
+    rewrittenParts: journal.rewrittenParts,
+    newerParts: journal.newerParts.length,
+    repaired,
     millis: Math.round(performance.now() - started),
-  };
+  });
+  const done = await readPublishRecord(output, runId);
+  if (done) return result(done);
+  const staged = await requireStaged(output, runId, request.parts);
+
+  return withLease(request.lease, leaseOwner(runId), options.leaseMs, async (lease) => {
+    const repaired = await finishPendingPublish(output, lease, options.readConcurrency);
+    if (repaired?.runId === runId) return result(repaired);
+    const [first] = staged;
+    const plan = await planPublish(
+      output,
+      {
+        runId,
+        startedAt: first.runStartedAt,
+        scope: request.scope,
+        modelId: first.modelId,
+        staged,
+        covered: request.scope.kind === 'incremental' ? await coveredPaths(output, runId, staged, options.readConcurrency) : [],
+      },
+      await readDataset(output, options.readConcurrency),
+      { concurrency: options.readConcurrency, rewriteKey: (key) => `${rewritesPrefix(runId)}${basename(key)}` },
+    );
+    for (const rewrite of [...plan.rewrites.own, ...plan.rewrites.older]) {
+      lease.check();
+      await output.write(rewrite.to, await rewritePart(rewrite, runId, options), { tags: intermediateTags });
+    }
+    const committed = await commitPublish(
+      output,
+      {
+        runId,
+        kind: request.scope.kind,
+        published: plan.published,
+        copies: plan.copies,
+        removals: plan.removals,
+        rewrittenParts: plan.rewrites.older.length,
+        newerParts: plan.newerParts,
+        startedAt: (options.now ?? new Date()).toISOString(),
+      },
+      lease,
+      options.readConcurrency,
+    );
+    logger.info('features/ updated', { runId, kind: request.scope.kind, removals: plan.removals, rewritten: plan.rewrites.older.length });
+    return result(committed, repaired?.runId ?? null);
+  });
 }
 
 /**
- * The staged parts, checked to be all there before anything changes: a run published long after its
- * validation may find them expired by the lifecycle rule.
+ * The staged parts, described and checked to be all there before anything changes: a run published long after
+ * its validation may find them expired by the lifecycle rule. A run without any has nothing to publish.
  */
-async function requireStaged(output: Storage, runId: string, parts: readonly string[]): Promise<StoredObject[]> {
-  const present = new Map((await listParts(output, stagedPartsPrefix(runId))).map((object) => [object.key, object]));
+async function requireStaged(output: Storage, runId: string, parts: readonly string[]): Promise<[DescribedPart, ...DescribedPart[]]> {
+  if (parts.length === 0) throw new PublishRefusedError(`run ${runId} made no vectors: nothing to publish, features/ is left as it was`);
+  const folder = stagedPartsPrefix(runId);
+  const present = new Map((await listParts(output, folder)).map((object) => [object.key, object]));
   const missing = parts.filter((key) => !present.has(key));
   if (missing.length > 0) {
     throw new RunArtifactError(
-      `run ${runId}: ${missing.length} of its audited parts are gone from ${output.locationOf(stagedPartsPrefix(runId))} ` +
+      `run ${runId}: ${missing.length} of its audited parts are gone from ${output.locationOf(folder)} ` +
         `(expired or removed), e.g. ${missing[0]}; nothing was published: run its images again`,
     );
   }
-  return parts.map((key) => present.get(key)!);
+  const described = await Promise.all(parts.map((key) => describePart(output, present.get(key)!, folder)));
+  const unreadable = parts.find((_, i) => !described[i]);
+  if (unreadable) throw new RunArtifactError(`${output.locationOf(unreadable)} is not a part this run staged`);
+  return described as [DescribedPart, ...DescribedPart[]];
 }
 
-/** Every image the run re-processed: its rows (the `path` column of its parts) and its failure records. */
-async function runPaths(output: Storage, runId: string, staged: readonly StoredObject[], concurrency: number): Promise<Set<string>> {
-  const paths = new Set<string>();
-  await pMap(
-    staged,
-    async (object) =>
-      (await readPartPaths(await openPart(output, object))).forEach((path) => {
-        paths.add(path);
-      }),
-    {
-      concurrency,
-    },
-  );
-  for (const failure of await readFailureRecords(output, runId)) paths.add(failure.path);
-  return paths;
+/** Every path an incremental run covered: its rows and its failure records (skipped files included). */
+async function coveredPaths(output: Storage, runId: string, staged: readonly DescribedPart[], concurrency: number): Promise<string[]> {
+  const paths = (await pMap(staged, (part) => readPartPaths(part.file), { concurrency })).flat();
+  for (const failure of await readFailureRecords(output, runId)) paths.push(failure.path);
+  return paths.sort(compareKeys);
 }
 
-/** The part without the re-processed rows: same order, same metadata plus a note of the rewrite. */
-async function rewrite(part: PartFile, reprocessed: ReadonlySet<string>, runId: string, options: PublishOptions): Promise<Uint8Array> {
+/** The part without the rows the rewrite drops: same order, same metadata plus a note of the rewrite. */
+async function rewritePart(rewrite: PartRewrite, runId: string, options: PublishOptions): Promise<Uint8Array> {
   const metadata = {
-    ...partKeyValues(part),
+    ...partKeyValues(rewrite.source.file),
     [partMetadataKeys.rewrittenBy]: runId,
     [partMetadataKeys.rewrittenAt]: (options.now ?? new Date()).toISOString(),
   };
-  return encodeParquet(keptRows(part, reprocessed), { rowGroupRows: options.rowGroupRows, metadata });
+  return encodeParquet(keptRows(rewrite.source, rewrite.keep), { rowGroupRows: options.rowGroupRows, metadata });
 }
 
-async function* keptRows(part: PartFile, reprocessed: ReadonlySet<string>): AsyncGenerator<DatasetRow[]> {
-  for await (const group of readPartRowGroups(part, ['path', 'label', 'size', 'etag', 'sha256', 'features'])) {
+async function* keptRows(part: DescribedPart, keep: (path: string) => boolean): AsyncGenerator<DatasetRow[]> {
+  for await (const group of readPartRowGroups(part.file, ['path', 'label', 'size', 'etag', 'sha256', 'features'])) {
     yield group
-      .filter((row) => !reprocessed.has(row.path as string))
+      .filter((row) => keep(row.path as string))
       .map((row) => ({
         path: row.path as string,
         label: row.label as string,

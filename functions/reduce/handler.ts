@@ -26,7 +26,9 @@ export async function reduce(event: RunEvent): Promise<ReduceResult> {
   const result = await reduceRun(
     {
       runId: event.runId,
+      input: openStorage({ bucket: event.input.bucket }),
       output: openStorage(event.output),
+      startedAt: event.startedAt,
       outputPrefix: event.output.prefix,
     },
     settings,

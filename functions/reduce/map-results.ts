@@ -33,13 +33,16 @@ import { parseJsonDocument } from '../shared/json-document.ts';
 import { logger } from '../shared/observability.ts';
 import { batchIdOf, mapResultsPrefix } from '../shared/run-layout.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { normalizePrefix, type Storage } from '../shared/storage/storage.ts';
+import { compareKeys, normalizePrefix, type Storage } from '../shared/storage/storage.ts';
 
 /** What the reducer needs of a succeeded batch: where its shard is, and which model made its vectors. */
-export type SucceededBatch = Pick<ExtractBatchResult, 'batchId' | 'shard' | 'items' | 'modelId' | 'engine' | 'millis'>;
+export type SucceededBatch = Pick<
+  ExtractBatchResult,
+  'batchId' | 'shard' | 'items' | 'vectors' | 'modelId' | 'engine' | 'preprocessing' | 'keys' | 'millis'
+>;
 
 export interface MapResults {
-  /** One per succeeded batch, in shard-key order: the same results give the same parts. */
+  /** One per succeeded batch, in key order: the same results give the same parts, each a range of keys. */
   succeeded: SucceededBatch[];
   /** BATCH_FAILED, for every item of a batch that failed after its retries or never ran. */
   failures: FailureRecord[];
@@ -65,8 +68,11 @@ const batchResultSchema = z.looseObject({
   batchId: z.string().min(1),
   shard: z.string().min(1),
   items: z.number().int().nonnegative(),
+  vectors: z.number().int().nonnegative(),
   modelId: z.string(),
   engine: z.string(),
+  preprocessing: z.string(),
+  keys: z.object({ first: z.string(), last: z.string() }),
   millis: z.object({ total: z.number().nonnegative(), inference: z.number().nonnegative() }),
 }) satisfies z.ZodType<Pick<ExtractBatchResult, 'runId'> & SucceededBatch>;
 
@@ -99,7 +105,7 @@ export async function readMapResults(output: Storage, outputPrefix: string, runI
     if (outcome.status === 'SUCCEEDED') succeeded.push(outcome.batch);
     else failures.push(...outcome.failures);
   }
-  succeeded.sort((a, b) => (a.shard < b.shard ? -1 : a.shard > b.shard ? 1 : 0));
+  succeeded.sort((a, b) => compareKeys(a.keys.first, b.keys.first) || compareKeys(a.shard, b.shard));
   const listed = succeeded.reduce((sum, batch) => sum + batch.items, 0) + failures.length;
   return { succeeded, failures, listed };
 }
@@ -116,8 +122,8 @@ function record(outcomes: Map<string, Outcome>, status: Status, execution: Execu
   if (status === 'SUCCEEDED') {
     const result = parseArtifact(batchResultSchema, execution.Output, `an Output in ${where}`, 'an extract result');
     if (result.runId !== runId) throw new RunArtifactError(`${where} holds a batch of run ${result.runId}, not ${runId}`);
-    const { batchId, shard, items, modelId, engine, millis } = result;
-    outcomes.set(batchId, { status, batch: { batchId, shard, items, modelId, engine, millis } });
+    const { batchId, shard, items, vectors, modelId, engine, preprocessing, keys, millis } = result;
+    outcomes.set(batchId, { status, batch: { batchId, shard, items, vectors, modelId, engine, preprocessing, keys, millis } });
     return;
   }
   if (execution.Input === undefined) {

@@ -15,19 +15,23 @@
 import { pMapIterable } from 'p-map';
 import type { ReduceResult } from '../../statemachine/contracts.ts';
 import { listParts, partMetadataKeys } from '../shared/dataset/feature-parts.ts';
-import { type DatasetRow, encodeParquet, inGroups } from '../shared/dataset/parquet-writer.ts';
+import { type DatasetRow, encodeParquet } from '../shared/dataset/parquet-writer.ts';
 import { RunArtifactError } from '../shared/errors.ts';
 import { countFailureCodes, type FailureRecord } from '../shared/failures.ts';
 import { writeFailureRecords } from '../shared/failures-file.ts';
 import { logger } from '../shared/observability.ts';
 import { intermediateTags, partKey, stagedPartsPrefix } from '../shared/run-layout.ts';
 import { decodeShard, type ShardMetadata } from '../shared/shards/shard-file.ts';
-import type { Storage } from '../shared/storage/storage.ts';
+import { compareKeys, type Storage } from '../shared/storage/storage.ts';
 import { readMapResults, type SucceededBatch } from './map-results.ts';
 
 export interface ReduceRequest {
   runId: string;
+  /** Where the images are: their keys become the paths the part metadata bounds. */
+  input: Storage;
   output: Storage;
+  /** When the run started (its execution): recorded in every part, see publish-plan.ts. */
+  startedAt: string;
   /** The output location's key prefix in its bucket: the map's manifest names result files by full key. */
   outputPrefix: string;
 }
@@ -44,9 +48,9 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
   const { runId, output } = request;
   const results = await readMapResults(output, request.outputPrefix, runId);
   const model = runModel(results.succeeded);
-  const shards = new ShardStream(output, runId, results.succeeded, options.readConcurrency);
+  const shards = new ShardStream(output, runId, options.readConcurrency);
 
-  const written = await writeParts(shards, runId, output, options);
+  const written = await writeParts(shards, results.succeeded, request, options);
   const failures = [...shards.failures, ...results.failures];
   await writeFailureRecords(output, runId, failures);
   await removeLeftovers(output, runId, written.parts);
@@ -69,21 +73,49 @@ export async function reduceRun(request: ReduceRequest, options: ReduceOptions):
   };
 }
 
-/** The run's vector rows into staged parts of at most `partRows` rows, numbered in shard order. */
-async function writeParts(shards: ShardStream, runId: string, output: Storage, options: ReduceOptions) {
+/**
+ * The run's vector rows into staged parts, in key order: consecutive batches (each a range of keys) until a part
+ * holds about `partRows` rows, so that each part covers a range of paths, which its metadata records
+ * (featurize.path_min/max): the publisher then judges most parts against a run's scope without reading them.
+ */
+async function writeParts(shards: ShardStream, batches: readonly SucceededBatch[], request: ReduceRequest, options: ReduceOptions) {
+  const { runId, input, output } = request;
   const parts: string[] = [];
   let rows = 0;
-  let metadata: Record<string, string> | undefined;
-  for await (const group of inGroups(shards.rows(), options.partRows)) {
-    // A group is yielded once its first shard is decoded, so the run's shard metadata is known by now.
-    metadata ??= partMetadata(shards.metadata(), options.now ?? new Date());
+  for (const group of batchGroups(batches, options.partRows)) {
+    if (group.reduce((sum, batch) => sum + batch.vectors, 0) === 0) {
+      // Every item failed: the shards still hold the failure records.
+      for await (const _ of shards.rows(group));
+      continue;
+    }
     const key = partKey(runId, parts.length, stagedPartsPrefix(runId));
-    const counted = countRows(group, (n) => (rows += n));
-    const bytes = await encodeParquet(counted, { rowGroupRows: options.rowGroupRows, metadata });
+    const metadata = partMetadata(runId, group, input, request.startedAt, options.now ?? new Date());
+    const bytes = await encodeParquet(
+      countRows(shards.rows(group), (n) => {
+        rows += n;
+      }),
+      { rowGroupRows: options.rowGroupRows, metadata },
+    );
     await output.write(key, bytes, { tags: intermediateTags });
     parts.push(key);
   }
   return { parts, rows };
+}
+
+/** Consecutive batches of about `partRows` vectors each (a part never splits a batch). */
+function* batchGroups(batches: readonly SucceededBatch[], partRows: number): Generator<SucceededBatch[]> {
+  let group: SucceededBatch[] = [];
+  let vectors = 0;
+  for (const batch of batches) {
+    if (group.length > 0 && vectors + batch.vectors > partRows) {
+      yield group;
+      group = [];
+      vectors = 0;
+    }
+    group.push(batch);
+    vectors += batch.vectors;
+  }
+  if (group.length > 0) yield group;
 }
 
 /** Staged parts an earlier attempt wrote beyond this one's (its map results had more rows). */
@@ -95,10 +127,12 @@ async function removeLeftovers(output: Storage, runId: string, parts: readonly s
   logger.info('staged parts of an earlier attempt removed', { leftovers });
 }
 
-/** One model and engine for the whole run, checked before anything is written: mixed vectors are no dataset. */
+/** One model, engine and preprocessing for the whole run, checked before anything is written: mixed vectors are no dataset. */
 function runModel(batches: readonly SucceededBatch[]): Pick<SucceededBatch, 'modelId' | 'engine'> | undefined {
   const [first] = batches;
-  const other = batches.find((batch) => batch.modelId !== first?.modelId || batch.engine !== first?.engine);
+  const other = batches.find(
+    (batch) => batch.modelId !== first?.modelId || batch.engine !== first?.engine || batch.preprocessing !== first?.preprocessing,
+  );
   if (first && other) {
     throw new RunArtifactError(
       `the run mixes vectors of ${first.modelId} (${first.engine}) and ${other.modelId} (${other.engine}), e.g. ${other.shard}`,
@@ -107,13 +141,27 @@ function runModel(batches: readonly SucceededBatch[]): Pick<SucceededBatch, 'mod
   return first;
 }
 
-function partMetadata(shard: ShardMetadata, now: Date): Record<string, string> {
+function partMetadata(
+  runId: string,
+  group: readonly SucceededBatch[],
+  input: Storage,
+  startedAt: string,
+  now: Date,
+): Record<string, string> {
+  const [first] = group as [SucceededBatch];
+  const last = group
+    .map((batch) => batch.keys.last)
+    .sort(compareKeys)
+    .at(-1)!;
   return {
-    [partMetadataKeys.runId]: shard.runId,
-    [partMetadataKeys.modelId]: shard.modelId,
-    [partMetadataKeys.engine]: shard.engine,
-    [partMetadataKeys.preprocessing]: shard.preprocessing,
+    [partMetadataKeys.runId]: runId,
+    [partMetadataKeys.modelId]: first.modelId,
+    [partMetadataKeys.engine]: first.engine,
+    [partMetadataKeys.preprocessing]: first.preprocessing,
     [partMetadataKeys.createdAt]: now.toISOString(),
+    [partMetadataKeys.runStartedAt]: startedAt,
+    [partMetadataKeys.pathMin]: input.locationOf(first.keys.first),
+    [partMetadataKeys.pathMax]: input.locationOf(last),
   };
 }
 
@@ -132,25 +180,17 @@ class ShardStream {
   readonly failures: FailureRecord[] = [];
   private readonly output: Storage;
   private readonly runId: string;
-  private readonly batches: readonly SucceededBatch[];
   private readonly concurrency: number;
-  private expected: ShardMetadata | undefined;
 
-  constructor(output: Storage, runId: string, batches: readonly SucceededBatch[], concurrency: number) {
+  constructor(output: Storage, runId: string, concurrency: number) {
     this.output = output;
     this.runId = runId;
-    this.batches = batches;
     this.concurrency = concurrency;
   }
 
-  /** The first shard's metadata, which every other shard of the run must share: known once rows() began. */
-  metadata(): ShardMetadata {
-    if (!this.expected) throw new RangeError('no shard of the run has been read yet');
-    return this.expected;
-  }
-
-  async *rows(): AsyncGenerator<DatasetRow[]> {
-    const decoded = pMapIterable(this.batches, async (batch) => ({ batch, ...decodeShard(await this.output.read(batch.shard)) }), {
+  /** The batches' vector rows, a shard at a time; their failure records are collected on the way. */
+  async *rows(batches: readonly SucceededBatch[]): AsyncGenerator<DatasetRow[]> {
+    const decoded = pMapIterable(batches, async (batch) => ({ batch, ...decodeShard(await this.output.read(batch.shard)) }), {
       concurrency: this.concurrency,
       backpressure: this.concurrency,
     });
@@ -170,13 +210,13 @@ class ShardStream {
     }
   }
 
+  /** A shard must be what its batch's result says it is: of this run, its model, engine and preprocessing. */
   private check(batch: SucceededBatch, metadata: ShardMetadata): void {
     const where = this.output.locationOf(batch.shard);
     if (metadata.runId !== this.runId) throw new RunArtifactError(`${where} belongs to run ${metadata.runId}, not ${this.runId}`);
-    this.expected ??= metadata;
     for (const field of ['modelId', 'engine', 'preprocessing'] as const) {
-      if (metadata[field] !== this.expected[field]) {
-        throw new RunArtifactError(`${where} has ${field} ${metadata[field]}, other shards of the run ${this.expected[field]}`);
+      if (metadata[field] !== batch[field]) {
+        throw new RunArtifactError(`${where} has ${field} ${metadata[field]}, its batch's result says ${batch[field]}`);
       }
     }
   }

@@ -5,6 +5,7 @@
  */
 
 import { type StepError, stepErrorText } from '../../statemachine/contracts.ts';
+import { describeScope } from '../shared/dataset/run-scope.ts';
 import { ObjectReadError, PcaError } from '../shared/errors.ts';
 import { decodePcaModel, explainedVarianceRatio, keptVarianceShare, type PcaModel } from '../shared/pca/pca-model.ts';
 import { failuresKey, reportKey } from '../shared/run-layout.ts';
@@ -33,6 +34,8 @@ export interface ReportRequest {
     validation?: unknown;
     publish?: unknown;
     publishError?: StepError | null;
+    /** CheckRun's refusal: the run did nothing else. */
+    checkError?: StepError | null;
     pca?: PcaStepResult | null;
     pcaError?: StepError | null;
   };
@@ -47,7 +50,11 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
   const { runId, output, steps, now = new Date(), maxPoints = 2000, examplesPerCode = 5 } = request;
   const notes: string[] = [];
   const report = await readValidationReport(output, runId);
-  if (!report) notes.push(`No validation report at ${output.locationOf(reportKey(runId))}: counts and checks are missing.`);
+  if (steps.checkError) {
+    notes.push(`The run was refused before it started, and changed nothing: ${errorText(steps.checkError)}.`);
+  } else if (!report) {
+    notes.push(`No validation report at ${output.locationOf(reportKey(runId))}: counts and checks are missing.`);
+  }
   const validation = (steps.validation ?? {}) as { passed?: unknown; summary?: unknown };
   const validationFailed = validation.passed === false || report?.passed === false;
   if (validationFailed) notes.push('Nothing was published: features/ is as it was before this run.');
@@ -93,6 +100,7 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
       ...definedOnly({ modelId: pcaSource?.modelId, engine: pcaSource?.engine, preprocessing: pcaSource?.preprocessing }),
       ...definedOnly({ modelId: report?.modelId, engine: report?.engine, preprocessing: report?.preprocessing }),
     },
+    ...(report?.scope ? { scope: describeScope(report.scope) } : {}),
     counts: report?.counts ? definedOnly(report.counts) : countedFromParts(labels, failures),
     ...(report?.checks ? { checks: report.checks.map((c) => ({ name: c.name, passed: c.passed, detail: describe(c.detail) })) } : {}),
     labels,

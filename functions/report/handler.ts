@@ -29,6 +29,7 @@ export async function report(event: ReportEvent): Promise<ReportResult> {
       validation: event.validation,
       publish: event.publish,
       publishError: event.publishError,
+      checkError: event.checkError,
       pca: event.pcaResult,
       pcaError: event.pcaError,
     },

@@ -12,9 +12,11 @@ const optional = <T extends z.ZodType>(schema: T) => schema.optional().catch(und
 /** The fields of the validator's report the page shows (functions/validate writes it). */
 const validationReportSchema = z.object({
   passed: optional(z.boolean()),
-  mode: optional(z.string()),
+  scope: optional(z.object({ kind: z.string(), prefix: z.string().optional() })),
   checks: optional(z.array(z.object({ name: z.string(), passed: z.boolean(), detail: z.unknown().optional() }))),
-  counts: optional(z.object({ listed: optional(z.number()), rows: optional(z.number()), failures: optional(z.number()) })),
+  counts: optional(
+    z.object({ listed: optional(z.number()), rows: optional(z.number()), failures: optional(z.number()), skipped: optional(z.number()) }),
+  ),
   /** Rows of the run per label. */
   labels: optional(z.record(z.string(), z.number())),
   /** Per failure code: how many, and the first few paths. */

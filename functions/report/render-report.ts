@@ -14,7 +14,9 @@ export interface ReportData {
   passed: boolean | null;
   summary?: string;
   extractor: { modelId?: string; engine?: string; preprocessing?: string };
-  counts: { listed?: number; rows?: number; failures?: number };
+  /** What the run covers, in words: its kind and the rows of the dataset it replaces. */
+  scope?: string;
+  counts: { listed?: number; rows?: number; failures?: number; skipped?: number };
   checks?: { name: string; passed: boolean; detail: string }[];
   labels?: { counts: Record<string, number>; source: string };
   failures?: { counts: Record<string, number>; examples: Record<string, { path: string; message: string }[]>; source: string };
@@ -90,8 +92,9 @@ function summarySection(data: ReportData): string {
   return `<section id="summary">
 <h2>Summary</h2>
 ${data.summary ? `<p>${escapeHtml(data.summary)}</p>` : ''}
-<div class="figures">${figure('listed', counts.listed)}${figure('rows', counts.rows)}${figure('failures', counts.failures)}</div>
+<div class="figures">${figure('listed', counts.listed)}${figure('rows', counts.rows)}${figure('failures', counts.failures)}${figure('skipped', counts.skipped)}</div>
 <table class="facts"><tbody>
+${data.scope ? `<tr><th>run</th><td>${escapeHtml(data.scope)}</td></tr>` : ''}
 <tr><th>feature extractor</th><td>${escapeHtml(extractor.modelId ?? 'unknown')}</td></tr>
 <tr><th>engine</th><td>${escapeHtml(extractor.engine ?? 'unknown')}</td></tr>
 <tr><th>preprocessing</th><td><code>${escapeHtml(extractor.preprocessing ?? 'unknown')}</code></td></tr>

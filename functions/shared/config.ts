@@ -3,6 +3,7 @@
  * checkout (model and sample images); every default can be replaced by an environment variable (or the CLI
  * flag that sets it), so a user outside this repository points the project at their own copies.
  */
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
@@ -26,6 +27,11 @@ export function defaultModelDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function validationModelDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.FEATURIZE_MODEL_DIR;
+}
+
+/** This user's cache for the project (Node 22 builds, lock files of S3 outputs): XDG_CACHE_HOME or ~/.cache. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'featurize');
 }
 
 export function defaultImagesDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -122,6 +128,30 @@ export function reduceSettings(env: NodeJS.ProcessEnv = process.env): ReduceSett
     rowGroupRows: Math.min(s.FEATURIZE_ROW_GROUP_ROWS, s.FEATURIZE_PART_ROWS),
     readConcurrency: s.FEATURIZE_READ_CONCURRENCY,
   };
+}
+
+/**
+ * How runs on one output take turns to change its dataset (functions/shared/dataset/publish-lease.ts): a lease
+ * held while a publish plans and commits, renewed while it works, free again `leaseSeconds` after its holder
+ * stopped renewing (a crashed or killed process).
+ */
+export interface LeaseSettings {
+  /** The DynamoDB table holding the leases (the deployed stack's); unset: a lock file (local runs). */
+  table: string | undefined;
+  leaseSeconds: number;
+  /** Set in AWS Lambda, where a lock file would serialize nothing (each container has its own /tmp). */
+  inLambda: boolean;
+}
+
+const leaseSchema = z.object({
+  FEATURIZE_LEASE_TABLE: z.string().min(3).optional(),
+  FEATURIZE_LEASE_SECONDS: positiveInt.max(3600).default(120),
+  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+});
+
+export function leaseSettings(env: NodeJS.ProcessEnv = process.env): LeaseSettings {
+  const s = parseSettings(leaseSchema, env);
+  return { table: s.FEATURIZE_LEASE_TABLE, leaseSeconds: s.FEATURIZE_LEASE_SECONDS, inLambda: s.AWS_LAMBDA_FUNCTION_NAME !== undefined };
 }
 
 /** Where the ONNX export of a model lives: FEATURIZE_ONNX_MODEL, else `build/models/<model name>.onnx` here. */

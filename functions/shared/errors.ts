@@ -41,6 +41,20 @@ export class RunArtifactError extends FeaturizeError {
   override name = 'RunArtifactError';
 }
 
+/**
+ * A run that cannot start as asked: a setting of the wrong type or out of range, an unknown setting, an input or
+ * output location that does not exist or overlaps the other, an output holding files this pipeline did not write.
+ * Retrying cannot help; the cause names what to change.
+ */
+export class RunRefusedError extends FeaturizeError {
+  override name = 'RunRefusedError';
+}
+
+/** The run's output location does not exist or cannot be used: not even its report can be written there. */
+export class OutputUnavailableError extends RunRefusedError {
+  override name = 'OutputUnavailableError';
+}
+
 /** The model directory, its descriptor or its weights are missing or inconsistent. */
 export class ModelLoadError extends FeaturizeError {
   override name = 'ModelLoadError';
@@ -72,4 +86,20 @@ export class PcaError extends FeaturizeError {
  */
 export class PublishRefusedError extends FeaturizeError {
   override name = 'PublishRefusedError';
+}
+
+/**
+ * Another run holds the lease on the output's dataset (it is publishing): transient, the state machine retries
+ * the publish with backoff until the lease is free.
+ */
+export class PublishLeaseBusyError extends FeaturizeError {
+  override name = 'PublishLeaseBusyError';
+}
+
+/**
+ * The lease was lost while publishing (not renewed in time: the process stalled longer than the lease, and
+ * another run may have taken over). The publish stops before its next change; a retry finishes it.
+ */
+export class PublishLeaseLostError extends FeaturizeError {
+  override name = 'PublishLeaseLostError';
 }

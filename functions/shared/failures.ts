@@ -71,3 +71,17 @@ export function skipReason(key: string): Extract<FailureCode, 'HIDDEN' | 'FOLDER
   if (key.split('/').some((segment) => segment.startsWith('.'))) return 'HIDDEN';
   return undefined;
 }
+
+/**
+ * Why a listed key gives no vector before anything is read: skipped (skipReason), or a name that is not UTF-8
+ * (the filesystem listing marks such names with U+FFFD, see fs-storage.ts; a name holding U+FFFD itself is as
+ * unusable a path). Undefined for a key to read.
+ */
+export function unreadableKeyCode(key: string): Extract<FailureCode, 'HIDDEN' | 'FOLDER_MARKER' | 'BAD_NAME'> | undefined {
+  return skipReason(key) ?? (key.includes('\uFFFD') ? 'BAD_NAME' : undefined);
+}
+
+/** The failures that count against a run's tolerated failure percentage: those of the pipeline, not of a file. */
+export function isSystemic(failure: Pick<Failure, 'code'>): boolean {
+  return failureKinds[failure.code] === 'systemic';
+}

@@ -13,6 +13,12 @@
  *   runs/<runId>/failures.jsonl            one failure record per line
  *   runs/<runId>/report.json               the validation report
  *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
+ *   runs/<runId>/rewrites/part-….parquet   parts the run's publish wrote anew: older parts without the rows it
+ *                                          replaces, its own parts without rows a newer run published (intermediate)
+ *   runs/<runId>/publish.json              what the run's publish did to features/ (its commit record)
+ *   publish-journal.json                   the publish under way: written before its first change to features/,
+ *                                          removed after its last; one left behind is finished by the next publish
+ *   publish.lock                           the lease on the dataset (local outputs; deployed: a DynamoDB table)
  *   manifests/<name>.json                  the keys of an incremental run ([{ Key, Size, Etag }])
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -76,6 +82,30 @@ export function stagedPartsPrefix(runId: string): string {
 /** Where publishing puts a staged part: features/, under the same name. */
 export function publishedPartKey(stagedKey: string): string {
   return featuresPrefix + stagedKey.slice(stagedKey.lastIndexOf('/') + 1);
+}
+
+/** Parts the run's publish writes anew before copying them into features/ (see functions/publish). */
+export function rewritesPrefix(runId: string): string {
+  return `${runPrefix(runId)}rewrites/`;
+}
+
+/** The commit record of a run's publish: present once its changes to features/ are all made. */
+export function publishRecordKey(runId: string): string {
+  return `${runPrefix(runId)}publish.json`;
+}
+
+/** The lease on a local output's dataset (deployed outputs keep theirs in a DynamoDB table). */
+export const publishLockKey = 'publish.lock';
+
+/** The publish under way on this output (at most one: publishes hold the output's lease). */
+export const publishJournalKey = 'publish-journal.json';
+
+/**
+ * A half-written copy the filesystem storage leaves beside its target when its process dies mid-write
+ * (`<name>.<pid>.<random>.partial`, fs-storage.ts): the pipeline's own debris, safe to remove.
+ */
+export function isPartialWrite(key: string): boolean {
+  return /\.\d+\.[a-z0-9]+\.partial$/.test(key);
 }
 
 export function shardsPrefix(runId: string): string {

@@ -28,7 +28,7 @@ export async function validate(event: ValidateEvent): Promise<ValidationResult> 
     {
       runId: event.runId,
       output: openStorage(event.output),
-      mode: event.manifest ? 'incremental' : 'full',
+      scope: event.scope,
       listed: await listedInputs(event),
       mapError: event.mapError,
       toleratedFailurePercentage: event.toleratedFailurePercentage,

@@ -4,20 +4,21 @@
  *
  * What is audited: the run's staged parts (runs/<runId>/parts/), read back with hyparquet (the reducer writes
  * with parquet-wasm) one row group at a time; its accounting against the inputs, listed anew by the caller, not
- * taken from the map's results; and features/ as publishing the run would leave it (publish-plan.ts): no path
- * twice, one model. Nothing under features/ has changed yet, so a run that fails leaves the dataset as it was.
- * Memory holds one row group, plus the paths of the run and of the dataset (for accounting and duplicates):
- * about 150 bytes a path.
+ * taken from the map's results; that it found inputs and made vectors at all; that every row lies within what
+ * the run covers (its scope). What the run does to the dataset (rows it replaces, one model) is worked out by the
+ * publisher under the output's lease, against features/ as it is then. Nothing under features/ has changed yet,
+ * so a run that fails leaves the dataset as it was. Memory holds one row group, plus the paths of the run (for
+ * accounting and duplicates): about 150 bytes a path.
  *
  * A zero vector fails even for a blank image: measured with the default MobileNetV2, uniform black, white,
  * grey and primary-colour images give 340 to 575 non-zero features of 1280, so an all-zero row is a lost
  * vector (a zero-filled buffer), never a picture, and re-reading the source could not excuse it.
  */
 import { parquetSchema, type SchemaTree } from 'hyparquet';
-import type { Counts, ReduceResult, RunMode, StepError, ValidationResult } from '../../statemachine/contracts.ts';
+import type { Counts, ReduceResult, RunScope, StepError, ValidationResult } from '../../statemachine/contracts.ts';
 import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
-import { type PublishPlan, planPublish } from '../shared/dataset/publish-plan.ts';
-import type { FailureCode, FailureRecord } from '../shared/failures.ts';
+import { inPrefix } from '../shared/dataset/run-scope.ts';
+import { type FailureCode, type FailureRecord, failureKinds, isSystemic } from '../shared/failures.ts';
 import { readFailureRecords } from '../shared/failures-file.ts';
 import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
 import { reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
@@ -28,7 +29,7 @@ export type VectorShape = Pick<ModelDescriptor, 'featureLength' | 'featureRange'
 export interface ValidateRequest {
   runId: string;
   output: Storage;
-  mode: RunMode;
+  scope: RunScope;
   /** Locations of what the run was asked to process, found without the map (see listed-inputs.ts). */
   listed: readonly string[];
   mapError: StepError | null;
@@ -45,7 +46,8 @@ export interface Check {
 export interface ValidationReport {
   runId: string;
   passed: boolean;
-  mode: RunMode;
+  /** What the run covers: the rows of the dataset its publish replaces. */
+  scope: RunScope;
   createdAt: string;
   modelId: string | null;
   engine: string | null;
@@ -60,8 +62,6 @@ export interface ValidationReport {
 }
 
 const exampleCount = 3;
-/** Older parts of features/ read at once: a footer and a `path` column each, ranged reads of a few hundred KB. */
-const olderPartsAtOnce = 8;
 const maxSummaryLength = 2000;
 
 /** Columns as Parquet types: strings are UTF8 byte arrays, features a LIST of FLOAT (float32). */
@@ -78,17 +78,16 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
   const started = performance.now();
   const { runId, output } = request;
   const runParts = await listParts(output, stagedPartsPrefix(runId));
-  const scan = await scanRunParts(output, runParts, shape);
-  const failures = await readFailureRecords(output, runId);
-  const reprocessed = new Set([...scan.paths.keys(), ...failures.map((failure) => failure.path)]);
-  const scope = { runId, mode: request.mode, staged: runParts.map((object) => object.key) };
-  const dataset = await auditPublished(await planPublish(output, scope, reprocessed, olderPartsAtOnce), scan, reprocessed);
+  const scan = await scanRunParts(output, runParts, shape, request.scope);
+  const records = await readFailureRecords(output, runId);
+  const skipped = records.filter((record) => failureKinds[record.code] === 'skipped').length;
 
   const modelId = scan.metadata?.[partMetadataKeys.modelId] ?? request.reduce.modelId;
-  const counts: Counts = { listed: request.listed.length, rows: scan.rows, failures: failures.length };
+  const counts: Counts = { listed: request.listed.length, rows: scan.rows, skipped, failures: records.length - skipped };
   const checks: Check[] = [
     mapCheck(request.mapError),
-    partsCheck(request, runParts, scan.rows, failures.length),
+    inputsCheck(request, counts),
+    partsCheck(request, runParts, scan.rows, records.length),
     tallyCheck('schema', scan.schema, `${runParts.length} parts have the dataset's columns and types`, 'parts with the wrong columns'),
     tallyCheck(
       'vector-length',
@@ -105,33 +104,23 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
     ),
     tallyCheck('non-zero', scan.zero, 'no vector is all zeros', 'all-zero vectors (the model never gives one, even for a blank image)'),
     tallyCheck('labels', scan.badLabel, "every label is its image's folder name", "rows whose label is empty or not the image's folder"),
-    accountingCheck(request, scan.paths, failures),
-    tallyCheck(
-      'duplicates',
-      dataset.duplicates,
-      `no path appears twice in features/ once published (${dataset.parts} parts)`,
-      'rows whose path would appear twice in features/ once published',
-    ),
-    tallyCheck(
-      'model',
-      dataset.otherModels,
-      `every part of features/ once published holds vectors of ${modelId ?? 'one model'}`,
-      `parts of features/ once published of another model than ${modelId}`,
-    ),
-    failureShareCheck(counts, request.toleratedFailurePercentage),
+    tallyCheck('scope', scan.outOfScope, `every row lies within ${scopeText(request.scope)}`, `rows outside ${scopeText(request.scope)}`),
+    accountingCheck(request, scan.paths, records),
+    tallyCheck('duplicates', scan.duplicates, "no path appears twice among the run's rows", 'paths with more than one row in this run'),
+    failureShareCheck(counts, records, request.toleratedFailurePercentage),
   ];
 
   const report: ValidationReport = {
     runId,
     passed: checks.every((check) => check.passed),
-    mode: request.mode,
+    scope: request.scope,
     createdAt: now.toISOString(),
     modelId,
     engine: scan.metadata?.[partMetadataKeys.engine] ?? request.reduce.engine,
     preprocessing: scan.metadata?.[partMetadataKeys.preprocessing] ?? null,
     counts,
     labels: Object.fromEntries([...scan.labels].sort(([a], [b]) => (a < b ? -1 : 1))),
-    failureCodes: failuresByCode(failures),
+    failureCodes: failuresByCode(records),
     parts: runParts.map((object) => object.key),
     checks,
   };
@@ -162,34 +151,34 @@ interface RunScan {
   labels: Map<string, number>;
   /** Key-value metadata of the run's first part. */
   metadata: Record<string, string> | undefined;
-  /** The model id of each of the run's parts, by key. */
-  models: Map<string, string | undefined>;
   schema: Tally;
   length: Tally;
   nonFinite: Tally;
   outOfRange: Tally;
   zero: Tally;
   badLabel: Tally;
+  outOfScope: Tally;
+  duplicates: Tally;
 }
 
-async function scanRunParts(output: Storage, parts: readonly StoredObject[], shape: VectorShape): Promise<RunScan> {
+async function scanRunParts(output: Storage, parts: readonly StoredObject[], shape: VectorShape, scope: RunScope): Promise<RunScan> {
   const scan: RunScan = {
     rows: 0,
     paths: new Map(),
     labels: new Map(),
     metadata: undefined,
-    models: new Map(),
     schema: new Tally(),
     length: new Tally(),
     nonFinite: new Tally(),
     outOfRange: new Tally(),
     zero: new Tally(),
     badLabel: new Tally(),
+    outOfScope: new Tally(),
+    duplicates: new Tally(),
   };
   for (const object of parts) {
     const part = await openPart(output, object);
     scan.metadata ??= partKeyValues(part);
-    scan.models.set(part.key, partKeyValues(part)[partMetadataKeys.modelId]);
     const problem = schemaProblem(part);
     if (problem) {
       scan.schema.add(`${part.key} (${problem})`);
@@ -198,6 +187,10 @@ async function scanRunParts(output: Storage, parts: readonly StoredObject[], sha
     for await (const rows of readPartRowGroups(part, ['path', 'label', 'features'])) {
       for (const row of rows) inspectRow(scan, row.path as string, row.label as string, row.features as number[] | null, shape);
     }
+  }
+  for (const [path, rows] of scan.paths) {
+    if (rows > 1) scan.duplicates.add(`${path} (${rows} times)`);
+    if (scope.kind !== 'incremental' && !inPrefix(path, scope.prefix)) scan.outOfScope.add(path);
   }
   return scan;
 }
@@ -244,35 +237,6 @@ function columnType(column: SchemaTree): string {
   return `LIST<${columnType(leaf)}>`;
 }
 
-/**
- * features/ as publishing the run would leave it: the run's parts, and the older parts the plan keeps without
- * the paths the run re-processed. So a duplicate is a path twice in the run, or twice among what the older
- * parts keep.
- */
-async function auditPublished(plan: PublishPlan, scan: RunScan, reprocessed: ReadonlySet<string>) {
-  const duplicates = new Tally();
-  const otherModels = new Tally();
-  const runModel = scan.metadata?.[partMetadataKeys.modelId];
-  const checkModel = (key: string, model: string | undefined) => {
-    if (runModel !== undefined && model !== runModel) otherModels.add(`${key} (${model ?? 'no model id'})`);
-  };
-  for (const [key, model] of scan.models) checkModel(key, model);
-  for (const [path, rows] of scan.paths) if (rows > 1) duplicates.add(`${path} (${rows} times in this run)`);
-  let parts = scan.models.size;
-  const seen = new Set<string>();
-  for await (const { part, paths, fate } of plan.older) {
-    if (fate === 'removed') continue;
-    parts++;
-    checkModel(part.key, partKeyValues(part)[partMetadataKeys.modelId]);
-    for (const path of paths) {
-      if (reprocessed.has(path)) continue;
-      if (seen.has(path)) duplicates.add(`${path} (in ${part.key})`);
-      else seen.add(path);
-    }
-  }
-  return { duplicates, otherModels, parts };
-}
-
 function mapCheck(mapError: ValidateRequest['mapError']): Check {
   if (mapError === null) return { name: 'map', passed: true, detail: 'the map completed' };
   const cause = [mapError.Error, mapError.Cause].filter(Boolean).join(': ');
@@ -311,7 +275,7 @@ function accountingCheck(request: ValidateRequest, rowPaths: ReadonlyMap<string,
     if (!expected.has(path)) unexpected.add(path);
     if (places > 1) twice.add(path);
   }
-  const source = request.mode === 'full' ? 'the input prefix' : 'the manifest';
+  const source = request.scope.kind === 'incremental' ? 'the manifest' : scopeText(request.scope);
   if (missing.count + unexpected.count + twice.count === 0) {
     return { name: 'accounting', passed: true, detail: `each of the ${expected.size} inputs of ${source} is in exactly one place` };
   }
@@ -323,10 +287,42 @@ function accountingCheck(request: ValidateRequest, rowPaths: ReadonlyMap<string,
   return { name: 'accounting', passed: false, detail: problems.join('; ') };
 }
 
-function failureShareCheck(counts: Counts, tolerated: number): Check {
-  const share = counts.listed === 0 ? 0 : (100 * counts.failures) / counts.listed;
-  const detail = `${counts.failures} of ${counts.listed} inputs failed (${share.toFixed(2)} %, tolerated ${tolerated} %)`;
+/**
+ * The tolerance guards against the pipeline failing (reads, batches), not against bad files: a corrupt or empty
+ * image is recorded and reported, and never keeps the run's good images out of the dataset.
+ */
+function failureShareCheck(counts: Counts, records: readonly FailureRecord[], tolerated: number): Check {
+  const systemic = records.filter(isSystemic).length;
+  const share = counts.listed === 0 ? 0 : (100 * systemic) / counts.listed;
+  const detail =
+    `${systemic} of ${counts.listed} inputs failed in the pipeline (unreadable, failed batches: ${share.toFixed(2)} %, tolerated ${tolerated} %); ` +
+    `bad files (${counts.failures - systemic}) and skipped ones (${counts.skipped}) are recorded, not counted`;
   return { name: 'failure-share', passed: share <= tolerated, detail };
+}
+
+/** A run that found nothing to read, or made no vector, publishes nothing: most often a mistyped input. */
+function inputsCheck(request: ValidateRequest, counts: Counts): Check {
+  const where = request.scope.kind === 'incremental' ? 'in the manifest' : `under ${request.scope.prefix}`;
+  if (counts.listed === 0) return { name: 'inputs', passed: false, detail: `no images ${where}: nothing to publish` };
+  if (counts.listed === counts.skipped) {
+    return {
+      name: 'inputs',
+      passed: false,
+      detail: `no images ${where}: only ${counts.skipped} hidden file(s) or folder marker(s), skipped`,
+    };
+  }
+  if (counts.rows === 0) {
+    return {
+      name: 'inputs',
+      passed: false,
+      detail: `none of the ${counts.listed - counts.skipped} images ${where} gave a vector: nothing to publish`,
+    };
+  }
+  return { name: 'inputs', passed: true, detail: `${counts.listed} inputs ${where}, ${counts.rows} vectors` };
+}
+
+function scopeText(scope: RunScope): string {
+  return scope.kind === 'incremental' ? "the run's manifest" : scope.prefix;
 }
 
 /** Each code's count and first few paths: a Tally per code, which report.json records as `{ count, examples }`. */
@@ -340,7 +336,7 @@ function summarize(checks: readonly Check[], counts: Counts): string {
   const failed = checks.filter((check) => !check.passed);
   const summary =
     failed.length === 0
-      ? `all ${checks.length} checks passed: ${counts.rows} rows, ${counts.failures} failures of ${counts.listed} inputs`
+      ? `all ${checks.length} checks passed: ${counts.rows} rows, ${counts.failures} failures, ${counts.skipped} skipped of ${counts.listed} inputs`
       : `${failed.length} of ${checks.length} checks failed: ${failed.map((check) => `${check.name} (${check.detail})`).join('; ')}`;
   return summary.length > maxSummaryLength ? `${summary.slice(0, maxSummaryLength - 1)}…` : summary;
 }

@@ -36,6 +36,8 @@ export interface ChildOutcome {
 
 /** Follows a Map Run as it goes (the CLI's progress). */
 export interface MapRunObserver {
+  /** Before the ItemReader lists anything: the runner starts the map's workers then, so models load meanwhile. */
+  mapRunStarting?(): void;
   mapRunStarted?(run: { mapRunArn: string; items: number; batches: number }): void;
   childFinished?(child: ChildOutcome): void;
 }
@@ -55,6 +57,7 @@ export interface DistributedMapRun {
 export async function runDistributedMap(run: DistributedMapRun, input: Json, context: ExecutionContext): Promise<Json> {
   const { state, observer } = run;
   const settings = await evaluateSettings(state, input, context);
+  observer?.mapRunStarting?.();
   const items = await readItems(state.ItemReader, settings.reader);
   const batches = batchItems(items, { maxItems: settings.maxItems, maxBytes: settings.maxBytes }, settings.batchInput);
 

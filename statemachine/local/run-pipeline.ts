@@ -16,13 +16,18 @@ import { type LambdaHandler, localLambdaContext } from './lambda-context.ts';
 import { localFunctionArn } from './local-arns.ts';
 import { type ExecutionOutcome, type LocalFunction, runLocalExecution } from './run-execution.ts';
 
-/** The local stand-in for a step's function: `featurize-<folder>`, shaped like a Lambda ARN. */
+/** The local stand-in for a step's function: `featurize-<folder>`. */
+function localFunctionName(step: Pick<Step, 'folder'>): string {
+  return `featurize-${step.folder}`;
+}
+
+/** The local function's ARN, shaped like a Lambda ARN. */
 export function stepFunctionArn(name: StepName): string {
-  return localFunctionArn(`featurize-${stepNamed(name).folder}`);
+  return localFunctionArn(localFunctionName(stepNamed(name)));
 }
 
 /** What its Lambda's handler setting names: `functions/<folder>/handler.ts`, export `handler`. */
-export function handlerModule(step: Step): URL {
+export function handlerModuleOf(step: Step): URL {
   return new URL(`../../functions/${step.folder}/handler.ts`, import.meta.url);
 }
 
@@ -81,20 +86,39 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
 export async function runPipeline(settings: PipelineSettings): Promise<ExecutionOutcome> {
   const definition = await loadDefinition(substitutionsFor(settings));
   const fannedOut = new Set(resourcesInDistributedMaps(definition));
-  const pools: FunctionPool[] = [];
+  // A step the maps invoke runs on worker threads, started when a map begins (not before CheckRun, which may
+  // refuse the run in a moment), so that their models load while the map lists its items.
+  const pools = new Map<string, FunctionPool>();
+  const startPools = () => {
+    for (const step of steps) {
+      const arn = stepFunctionArn(step.name);
+      if (!fannedOut.has(arn) || pools.has(arn)) continue;
+      const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
+      pools.set(
+        arn,
+        createFunctionPool({ functionName: localFunctionName(step), handlerModule, threads: settings.workers, env: settings.env }),
+      );
+    }
+  };
   const functions: Record<string, LocalFunction> = {};
   for (const step of steps) {
     const arn = stepFunctionArn(step.name);
-    const module = settings.handlers?.[step.name] ?? handlerModule(step);
-    const functionName = `featurize-${step.folder}`;
-    if (fannedOut.has(arn)) {
-      const pool = createFunctionPool({ functionName, handlerModule: module, threads: settings.workers, env: settings.env });
-      pools.push(pool);
-      functions[arn] = pool.invoke;
-    } else {
-      functions[arn] = inThisThread(functionName, module);
-    }
+    const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
+    functions[arn] = fannedOut.has(arn)
+      ? (event) => {
+          startPools();
+          return pools.get(arn)!.invoke(event);
+        }
+      : inThisThread(localFunctionName(step), handlerModule);
   }
+  const observer: MapRunObserver = {
+    mapRunStarting: () => {
+      startPools();
+      settings.observer?.mapRunStarting?.();
+    },
+    mapRunStarted: (run) => settings.observer?.mapRunStarted?.(run),
+    childFinished: (child) => settings.observer?.childFinished?.(child),
+  };
   try {
     return await runLocalExecution({
       definition,
@@ -105,11 +129,11 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
         ...(settings.manifest ? { manifest: settings.manifest } : {}),
       },
       parallelism: settings.workers,
-      ...(settings.observer ? { observer: settings.observer } : {}),
+      observer,
       ...(settings.retryIntervalMs !== undefined ? { retryIntervalMs: settings.retryIntervalMs } : {}),
     });
   } finally {
-    await Promise.all(pools.map((pool) => pool.close()));
+    await Promise.all([...pools.values()].map((pool) => pool.close()));
   }
 }
 

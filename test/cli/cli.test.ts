@@ -59,7 +59,8 @@ describe('featurize command line', () => {
   it.each([
     [['run', '--workers', '0'], /option '--workers <n>' argument '0' is invalid. expected a whole number of at least 1/],
     [['run', '--batch-size', '12x'], /option '--batch-size <n>' argument '12x' is invalid/],
-    [['run', '--tolerated-failure-percent', '101'], /argument '101' is invalid. expected a percentage from 0 to 100/],
+    [['run', '--tolerated-failure-percent', '101'], /argument '101' is invalid. expected a whole percentage from 0 to 100/],
+    [['run', '--tolerated-failure-percent', '2.5'], /argument '2.5' is invalid. expected a whole percentage from 0 to 100/],
     [['run', '--resize', 'stretch'], /argument 'stretch' is invalid. Allowed choices are squash, center-crop/],
     [['run', '--engine', 'pytorch'], /argument 'pytorch' is invalid. Allowed choices are /],
     [['run', '--s3-endpoint', 'localhost:9000'], /expected an http:\/\/ or https:\/\/ URL/],
@@ -81,7 +82,7 @@ describe('featurize command line', () => {
 
   it('refuses an output inside the input, whose files the next run would list as images', async () => {
     const result = await featurize(['run', dir, '--out', join(dir, 'out')]);
-    expectOneLineFailure(result, /the output location is inside the input location/);
+    expectOneLineFailure(result, /the output .* and the input .* overlap \(one contains the other\).*choose --out elsewhere/);
   });
 
   it('refuses a missing model directory before anything starts', async () => {
@@ -108,13 +109,14 @@ describe('featurize command line', () => {
     expect(second.stdout).not.toContain('exported');
   });
 
-  it('ends a run over an empty folder with its summary and exit code, not an abort while the workers load the model', async () => {
+  it('refuses a run over an empty folder in a moment, naming it, with exit code 1 and the dataset untouched', async () => {
     const input = join(dir, 'empty');
     await mkdir(input);
     const result = await featurize(['run', input, '--out', join(dir, 'empty-out')]);
     expect(result.stderr).not.toContain('terminate called');
-    expect(result.stdout).toMatch(/^run \S+ (succeeded|FAILED).*\n {2}images: {3}0 listed/m);
-    expect(result.code).toBe(result.stdout.includes(' succeeded') ? 0 : 1);
+    expect(result.stdout).toMatch(/^run \S+ REFUSED before it started: no images under .*\/empty\/: nothing to do/m);
+    expect(result.stdout).toMatch(/dataset: .*empty-out\/features\/ \(unchanged\)/);
+    expect(result.code).toBe(1);
   });
 
   it('dies of Ctrl-C while the workers load the model (exit status 130), saying so, not by an abort', async () => {
@@ -142,7 +144,7 @@ describe('featurize command line', () => {
       POWERTOOLS_LOG_LEVEL: undefined,
     });
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/^run \S+ FAILED: ValidationFailed: .*failure-share/m);
+    expect(result.stdout).toMatch(/^run \S+ FAILED: ValidationFailed: .*inputs \(none of the 1 images under .* gave a vector/m);
     expect(`${result.stdout}\n${result.stderr}`.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
   });
 

@@ -74,6 +74,7 @@ beforeAll(async () => {
         MaxInputBytesPerBatch: '262144',
         MaxConcurrency: '100',
         ToleratedFailurePercentage: '5',
+        CheckRunFunctionArn: lambda('check-run'),
         ExtractFunctionArn: lambda('extract'),
         ReduceFunctionArn: lambda('reduce'),
         ValidateFunctionArn: lambda('validate'),

@@ -62,6 +62,7 @@ beforeAll(async () => {
       waiting.splice(0).forEach((resolve) => {
         resolve();
       });
+      return outcome.status === 'SUCCEEDED';
     },
     onError: (error) => errors.push(error),
   });

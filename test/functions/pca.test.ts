@@ -8,12 +8,15 @@ import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
 import { publishRun } from '../../functions/publish/publish-run.ts';
 import { reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { listParts, openPart, partKeyValues, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
+import { leaseStoreFor } from '../../functions/shared/dataset/publish-lease.ts';
+import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { applyPca, decodePcaModel, encodePcaModel } from '../../functions/shared/pca/pca-model.ts';
 import { pcaSummaries, pcaSummaryLines } from '../../functions/shared/pca/pca-summary.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
+import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import type { PcaEvent, PcaRunResult } from '../../statemachine/contracts.ts';
+import type { PcaEvent, PcaRunResult, RunScope } from '../../statemachine/contracts.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { writeMapRun } from '../support/map-run.ts';
 import { useTestStores } from '../support/stores.ts';
@@ -210,11 +213,14 @@ describe('pca handler', () => {
     const item = (i: number) => ({ key: `images/${vectors[i]!.label}/${i}.jpg`, features: Float32Array.from(vectors[i]!.features) });
     // The reducer stages the run's parts, publishing makes them features/ (validation, which would refuse
     // 24-wide vectors, is not what this test is about).
-    const reduceAs = async (runId: string, indexes: number[], mode: 'full' | 'incremental') => {
-      await writeMapRun({ runId, ...place, batches: [{ status: 'SUCCEEDED', items: indexes.map(item) }] });
-      const options = { partRows: 6, rowGroupRows: 4, readConcurrency: 2 };
-      const { parts } = await reduceRun({ runId, output: storage, outputPrefix: '' }, options);
-      return publishRun({ runId, output: storage, mode, parts }, options);
+    const reduceAs = async (runId: string, indexes: number[], kind: 'full' | 'incremental') => {
+      const batches = [indexes.slice(0, 6), indexes.slice(6)].filter((batch) => batch.length > 0);
+      await writeMapRun({ runId, ...place, batches: batches.map((batch) => ({ status: 'SUCCEEDED' as const, items: batch.map(item) })) });
+      const options = { partRows: 6, rowGroupRows: 4, readConcurrency: 2, leaseMs: 60_000 };
+      const startedAt = new Date().toISOString();
+      const { parts } = await reduceRun({ runId, input: openStorage(place.input), output: storage, startedAt, outputPrefix: '' }, options);
+      const scope: RunScope = kind === 'full' ? { kind, prefix: locationPrefix({ ...place.input, prefix: 'images/' }) } : { kind };
+      return publishRun({ runId, output: storage, scope, parts, lease: await leaseStoreFor(storage) }, options);
     };
     const apply = (runId: string) =>
       invoke({ runId, output: place.output, pca: { model: join(place.output.bucket, 'pca/run-a/model.json') } });

@@ -8,6 +8,8 @@ import { publishRun } from '../../functions/publish/publish-run.ts';
 import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
 import { reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { listParts, openPart, partKeyValues, readPartPaths, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
+import { leaseStoreFor } from '../../functions/shared/dataset/publish-lease.ts';
+import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { reportKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
@@ -18,7 +20,8 @@ import type {
   PublishResult,
   ReduceResult,
   RunEvent,
-  RunMode,
+  RunKind,
+  RunScope,
   ValidateEvent,
   ValidationResult,
 } from '../../statemachine/contracts.ts';
@@ -50,20 +53,25 @@ const places: [string, (name: string) => Place][] = [
 ];
 const onFilesystem = places[0]![1];
 
-const options = { rowGroupRows: 4, readConcurrency: 2, now: new Date('2026-11-25T15:30:00.000Z') };
+const options = { rowGroupRows: 4, readConcurrency: 2, leaseMs: 60_000, now: new Date('2026-11-25T15:30:00.000Z') };
 
 /** A run as the reducer leaves it: shards, map results, failure records, and its parts staged under runs/<runId>/parts/. */
-async function stage(where: Place, runId: string, batches: FixtureBatch[], partRows = 25_000) {
+async function stage(where: Place, runId: string, batches: FixtureBatch[], partRows = 25_000, startedAt = new Date().toISOString()) {
   const shardRows = await writeMapRun({ runId, ...where, batches });
   const reduced = await reduceRun(
-    { runId, output: openStorage(where.output), outputPrefix: where.output.prefix },
+    { runId, input: openStorage(where.input), output: openStorage(where.output), startedAt, outputPrefix: where.output.prefix },
     { partRows, rowGroupRows: 4, readConcurrency: 2, now: new Date('2026-11-25T15:20:00.000Z') },
   );
   return { reduced, shardRows };
 }
 
-function publish(where: Place, runId: string, mode: RunMode, parts: readonly string[], output: Storage = openStorage(where.output)) {
-  return publishRun({ runId, output, mode, parts }, options);
+/** A full run covers the input's images/ prefix; an incremental run its own paths. */
+function scopeOf(where: Place, kind: RunKind): RunScope {
+  return kind === 'incremental' ? { kind } : { kind, prefix: locationPrefix({ bucket: where.input.bucket, prefix: 'images/' }) };
+}
+
+async function publish(where: Place, runId: string, kind: RunKind, parts: readonly string[], output: Storage = openStorage(where.output)) {
+  return publishRun({ runId, output, scope: scopeOf(where, kind), parts, lease: await leaseStoreFor(output) }, options);
 }
 
 /** Six images in three parts of two (run-a, published), then run-b staged: it re-processes three and adds one. */
@@ -78,7 +86,8 @@ const olderKeys = [
 const laterBatches: FixtureBatch[] = [
   // Kiwi/2 was re-uploaded, Pear/6 too (and now fails: its stale vector must go), Lemon/5 (the rest of Pear/6's
   // part) too, and Plum/7 is new.
-  { status: 'SUCCEEDED', items: items(['images/Kiwi/2.jpg', 'images/Lemon/5.jpg', 'images/Plum/7.jpg']) },
+  { status: 'SUCCEEDED', items: items(['images/Kiwi/2.jpg', 'images/Lemon/5.jpg']) },
+  { status: 'SUCCEEDED', items: items(['images/Plum/7.jpg']) },
   {
     status: 'FAILED',
     items: items(['images/Pear/6.jpg']),
@@ -87,7 +96,13 @@ const laterBatches: FixtureBatch[] = [
 ];
 
 async function publishedThenStaged(where: Place) {
-  const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(olderKeys) }], 2);
+  const pairs = [olderKeys.slice(0, 2), olderKeys.slice(2, 4), olderKeys.slice(4)];
+  const a = await stage(
+    where,
+    'run-a',
+    pairs.map((pair) => ({ status: 'SUCCEEDED' as const, items: items(pair) })),
+    2,
+  );
   await publish(where, 'run-a', 'full', a.reduced.parts);
   const b = await stage(where, 'run-b', laterBatches, 2);
   return { a, b };
@@ -154,7 +169,10 @@ describe.each(places)('publish on %s', (_, place) => {
     const a = await stage(
       where,
       'run-a',
-      [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }],
+      [
+        { status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg']) },
+        { status: 'SUCCEEDED', items: items(['images/Lemon/3.jpg']) },
+      ],
       2,
     );
     expect(await publish(where, 'run-a', 'full', a.reduced.parts)).toMatchObject({
@@ -167,10 +185,12 @@ describe.each(places)('publish on %s', (_, place) => {
 
     expect(result).toEqual({
       runId: 'run-b',
-      mode: 'full',
+      kind: 'full',
       parts: ['features/part-run-b-00000.parquet'],
       removedParts: 2,
       rewrittenParts: 0,
+      newerParts: 0,
+      repaired: null,
       millis: expect.any(Number),
     });
     const staged = await snapshot(output, 'runs/run-b/parts/');
@@ -228,14 +248,17 @@ describe('publish', () => {
       { key: 'featurize.created_at', value: '2026-11-25T15:20:00.000Z' },
       { key: 'featurize.engine', value: testModel.engine },
       { key: 'featurize.model_id', value: testModel.modelId },
+      { key: 'featurize.path_max', value: join(where.input.bucket, 'images/Kiwi/2.jpg') },
+      { key: 'featurize.path_min', value: join(where.input.bucket, 'images/Kiwi/1.jpg') },
       { key: 'featurize.preprocessing', value: testPreprocessing },
       { key: 'featurize.rewritten_at', value: '2026-11-25T15:30:00.000Z' },
       { key: 'featurize.rewritten_by_run', value: 'run-b' },
       { key: 'featurize.run_id', value: 'run-a' },
+      { key: 'featurize.run_started_at', value: expect.any(String) },
     ]);
   });
 
-  it.each<RunMode>(['full', 'incremental'])(
+  it.each<RunKind>(['full', 'incremental'])(
     'never leaves an image missing from features/ while publishing a run (%s): every new part is in place before anything is removed',
     async (mode) => {
       const where = onFilesystem(`never-missing-${mode}`);
@@ -244,7 +267,7 @@ describe('publish', () => {
       const before = await featurePaths(storage);
       const reference = onFilesystem(`never-missing-${mode}-reference`);
       await cp(where.output.bucket, reference.output.bucket, { recursive: true });
-      await publish(reference, 'run-b', mode, b.reduced.parts);
+      await publish(where, 'run-b', mode, b.reduced.parts, openStorage(reference.output));
       const after = await featurePaths(openStorage(reference.output));
       const kept = [...before].filter((path) => after.has(path));
       expect(kept.length).toBeGreaterThan(0);
@@ -266,18 +289,20 @@ describe('publish', () => {
       );
 
       expect(missing).toEqual([]);
-      const firstRemoval = changes.findIndex((change) => !change.startsWith('copy '));
-      expect(changes.slice(0, firstRemoval).sort()).toEqual([
-        'copy features/part-run-b-00000.parquet',
-        'copy features/part-run-b-00001.parquet',
-      ]);
-      expect(changes.slice(firstRemoval).length).toBeGreaterThan(0);
-      expect(changes.slice(firstRemoval).filter((change) => change.startsWith('copy '))).toEqual([]);
+      // Of the changes to features/, every copy comes first, then the removals; the journal is written before both.
+      const toFeatures = changes.filter((change) => /^(copy|remove) features\//.test(change));
+      const firstRemoval = toFeatures.findIndex((change) => change.startsWith('remove '));
+      expect(toFeatures.slice(0, firstRemoval)).toEqual(
+        expect.arrayContaining(['copy features/part-run-b-00000.parquet', 'copy features/part-run-b-00001.parquet']),
+      );
+      expect(firstRemoval).toBeGreaterThan(0);
+      expect(toFeatures.slice(firstRemoval).filter((change) => change.startsWith('copy '))).toEqual([]);
+      expect(changes.indexOf('write publish-journal.json')).toBeLessThan(changes.indexOf(toFeatures[0]!));
       expect(await featurePaths(storage)).toEqual(after);
     },
   );
 
-  it.each<RunMode>(['full', 'incremental'])(
+  it.each<RunKind>(['full', 'incremental'])(
     'finishes a publish (%s) interrupted before any of its changes when retried, as an uninterrupted one would have; a retry after success changes nothing',
     async (mode) => {
       const where = onFilesystem(`retried-${mode}`);
@@ -286,13 +311,7 @@ describe('publish', () => {
       await cp(where.output.bucket, reference.output.bucket, { recursive: true });
       const referenceStorage = openStorage(reference.output);
       const changes: string[] = [];
-      await publish(
-        reference,
-        'run-b',
-        mode,
-        b.reduced.parts,
-        watch(referenceStorage, { after: async (change) => void changes.push(change) }),
-      );
+      await publish(where, 'run-b', mode, b.reduced.parts, watch(referenceStorage, { after: async (change) => void changes.push(change) }));
       const expected = await datasetContents(referenceStorage);
       expect(changes.length).toBeGreaterThanOrEqual(3);
 
@@ -307,7 +326,12 @@ describe('publish', () => {
           },
         });
         // One change at a time: no copy of the interrupted attempt is still in flight when the retry starts.
-        const attemptRequest = { runId: 'run-b', mode, parts: b.reduced.parts };
+        const attemptRequest = {
+          runId: 'run-b',
+          scope: scopeOf(where, mode),
+          parts: b.reduced.parts,
+          lease: await leaseStoreFor(storage),
+        };
         await expect(publishRun({ ...attemptRequest, output: interrupted }, { ...options, readConcurrency: 1 })).rejects.toThrow(
           StorageUnavailableError,
         );
@@ -317,8 +341,10 @@ describe('publish', () => {
         expect(await datasetContents(storage), `interrupted before ${change}`).toEqual(expected);
       }
 
+      // Published already (its commit record says so): publishing again changes nothing and says what was done.
       const settled = await snapshot(referenceStorage, 'features/');
-      expect(await publish(reference, 'run-b', mode, b.reduced.parts)).toMatchObject({ removedParts: 0, rewrittenParts: 0 });
+      const again = await publish(where, 'run-b', mode, b.reduced.parts, referenceStorage);
+      expect(again.parts).toEqual(['features/part-run-b-00000.parquet', 'features/part-run-b-00001.parquet']);
       expect(await snapshot(referenceStorage, 'features/')).toEqual(settled);
     },
   );
@@ -340,14 +366,17 @@ describe('publish', () => {
 describe('publish handler', () => {
   /** The inputs, the map's results, then the reducer and the validator as the state machine runs them. */
   async function audited(where: Place, runId: string, batches: FixtureBatch[], tolerated = 0) {
-    const input = openStorage(where.input);
-    for (const batch of batches) for (const item of batch.items) await input.write(item.key, `bytes of ${item.key}`);
+    const images = openStorage(where.input);
+    for (const batch of batches) for (const item of batch.items) await images.write(item.key, `bytes of ${item.key}`);
     await writeMapRun({ runId, ...where, batches });
+    const input = { ...where.input, prefix: `images/${runId}/` };
     const event: RunEvent = {
       runId,
-      input: { ...where.input, prefix: `images/${runId}/` },
+      input,
       manifest: null,
       output: where.output,
+      scope: { kind: 'full', prefix: locationPrefix(input) },
+      startedAt: new Date().toISOString(),
       mapError: null,
     };
     const reduced = await reduce(event);
@@ -365,7 +394,7 @@ describe('publish handler', () => {
 
     const result = await invoke({ runId: 'run-h', output: where.output });
 
-    expect(result).toMatchObject({ runId: 'run-h', mode: 'full', parts: ['features/part-run-h-00000.parquet'] });
+    expect(result).toMatchObject({ runId: 'run-h', kind: 'full', parts: ['features/part-run-h-00000.parquet'] });
     const output = openStorage(where.output);
     expect(Object.values(await snapshot(output, 'features/'))).toEqual(Object.values(await snapshot(output, 'runs/run-h/parts/')));
     expect(reduced.parts).toEqual(['runs/run-h/parts/part-run-h-00000.parquet']);
@@ -380,6 +409,8 @@ describe('publish handler', () => {
           input: { ...where.input, prefix: 'images/run-r/' },
           manifest: null,
           output: where.output,
+          scope: { kind: 'full', prefix: locationPrefix({ ...where.input, prefix: 'images/run-r/' }) },
+          startedAt: new Date().toISOString(),
           mapError: null,
         })),
       /^run run-r has no validation report at .*runs\/run-r\/report\.json: it was not audited$/,
@@ -390,7 +421,7 @@ describe('publish handler', () => {
         void (await audited(
           where,
           'run-r',
-          batch('run-r', { key: 'images/run-r/Kiwi/3.jpg', failure: { code: 'CORRUPT', message: 'truncated' } }),
+          batch('run-r', { key: 'images/run-r/Kiwi/3.jpg', failure: { code: 'READ_FAILED', message: 'AccessDenied' } }),
         )),
       /^run run-r did not pass validation \(failure-share failed\): features\/ is left as it was$/,
     ],

@@ -22,7 +22,7 @@ describe('a run with the real model', () => {
 
     expect(validation).toMatchObject({ passed: true, counts: { listed: 6, rows: 6, failures: 0 } });
     expect(published).toMatchObject({
-      mode: 'incremental',
+      kind: 'incremental',
       parts: ['features/part-real-run-00000.parquet'],
       removedParts: 0,
       rewrittenParts: 0,

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/reduce/handler.ts';
 import { reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { reduceSettings } from '../../functions/shared/config.ts';
+import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import type { FailureRecord } from '../../functions/shared/failures.ts';
 import { failuresKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
@@ -35,8 +36,25 @@ const places: [string, (name: string) => Place][] = [
 ];
 const onFilesystem = places[0]![1];
 
+const startedAt = '2026-11-25T15:10:40.512Z';
+
 function event(runId: string, place: Place, overrides: Partial<RunEvent> = {}): RunEvent {
-  return { runId, input: { ...place.input, prefix: 'images/' }, manifest: null, output: place.output, mapError: null, ...overrides };
+  const input = { ...place.input, prefix: 'images/' };
+  return {
+    runId,
+    input,
+    manifest: null,
+    output: place.output,
+    scope: { kind: 'full', prefix: locationPrefix(input) },
+    startedAt,
+    mapError: null,
+    ...overrides,
+  };
+}
+
+/** What the reducer is asked, as its handler asks it. */
+function reduceRequest(runId: string, place: Place) {
+  return { runId, input: openStorage(place.input), output: openStorage(place.output), startedAt, outputPrefix: '' };
 }
 
 const options = { partRows: 25_000, rowGroupRows: 5_000, readConcurrency: 4 };
@@ -138,10 +156,7 @@ describe('reduce', () => {
     const where = onFilesystem('metadata');
     await writeMapRun({ runId: 'run-meta', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }] });
 
-    const result = await reduceRun(
-      { runId: 'run-meta', output: openStorage(where.output), outputPrefix: '' },
-      { ...options, now: new Date('2026-11-25T15:12:00.000Z') },
-    );
+    const result = await reduceRun(reduceRequest('run-meta', where), { ...options, now: new Date('2026-11-25T15:12:00.000Z') });
 
     const file = join(where.output.bucket, result.parts[0]!);
     const metadata = await query(
@@ -151,8 +166,11 @@ describe('reduce', () => {
       'featurize.created_at': '2026-11-25T15:12:00.000Z',
       'featurize.engine': testModel.engine,
       'featurize.model_id': testModel.modelId,
+      'featurize.path_max': join(where.input.bucket, 'images/Kiwi/1.jpg'),
+      'featurize.path_min': join(where.input.bucket, 'images/Kiwi/1.jpg'),
       'featurize.preprocessing': testPreprocessing,
       'featurize.run_id': 'run-meta',
+      'featurize.run_started_at': startedAt,
     });
     const schema = await query(`SELECT name, type, repetition_type FROM parquet_schema(${literal(file)}) WHERE name <> 'arrow_schema'`);
     expect(schema).toEqual([
@@ -167,7 +185,7 @@ describe('reduce', () => {
     ]);
   });
 
-  it('splits the rows into parts of at most the row cap, keeping shard order and every bit', async () => {
+  it('cuts parts at batch boundaries, in key order, near the row cap, each recording the bounds of its paths, every bit kept', async () => {
     const where = onFilesystem('capped');
     const keys = Array.from({ length: 11 }, (_, i) => `images/Kiwi/${String(i).padStart(2, '0')}.jpg`);
     const shardRows = await writeMapRun({
@@ -179,19 +197,17 @@ describe('reduce', () => {
       })),
     });
 
-    const result = await reduceRun(
-      { runId: 'run-cap', output: openStorage(where.output), outputPrefix: '' },
-      { ...options, partRows: 4, rowGroupRows: 3 },
-    );
+    const result = await reduceRun(reduceRequest('run-cap', where), { ...options, partRows: 4, rowGroupRows: 3 });
 
     expect(result.parts).toEqual([0, 1, 2].map((i) => `runs/run-cap/parts/part-run-cap-0000${i}.parquet`));
     const rows = await stagedRows(where.output.bucket, 'run-cap');
     const perPart = Map.groupBy(rows, (row) => (row.filename as string).split('/').pop());
-    expect([...perPart.values()].map((part) => part.length)).toEqual([4, 4, 3]);
+    // Batches of 3, 5 and 3 against a cap of 4: a part never splits a batch, so each batch is a part.
+    expect([...perPart.values()].map((part) => part.length)).toEqual([3, 5, 3]);
     expect(rows).toHaveLength(11);
     for (const row of rows) expect(sameBits(row.features as number[], shardRows.get(row.path as string)!.features!)).toBe(true);
     const groups = await query(
-      `SELECT count(DISTINCT row_group_id) AS groups FROM parquet_metadata(${literal(join(where.output.bucket, result.parts[0]!))})`,
+      `SELECT count(DISTINCT row_group_id) AS groups FROM parquet_metadata(${literal(join(where.output.bucket, result.parts[1]!))})`,
     );
     expect(groups).toEqual([{ groups: 2n }]);
   });
@@ -203,7 +219,7 @@ describe('reduce', () => {
       ...where,
       batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Lemon/3.jpg']) }],
     });
-    const request = { runId: 'run-retry', output: openStorage(where.output), outputPrefix: '' };
+    const request = reduceRequest('run-retry', where);
     const first = await reduceRun(request, { ...options, partRows: 2 });
     const before = await stagedRows(where.output.bucket, 'run-retry');
     await writeFile(

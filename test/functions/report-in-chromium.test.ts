@@ -74,7 +74,7 @@ describe('the HTML report in Chromium', () => {
   });
 
   it('shows the counts and a row per failure code', async () => {
-    expect(await texts('[data-count] .value')).toEqual(['204', '200', '4']);
+    expect(await texts('[data-count] .value')).toEqual(['204', '200', '4', '0']);
     expect(await texts('tr[data-code] code')).toEqual(expect.arrayContaining([...new Set(sampleFailures.map((f) => f.code))]));
     expect(await page.locator('#failures').textContent()).toContain('s3://images/fruits/Kiwi/empty.jpg');
   });

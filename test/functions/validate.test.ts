@@ -5,6 +5,7 @@ import { Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { describe, expect, it } from 'vitest';
 import { handler as publishHandler } from '../../functions/publish/handler.ts';
 import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
+import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { reportKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { handler } from '../../functions/validate/handler.ts';
@@ -12,6 +13,7 @@ import type { ValidationReport } from '../../functions/validate/validate-run.ts'
 import type { PublishResult, ReduceResult, RunEvent, ValidateEvent, ValidationResult } from '../../statemachine/contracts.ts';
 import fixture from '../events/validate.json' with { type: 'json' };
 import { type FixtureBatch, items, syntheticVector, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
+import { snapshot } from '../support/snapshot.ts';
 import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'validate', awsRequestId: 'test' } as Context;
@@ -49,6 +51,8 @@ interface Scenario {
   manifest?: RunEvent['manifest'];
   mapError?: RunEvent['mapError'];
   tolerated?: number;
+  /** A narrower scope than the input prefix (a folder under it), to put rows outside it. */
+  scopeFolder?: string;
   /** Runs between the reducer and the validator. */
   meddle?: (where: Place, reduced: ReduceResult) => Promise<void>;
 }
@@ -63,11 +67,16 @@ async function runPipeline(where: Place, runId: string, scenario: Scenario) {
   const inputs = scenario.inputs ?? scenario.batches.flatMap((batch) => batch.items.map((item) => item.key));
   for (const key of inputs) await input.write(where.input.prefix + key, `bytes of ${key}`);
   await writeMapRun({ runId, input: { bucket: where.input.bucket }, output: where.output, batches });
+  const manifest = scenario.manifest ?? null;
   const event: RunEvent = {
     runId,
     input: where.input,
-    manifest: scenario.manifest ?? null,
+    manifest,
     output: where.output,
+    scope: manifest
+      ? { kind: 'incremental' }
+      : { kind: 'full', prefix: locationPrefix({ ...where.input, prefix: where.input.prefix + (scenario.scopeFolder ?? '') }) },
+    startedAt: new Date().toISOString(),
     mapError: scenario.mapError ?? null,
   };
   const reduced = await reduce(event);
@@ -83,21 +92,11 @@ const copyPartTo = (key: string, from?: string) => async (at: Place, reduced: Re
   await openStorage(at.output).copy(from ?? reduced.parts[0]!, key);
 };
 
-/** An incremental run's settings: a manifest of `keys` (relative to the input prefix), written before validation. */
-const incrementalOver = (where: Place, keys: readonly string[]): Pick<Scenario, 'manifest' | 'meddle'> => ({
-  manifest: { bucket: where.input.bucket, key: 'manifest.json' },
-  meddle: async (at) => {
-    await openStorage({ bucket: at.input.bucket }).write(
-      'manifest.json',
-      JSON.stringify(keys.map((key) => ({ Key: `${at.input.prefix}${key}` }))),
-    );
-  },
-});
-
 const failedChecks = (report: ValidationReport) => report.checks.filter((check) => !check.passed).map((check) => check.name);
 const detailOf = (report: ValidationReport, name: string) => report.checks.find((check) => check.name === name)?.detail ?? '';
 
 const corrupt = { code: 'CORRUPT', message: 'VipsJpeg: premature end of input file' } as const;
+const unreadable = { code: 'READ_FAILED', message: 'cannot read: AccessDenied' } as const;
 const goodRun: FixtureBatch[] = [
   {
     status: 'SUCCEEDED',
@@ -112,6 +111,7 @@ const goodRun: FixtureBatch[] = [
 ];
 const allChecks = [
   'map',
+  'inputs',
   'parts',
   'schema',
   'vector-length',
@@ -119,9 +119,9 @@ const allChecks = [
   'range',
   'non-zero',
   'labels',
+  'scope',
   'accounting',
   'duplicates',
-  'model',
   'failure-share',
 ];
 
@@ -135,20 +135,20 @@ describe.each(places)('validate on %s', (_, place) => {
     const location = (key: string) => input.locationOf(where.input.prefix + key);
     expect(result).toEqual({
       passed: true,
-      summary: 'all 12 checks passed: 6 rows, 2 failures of 8 inputs',
+      summary: 'all 13 checks passed: 6 rows, 2 failures, 0 skipped of 8 inputs',
       report: reportKey('run-good'),
-      counts: { listed: 8, rows: 6, failures: 2 },
+      counts: { listed: 8, rows: 6, skipped: 0, failures: 2 },
       millis: expect.any(Number),
     });
     expect(report).toEqual({
       runId: 'run-good',
       passed: true,
-      mode: 'full',
+      scope: { kind: 'full', prefix: locationPrefix(where.input) },
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       modelId: testModel.modelId,
       engine: testModel.engine,
       preprocessing: testPreprocessing,
-      counts: { listed: 8, rows: 6, failures: 2 },
+      counts: { listed: 8, rows: 6, skipped: 0, failures: 2 },
       labels: { 'Apple Red 1': 2, Kiwi: 1, Lemon: 3 },
       failureCodes: {
         CORRUPT: { count: 1, examples: [location('Kiwi/36_100.jpg')] },
@@ -157,7 +157,9 @@ describe.each(places)('validate on %s', (_, place) => {
       parts: reduced.parts,
       checks: allChecks.map((name) => ({ name, passed: true, detail: expect.any(String) })),
     });
-    expect(detailOf(report, 'failure-share')).toBe('2 of 8 inputs failed (25.00 %, tolerated 30 %)');
+    expect(detailOf(report, 'failure-share')).toBe(
+      '1 of 8 inputs failed in the pipeline (unreadable, failed batches: 12.50 %, tolerated 30 %); bad files (1) and skipped ones (0) are recorded, not counted',
+    );
   });
 });
 
@@ -210,24 +212,33 @@ describe('validate', () => {
       'accounting',
       'an input of the prefix is in neither the dataset nor the failures',
       { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], inputs: ['Kiwi/1.jpg', 'Kiwi/forgotten.jpg'] },
-      /1 inputs of the input prefix neither in the dataset nor in failures\.jsonl, e\.g\. .*Kiwi\/forgotten\.jpg/,
+      /1 inputs of \/.*\/images\/ neither in the dataset nor in failures\.jsonl, e\.g\. .*Kiwi\/forgotten\.jpg/,
     ],
     [
       'accounting',
       'a row is of no input of the prefix',
       { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/from-elsewhere.jpg']) }], inputs: ['Kiwi/1.jpg'] },
-      /1 rows or failures not among the inputs of the input prefix, e\.g\. .*Kiwi\/from-elsewhere\.jpg/,
+      /1 rows or failures not among the inputs of \/.*\/images\/, e\.g\. .*Kiwi\/from-elsewhere\.jpg/,
     ],
     [
       'failure-share',
-      'more inputs failed than tolerated',
+      'more inputs failed in the pipeline than tolerated',
       {
         batches: [
-          { status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', failure: corrupt }, ...items(['Kiwi/2.jpg', 'Kiwi/3.jpg', 'Kiwi/4.jpg'])] },
+          {
+            status: 'SUCCEEDED',
+            items: [{ key: 'Kiwi/1.jpg', failure: unreadable }, ...items(['Kiwi/2.jpg', 'Kiwi/3.jpg', 'Kiwi/4.jpg'])],
+          },
         ],
         tolerated: 10,
       },
-      /^1 of 4 inputs failed \(25\.00 %, tolerated 10 %\)$/,
+      /^1 of 4 inputs failed in the pipeline \(unreadable, failed batches: 25\.00 %, tolerated 10 %\)/,
+    ],
+    [
+      'scope',
+      'a row lies outside what the run covers',
+      { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Lemon/2.jpg']) }], scopeFolder: 'Kiwi/' },
+      /^1 rows outside \/.*\/images\/Kiwi\/, e\.g\. .*Lemon\/2\.jpg$/,
     ],
   ])('fails the %s check when %s, naming an example', async (check, _, scenario, detail) => {
     const where = onFilesystem(`broken-${check}-${Math.random().toString(36).slice(2)}`);
@@ -237,47 +248,55 @@ describe('validate', () => {
     expect(failedChecks(report)).toEqual([check]);
     expect(detailOf(report, check)).toMatch(detail);
     expect(result.passed).toBe(false);
-    expect(result.summary).toMatch(new RegExp(`^1 of 12 checks failed: ${check} \\(`));
+    expect(result.summary).toMatch(new RegExp(`^1 of 13 checks failed: ${check} \\(`));
   });
 
-  it('fails the duplicates check when two parts that features/ keeps hold the same path (an incremental run fixes only what it touches)', async () => {
-    const where = onFilesystem('duplicated');
-    await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }] });
-
-    const { report } = await runPipeline(where, 'run-new', {
-      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/2.jpg']) }],
-      manifest: { bucket: where.input.bucket, key: 'manifest.json' },
-      meddle: async (at, reduced) => {
-        await openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify([{ Key: `${at.input.prefix}Kiwi/2.jpg` }]));
-        await copyPartTo('features/part-other-run-00000.parquet', 'features/part-run-old-00000.parquet')(at, reduced);
-      },
+  it('never fails a run for bad files: corrupt, empty, unsupported and skipped inputs are recorded, the good images pass', async () => {
+    const where = onFilesystem('bad-files');
+    const { result, report } = await runPipeline(where, 'run-bad-files', {
+      batches: [
+        {
+          status: 'SUCCEEDED',
+          items: [
+            ...items(['Kiwi/1.jpg', 'Kiwi/2.jpg']),
+            { key: 'Kiwi/3.jpg', failure: corrupt },
+            { key: 'Kiwi/empty.jpg', failure: { code: 'EMPTY', message: 'the object has no bytes' } },
+            { key: 'Kiwi/notes.txt', failure: { code: 'UNSUPPORTED_FORMAT', message: 'text' } },
+            { key: 'Kiwi/.DS_Store', failure: { code: 'HIDDEN', message: 'skipped' } },
+          ],
+        },
+      ],
+      tolerated: 0,
     });
 
-    expect(failedChecks(report)).toEqual(['duplicates']);
-    expect(detailOf(report, 'duplicates')).toMatch(
-      /^1 rows whose path would appear twice in features\/ once published, e\.g\. .*Kiwi\/1\.jpg \(in features\/part-run-old-00000\.parquet\)$/,
-    );
+    expect(failedChecks(report)).toEqual([]);
+    expect(result).toMatchObject({ passed: true, counts: { listed: 6, rows: 2, skipped: 1, failures: 3 } });
   });
 
-  it.each([
-    ['a full run', null, 2, 1],
-    ['an incremental run', ['Kiwi/1.jpg'], 1, 2],
-  ])(
-    'passes the duplicates check when %s re-processes paths that features/ holds: publishing takes them out',
-    async (_, manifest, processed, parts) => {
-      const where = onFilesystem(`reprocessed-${parts}`);
-      await runPipeline(where, 'run-old', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg']) }] });
-      const keys = ['Kiwi/1.jpg', 'Kiwi/2.jpg'].slice(0, processed);
+  it.each<[string, Scenario, RegExp]>([
+    ['nothing was listed', { batches: [] }, /^no images under \/.*\/images\/: nothing to publish$/],
+    [
+      'every input is a bad file',
+      { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/1.jpg', failure: corrupt }] }] },
+      /^none of the 1 images under \/.*\/images\/ gave a vector: nothing to publish$/,
+    ],
+    [
+      'only hidden files were listed',
+      { batches: [{ status: 'SUCCEEDED', items: [{ key: 'Kiwi/.DS_Store', failure: { code: 'HIDDEN', message: 'skipped' } }] }] },
+      /^no images under \/.*\/images\/: only 1 hidden file\(s\) or folder marker\(s\), skipped$/,
+    ],
+  ])('fails the inputs check when %s: an empty run never publishes', async (_, scenario, detail) => {
+    const where = onFilesystem(`empty-${Math.random().toString(36).slice(2)}`);
+    await openStorage(where.output).write('features/part-run-earlier-00000.parquet', 'the dataset as it was');
+    const before = await snapshot(openStorage(where.output), 'features/');
 
-      const { report } = await runPipeline(where, 'run-new', {
-        batches: [{ status: 'SUCCEEDED', items: items(keys) }],
-        ...(manifest ? incrementalOver(where, manifest) : {}),
-      });
+    const { result, report } = await runPipeline(where, 'run-empty', scenario);
 
-      expect(failedChecks(report)).toEqual([]);
-      expect(detailOf(report, 'duplicates')).toBe(`no path appears twice in features/ once published (${parts} parts)`);
-    },
-  );
+    expect(failedChecks(report)).toEqual(['inputs']);
+    expect(detailOf(report, 'inputs')).toMatch(detail);
+    expect(result.passed).toBe(false);
+    expect(await snapshot(openStorage(where.output), 'features/')).toEqual(before);
+  });
 
   it('fails the parts check when the staging folder holds a part of the run that the reducer did not report', async () => {
     const where = onFilesystem('stray-part');
@@ -308,44 +327,6 @@ describe('validate', () => {
     expect(detailOf(report, 'schema')).toMatch(/label is missing, expected STRING; .*features is LIST<DOUBLE>, expected LIST<FLOAT>/);
   });
 
-  it('fails the model check when an incremental run adds vectors of another model to the dataset', async () => {
-    const where = onFilesystem('two-models');
-    await runPipeline(where, 'run-old', {
-      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']), modelId: 'mobilenet_v3@fedcba987654' }],
-    });
-
-    const { report } = await runPipeline(where, 'run-new', {
-      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/2.jpg']) }],
-      manifest: { bucket: where.input.bucket, key: 'manifest.json' },
-      inputs: [],
-      meddle: async (at) =>
-        openStorage({ bucket: at.input.bucket }).write('manifest.json', JSON.stringify([{ Key: `${at.input.prefix}Kiwi/2.jpg` }])),
-    });
-
-    expect(failedChecks(report)).toEqual(['model']);
-    expect(detailOf(report, 'model')).toBe(
-      `1 parts of features/ once published of another model than ${testModel.modelId}, e.g. features/part-run-old-00000.parquet (mobilenet_v3@fedcba987654)`,
-    );
-  });
-
-  it.each([
-    ['a full run replaces it', null],
-    ['an incremental run re-processes every image it holds', ['Kiwi/1.jpg']],
-  ])("passes the model check when features/ holds another model's part that goes when %s", async (_, manifest) => {
-    const where = onFilesystem(`model-replaced-${manifest ? 'incremental' : 'full'}`);
-    await runPipeline(where, 'run-old', {
-      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']), modelId: 'mobilenet_v3@fedcba987654' }],
-    });
-
-    const { report } = await runPipeline(where, 'run-new', {
-      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }],
-      ...(manifest ? incrementalOver(where, manifest) : {}),
-    });
-
-    expect(failedChecks(report)).toEqual([]);
-    expect(detailOf(report, 'model')).toBe(`every part of features/ once published holds vectors of ${testModel.modelId}`);
-  });
-
   it('checks an incremental run against its manifest, not the whole prefix', async () => {
     const where = onFilesystem('incremental');
     await runPipeline(where, 'run-full', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg']) }] });
@@ -368,7 +349,6 @@ describe('validate', () => {
     expect(detailOf(report, 'accounting')).toMatch(
       /^1 inputs of the manifest neither in the dataset nor in failures\.jsonl, e\.g\. .*Lemon\/4\.jpg$/,
     );
-    expect(detailOf(report, 'duplicates')).toBe('no path appears twice in features/ once published (2 parts)');
   });
 
   it('fails the map check with the map error when the map failed, and says the run is not published', async () => {
@@ -386,7 +366,7 @@ describe('validate', () => {
 
     expect(failedChecks(report)).toEqual(['map']);
     expect(detailOf(report, 'map')).toBe(`the map failed, so the run is not published: ${mapError.Error}: ${mapError.Cause}`);
-    expect(result.summary).toMatch(/^1 of 12 checks failed: map \(the map failed/);
+    expect(result.summary).toMatch(/^1 of 13 checks failed: map \(the map failed/);
     expect(await Array.fromAsync(openStorage(where.output).list('features/'))).toEqual([]);
   });
 
@@ -401,13 +381,13 @@ describe('validate', () => {
       batches: [{ status: 'SUCCEEDED', items: items(keys) }],
     });
     const { reduce: _, toleratedFailurePercentage: __, ...runEvent } = fixture;
-    expect(await reduce(runEvent)).toEqual({
+    expect(await reduce(runEvent as RunEvent)).toEqual({
       ...fixture.reduce,
       millis: expect.any(Number),
       extractMillis: { batches: expect.any(Number), inference: expect.any(Number) },
     });
 
-    const result = await validate(fixture);
+    const result = await validate(fixture as ValidateEvent);
 
     expect(result).toMatchObject({ passed: true, counts: { listed: 2, rows: 2, failures: 0 } });
   });

@@ -49,6 +49,9 @@ const shortNames: [string, string][] = [
   ['AWS::SQS::Queue', 'UploadTriggerQueue'],
   ['AWS::SQS::Queue', 'UploadTriggerDeadLetterQueue'],
   ['AWS::StepFunctions::StateMachine', 'StateMachine'],
+  ['AWS::DynamoDB::GlobalTable', 'Table'],
+  ['AWS::Lambda::Function', 'CheckRun'],
+  ['AWS::Logs::LogGroup', 'CheckRunLogs'],
 ];
 
 beforeAll(async () => {
@@ -75,6 +78,10 @@ const triggerEnvironment = {
 const out = 'datasets/mobilenet-v2/';
 const tracing = ['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *'];
 const logsOf = (logGroup: string) => [`logs:CreateLogStream <${logGroup}.Arn>`, `logs:PutLogEvents <${logGroup}.Arn>`];
+/** Take, renew, release and read a lease in the leases table (functions/shared/dataset/publish-lease.ts). */
+const leaseGrants = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].map(
+  (action) => `${action} <Table.Arn>`,
+);
 const listing = (...prefixes: string[]) => `s3:ListBucket <Data.Arn> if ${JSON.stringify({ StringLike: { 's3:prefix': prefixes } })}`;
 
 describe('FeaturizeStack with a new bucket and the default settings', () => {
@@ -427,9 +434,29 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           `s3:GetObject <Data.Arn>/${out}runs/*/parts/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*/failures.jsonl`,
           `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/rewrites/*`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/publish.json`,
+          `s3:GetObject <Data.Arn>/${out}publish-journal.json`,
           `s3:PutObject <Data.Arn>/${out}features/*`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/publish.json`,
+          `s3:PutObject <Data.Arn>/${out}publish-journal.json`,
+          `s3:PutObject <Data.Arn>/${out}runs/*/rewrites/*`,
+          `s3:PutObjectTagging <Data.Arn>/${out}runs/*/rewrites/*`,
           `s3:DeleteObject <Data.Arn>/${out}features/*`,
+          `s3:DeleteObject <Data.Arn>/${out}publish-journal.json`,
+          ...leaseGrants,
           ...logsOf('PublishLogs'),
+          ...tracing,
+        ].sort(),
+      );
+    });
+
+    it('check-run: lists the input and the dataset, reads manifests, writes nothing', () => {
+      expect(grantsOf(template, role('CheckRunRole'), names)).toEqual(
+        [
+          listing('images/*', `${out}features/*`),
+          `s3:GetObject <Data.Arn>/${out}manifests/*`,
+          ...logsOf('CheckRunLogs'),
           ...tracing,
         ].sort(),
       );
@@ -445,6 +472,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           `s3:PutObject <Data.Arn>/${out}features-pca/*`,
           `s3:PutObject <Data.Arn>/${out}pca/*`,
           `s3:DeleteObject <Data.Arn>/${out}features-pca/*`,
+          ...leaseGrants,
           ...logsOf('PcaLogs'),
           ...tracing,
         ].sort(),
@@ -486,7 +514,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       const execution = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Featurize-featurize';
       expect(grantsOf(template, role('StateMachineRole'), names)).toEqual(
         [
-          ...['Extract', 'Reduce', 'Validate', 'Publish', 'Pca', 'Report'].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
+          ...['CheckRun', 'Extract', 'Reduce', 'Validate', 'Publish', 'Pca', 'Report'].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
           listing('images/*'),
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map(

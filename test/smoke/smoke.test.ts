@@ -42,13 +42,11 @@ describe('the smoke test, against fauxqs and the local runner', () => {
     expect(upload.findings).toEqual([]);
   });
 
-  it('runs the prefix path to success, and finds the folder marker recorded as a failure rather than skipped (issue 11, item 9)', () => {
+  it('runs the prefix path to success, the folder marker skipped (FOLDER_MARKER), and passes', () => {
     const prefix = report.paths.find((path) => path.path === 'prefix')!;
     expect(prefix.runs).toEqual([{ runId: 'smoke-prefix-1', status: 'SUCCEEDED' }]);
-    // Until the listing skips folder markers (skipReason), the extract function reads the marker as an EMPTY image.
-    // When it does, this finding goes and the list is empty, as the upload path's.
-    expect(prefix.findings).toEqual(['s3://smoke/images/smoke-test/Kiwi/: a folder marker recorded as failure EMPTY, not skipped']);
-    expect(report.passed).toBe(false);
+    expect(prefix.findings).toEqual([]);
+    expect(report.passed).toBe(true);
   });
 
   it('finds what a user would: a missing row, a wrong failure code, a failed run, a dataset without vectors', async () => {

@@ -13,6 +13,7 @@ const values: DefinitionSubstitutions = {
   MaxConcurrency: '0',
   ToleratedFailurePercentage: '5',
   PcaDefault: '0.95',
+  CheckRunFunctionArn: localFunctionArn('featurize-check-run'),
   ExtractFunctionArn: localFunctionArn('featurize-extract'),
   ReduceFunctionArn: localFunctionArn('featurize-reduce'),
   ValidateFunctionArn: localFunctionArn('featurize-validate'),

@@ -7,14 +7,17 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as checkRun } from '../../functions/check-run/handler.ts';
 import { InvalidEventError, StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
+import { stepErrorText } from '../../statemachine/contracts.ts';
 import { loadDefinition } from '../../statemachine/definition.ts';
 import type { ChildOutcome } from '../../statemachine/local/distributed-map.ts';
 import { RuntimeExitError } from '../../statemachine/local/errors.ts';
 import type { Json, JsonObject } from '../../statemachine/local/json.ts';
 import { type LocalFunction, runLocalExecution } from '../../statemachine/local/run-execution.ts';
 import { type PipelineSettings, stepFunctionArn, substitutionsFor } from '../../statemachine/local/run-pipeline.ts';
+import { lambdaContext } from '../support/asl-definition.ts';
 import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 
 let root: string;
@@ -42,6 +45,7 @@ interface Batch {
 }
 
 interface Run {
+  runId: string;
   outcome: Awaited<ReturnType<typeof runLocalExecution>>;
   /** Every extract invocation, retries included. */
   extractCalls: Batch[];
@@ -99,6 +103,7 @@ async function execute(
   const outcome = await runLocalExecution({
     definition: await loadDefinition(substitutionsFor(settings)),
     functions: {
+      [stepFunctionArn('CheckRun')]: (event) => checkRun(event as never, lambdaContext),
       [stepFunctionArn('Extract')]: extract,
       [stepFunctionArn('Reduce')]: async (event) => {
         reduceEvents.push(event as JsonObject);
@@ -133,6 +138,7 @@ async function execute(
     return JSON.parse(await readFile(join(outputDir, 'runs', runId, 'map', mapRunId!, 'manifest.json'), 'utf8'));
   };
   return {
+    runId,
     outcome,
     extractCalls,
     reduceEvents,
@@ -150,6 +156,7 @@ async function execute(
 describe('local execution of the state machine', () => {
   it('lists the input, batches it by MaxItemsPerBatch with the BatchInput, and hands reduce and validate the run', async () => {
     const run = await execute();
+    expect(run.outcome.error).toBeUndefined();
     expect(run.outcome.status).toBe('SUCCEEDED');
     expect(run.extractCalls.map((batch) => batch.Items.length).sort()).toEqual([10, 10, 5]);
     expect(run.extractCalls.flatMap((batch) => batch.Items.map((item) => item.Key)).sort()).toEqual(keys);
@@ -169,6 +176,8 @@ describe('local execution of the state machine', () => {
         input: { bucket: imagesDir, prefix: '' },
         manifest: null,
         output: { bucket: run.outputDir, prefix: '' },
+        scope: { kind: 'full', prefix: `${imagesDir}/` },
+        startedAt: expect.any(String),
         mapError: null,
       },
     ]);
@@ -381,17 +390,32 @@ describe('local execution of the state machine', () => {
     });
   });
 
-  it('fails the map with States.ItemReaderFailed when the input cannot be listed, and still reduces and validates', async () => {
-    const run = await execute({ input: { input: { bucket: 'Not a bucket!', prefix: '' } } });
+  it('fails the map with States.ItemReaderFailed when its items cannot be read, and still reduces and validates', async () => {
+    await writeFile(join(imagesDir, 'broken-manifest.json'), 'not JSON');
+    const run = await execute({ input: { manifest: { bucket: imagesDir, key: 'broken-manifest.json' } } });
     expect(run.extractCalls).toHaveLength(0);
     expect(run.reduceEvents[0]!.mapError).toMatchObject({ Error: 'States.ItemReaderFailed' });
     expect(run.validateEvents).toHaveLength(1);
   });
 
-  it('stops the run with States.Runtime, which no Catch handles, when a batch limit is not a positive integer', async () => {
-    const run = await execute({ input: { maxItemsPerBatch: 0 } });
-    expect(run.outcome).toMatchObject({ status: 'FAILED', error: { Error: 'States.Runtime' } });
-    expect(run.outcome.error!.Cause).toContain('MaxItemsPerBatch must be an integer from 1');
+  it.each<[string, Json, RegExp]>([
+    ['a batch limit that is not a positive integer', { maxItemsPerBatch: 0 }, /maxItemsPerBatch: Too small/],
+    ['a string concurrency', { maxConcurrency: '10' }, /maxConcurrency: Invalid input: expected number, received string/],
+    [
+      'a fractional tolerated failure percentage',
+      { toleratedFailurePercentage: 2.5 },
+      /toleratedFailurePercentage: Invalid input: expected int/,
+    ],
+    ['an input without its bucket', { input: { prefix: 'images/' } }, /input\.bucket: Invalid input/],
+    ['an unknown setting', { maxConcurency: 5 }, /unknown setting "maxConcurency"/],
+    ['an input that is not a bucket name', { input: { bucket: 'Not a bucket!', prefix: '' } }, /^input: not an S3 bucket name/],
+  ])('refuses a run with %s before anything is listed, naming the field, and still writes its report', async (_, input, cause) => {
+    const run = await execute({ input });
+    expect(run.outcome).toMatchObject({ status: 'FAILED', error: { Error: 'RunRefusedError' } });
+    const message = stepErrorText(run.outcome.error!).replace(/^RunRefusedError: (invalid run settings: )?/, '');
+    expect(message).toMatch(cause);
+    expect(run.extractCalls).toHaveLength(0);
     expect(run.reduceEvents).toHaveLength(0);
+    expect(run.reportEvents).toMatchObject([{ runId: run.runId, checkError: { Error: 'RunRefusedError' } }]);
   });
 });

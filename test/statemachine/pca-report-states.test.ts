@@ -45,6 +45,7 @@ function afterPublish(overrides: Record<string, JSONValue>): JSONValue {
     input: { bucket: 'fruits', prefix: 'images/' },
     manifest: null,
     output: { bucket: dir, prefix: '' },
+    checkError: null,
     mapError: null,
     pca: null,
     pcaResult: null,
@@ -93,7 +94,7 @@ describe('state machine: PCA and report after publishing', () => {
   ])('takes the pca setting from ${PcaDefault} = %s unless the input gives one (%j)', async (pcaDefault, request, expected) => {
     const machine = from('Prepare', { ...substitutions, PcaDefault: pcaDefault }, 'ApplyDefaults');
     const output = await machine.run(request, { context: executionContext('run') }).result;
-    expect(output).toMatchObject({ pca: expected, publish: null, publishError: null, pcaResult: null, pcaError: null });
+    expect(output).toMatchObject({ run: { pca: expected }, deployedInput: { bucket: 'fruits', prefix: 'images/' } });
   });
 
   it('runs PCA then the report after a passed validation, and succeeds', async () => {

@@ -13,6 +13,7 @@ import { handler as pcaHandler } from '../../functions/pca/handler.ts';
 import { handler as publishHandler } from '../../functions/publish/handler.ts';
 import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
 import { handler as reportHandler } from '../../functions/report/handler.ts';
+import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { handler as validateHandler } from '../../functions/validate/handler.ts';
@@ -70,6 +71,11 @@ async function execute(where: Place, runId: string, batches: FixtureBatch[], opt
     output: where.output,
     toleratedFailurePercentage: options.tolerated ?? 0,
     pca: null,
+    scope: manifest ? { kind: 'incremental' } : { kind: 'full', prefix: locationPrefix({ bucket: where.input, prefix: 'images/' }) },
+    startedAt: new Date().toISOString(),
+    checkError: null,
+    reduce: null,
+    validation: null,
     mapError: null,
     publish: null,
     publishError: null,
@@ -96,7 +102,7 @@ async function execute(where: Place, runId: string, batches: FixtureBatch[], opt
 
 const reportPage = (where: Place, runId: string) => readFile(join(where.output.bucket, 'runs', runId, 'report.html'), 'utf8');
 const succeeded = (keys: string[]): FixtureBatch[] => [{ status: 'SUCCEEDED', items: items(keys.map((key) => `images/${key}`)) }];
-const corrupt = { code: 'CORRUPT', message: 'VipsJpeg: premature end of input file' } as const;
+const unreadable = { code: 'READ_FAILED', message: 'cannot read: AccessDenied' } as const;
 
 describe('state machine: write, audit, publish', () => {
   it('publishes a run only once it passed validation: a full run replaces features/ with copies of its audited parts, then succeeds with its report', async () => {
@@ -106,14 +112,14 @@ describe('state machine: write, audit, publish', () => {
     expect(first.error).toBeUndefined();
     expect(first.output).toMatchObject({
       validation: { passed: true },
-      publish: { mode: 'full', parts: ['features/part-run-a-00000.parquet'] },
+      publish: { kind: 'full', parts: ['features/part-run-a-00000.parquet'] },
     });
 
     const second = await execute(where, 'run-b', succeeded(['Kiwi/1.jpg', 'Kiwi/2.jpg', 'Lemon/3.jpg', 'Lemon/4.jpg']));
 
     expect(second.error).toBeUndefined();
     expect(second.output).toMatchObject({
-      publish: { mode: 'full', parts: ['features/part-run-b-00000.parquet'], removedParts: 1 },
+      publish: { kind: 'full', parts: ['features/part-run-b-00000.parquet'], removedParts: 1 },
       publishError: null,
       report: { report: 'runs/run-b/report.html' },
     });
@@ -125,14 +131,14 @@ describe('state machine: write, audit, publish', () => {
 
   it.each<[string, FixtureBatch[], RunOptions]>([
     [
-      'a full run has more corrupt uploads than tolerated',
+      'a full run could not read more images than tolerated',
       [
         {
           status: 'SUCCEEDED',
           items: [
             { key: 'images/Kiwi/1.jpg' },
-            { key: 'images/Kiwi/2.jpg', failure: corrupt },
-            { key: 'images/Lemon/3.jpg', failure: corrupt },
+            { key: 'images/Kiwi/2.jpg', failure: unreadable },
+            { key: 'images/Lemon/3.jpg', failure: unreadable },
           ],
         },
       ],
@@ -154,7 +160,7 @@ describe('state machine: write, audit, publish', () => {
     expect(state).toBeUndefined();
     expect(error).toMatchObject({
       name: 'ValidationFailed',
-      message: expect.stringMatching(/^1 of 12 checks failed: (failure-share|accounting) \(/),
+      message: expect.stringMatching(/^1 of 13 checks failed: (failure-share|accounting) \(/),
     });
     expect(await snapshot(output, 'features/')).toEqual(before);
     expect(Object.keys(before)).toEqual(['features/part-run-a-00000.parquet']);

@@ -5,8 +5,9 @@
  */
 import type { Context } from 'aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { readDefinitionText, substituteDefinition } from '../../statemachine/definition.ts';
+import { type DefinitionSubstitutions, readDefinitionText, substituteDefinition } from '../../statemachine/definition.ts';
 import { adaptDefinition } from '../../statemachine/local/adapt-definition.ts';
+import { type FunctionArnPlaceholder, functionArnPlaceholder, steps } from '../../statemachine/steps.ts';
 
 export type JSONValue = Parameters<StateMachine['run']>[0];
 
@@ -19,7 +20,7 @@ function definitionWith(values: Record<string, string>): StateMachineDefinition 
   return adaptDefinition(substituteDefinition(definitionText, values)).definition;
 }
 
-export const substitutions = {
+export const substitutions: DefinitionSubstitutions = {
   InputBucket: 'fruits',
   InputPrefix: 'images/',
   OutputBucket: 'datasets',
@@ -29,12 +30,9 @@ export const substitutions = {
   MaxConcurrency: '0',
   ToleratedFailurePercentage: '5',
   PcaDefault: 'null',
-  ExtractFunctionArn: 'arn:aws:lambda:local:000000000000:function:extract',
-  ReduceFunctionArn: 'arn:aws:lambda:local:000000000000:function:reduce',
-  ValidateFunctionArn: 'arn:aws:lambda:local:000000000000:function:validate',
-  PublishFunctionArn: 'arn:aws:lambda:local:000000000000:function:publish',
-  PcaFunctionArn: 'arn:aws:lambda:local:000000000000:function:pca',
-  ReportFunctionArn: 'arn:aws:lambda:local:000000000000:function:report',
+  ...(Object.fromEntries(
+    steps.map((step) => [functionArnPlaceholder(step), `arn:aws:lambda:local:000000000000:function:${step.folder}`]),
+  ) as Record<FunctionArnPlaceholder, string>),
 };
 
 /**

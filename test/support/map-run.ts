@@ -8,7 +8,7 @@ import type { Failure } from '../../functions/shared/failures.ts';
 import { batchIdOf, mapResultsPrefix, shardKey } from '../../functions/shared/run-layout.ts';
 import { encodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
-import { normalizePrefix, parentFolderName, type StorageLocation } from '../../functions/shared/storage/storage.ts';
+import { compareKeys, normalizePrefix, parentFolderName, type StorageLocation } from '../../functions/shared/storage/storage.ts';
 import type { BatchEvent, ExtractBatchResult } from '../../statemachine/contracts.ts';
 
 export const testModel = { modelId: 'mobilenet_v2_100_224_qat_tfjs@0123456789ab', engine: 'tfjs/wasm' };
@@ -181,6 +181,11 @@ async function writeShard(
     failureCodes: {},
     engine: testModel.engine,
     modelId,
+    preprocessing: testPreprocessing,
+    keys: {
+      first: [...batch.items.map((item) => item.key)].sort(compareKeys)[0]!,
+      last: [...batch.items.map((item) => item.key)].sort(compareKeys).at(-1)!,
+    },
     millis: { total: 812, inference: 640 },
   };
   return { shard, bytes, output };

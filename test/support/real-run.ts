@@ -51,6 +51,8 @@ export async function runWithRealModel(out: string, runId: string, batches: read
     input: { bucket: sampleDir, prefix: '' },
     manifest: { bucket: out, key: 'manifest.json' },
     output: location,
+    scope: { kind: 'incremental' },
+    startedAt: new Date().toISOString(),
     mapError: null,
   };
   const reduced = (await reduce(run, context)) as ReduceResult;

@@ -70,7 +70,7 @@ export function flatten(value: unknown, names: Readonly<Record<string, string>> 
 }
 
 /** The stack's constructs that group resources (infra/featurize-stack.ts): their ids lead their resources' logical ids. */
-const constructScopes = ['DataBucket', 'Steps', 'Pipeline', 'Alarms'];
+const constructScopes = ['DataBucket', 'Leases', 'Steps', 'Pipeline', 'Alarms'];
 
 /**
  * Whether a logical id is that of the construct named `name`: CDK joins the construct path (`Steps/ExtractRole`)

@@ -11,8 +11,8 @@
 import { zstdDecompressSync } from 'node:zlib';
 import { type AsyncBuffer, type FileMetaData, type ParquetRow, parquetMetadataAsync, parquetRead } from 'hyparquet';
 import { FeaturizeError, RunArtifactError } from '../errors.ts';
-import { featuresPrefix } from '../run-layout.ts';
-import type { Storage, StoredObject } from '../storage/storage.ts';
+import { featuresPrefix, partRunId } from '../run-layout.ts';
+import { compareKeys, type Storage, type StoredObject } from '../storage/storage.ts';
 
 /** File key-value metadata of a part: which run, model and engine produced its vectors, and how. */
 export const partMetadataKeys = {
@@ -21,6 +21,11 @@ export const partMetadataKeys = {
   engine: 'featurize.engine',
   preprocessing: 'featurize.preprocessing',
   createdAt: 'featurize.created_at',
+  /** When the run that made the rows started (listed its inputs): of two runs, the later-started one's row wins. */
+  runStartedAt: 'featurize.run_started_at',
+  /** Bounds of the part's paths (UTF-8 byte order): every row's path lies within them. */
+  pathMin: 'featurize.path_min',
+  pathMax: 'featurize.path_max',
   /** Set on an older part rewritten (when an incremental run is published) without the images it re-processed. */
   rewrittenBy: 'featurize.rewritten_by_run',
   rewrittenAt: 'featurize.rewritten_at',
@@ -103,4 +108,44 @@ export async function* readPartRowGroups(part: PartFile, columns: readonly strin
     yield rows;
     rowStart = rowEnd;
   }
+}
+
+/** A part as publishing plans with it: who wrote it, when that run started, the bounds of its paths. */
+export interface DescribedPart {
+  key: string;
+  file: PartFile;
+  runId: string;
+  modelId: string;
+  /** ISO time; '' for a part written before runs recorded it, which any run started since supersedes. */
+  runStartedAt: string;
+  /** Bounds of its paths (UTF-8 byte order), from its metadata, or read from its `path` column (older parts). */
+  pathMin: string;
+  pathMax: string;
+}
+
+/**
+ * A part of `folder`, described; undefined for a file this pipeline did not write: a name that is not a part's,
+ * not Parquet, or Parquet without this pipeline's metadata naming the same run as the file name.
+ */
+export async function describePart(storage: Storage, object: StoredObject, folder = featuresPrefix): Promise<DescribedPart | undefined> {
+  const runId = partRunId(object.key, folder);
+  if (runId === undefined) return undefined;
+  let file: PartFile;
+  try {
+    file = await openPart(storage, object);
+  } catch (error) {
+    if (error instanceof RunArtifactError) return undefined;
+    throw error;
+  }
+  const values = partKeyValues(file);
+  const modelId = values[partMetadataKeys.modelId];
+  if (values[partMetadataKeys.runId] !== runId || !modelId) return undefined;
+  let pathMin = values[partMetadataKeys.pathMin];
+  let pathMax = values[partMetadataKeys.pathMax];
+  if (pathMin === undefined || pathMax === undefined) {
+    const paths = (await readPartPaths(file)).sort(compareKeys);
+    pathMin = paths[0] ?? '';
+    pathMax = paths.at(-1) ?? '';
+  }
+  return { key: object.key, file, runId, modelId, runStartedAt: values[partMetadataKeys.runStartedAt] ?? '', pathMin, pathMax };
 }

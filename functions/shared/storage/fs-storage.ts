@@ -1,8 +1,8 @@
-import { constants, type Dirent } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
-import { normalizePrefix, type Storage, type StoredObject } from './storage.ts';
+import { compareKeys, normalizePrefix, type Storage, type StoredObject } from './storage.ts';
 
 const perObjectErrors = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
 
@@ -14,22 +14,25 @@ export class FsStorage implements Storage {
     this.root = rootDir;
   }
 
+  /**
+   * Every file under `prefix`, walked one folder at a time with names as bytes: a name that is not UTF-8 is kept
+   * (escaped, see keyOfName), never dropped, and a folder that cannot be read is an error, never an empty listing.
+   * Only a prefix that does not exist lists nothing, as an S3 prefix with no objects does.
+   */
   async *list(prefix = ''): AsyncIterable<StoredObject> {
     const base = join(this.root, normalizePrefix(prefix));
-    let entries: Dirent[];
+    const keyBase = normalizePrefix(relative(this.root, base).split(sep).join('/'));
+    const files: { key: string; path: Buffer }[] = [];
     try {
-      entries = await readdir(base, { recursive: true, withFileTypes: true });
+      await walk(Buffer.from(base), keyBase, files);
     } catch (error) {
-      if (isErrno(error, 'ENOENT')) return;
+      if (isErrno(error, 'ENOENT') && String((error as NodeJS.ErrnoException).path) === base) return;
       throw new StorageUnavailableError(`cannot list ${base}: ${(error as Error).message}`, { cause: error });
     }
-    const keys = entries
-      .filter((e) => e.isFile())
-      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'))
-      .sort(compareKeys);
-    for (const key of keys) {
-      const info = await stat(join(this.root, key)).catch(() => undefined);
-      if (info) yield { key, size: info.size, lastModified: info.mtime };
+    files.sort((a, b) => compareKeys(a.key, b.key));
+    for (const file of files) {
+      const info = await stat(file.path).catch(() => undefined);
+      if (info) yield { key: file.key, size: info.size, lastModified: info.mtime };
     }
   }
 
@@ -101,11 +104,63 @@ export class FsStorage implements Storage {
   }
 }
 
-/** S3 orders keys by their UTF-8 bytes; the filesystem listing follows the same order. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A file or folder name as a key segment: the name itself when it is UTF-8; otherwise each byte that is not part
+ * of a valid UTF-8 sequence becomes U+FFFD followed by its two hex digits (`caf\xe9.jpg` -> `caf\uFFFDE9.jpg`).
+ * Such a key names its file uniquely but cannot be read back under it: the extract function records it as
+ * BAD_NAME (functions/shared/failures.ts), so the file is accounted for instead of silently missing.
+ */
+export function keyOfName(name: Buffer): string {
+  try {
+    return strictUtf8.decode(name);
+  } catch {
+    let key = '';
+    let start = 0;
+    while (start < name.length) {
+      const length = validSequenceLength(name, start);
+      key +=
+        length > 0
+          ? name.subarray(start, start + length).toString('utf8')
+          : `\uFFFD${name[start]!.toString(16).toUpperCase().padStart(2, '0')}`;
+      start += Math.max(length, 1);
+    }
+    return key;
+  }
 }
 
+/** Bytes of the valid UTF-8 sequence at `start`, or 0 when the byte there does not begin one. */
+function validSequenceLength(bytes: Buffer, start: number): number {
+  const first = bytes[start]!;
+  const length =
+    first < 0x80 ? 1 : first >= 0xc2 && first < 0xe0 ? 2 : first >= 0xe0 && first < 0xf0 ? 3 : first >= 0xf0 && first < 0xf5 ? 4 : 0;
+  if (length === 0 || start + length > bytes.length) return 0;
+  try {
+    strictUtf8.decode(bytes.subarray(start, start + length));
+    return length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Files under `dir`, depth first. Symbolic links are followed, to files and to folders alike (a folder reached
+ * twice, a link cycle, is walked once): an image behind a link is an image of the folder.
+ */
+async function walk(dir: Buffer, keyPrefix: string, files: { key: string; path: Buffer }[], seen = new Set<string>()): Promise<void> {
+  seen.add(await realpath(dir));
+  for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
+    const path = Buffer.concat([dir, Buffer.from(sep), entry.name]);
+    const key = `${keyPrefix}${keyOfName(entry.name)}`;
+    const kind = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : entry;
+    if (kind?.isDirectory()) {
+      if (!seen.has(await realpath(path))) await walk(path, `${key}/`, files, seen);
+    } else if (kind?.isFile()) {
+      files.push({ key, path });
+    }
+  }
+}
 function temporarySibling(target: string): string {
   return `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.partial`;
 }

@@ -62,6 +62,11 @@ export function normalizePrefix(prefix: string | undefined): string {
   return trimmed === '' ? '' : `${trimmed}/`;
 }
 
+/** S3 orders keys by their UTF-8 bytes; the filesystem listing, and every comparison of paths here, follow it. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
 /** The last-but-one path segment: the image's folder, which is its label (as in the original job). */
 export function parentFolderName(location: string): string {
   const segments = location.split('/').filter((s) => s !== '');
