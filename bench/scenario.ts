@@ -161,13 +161,15 @@ async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
     for (let i = 0; i < rows; i += 100) batches.push({ status: 'SUCCEEDED', items: keys.slice(i, i + 100).map((key) => ({ key })) });
     await writeMapRun({ runId: 'bench', input: { bucket: input.root }, output: location, batches });
     const output = openStorage(location);
-    const reduced = await timedValue(() => reduceRun({ runId: 'bench', output, outputPrefix: '' }, reduceSettings()));
+    const reduced = await timedValue(() =>
+      reduceRun({ runId: 'bench', input, output, outputPrefix: '', startedAt: new Date().toISOString() }, reduceSettings()),
+    );
     const validated = await timedValue(async () =>
       validateRun(
         {
           runId: 'bench',
           output,
-          mode: 'full',
+          scope: { kind: 'full', prefix: input.locationOf('images/') },
           listed: await listedInputs({ input: { bucket: input.root, prefix: 'images/' }, manifest: null }),
           mapError: null,
           toleratedFailurePercentage: 0,

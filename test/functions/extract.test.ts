@@ -111,6 +111,23 @@ describe('extract handler', () => {
     expect(result).toMatchObject({ items: 3, vectors: 2, failures: 1, failureCodes: { READ_FAILED: 1 } });
   });
 
+  it('records hidden files, S3 folder markers and names that are not UTF-8 without reading them, beside the images', async () => {
+    // None of these exist: reading one would record READ_FAILED, and a folder marker is no image even when it does.
+    const skipped = ['Apple Red 1/.DS_Store', '.thumbnails/Apple Red 1/x.jpg', 'Apple Red 1/', 'Apple Red 1/caf\uFFFDE9.jpg'];
+    const keys = [...(await sampleKeys(1, 1)), ...skipped];
+    const result = await invoke(batchEvent(keys, { bucket: sampleDir }, { bucket: stores.dir, prefix: 'skipped' }));
+
+    expect(result).toMatchObject({ items: 5, vectors: 1, failures: 4, failureCodes: { HIDDEN: 2, FOLDER_MARKER: 1, BAD_NAME: 1 } });
+    const rows = await shardRows(result, join(stores.dir, 'skipped'));
+    expect(rows.map((row) => [row.path.slice(sampleDir.length + 1), row.failure?.code ?? 'vector'])).toEqual([
+      [keys[0], 'vector'],
+      ['Apple Red 1/.DS_Store', 'HIDDEN'],
+      ['.thumbnails/Apple Red 1/x.jpg', 'HIDDEN'],
+      ['Apple Red 1/', 'FOLDER_MARKER'],
+      ['Apple Red 1/caf\uFFFDE9.jpg', 'BAD_NAME'],
+    ]);
+  });
+
   it('refuses an object larger than the byte limit from its listed size, without reading it', async () => {
     const result = await invoke({
       Items: [{ Key: 'Apple Red 1/not-really-there.jpg', Size: 10 * 1024 ** 3 }],

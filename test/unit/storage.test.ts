@@ -1,5 +1,8 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ObjectReadError, StorageUnavailableError } from '../../functions/shared/errors.ts';
+import { unreadableKeyCode } from '../../functions/shared/failures.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { openObjectUri, openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
@@ -115,6 +118,47 @@ describe.each(implementations)('%s storage', (_, make) => {
     const listed = [];
     for await (const object of storage.list('gone')) listed.push(object);
     expect(listed).toEqual([]);
+  });
+});
+
+describe('filesystem storage listing', () => {
+  it('lists files whose names are not UTF-8, under folders whose names are not either, each under a key of its own', async () => {
+    const root = join(stores.dir, 'not-utf8');
+    // Latin-1 names, as an old camera card or a Windows share gives them: 'café' and 'Crème' with single bytes.
+    const folder = Buffer.concat([Buffer.from(`${root}/Cr`), Buffer.from([0xe8]), Buffer.from('me')]);
+    await mkdir(folder, { recursive: true });
+    await writeFile(Buffer.concat([folder, Buffer.from('/caf'), Buffer.from([0xe9]), Buffer.from('.jpg')]), 'one');
+    await writeFile(Buffer.concat([folder, Buffer.from('/caf'), Buffer.from([0xe8]), Buffer.from('.jpg')]), 'two');
+    await mkdir(join(root, 'Kiwi'));
+    await writeFile(join(root, 'Kiwi', 'fine.jpg'), 'three');
+
+    const keys = (await Array.fromAsync(new FsStorage(root).list())).map((object) => object.key);
+
+    expect(keys).toEqual(['Cr\uFFFDE8me/caf\uFFFDE8.jpg', 'Cr\uFFFDE8me/caf\uFFFDE9.jpg', 'Kiwi/fine.jpg']);
+    expect(keys.filter((key) => unreadableKeyCode(key) === 'BAD_NAME')).toHaveLength(2);
+  });
+
+  it('follows symbolic links to files and to folders, a link cycle walked once', async () => {
+    const root = join(stores.dir, 'links');
+    await mkdir(join(root, 'Kiwi'), { recursive: true });
+    await writeFile(join(root, 'Kiwi', 'a.jpg'), 'a');
+    const elsewhere = join(stores.dir, 'links-elsewhere');
+    await mkdir(join(elsewhere, 'Lemon'), { recursive: true });
+    await writeFile(join(elsewhere, 'Lemon', 'b.jpg'), 'b');
+    await symlink(join(elsewhere, 'Lemon'), join(root, 'Lemon'));
+    await symlink(join(elsewhere, 'Lemon', 'b.jpg'), join(root, 'Kiwi', 'b-link.jpg'));
+    await symlink(root, join(root, 'Kiwi', 'loop'));
+
+    const keys = (await Array.fromAsync(new FsStorage(root).list())).map((object) => object.key);
+
+    expect(keys).toEqual(['Kiwi/a.jpg', 'Kiwi/b-link.jpg', 'Lemon/b.jpg']);
+  });
+
+  it('lists nothing for a folder that does not exist, but fails loudly on one it cannot read', async () => {
+    expect(await Array.fromAsync(new FsStorage(join(stores.dir, 'nowhere')).list())).toEqual([]);
+    const file = join(stores.dir, 'a-file-not-a-folder');
+    await writeFile(file, 'x');
+    await expect(Array.fromAsync(new FsStorage(file).list())).rejects.toBeInstanceOf(StorageUnavailableError);
   });
 });
 
