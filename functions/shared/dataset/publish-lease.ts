@@ -194,7 +194,12 @@ interface LockContent {
   expiresAt: number;
 }
 
-/** The lease as a lock file. */
+/**
+ * The lease as a lock file. Taking a free lease is one link() (fails if the file exists). Taking over an expired
+ * one, renewing and releasing first move the lock file aside with rename() (atomic: of several processes doing it
+ * at once, one gets the file), then look at what they moved: the lock they expected goes on, anything else is put
+ * back. No write ever replaces a lock file another process may have just written.
+ */
 export class FileLeaseStore implements LeaseStore {
   readonly where: string;
   private readonly file: string;
@@ -207,31 +212,55 @@ export class FileLeaseStore implements LeaseStore {
   async tryAcquire(owner: string, leaseMs: number) {
     const mine = await this.stage(owner, leaseMs);
     try {
-      await link(mine, this.file);
-      return { acquired: true } as const;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const held = await this.read();
-      if (held && !expired(held)) return { acquired: false, holder: `run ${held.owner} (process ${held.pid} on ${held.host})` } as const;
-      // Expired, or its process is gone: replace it in one rename, then make sure no one else did the same.
-      await rename(mine, this.file);
-      const now = await this.read();
-      return now?.owner === owner
-        ? ({ acquired: true } as const)
-        : ({ acquired: false, holder: `run ${now?.owner ?? 'unknown'}` } as const);
+      if (await linked(mine, this.file)) return { acquired: true } as const;
+      const held = await readLock(this.file);
+      if (held && !expired(held)) return { acquired: false, holder: describeHolder(held) } as const;
+      // An unreadable lock file is no one's lease (locks are linked whole): taken over like an expired one.
+      const moved = await this.moveAside((lock) => (held === undefined ? lock === undefined : lock !== undefined && sameLock(lock, held)));
+      if (moved === 'gone' || moved === 'taken') {
+        // Someone else moved or replaced it first: the lease is theirs unless the file is free by now.
+        if (await linked(mine, this.file)) return { acquired: true } as const;
+        const now = await readLock(this.file);
+        return { acquired: false, holder: now ? describeHolder(now) : 'another run' } as const;
+      }
+      return (await linked(mine, this.file)) ? ({ acquired: true } as const) : ({ acquired: false, holder: 'another run' } as const);
     } finally {
       await rm(mine, { force: true });
     }
   }
 
   async renew(owner: string, leaseMs: number): Promise<boolean> {
-    if ((await this.read())?.owner !== owner) return false;
-    await rename(await this.stage(owner, leaseMs), this.file);
-    return true;
+    const mine = await this.stage(owner, leaseMs);
+    try {
+      return (await this.moveAside((lock) => lock?.owner === owner)) === 'moved' && (await linked(mine, this.file));
+    } finally {
+      await rm(mine, { force: true });
+    }
   }
 
   async release(owner: string): Promise<void> {
-    if ((await this.read())?.owner === owner) await rm(this.file, { force: true });
+    await this.moveAside((lock) => lock?.owner === owner);
+  }
+
+  /**
+   * Moves the lock file aside and removes it when `expected` accepts what was moved; otherwise puts it back (or,
+   * when another lock took its place meanwhile, leaves that one: the one moved aside lost its lease).
+   */
+  private async moveAside(expected: (lock: LockContent | undefined) => boolean): Promise<'moved' | 'gone' | 'taken'> {
+    const aside = `${this.file}.aside.${process.pid}.${randomBytes(4).toString('hex')}`;
+    try {
+      await rename(this.file, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+      throw error;
+    }
+    try {
+      if (expected(await readLock(aside))) return 'moved';
+      await linked(aside, this.file);
+      return 'taken';
+    } finally {
+      await rm(aside, { force: true });
+    }
   }
 
   /** The lock's content under a temporary name beside it. */
@@ -241,14 +270,33 @@ export class FileLeaseStore implements LeaseStore {
     await writeFile(temporary, JSON.stringify(content));
     return temporary;
   }
+}
 
-  private async read(): Promise<LockContent | undefined> {
-    try {
-      return JSON.parse(await readFile(this.file, 'utf8')) as LockContent;
-    } catch {
-      return undefined;
-    }
+/** Whether `target` was created as a hard link of `source`; false when it exists already. */
+async function linked(source: string, target: string): Promise<boolean> {
+  try {
+    await link(source, target);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
   }
+}
+
+async function readLock(file: string): Promise<LockContent | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as LockContent;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameLock(a: LockContent, b: LockContent): boolean {
+  return a.owner === b.owner && a.expiresAt === b.expiresAt && a.pid === b.pid && a.host === b.host;
+}
+
+function describeHolder(lock: LockContent): string {
+  return `run ${lock.owner} (process ${lock.pid} on ${lock.host})`;
 }
 
 function expired(lock: LockContent): boolean {
