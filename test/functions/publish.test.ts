@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp } from 'node:fs/promises';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/publish/handler.ts';
@@ -26,8 +28,10 @@ import type {
   ValidationResult,
 } from '../../statemachine/contracts.ts';
 import fixture from '../events/publish.json' with { type: 'json' };
+import { featurize } from '../support/cli.ts';
 import { literal, query } from '../support/duckdb.ts';
 import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
+import type { KilledPublish } from '../support/publish-killed.ts';
 import { snapshot } from '../support/snapshot.ts';
 import { useTestStores } from '../support/stores.ts';
 
@@ -463,5 +467,196 @@ describe('publish handler', () => {
     [{ runId: fixture.runId, output: { prefix: 'x/' } }, /output\.bucket/],
   ])('rejects a malformed event with InvalidEventError naming the field (%#)', async (bad, pattern) => {
     await expect(invoke(bad)).rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringMatching(pattern) });
+  });
+});
+
+describe('publish, runs against each other', () => {
+  /** The dataset as path → the run whose row it holds; a path in two parts fails the test. */
+  async function rowsByRun(storage: Storage): Promise<Record<string, string>> {
+    const owners: Record<string, string> = {};
+    for (const object of await listParts(storage)) {
+      const part = await openPart(storage, object);
+      const runId = partKeyValues(part)['featurize.run_id']!;
+      for (const path of (await readPartPaths(part)).map(shortPath)) {
+        expect(owners[path!], `${path} in two parts`).toBeUndefined();
+        owners[path!] = runId;
+      }
+    }
+    return owners;
+  }
+  const scoped = (where: Place, prefix: string): RunScope => ({ kind: 'scoped', prefix: locationPrefix({ ...where.input, prefix }) });
+  const run = (where: Place, runId: string, scope: RunScope, parts: readonly string[], output = openStorage(where.output)) =>
+    leaseStoreFor(output).then((lease) => publishRun({ runId, output, scope, parts, lease }, options));
+
+  it.each(places)('replaces only the rows under the prefix of a scoped run (%s); rows elsewhere stay', async (_, place) => {
+    const where = place('scoped');
+    const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(olderKeys) }], 2);
+    await publish(where, 'run-a', 'full', a.reduced.parts);
+    // images/Kiwi/ again: 2 and 3 are gone from the input, 8 is new.
+    const s = await stage(where, 'run-s', [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/8.jpg']) }]);
+
+    const result = await run(where, 'run-s', scoped(where, 'images/Kiwi/'), s.reduced.parts);
+
+    expect(result).toMatchObject({ kind: 'scoped', parts: ['features/part-run-s-00000.parquet'] });
+    expect(await rowsByRun(openStorage(where.output))).toEqual({
+      'Kiwi/1.jpg': 'run-s',
+      'Kiwi/8.jpg': 'run-s',
+      'Lemon/4.jpg': 'run-a',
+      'Lemon/5.jpg': 'run-a',
+      'Pear/6.jpg': 'run-a',
+    });
+  });
+
+  /**
+   * run-b (scoped to images/Kiwi/, started first) and run-c (incremental, started later) both re-process Kiwi/2;
+   * run-c also Lemon/5. Whatever the order they publish in, the later-started run's rows win and no path is lost
+   * or doubled.
+   */
+  async function twoRuns(name: string) {
+    const where = onFilesystem(name);
+    const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(olderKeys) }], 2, '2026-12-01T10:00:00.000Z');
+    await publish(where, 'run-a', 'full', a.reduced.parts);
+    const b = await stage(
+      where,
+      'run-b',
+      [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg', 'images/Kiwi/2.jpg', 'images/Kiwi/8.jpg']) }],
+      2,
+      '2026-12-01T11:00:00.000Z',
+    );
+    const c = await stage(
+      where,
+      'run-c',
+      [{ status: 'SUCCEEDED', items: items(['images/Kiwi/2.jpg', 'images/Lemon/5.jpg']) }],
+      25_000,
+      '2026-12-01T11:05:00.000Z',
+    );
+    return {
+      where,
+      b: () => run(where, 'run-b', scoped(where, 'images/Kiwi/'), b.reduced.parts),
+      c: () => run(where, 'run-c', { kind: 'incremental' }, c.reduced.parts),
+    };
+  }
+  const afterBoth = {
+    'Kiwi/1.jpg': 'run-b',
+    'Kiwi/2.jpg': 'run-c',
+    'Kiwi/8.jpg': 'run-b',
+    'Lemon/4.jpg': 'run-a',
+    'Lemon/5.jpg': 'run-c',
+    'Pear/6.jpg': 'run-a',
+  };
+
+  it.each([
+    ['the earlier-started run first', ['b', 'c'] as const],
+    ['the later-started run first', ['c', 'b'] as const],
+  ])('keeps the later-started run’s rows, losing and doubling none, when two runs publish one after the other: %s', async (name, order) => {
+    const runs = await twoRuns(`two-${order.join('')}`);
+    for (const which of order) await runs[which]();
+    expect(await rowsByRun(openStorage(runs.where.output)), name).toEqual(afterBoth);
+  });
+
+  it('lets two publishes at once take turns on the lease (the state machine retries PublishLeaseBusyError), with the same dataset', async () => {
+    const runs = await twoRuns('two-at-once');
+    const busy: string[] = [];
+    const retried = async (publishOne: () => Promise<PublishResult>): Promise<PublishResult> => {
+      for (;;) {
+        try {
+          return await publishOne();
+        } catch (error) {
+          if ((error as Error).name !== 'PublishLeaseBusyError') throw error;
+          busy.push((error as Error).message);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+    };
+
+    await Promise.all([retried(runs.b), retried(runs.c)]);
+
+    expect(busy.length).toBeGreaterThan(0);
+    expect(busy[0]).toMatch(
+      /^run run-[bc]#\w+ \(process \d+ on .+\) holds the lease on .*publish\.lock; this run publishes once it is free$/,
+    );
+    expect(await rowsByRun(openStorage(runs.where.output))).toEqual(afterBoth);
+  });
+
+  it('refuses, changing nothing, an output whose features/ holds files this pipeline did not write, naming them', async () => {
+    const where = onFilesystem('foreign');
+    const output = openStorage(where.output);
+    const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(olderKeys) }], 2);
+    await publish(where, 'run-a', 'full', a.reduced.parts);
+    await output.write('features/notes.txt', 'kept by a person');
+    await output.write('features/2025/old-export.parquet', 'PAR1 not ours');
+    const b = await stage(where, 'run-b', [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }]);
+    const before = await snapshot(output, 'features/');
+
+    const error = await publish(where, 'run-b', 'full', b.reduced.parts).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ name: 'PublishRefusedError' });
+    expect((error as Error).message).toContain(
+      `holds 2 file(s) this pipeline did not write: ${output.locationOf('features/2025/old-export.parquet')}`,
+    );
+    expect((error as Error).message).toContain(output.locationOf('features/notes.txt'));
+    expect(await snapshot(output, 'features/')).toEqual(before);
+  });
+
+  it('refuses, changing nothing, to mix the vectors of two models, unless the run replaces every row of the other model', async () => {
+    const where = onFilesystem('models');
+    const output = openStorage(where.output);
+    const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(olderKeys), modelId: 'another-model@feedface' }], 2);
+    await publish(where, 'run-a', 'full', a.reduced.parts);
+    const before = await snapshot(output, 'features/');
+    const kiwi = await stage(where, 'run-k', [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }]);
+
+    const error = await run(where, 'run-k', scoped(where, 'images/Kiwi/'), kiwi.reduced.parts).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({
+      name: 'PublishRefusedError',
+      message: expect.stringContaining('holds vectors of another-model@feedface'),
+    });
+    expect(await snapshot(output, 'features/')).toEqual(before);
+    const all = await stage(where, 'run-all', [{ status: 'SUCCEEDED', items: items(olderKeys) }]);
+    await publish(where, 'run-all', 'full', all.reduced.parts);
+    expect(Object.values(await rowsByRun(output))).toEqual(Array(olderKeys.length).fill('run-all'));
+  });
+});
+
+describe('publish, killed mid-way', () => {
+  it('leaves a journal that `featurize repair` (or the next publish) finishes: no image twice, none lost, the run published once', async () => {
+    const where = onFilesystem('killed');
+    const output = openStorage(where.output);
+    const { b } = await publishedThenStaged(where);
+    const reference = onFilesystem('killed-reference');
+    await cp(where.output.bucket, reference.output.bucket, { recursive: true });
+    await publish(where, 'run-b', 'full', b.reduced.parts, openStorage(reference.output));
+    const expected = await datasetContents(openStorage(reference.output));
+    const request: KilledPublish = {
+      runId: 'run-b',
+      output: where.output,
+      scope: scopeOf(where, 'full'),
+      parts: b.reduced.parts,
+      copies: 1,
+    };
+    const requestFile = join(stores.dir, 'killed-request.json');
+    await writeFile(requestFile, JSON.stringify(request));
+
+    const killed = spawnSync(process.execPath, [fileURLToPath(new URL('../support/publish-killed.ts', import.meta.url)), requestFile]);
+
+    expect(killed.signal).toBe('SIGKILL');
+    expect(Object.keys(await snapshot(output, ''))).toEqual(expect.arrayContaining(['publish-journal.json', 'publish.lock']));
+    const asUser = { POWERTOOLS_LOG_LEVEL: undefined };
+    const repaired = await featurize(['repair', where.output.bucket], asUser);
+    expect(repaired).toMatchObject({ code: 0, stderr: '' });
+    expect(repaired.stdout).toMatch(
+      /^featurize: finished the interrupted publish of run run-b into .*: 2 part\(s\) in place, 3 removed\n$/,
+    );
+    expect(await datasetContents(output)).toEqual(expected);
+    expect(Object.keys(await snapshot(output, ''))).not.toContain('publish-journal.json');
+    // Published once: its retry (the state machine's, or a rerun) changes nothing.
+    const settled = await snapshot(output, 'features/');
+    await publish(where, 'run-b', 'full', b.reduced.parts);
+    expect(await snapshot(output, 'features/')).toEqual(settled);
+    expect(await featurize(['repair', where.output.bucket], asUser)).toMatchObject({
+      code: 0,
+      stdout: `featurize: nothing to repair at ${where.output.bucket}: no publish was interrupted\n`,
+    });
   });
 });
