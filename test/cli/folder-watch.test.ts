@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FolderWatch, type WatchBatch, watchFolder } from '../../cli/folder-watch.ts';
-import { listParts, openPart, readPartPaths } from '../../functions/shared/dataset/feature-parts.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { ExecutionOutcome } from '../../statemachine/local/run-execution.ts';
 import { runPipeline } from '../../statemachine/local/run-pipeline.ts';
 import { startFeaturize } from '../support/cli.ts';
+import { publishedPaths } from '../support/dataset.ts';
 import { sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 let input: string;
@@ -29,12 +29,7 @@ async function add(key: string, from = key) {
   await copyFile(join(sampleDir, from), join(input, key));
 }
 
-async function datasetPaths(): Promise<string[]> {
-  const output = openStorage({ bucket: out });
-  const paths: string[] = [];
-  for (const part of await listParts(output)) paths.push(...(await readPartPaths(await openPart(output, part))));
-  return paths.sort();
-}
+const datasetPaths = () => publishedPaths(openStorage({ bucket: out }));
 
 beforeAll(async () => {
   input = await mkdtemp(join(tmpdir(), 'watch-in-'));

@@ -29,6 +29,7 @@ import type {
 } from '../../statemachine/contracts.ts';
 import fixture from '../events/publish.json' with { type: 'json' };
 import { featurize } from '../support/cli.ts';
+import { publishedPaths } from '../support/dataset.ts';
 import { literal, query } from '../support/duckdb.ts';
 import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
 import type { KilledPublish } from '../support/publish-killed.ts';
@@ -132,12 +133,7 @@ function watch(storage: Storage, hooks: { before?: (change: string) => void; aft
   };
 }
 
-/** Every path in features/, read with hyparquet. */
-async function featurePaths(storage: Storage): Promise<Set<string>> {
-  const paths = new Set<string>();
-  for (const object of await listParts(storage)) for (const path of await readPartPaths(await openPart(storage, object))) paths.add(path);
-  return paths;
-}
+const featurePaths = async (storage: Storage) => new Set(await publishedPaths(storage));
 
 /**
  * features/ as its readers see it: each part's key-value metadata and rows (a vector as the hash of its float32

@@ -4,10 +4,10 @@
  * output would be touched by what the pipeline writes. `featurize run`, `watch` and `start`, the CheckRun step and
  * the CDK app's settings all ask it.
  *
- * Folders are compared by their real paths (symbolic links resolved, for as much of the path as exists), so that
+ * Folders are compared by their real paths (symbolic links resolved, dangling ones too), so that
  * `--out` through a link into the input is caught as surely as `--out input/out`.
  */
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { normalizePrefix, type StorageLocation } from './storage.ts';
 
@@ -24,12 +24,25 @@ function canonical(location: StorageLocation): string {
   return path.endsWith(sep) ? path : `${path}${sep}`;
 }
 
-/** The real path of `path`, or of its nearest existing ancestor with the rest appended. */
-function realPath(path: string): string {
+/**
+ * The real path of `path`; where it does not exist, of its nearest existing ancestor with the rest appended, a
+ * dangling link followed to where it points (the folder a write through it would create).
+ */
+function realPath(path: string, linksLeft = 40): string {
   try {
     return realpathSync.native(path);
   } catch {
+    const target = linkTarget(path);
+    if (target !== undefined && linksLeft > 0) return realPath(resolve(dirname(path), target), linksLeft - 1);
     const parent = dirname(path);
-    return parent === path ? path : join(realPath(parent), basename(path));
+    return parent === path ? path : join(realPath(parent, linksLeft), basename(path));
+  }
+}
+
+function linkTarget(path: string): string | undefined {
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : undefined;
+  } catch {
+    return undefined;
   }
 }
