@@ -15,7 +15,9 @@ let out: string;
 let watcher: FolderWatch;
 let keys: string[];
 /** Each batch the watcher ran, in order, with the outcome of its pipeline run; awaited one at a time. */
-const finished: { batch: WatchBatch; outcome: ExecutionOutcome }[] = [];
+const finished: { batch: WatchBatch; outcome: ExecutionOutcome | 'interrupted' }[] = [];
+/** Set by a test: the next run stops before it starts, as when the machine or the store fails. */
+let interruptNext = false;
 const waiting: (() => void)[] = [];
 const errors: unknown[] = [];
 
@@ -34,7 +36,7 @@ const datasetPaths = () => publishedPaths(openStorage({ bucket: out }));
 beforeAll(async () => {
   input = await mkdtemp(join(tmpdir(), 'watch-in-'));
   out = await mkdtemp(join(tmpdir(), 'watch-out-'));
-  keys = await sampleKeys(2, 2);
+  keys = await sampleKeys(3, 4);
   await add(keys[0]!);
   const output = { bucket: out, prefix: '' };
   watcher = watchFolder({
@@ -42,6 +44,14 @@ beforeAll(async () => {
     output,
     windowMs: 200,
     run: async (batch) => {
+      if (interruptNext) {
+        interruptNext = false;
+        finished.push({ batch, outcome: 'interrupted' });
+        waiting.splice(0).forEach((resolve) => {
+          resolve();
+        });
+        throw new Error('the store is unavailable');
+      }
       const outcome = await runPipeline({
         runId: batch.runId,
         input: { bucket: input, prefix: '' },
@@ -80,7 +90,7 @@ describe('featurize watch', () => {
     expect(batch.manifest).toEqual({ bucket: out, key: `manifests/${batch.runId}.json` });
     const manifest = JSON.parse(await readFile(join(out, batch.manifest.key), 'utf8'));
     expect(manifest).toEqual(batch.keys.map((key) => ({ Key: key, Size: expect.any(Number) })));
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect(await datasetPaths()).toEqual(batch.keys.map((key) => join(input, key)));
     expect(errors).toEqual([]);
   });
@@ -92,12 +102,46 @@ describe('featurize watch', () => {
 
     const { batch, outcome } = await nextRun(1);
     expect(batch.keys).toEqual([`${dirname(keys[3]!)}/copy of ${keys[3]!.split('/').pop()}`]);
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     // Every image once: the two of the first batch and the new one; the baseline file was never processed.
     const paths = await datasetPaths();
     expect(paths).toEqual([...new Set(paths)]);
     expect(paths).toHaveLength(3);
     expect(paths).not.toContain(join(input, keys[0]!));
+  });
+
+  it('publishes the good files of a batch that holds a corrupt one, recording the corrupt one, and ignores a copy of a known file', async () => {
+    const good = keys.slice(4, 9);
+    for (const key of good) await add(key);
+    await mkdir(join(input, 'Kiwi'));
+    await writeFile(join(input, 'Kiwi', 'half-written.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]));
+    // Known content under a new name: recorded as seen, never run.
+    await add(`${dirname(keys[1]!)}/copy of a known one.jpg`, keys[1]!);
+
+    const { batch, outcome } = await nextRun(2);
+
+    expect(batch.keys).toEqual([...good, 'Kiwi/half-written.jpg'].sort());
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
+    const paths = await datasetPaths();
+    expect(paths).toEqual(expect.arrayContaining(good.map((key) => join(input, key))));
+    expect(paths).toHaveLength(8);
+    const failures = await readFile(join(out, 'runs', batch.runId, 'failures.jsonl'), 'utf8');
+    expect(failures).toContain('"code":"CORRUPT"');
+    expect(failures).toContain('half-written.jpg');
+  });
+
+  it('tries the files of a run that did not succeed again, until one does', async () => {
+    interruptNext = true;
+    await add(keys[9]!);
+
+    const first = await nextRun(3);
+    expect(first).toMatchObject({ batch: { keys: [keys[9]] }, outcome: 'interrupted' });
+    const again = await nextRun(4);
+
+    expect(again.batch.keys).toEqual([keys[9]]);
+    expect(again.outcome).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await datasetPaths()).toContain(join(input, keys[9]!));
+    expect(errors).toEqual([new Error('the store is unavailable')]);
   });
 
   it('runs as a command until interrupted: new files in, a run summary out; Ctrl-C while the run loads the model lets it end, exit code 0', async () => {
