@@ -76,6 +76,8 @@ export interface Retrier {
   MaxAttempts?: number;
   BackoffRate?: number;
   MaxDelaySeconds?: number;
+  /** FULL draws each wait between 0 and its computed figure: it never lengthens a wait. */
+  JitterStrategy?: 'FULL' | 'NONE';
 }
 
 interface AslState {
