@@ -22,6 +22,11 @@ export type RunDefaultSubstitutions = {
   InputPrefix: string;
   OutputBucket: string;
   OutputPrefix: string;
+  /**
+   * The output prefixes of OutputBucket a run may write, comma-separated (the deployment's roles are granted these
+   * and no other): CheckRun refuses any other output, as `featurize start` does before starting.
+   */
+  GrantedOutputPrefixes: string;
   MaxItemsPerBatch: string;
   MaxInputBytesPerBatch: string;
   MaxConcurrency: string;

@@ -38,6 +38,32 @@ describe('deployment settings', () => {
     expect(() => fromContext({ inputPrefix: 'data/in/', outputPrefix: 'data/' })).toThrow(/outputPrefix/);
   });
 
+  it('grants extra output prefixes, comma-separated or a list, each kept apart from the input prefix', () => {
+    expect(fromContext({}).outputPrefixes).toEqual(['datasets/mobilenet-v2/']);
+    expect(fromContext({ extraOutputPrefixes: 'experiments/kiwi, /experiments/pear' }).outputPrefixes).toEqual([
+      'datasets/mobilenet-v2/',
+      'experiments/kiwi/',
+      'experiments/pear/',
+    ]);
+    expect(fromContext({}, { FEATURIZE_EXTRA_OUTPUT_PREFIXES: 'datasets/mobilenet-v2/,x/' }).outputPrefixes).toEqual([
+      'datasets/mobilenet-v2/',
+      'x/',
+    ]);
+    expect(fromContext({ extraOutputPrefixes: ['a/', 'b'] }).outputPrefixes).toEqual(['datasets/mobilenet-v2/', 'a/', 'b/']);
+    expect(() => fromContext({ extraOutputPrefixes: 'images/experiments/' })).toThrow(/extraOutputPrefixes .*no output prefix may/);
+    expect(() => fromContext({ extraOutputPrefixes: ['a,b/'] })).toThrow(/extraOutputPrefixes .*comma/);
+  });
+
+  it('takes a KMS key ARN for an existing bucket only, and an opt-in reservation for the extract function', () => {
+    const key = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(fromContext({ bucketName: 'team-photos', bucketKmsKeyArn: key }).bucketKmsKeyArn).toBe(key);
+    expect(() => fromContext({ bucketKmsKeyArn: key })).toThrow(/bucketKmsKeyArn .*only for an existing bucket/);
+    expect(() => fromContext({ bucketName: 'team-photos', bucketKmsKeyArn: 'alias/photos' })).toThrow(/bucketKmsKeyArn .*a KMS key ARN/);
+    expect(fromContext({}).extractReservedConcurrency).toBeUndefined();
+    expect(fromContext({}, { FEATURIZE_EXTRACT_RESERVED_CONCURRENCY: '50' }).extractReservedConcurrency).toBe(50);
+    expect(() => fromContext({ extractReservedConcurrency: 0 })).toThrow(/extractReservedConcurrency/);
+  });
+
   it('turns the pca setting into the JSON the definition parses: off by default, a share or a count', () => {
     expect(fromContext({}).pca).toBe('null');
     expect(fromContext({ pca: '0.95' }).pca).toBe('0.95');
