@@ -7,7 +7,10 @@ import type { Retrier } from '../statemachine/definition.ts';
 /** A fresh container loads the model (~14 MB of weights) and warms the backend before its first image. */
 export const coldStartSeconds = 10;
 
-/** The longest an EXPRESS execution (one Distributed Map child, i.e. one batch) may run. */
+/**
+ * The longest an EXPRESS execution (one Distributed Map child, i.e. one batch) may run
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html).
+ */
 export const expressChildLimitSeconds = 300;
 
 /**
@@ -51,7 +54,7 @@ export function retrierWaitSeconds(retrier: Retrier): number {
  * The child's longest duration under a Task's Retry list. Each Retrier counts its own attempts, so errors that
  * alternate between Retriers can use every one of them in turn: the first attempt, then every retry of every
  * Retrier (each attempt as long as the function's timeout, unless its Retrier matches only refused invocations),
- * and every Retrier's longest waits.
+ * and every Retrier's longest waits. (Were the count shared, the sum would still bound it.)
  */
 export function worstCaseChildSeconds(timeoutSeconds: number, retriers: readonly Retrier[]): number {
   let seconds = timeoutSeconds;

@@ -61,7 +61,8 @@ export const settingSources = {
   uploadBatchSize: { env: 'FEATURIZE_UPLOAD_BATCH_SIZE', default: 1000 },
   /**
    * Reserved concurrency for the extract function; unset: none. Opt-in: Lambda refuses a reservation that leaves
-   * the account fewer than 100 unreserved executions, which new accounts (10 in all) cannot satisfy.
+   * the account fewer than 100 unreserved executions, which new accounts (10 in all) cannot satisfy
+   * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
    */
   extractReservedConcurrency: { env: 'FEATURIZE_EXTRACT_RESERVED_CONCURRENCY', default: undefined },
   ...memorySources,
