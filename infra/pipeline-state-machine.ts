@@ -1,8 +1,8 @@
 /**
  * The state machine, from the one ASL file (DefinitionBody.fromFile: no second copy of the definition) with its
  * placeholders substituted: the run defaults from the deployment's settings, a function ARN per step. STANDARD,
- * logged (no X-Ray: infra/functions.ts); its role invokes exactly the steps' functions and reaches exactly the S3 keys the Distributed
- * Maps read and write.
+ * logged, not traced (infra/functions.ts says why); its role invokes exactly the steps' functions and reaches
+ * exactly the S3 keys the Distributed Maps read and write, under every output prefix a run may write.
  */
 import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
