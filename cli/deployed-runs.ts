@@ -35,6 +35,8 @@ export interface RunLocations {
 
 /** What the deployed definition says of every run, unless its execution input says otherwise. */
 export interface DeployedDefaults extends RunLocations {
+  /** The output prefixes of the output bucket a run may write (the roles' grants), the default one first. */
+  grantedOutputPrefixes: string[];
   /** The extraction map's MaxConcurrency (0: no limit); undefined if the definition does not show it. */
   maxConcurrency?: number;
   /** The function the extraction map invokes for each batch. */
@@ -92,7 +94,7 @@ interface DeployedDefinition {
   States?: Record<
     string,
     {
-      Parameters?: { defaults?: Partial<RunLocations> & Record<string, unknown> };
+      Parameters?: { defaults?: Partial<RunLocations> & Record<string, unknown>; grantedOutput?: { prefixes?: string } };
       ItemProcessor?: { States?: Record<string, { Resource?: string; Parameters?: { FunctionName?: string } }> };
     }
   >;
@@ -115,9 +117,12 @@ export async function deployedDefaults(sfn: SFNClient, stateMachineArn: string):
     .flatMap((state) => Object.values(state.ItemProcessor?.States ?? {}))
     .map((task) => task.Parameters?.FunctionName ?? task.Resource)
     .find((arn) => arn !== undefined && /^arn:[\w-]+:lambda:/.test(arn));
+  // A definition deployed before GrantedOutputPrefixes grants its output prefix alone.
+  const granted = states.Prepare?.Parameters?.grantedOutput?.prefixes?.split(',') ?? [defaults.output.prefix];
   return {
     input: defaults.input,
     output: defaults.output,
+    grantedOutputPrefixes: granted.map(normalizePrefix),
     ...(Number.isInteger(maxConcurrency) ? { maxConcurrency } : {}),
     ...(extractFunctionArn ? { extractFunctionArn } : {}),
   };
@@ -182,6 +187,18 @@ export function concurrencyShortfall(maxConcurrency: number, concurrency: Lambda
 /** What ApplyDefaults computes: top-level keys of the execution input replace the defaults' (a shallow merge). */
 export function runLocations(defaults: RunLocations, executionInput: Partial<RunLocations>): RunLocations {
   return { ...defaults, ...executionInput };
+}
+
+/**
+ * Refuses an output the deployment's roles may not write (a run there would fail at its first write; CheckRun ends
+ * it at once), naming the deployment setting that grants it.
+ */
+export function checkGrantedOutput(defaults: DeployedDefaults, output: Location): void {
+  if (output.bucket === defaults.output.bucket && defaults.grantedOutputPrefixes.includes(normalizePrefix(output.prefix))) return;
+  throw new ConfigError(
+    `the deployment may write under ${defaults.grantedOutputPrefixes.join(', ')} of s3://${defaults.output.bucket}/ only, not ` +
+      `s3://${output.bucket}/${output.prefix}: deploy with -c extraOutputPrefixes=${output.prefix} to grant it`,
+  );
 }
 
 /** Refuses a run whose outputs would land inside its own input (the one rule: functions/shared/storage/locations.ts). */

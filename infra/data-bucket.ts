@@ -54,14 +54,15 @@ export class DataBucket extends Construct {
       // Date-partitioned log keys: Athena can query a day of access logs without scanning them all.
       targetObjectKeyFormat: TargetObjectKeyFormat.partitionedPrefix(PartitionDateSource.EVENT_TIME),
       lifecycleRules: [
-        {
-          // Lifecycle filters take a literal prefix and tags, no wildcard (runs/*/shards/): the extract function
-          // tags every shard it writes, the reducer every part it stages, and nothing else under runs/ carries the tag.
-          id: 'ExpireIntermediates',
-          prefix: `${settings.outputPrefix}${runsPrefix}`,
+        // Lifecycle filters take a literal prefix and tags, no wildcard (runs/*/shards/): the extract function
+        // tags every shard it writes, the reducer every part it stages, and nothing else under runs/ carries the
+        // tag. One rule per output prefix a run may write.
+        ...settings.outputPrefixes.map((prefix, index) => ({
+          id: index === 0 ? 'ExpireIntermediates' : `ExpireIntermediates${index}`,
+          prefix: `${prefix}${runsPrefix}`,
           tagFilters: intermediateTags,
           expiration: Duration.days(settings.intermediateExpirationDays),
-        },
+        })),
         { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       // The dataset outlives the stack: `cdk destroy` leaves the bucket (see the README's Teardown).
@@ -92,7 +93,7 @@ export class DataBucket extends Construct {
     }
     Annotations.of(this).addWarning(
       `Existing bucket ${settings.bucketName}: add a lifecycle rule yourself, expiring objects under ` +
-        `${settings.outputPrefix}${runsPrefix} tagged ${JSON.stringify(intermediateTags)} after ${settings.intermediateExpirationDays} ` +
+        `${settings.outputPrefixes.map((prefix) => `${prefix}${runsPrefix}`).join(', ')} tagged ${JSON.stringify(intermediateTags)} after ${settings.intermediateExpirationDays} ` +
         'days (the intermediate shards and staged parts); a stack cannot change the lifecycle of a bucket it does not own.',
     );
     return bucket;

@@ -7,7 +7,10 @@ import type { Retrier } from '../statemachine/definition.ts';
 /** A fresh container loads the model (~14 MB of weights) and warms the backend before its first image. */
 export const coldStartSeconds = 10;
 
-/** The longest an EXPRESS execution (one Distributed Map child, i.e. one batch) may run. */
+/**
+ * The longest an EXPRESS execution (one Distributed Map child, i.e. one batch) may run
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html).
+ */
 export const expressChildLimitSeconds = 300;
 
 /**
@@ -18,22 +21,49 @@ export function extractTimeoutSeconds(maxItemsPerBatch: number, msPerImage: numb
   return Math.ceil(2 * (coldStartSeconds + (maxItemsPerBatch * msPerImage) / 1000));
 }
 
-const timeoutErrors = ['Sandbox.Timedout', 'States.Timeout', 'States.TaskFailed', 'States.ALL'];
+/**
+ * Errors Lambda raises when it refuses an invocation before the function runs: throttling
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html). An attempt ending in one
+ * is short; every other error (a timeout, Lambda.Unknown for a timeout or out-of-memory, a crash, a service or SDK
+ * error, one of ours) may come at the end of a full run of the function.
+ */
+const refusedInvocationErrors = ['Lambda.TooManyRequestsException'];
 
 /**
- * The child's duration when every attempt runs into the function's timeout: the first attempt, each retry the
- * matching Retrier allows, and the longest waits between them (ASL defaults: 1 s, x2, 3 attempts).
+ * How long a refused invocation takes, round trip. Not a documented figure: an assumption, generous against the
+ * milliseconds a throttled Invoke takes.
+ */
+export const refusedInvocationSeconds = 1;
+
+/** ASL's defaults for the fields a Retrier may leave out (https://states-language.net/spec.html#retrying-after-error). */
+const retrierDefaults = { IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2 };
+
+/**
+ * The longest waits a Retrier may make: IntervalSeconds × BackoffRate^(n−1) before its n-th retry, capped by
+ * MaxDelaySeconds. JitterStrategy FULL draws each wait between 0 and that figure, so the figure is the worst case
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+ */
+export function retrierWaitSeconds(retrier: Retrier): number {
+  const { IntervalSeconds: interval, MaxAttempts: attempts, BackoffRate: rate } = { ...retrierDefaults, ...retrier };
+  let waits = 0;
+  for (let n = 0; n < attempts; n++) waits += Math.min(interval * rate ** n, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+  return waits;
+}
+
+/**
+ * The child's longest duration under a Task's Retry list. Each Retrier counts its own attempts, so errors that
+ * alternate between Retriers can use every one of them in turn: the first attempt, then every retry of every
+ * Retrier (each attempt as long as the function's timeout, unless its Retrier matches only refused invocations),
+ * and every Retrier's longest waits. (Were the count shared, the sum would still bound it.)
  */
 export function worstCaseChildSeconds(timeoutSeconds: number, retriers: readonly Retrier[]): number {
-  const retrier = retriers.find((r) => r.ErrorEquals.some((error) => timeoutErrors.includes(error)));
-  if (!retrier) return timeoutSeconds;
-  const attempts = retrier.MaxAttempts ?? 3;
-  let waits = 0;
-  for (let i = 0; i < attempts; i++) {
-    const wait = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** i;
-    waits += Math.min(wait, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+  let seconds = timeoutSeconds;
+  for (const retrier of retriers) {
+    const refusedOnly = retrier.ErrorEquals.every((error) => refusedInvocationErrors.includes(error));
+    const attemptSeconds = refusedOnly ? refusedInvocationSeconds : timeoutSeconds;
+    seconds += (retrier.MaxAttempts ?? retrierDefaults.MaxAttempts) * attemptSeconds + retrierWaitSeconds(retrier);
   }
-  return (attempts + 1) * timeoutSeconds + waits;
+  return seconds;
 }
 
 /**

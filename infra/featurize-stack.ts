@@ -12,7 +12,7 @@ import { featuresPrefix, manifestsPrefix, runsPrefix } from '../functions/shared
 import type { StepName } from '../statemachine/steps.ts';
 import { Alarms } from './alarms.ts';
 import { DataBucket } from './data-bucket.ts';
-import { allow, grant, listing } from './grants.ts';
+import { allow, grant, listing, uploadActions, withBucketKey } from './grants.ts';
 import { LeaseTable } from './lease-table.ts';
 import { PipelineStateMachine } from './pipeline-state-machine.ts';
 import type { StackSettings } from './settings.ts';
@@ -49,13 +49,19 @@ export class FeaturizeStack extends Stack {
       batchWindow: Duration.seconds(settings.uploadBatchWindowSeconds),
       batchSize: settings.uploadBatchSize,
     });
-    grant(this.uploadTrigger.function.role, [
-      allow(['s3:PutObject'], [bucket.arnForObjects(`${outputPrefix}${manifestsPrefix}*`)]),
-      // HeadObject on an uploaded key, to tell a key sent verbatim from a form-encoded one (functions/trigger);
-      // ListBucket makes S3 answer 404 rather than 403 for a key that does not exist.
-      allow(['s3:GetObject'], [bucket.arnForObjects(`${inputPrefix}*`)]),
-      listing(bucket, [inputPrefix]),
-    ]);
+    grant(
+      this.uploadTrigger.function.role,
+      withBucketKey(
+        [
+          allow(uploadActions, [bucket.arnForObjects(`${outputPrefix}${manifestsPrefix}*`)]),
+          // HeadObject on an uploaded key, to tell a key sent verbatim from a form-encoded one (functions/trigger);
+          // ListBucket makes S3 answer 404 rather than 403 for a key that does not exist.
+          allow(['s3:GetObject'], [bucket.arnForObjects(`${inputPrefix}*`)]),
+          listing(bucket, [inputPrefix]),
+        ],
+        settings.bucketKmsKeyArn,
+      ),
+    );
 
     this.alarms = new Alarms(this, 'Alarms', {
       stateMachine: this.stateMachine,

@@ -1,8 +1,8 @@
 /**
  * The state machine, from the one ASL file (DefinitionBody.fromFile: no second copy of the definition) with its
  * placeholders substituted: the run defaults from the deployment's settings, a function ARN per step. STANDARD,
- * logged, traced; its role invokes exactly the steps' functions and reaches exactly the S3 keys the Distributed
- * Maps read and write.
+ * logged, not traced (infra/functions.ts says why); its role invokes exactly the steps' functions and reaches
+ * exactly the S3 keys the Distributed Maps read and write, under every output prefix a run may write.
  */
 import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -21,7 +21,7 @@ import {
 } from '../statemachine/definition.ts';
 import { type FunctionArnPlaceholder, functionArnPlaceholder, type StepName, steps } from '../statemachine/steps.ts';
 import { logRetention } from './functions.ts';
-import { allow, grant, listing } from './grants.ts';
+import { allow, grant, listing, withBucketKey } from './grants.ts';
 import { acknowledge } from './nag.ts';
 import type { StackSettings } from './settings.ts';
 
@@ -38,12 +38,13 @@ export class PipelineStateMachine extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const stateMachineName = `${stack.stackName}-featurize`;
-    const { inputPrefix, outputPrefix } = settings;
+    const { inputPrefix, outputPrefix, outputPrefixes } = settings;
     const runDefaults: RunDefaultSubstitutions = {
       InputBucket: bucket.bucketName,
       InputPrefix: inputPrefix,
       OutputBucket: bucket.bucketName,
       OutputPrefix: outputPrefix,
+      GrantedOutputPrefixes: outputPrefixes.join(','),
       MaxItemsPerBatch: String(settings.maxItemsPerBatch),
       // The Map's batch input limit (256 KiB of JSON per batch): the item count limits batches first.
       MaxInputBytesPerBatch: String(maxInputBytesPerBatch),
@@ -69,7 +70,9 @@ export class PipelineStateMachine extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromFile(definitionPath),
       definitionSubstitutions: { ...substitutions },
-      tracingEnabled: true,
+      // No X-Ray: the functions are not instrumented (infra/functions.ts); the execution history and the map
+      // run show each state's and each batch's timing.
+      tracingEnabled: false,
       logs: {
         destination: logs,
         level: settings.stateMachineLogLevel === 'ALL' ? LogLevel.ALL : LogLevel.ERROR,
@@ -77,22 +80,30 @@ export class PipelineStateMachine extends Construct {
       },
     });
 
-    const objects = (pattern: string) => [bucket.arnForObjects(`${outputPrefix}${pattern}`)];
+    const objects = (pattern: string, prefixes: readonly string[] = [outputPrefix]) =>
+      prefixes.map((prefix) => bucket.arnForObjects(`${prefix}${pattern}`));
     const statesArn = (resource: string, resourceName: string) =>
       stack.formatArn({ service: 'states', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const bucketStatements = withBucketKey(
+      [
+        // ItemReader (listing): the input prefix only. ItemReader (manifest): the trigger's manifests only.
+        listing(bucket, [inputPrefix]),
+        allow(['s3:GetObject'], objects(`${manifestsPrefix}*`)),
+        // ResultWriter, under every output prefix a run may write: Step Functions uploads results in parts and
+        // reads them back for the map's manifest.
+        allow(
+          ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+          objects(`${mapResultsPrefix('*')}*`, outputPrefixes),
+        ),
+      ],
+      settings.bucketKmsKeyArn,
+    );
     grant(this.stateMachine.role, [
       allow(
         ['lambda:InvokeFunction'],
         steps.map((step) => functions[step.name].functionArn),
       ),
-      // ItemReader (listing): the input prefix only. ItemReader (manifest): the trigger's manifests only.
-      listing(bucket, [inputPrefix]),
-      allow(['s3:GetObject'], objects(`${manifestsPrefix}*`)),
-      // ResultWriter: Step Functions uploads results in parts and reads them back for the map's manifest.
-      allow(
-        ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
-        objects(`${mapResultsPrefix('*')}*`),
-      ),
+      ...bucketStatements,
       // Distributed Map: Step Functions starts, watches and stops this state machine's child executions, and
       // redrives a failed map run. ARNs are built from the name: the state machine cannot reference its own
       // ARN in its role's policy (a circular dependency).
@@ -103,8 +114,14 @@ export class PipelineStateMachine extends Construct {
     acknowledge(
       this.stateMachine.role,
       'AwsSolutions-IAM5[Resource::*]',
-      'CloudWatch Logs delivery (logs:CreateLogDelivery, ...) and X-Ray (xray:PutTraceSegments, ...) support no ' +
-        'resource-level permissions: AWS documents these grants with Resource "*".',
+      'CloudWatch Logs delivery (logs:CreateLogDelivery, ...) supports no resource-level permissions: AWS documents ' +
+        'these grants with Resource "*".',
+    );
+    acknowledge(
+      this.stateMachine,
+      'AwsSolutions-SF2',
+      'X-Ray off on purpose: no function is instrumented, so traces would repeat what the execution history, the map ' +
+        "run and Lambda's REPORT log lines show (infra/functions.ts).",
     );
     if (settings.stateMachineLogLevel === 'ERROR') {
       acknowledge(

@@ -28,8 +28,15 @@ export const settingSources = {
   stackName: { env: 'FEATURIZE_STACK_NAME', default: 'Featurize' },
   /** An existing bucket to use for input and output; unset: the stack creates one. */
   bucketName: { env: 'FEATURIZE_BUCKET', default: undefined },
+  /** The KMS key an existing bucket encrypts with (SSE-KMS): every role reading or writing it may use the key. */
+  bucketKmsKeyArn: { env: 'FEATURIZE_BUCKET_KMS_KEY_ARN', default: undefined },
   inputPrefix: { env: 'FEATURIZE_INPUT_PREFIX', default: 'images/' },
   outputPrefix: { env: 'FEATURIZE_OUTPUT_PREFIX', default: 'datasets/mobilenet-v2/' },
+  /**
+   * More output prefixes the roles may write, comma-separated: a run (`featurize start --out-prefix`) may write
+   * to outputPrefix or to one of these, exactly; CheckRun and `start` refuse any other.
+   */
+  extraOutputPrefixes: { env: 'FEATURIZE_EXTRA_OUTPUT_PREFIXES', default: '' },
   maxItemsPerBatch: { env: 'FEATURIZE_BATCH_SIZE', default: 250 },
   maxConcurrency: { env: 'FEATURIZE_MAX_CONCURRENCY', default: 100 },
   toleratedFailurePercentage: { env: 'FEATURIZE_TOLERATED_FAILURE_PERCENTAGE', default: 5 },
@@ -52,6 +59,12 @@ export const settingSources = {
   intermediateExpirationDays: { env: 'FEATURIZE_INTERMEDIATE_EXPIRATION_DAYS', default: 7 },
   uploadBatchWindowSeconds: { env: 'FEATURIZE_UPLOAD_BATCH_WINDOW_SECONDS', default: 60 },
   uploadBatchSize: { env: 'FEATURIZE_UPLOAD_BATCH_SIZE', default: 1000 },
+  /**
+   * Reserved concurrency for the extract function; unset: none. Opt-in: Lambda refuses a reservation that leaves
+   * the account fewer than 100 unreserved executions, which new accounts (10 in all) cannot satisfy
+   * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+   */
+  extractReservedConcurrency: { env: 'FEATURIZE_EXTRACT_RESERVED_CONCURRENCY', default: undefined },
   ...memorySources,
 } as const;
 
@@ -67,8 +80,23 @@ const schema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')
       .optional(),
+    bucketKmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)')
+      .optional(),
     inputPrefix: prefix.refine((p) => p !== '', 'must not be empty: the whole bucket would include the outputs'),
     outputPrefix: prefix,
+    extraOutputPrefixes: z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((text) => text.trim()).filter(Boolean))
+      .pipe(
+        z.array(
+          prefix
+            .refine((p) => p !== '', 'an output prefix must not be empty')
+            // The definition carries them comma-separated (GrantedOutputPrefixes).
+            .refine((p) => !p.includes(','), 'an output prefix must not hold a comma'),
+        ),
+      ),
     // Step Functions' ItemBatcher and Map limits.
     maxItemsPerBatch: int(1, 100_000),
     maxConcurrency: int(1, 10_000),
@@ -94,6 +122,8 @@ const schema = z
     // SQS event source limits: a window of at most 5 minutes, at most 10,000 messages.
     uploadBatchWindowSeconds: int(0, 300),
     uploadBatchSize: int(1, 10_000),
+    // Lambda's own floor; its ceiling is the account's concurrency minus the 100 it keeps unreserved.
+    extractReservedConcurrency: int(1, 100_000).optional(),
     // Lambda's memory range; new accounts start with a reduced memory quota (3008 MB fits it).
     ...(Object.fromEntries(steps.map((step) => [memorySettingName(step), int(128, 10_240)])) as Record<
       MemorySettingName,
@@ -104,12 +134,26 @@ const schema = z
     message: 'more than 10 messages per batch needs a batching window of at least 1 second (SQS event source)',
     path: ['uploadBatchSize'],
   })
-  .refine((s) => separationProblem({ bucket: 'b', prefix: s.inputPrefix }, { bucket: 'b', prefix: s.outputPrefix }) === undefined, {
+  .refine((s) => s.bucketKmsKeyArn === undefined || s.bucketName !== undefined, {
+    message: 'only for an existing bucket (bucketName): the bucket the stack creates is encrypted with S3-managed keys',
+    path: ['bucketKmsKeyArn'],
+  })
+  .refine((s) => separate(s.inputPrefix, s.outputPrefix), {
     message: 'inputPrefix and outputPrefix must not contain one another: outputs under the input prefix would trigger runs',
     path: ['outputPrefix'],
-  });
+  })
+  .refine((s) => s.extraOutputPrefixes.every((extra) => separate(s.inputPrefix, extra)), {
+    message: 'no output prefix may contain the inputPrefix or lie inside it: outputs under the input prefix would trigger runs',
+    path: ['extraOutputPrefixes'],
+  })
+  // Every output prefix the roles may write: the deployment's own first.
+  .transform((s) => ({ ...s, outputPrefixes: [...new Set([s.outputPrefix, ...s.extraOutputPrefixes])] }));
 
-export type StackSettings = z.infer<typeof schema>;
+function separate(inputPrefix: string, outputPrefix: string): boolean {
+  return separationProblem({ bucket: 'b', prefix: inputPrefix }, { bucket: 'b', prefix: outputPrefix }) === undefined;
+}
+
+export type StackSettings = z.output<typeof schema>;
 
 /** Settings from a context lookup (e.g. `(key) => app.node.tryGetContext(key)`) and the environment. */
 export function stackSettings(context: (key: string) => unknown, env: NodeJS.ProcessEnv = process.env): StackSettings {

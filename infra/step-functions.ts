@@ -13,7 +13,7 @@ import { functionArnPlaceholder, type Step, type StepName, steps } from '../stat
 import { layerPackages, repoRoot, requireLayer, requireModel } from './assets.ts';
 import { checkedExtractTimeout } from './extract-sizing.ts';
 import { commonEnvironment, functionBasics, nodeFunction } from './functions.ts';
-import { accessStatements, grant } from './grants.ts';
+import { accessStatements, grant, withBucketKey } from './grants.ts';
 import type { LeaseTable } from './lease-table.ts';
 import { memorySettingName, type StackSettings } from './settings.ts';
 
@@ -39,7 +39,7 @@ export class StepFunctions extends Construct {
     const functions: Partial<Record<StepName, IFunction>> = {};
     for (const step of steps) {
       const fn = step.packaging === 'container' ? this.containerFunction(step, settings) : this.zipFunction(step, settings, parquetLayer);
-      grant(fn.role, accessStatements(bucket, step.access, settings));
+      grant(fn.role, withBucketKey(accessStatements(bucket, step.access, settings), settings.bucketKmsKeyArn));
       if ('lease' in step.access && step.access.lease) {
         leases.grantLeases(fn);
         fn.addEnvironment('FEATURIZE_LEASE_TABLE', leases.table.tableName);
@@ -54,6 +54,12 @@ export class StepFunctions extends Construct {
     // The model folder the function loads, and the engine's own artifact (build/model/<engine>/), must be built.
     requireModel(settings.modelDir.slice('/opt/model/'.length));
     requireModel(settings.engine);
+    if (settings.extractReservedConcurrency !== undefined && settings.extractReservedConcurrency < settings.maxConcurrency) {
+      Annotations.of(this).addWarning(
+        `extractReservedConcurrency ${settings.extractReservedConcurrency} is below maxConcurrency ${settings.maxConcurrency}: ` +
+          'batches beyond the reservation are throttled and retried, and past their retries fail',
+      );
+    }
     if (settings.engine === 'tfjs' && !settings.tfjsNode) {
       Annotations.of(this).addWarning('engine tfjs without -c tfjsNode=true: the extract function runs TF.js on its wasm backend (slow)');
     }
@@ -68,6 +74,9 @@ export class StepFunctions extends Construct {
       architecture: Architecture.X86_64,
       memorySize: settings[memorySettingName(step as { name: StepName })],
       timeout: Duration.seconds(this.timeoutSeconds(step, settings)),
+      // Opt-in (infra/settings.ts): the batches then never compete with the account's other functions, nor take
+      // more than this from them.
+      ...(settings.extractReservedConcurrency !== undefined ? { reservedConcurrentExecutions: settings.extractReservedConcurrency } : {}),
       environment: {
         FEATURIZE_ENGINE: settings.engine,
         FEATURIZE_RESIZE: settings.resize,

@@ -102,6 +102,8 @@ export const checkRunEventSchema = z.object({
   run: z.record(z.string(), z.unknown()),
   /** The deployment's input location: a run over it is `full`, over anything else `scoped`. */
   deployedInput: storageLocationSchema,
+  /** Where the deployment may write: its output bucket, and the prefixes there, comma-separated (GrantedOutputPrefixes). */
+  grantedOutput: z.object({ bucket: z.string().min(1), prefixes: z.string() }),
   /** When the execution started ($$.Execution.StartTime). */
   startedAt: z.string().min(1),
 });

@@ -22,6 +22,11 @@ export type RunDefaultSubstitutions = {
   InputPrefix: string;
   OutputBucket: string;
   OutputPrefix: string;
+  /**
+   * The output prefixes of OutputBucket a run may write, comma-separated (the deployment's roles are granted these
+   * and no other): CheckRun refuses any other output, as `featurize start` does before starting.
+   */
+  GrantedOutputPrefixes: string;
   MaxItemsPerBatch: string;
   MaxInputBytesPerBatch: string;
   MaxConcurrency: string;
@@ -76,6 +81,8 @@ export interface Retrier {
   MaxAttempts?: number;
   BackoffRate?: number;
   MaxDelaySeconds?: number;
+  /** FULL draws each wait between 0 and its computed figure: it never lengthens a wait. */
+  JitterStrategy?: 'FULL' | 'NONE';
 }
 
 interface AslState {

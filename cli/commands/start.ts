@@ -25,7 +25,10 @@ export function addStartCommand(program: Command): void {
     .description('start a run of the deployed pipeline over an S3 prefix of <label>/<image> files; prints the execution ARN')
     .requiredOption('--bucket <name>', 'the bucket holding the images')
     .option('--prefix <prefix>', "key prefix of the images (default: the deployment's input prefix)")
-    .option('--out-prefix <prefix>', "where the dataset goes in the deployment's output bucket (default: its output prefix)")
+    .option(
+      '--out-prefix <prefix>',
+      "where the dataset goes in the deployment's output bucket: its output prefix (the default) or one of its extraOutputPrefixes",
+    )
     .option('--run-id <id>', 'name of the execution and of the run (default: a new sortable id)', runId)
     .option(
       '--pca <setting>',
@@ -47,9 +50,8 @@ export function addStartCommand(program: Command): void {
 
 async function start(options: StartOptions): Promise<void> {
   // The SDK loads on use: `--help` and a bad argument stay fast.
-  const { awsClients, checkSeparate, deployedDefaults, runLocations, stateMachineArnOf, startRun, waitForRun } = await import(
-    '../deployed-runs.ts'
-  );
+  const { awsClients, checkGrantedOutput, checkSeparate, deployedDefaults, runLocations, stateMachineArnOf, startRun, waitForRun } =
+    await import('../deployed-runs.ts');
   const { normalizePrefix } = await import('../../functions/shared/storage/storage.ts');
 
   const { sfn, cloudFormation } = awsClients(options.stateMachineArn);
@@ -63,6 +65,7 @@ async function start(options: StartOptions): Promise<void> {
   };
   const run = runLocations(defaults, overrides);
   checkSeparate(run);
+  checkGrantedOutput(defaults, run.output);
   if (!`${run.input.bucket}/${run.input.prefix}`.startsWith(`${defaults.input.bucket}/${defaults.input.prefix}`)) {
     process.stderr.write(
       `featurize: warning: the deployment may read s3://${defaults.input.bucket}/${defaults.input.prefix} only ` +

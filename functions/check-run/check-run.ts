@@ -2,6 +2,7 @@
  * The first step of every run, before anything is listed or extracted: checks the run's merged settings and its
  * locations, and works out what the run covers (its scope). Knows nothing of Lambda.
  *
+ * Ended at once (OutputUnavailableError): an output the deployment may not write, or whose bucket does not exist.
  * Refused, each with a cause naming what to change (RunRefusedError): an unknown setting (a typo would otherwise
  * be ignored), a setting of the wrong type or out of range (which would otherwise stop the execution in the Map
  * state with States.Runtime, which no Catch handles), input and output locations that overlap, an output bucket
@@ -37,7 +38,9 @@ export async function checkRun(event: CheckRunEvent): Promise<CheckedRun> {
   const problem = separationProblem(settings.input, settings.output);
   if (problem) throw new RunRefusedError(problem);
 
-  await checkOutput(storageAt(settings.output, 'output'));
+  const output = storageAt(settings.output, 'output');
+  checkGranted(settings.output, event.grantedOutput);
+  await checkOutput(output);
   await checkInput(settings);
   const scope: RunScope =
     settings.manifest !== null
@@ -48,6 +51,20 @@ export async function checkRun(event: CheckRunEvent): Promise<CheckedRun> {
     null
   >;
   return { ...settings, scope, startedAt: event.startedAt, ...emptyResults };
+}
+
+/**
+ * The output is one the deployment may write: its bucket, under one of the granted prefixes exactly (the roles'
+ * grants are `<prefix>runs/*`, `<prefix>features/*`...: a prefix inside a granted one is not granted). Otherwise no
+ * step could write there, not even the report: the run ends at once.
+ */
+function checkGranted(output: StorageLocation, granted: CheckRunEvent['grantedOutput']): void {
+  const prefixes = granted.prefixes.split(',').map(normalizePrefix);
+  if (output.bucket === granted.bucket && prefixes.includes(normalizePrefix(output.prefix))) return;
+  throw new OutputUnavailableError(
+    `the output ${locationPrefix(output)} is not one this deployment may write (${prefixes.map((prefix) => locationPrefix({ bucket: granted.bucket, prefix })).join(', ')}): ` +
+      'choose one of those, or grant it: deploy with -c extraOutputPrefixes=<prefix> (infra/settings.ts)',
+  );
 }
 
 /** A location's storage, or a refusal naming the setting when it is neither a bucket name nor a folder. */

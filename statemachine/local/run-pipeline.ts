@@ -65,6 +65,8 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
     InputPrefix: settings.input.prefix,
     OutputBucket: settings.output.bucket,
     OutputPrefix: settings.output.prefix,
+    // Locally nothing is granted: the run writes where its settings say, and nowhere else.
+    GrantedOutputPrefixes: settings.output.prefix,
     MaxItemsPerBatch: String(settings.maxItemsPerBatch),
     // Step Functions' ceiling: batches are bounded by MaxItemsPerBatch alone unless their keys are very long.
     MaxInputBytesPerBatch: String(maxInputBytesPerBatch),

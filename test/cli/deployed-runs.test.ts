@@ -70,6 +70,7 @@ beforeAll(async () => {
         InputPrefix: 'images/',
         OutputBucket: 'fruits',
         OutputPrefix: 'datasets/mobilenet-v2/',
+        GrantedOutputPrefixes: 'datasets/mobilenet-v2/,experiments/kiwi/',
         MaxItemsPerBatch: '250',
         MaxInputBytesPerBatch: '262144',
         MaxConcurrency: '100',
@@ -133,6 +134,16 @@ describe('featurize start', () => {
       output: { bucket: 'fruits', prefix: 'experiments/kiwi/' },
       pca: 0.9,
     });
+  });
+
+  it('refuses an output prefix the deployment was not granted, naming the setting that grants it, before starting anything', async () => {
+    const { code, stderr } = await featurize('start', '--bucket', 'fruits', '--out-prefix', 'experiments/pear');
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      'featurize: the deployment may write under datasets/mobilenet-v2/, experiments/kiwi/ of s3://fruits/ only, not ' +
+        's3://fruits/experiments/pear/: deploy with -c extraOutputPrefixes=experiments/pear/ to grant it\n',
+    );
+    expect(startRequests()).toEqual([]);
   });
 
   it('refuses an output inside the input, before starting anything', async () => {

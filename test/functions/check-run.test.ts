@@ -12,9 +12,19 @@ const context = { functionName: 'check-run', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as CheckRunEvent, context) as Promise<CheckedRun>;
 const stores = useTestStores('check-run', ['fruits']);
 
-/** The fixture's run (input images/Kiwi/ of a deployment over images/, S3), with some settings changed. */
-const eventWith = (run: Partial<CheckRunEvent['run']>, deployedInput = fixture.deployedInput): CheckRunEvent =>
-  ({ ...fixture, run: { ...fixture.run, ...run }, deployedInput }) as CheckRunEvent;
+/**
+ * The fixture's run (input images/Kiwi/ of a deployment over images/, S3), with some settings changed; the
+ * deployment grants the run's output unless told otherwise.
+ */
+function eventWith(run: Partial<CheckRunEvent['run']>, deployedInput = fixture.deployedInput, granted?: string): CheckRunEvent {
+  const output = (run.output ?? fixture.run.output) as { bucket: string; prefix: string };
+  return {
+    ...fixture,
+    run: { ...fixture.run, ...run },
+    deployedInput,
+    grantedOutput: { bucket: output.bucket, prefixes: granted ?? output.prefix },
+  } as CheckRunEvent;
+}
 const refusal = (event: CheckRunEvent) =>
   invoke(event).then(
     (checked) => new Error(`accepted: ${JSON.stringify(checked.scope)}`),
@@ -125,6 +135,35 @@ describe('check-run handler', () => {
     expect(await refusal(local('empty', 'a-file'))).toMatchObject({
       name: 'OutputUnavailableError',
       message: expect.stringContaining('is a file, not a folder'),
+    });
+  });
+});
+
+describe('CheckRun, against the output prefixes the deployment grants', () => {
+  const granted = 'datasets/mobilenet-v2/,experiments/kiwi/';
+  const check = (output: { bucket: string; prefix: string }) =>
+    invoke({ ...eventWith({ output }, fixture.deployedInput, granted), grantedOutput: { bucket: 'fruits', prefixes: granted } });
+
+  it('accepts the deployed output prefix or any extra one, however spelled', async () => {
+    await expect(check({ bucket: 'fruits', prefix: 'datasets/mobilenet-v2/' })).resolves.toMatchObject({
+      output: { bucket: 'fruits', prefix: 'datasets/mobilenet-v2/' },
+      scope: { kind: 'scoped' },
+    });
+    await expect(check({ bucket: 'fruits', prefix: '/experiments/kiwi' })).resolves.toMatchObject({
+      output: { bucket: 'fruits', prefix: 'experiments/kiwi/' },
+    });
+  });
+
+  it('ends a run at once on a prefix inside a granted one, or in another bucket, naming the setting that grants it', async () => {
+    await expect(check({ bucket: 'fruits', prefix: 'experiments/kiwi/v2/' })).rejects.toMatchObject({
+      name: 'OutputUnavailableError',
+      message:
+        'the output s3://fruits/experiments/kiwi/v2/ is not one this deployment may write (s3://fruits/datasets/mobilenet-v2/, ' +
+        's3://fruits/experiments/kiwi/): choose one of those, or grant it: deploy with -c extraOutputPrefixes=<prefix> (infra/settings.ts)',
+    });
+    await expect(check({ bucket: 'other-bucket', prefix: 'datasets/mobilenet-v2/' })).rejects.toMatchObject({
+      name: 'OutputUnavailableError',
+      message: expect.stringMatching(/^the output s3:\/\/other-bucket\/datasets\/mobilenet-v2\/ is not one/),
     });
   });
 });

@@ -76,7 +76,6 @@ const triggerEnvironment = {
   FEATURIZE_OUTPUT_BUCKET: 'fruits',
 };
 const out = 'datasets/mobilenet-v2/';
-const tracing = ['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *'];
 const logsOf = (logGroup: string) => [`logs:CreateLogStream <${logGroup}.Arn>`, `logs:PutLogEvents <${logGroup}.Arn>`];
 /** Take, renew, release and read a lease in the leases table (functions/shared/dataset/publish-lease.ts). */
 const leaseGrants = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].map(
@@ -147,7 +146,6 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       MemorySize: 3008,
       // 2 x (10 s cold start + 250 images x 40 ms) = 40 s; with 3 retries after timeouts: 4 x 40 + 21 s of backoff.
       Timeout: 40,
-      TracingConfig: { Mode: 'Active' },
       LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logicalId(template, 'AWS::Logs::LogGroup', 'ExtractLogs') } },
       Environment: {
         Variables: {
@@ -195,7 +193,6 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
         Handler: 'index.handler',
         Timeout: 900,
         Layers: [{ Ref: layer }],
-        TracingConfig: { Mode: 'Active' },
       });
     }
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -258,12 +255,11 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     }
   });
 
-  it('defines a STANDARD state machine from the ASL file, every placeholder substituted, logged and traced', async () => {
+  it('defines a STANDARD state machine from the ASL file, every placeholder substituted, logged', async () => {
     const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0]!.Properties;
     expect(machine).toMatchObject({
       StateMachineType: 'STANDARD',
       StateMachineName: 'Featurize-featurize',
-      TracingConfiguration: { Enabled: true },
       LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: true },
     });
     // The deployed definition is the ASL file itself (an asset), not a copy made in TypeScript.
@@ -287,6 +283,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       InputPrefix: 'images/',
       OutputBucket: 'featurize-data-bucket',
       OutputPrefix: out,
+      GrantedOutputPrefixes: out,
       MaxItemsPerBatch: '250',
       MaxConcurrency: '100',
       ToleratedFailurePercentage: '5',
@@ -306,6 +303,26 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     };
     expect(asl.States.Prepare).toMatchObject({ Parameters: { defaults } });
     expect(JSON.stringify(asl)).not.toMatch(/\$\{\w+\}/);
+  });
+
+  it('turns X-Ray off everywhere (nothing is instrumented), and no role may write traces', () => {
+    const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0]!.Properties;
+    expect(machine.TracingConfiguration?.Enabled ?? false).toBe(false);
+    for (const [id, fn] of Object.entries(template.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.TracingConfig?.Mode ?? 'PassThrough', id).toBe('PassThrough');
+    }
+    for (const id of Object.keys(template.findResources('AWS::IAM::Role'))) {
+      expect(
+        grantsOf(template, id, names).filter((grant) => grant.startsWith('xray:')),
+        id,
+      ).toEqual([]);
+    }
+  });
+
+  it('reserves no concurrency for the extract function unless asked to (Lambda keeps 100 unreserved per account)', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    }
   });
 
   it('alarms on failed executions and on dead-lettered uploads, through one SNS topic', () => {
@@ -390,9 +407,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
         [
           `s3:GetObject <Data.Arn>/images/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/shards/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/shards/*`,
           `s3:PutObjectTagging <Data.Arn>/${out}runs/*/shards/*`,
           ...logsOf('ExtractLogs'),
-          ...tracing,
         ].sort(),
       );
     });
@@ -403,11 +420,12 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           listing(`${out}runs/*`),
           `s3:GetObject <Data.Arn>/${out}runs/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/parts/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/parts/*`,
           `s3:PutObjectTagging <Data.Arn>/${out}runs/*/parts/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/failures.jsonl`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/failures.jsonl`,
           `s3:DeleteObject <Data.Arn>/${out}runs/*/parts/*`,
           ...logsOf('ReduceLogs'),
-          ...tracing,
         ].sort(),
       );
     });
@@ -420,8 +438,8 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           `s3:GetObject <Data.Arn>/${out}runs/*`,
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/report.json`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/report.json`,
           ...logsOf('ValidateLogs'),
-          ...tracing,
         ].sort(),
       );
     });
@@ -438,27 +456,25 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           `s3:GetObject <Data.Arn>/${out}runs/*/publish.json`,
           `s3:GetObject <Data.Arn>/${out}publish-journal.json`,
           `s3:PutObject <Data.Arn>/${out}features/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}features/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/publish.json`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/publish.json`,
           `s3:PutObject <Data.Arn>/${out}publish-journal.json`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}publish-journal.json`,
           `s3:PutObject <Data.Arn>/${out}runs/*/rewrites/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/rewrites/*`,
           `s3:PutObjectTagging <Data.Arn>/${out}runs/*/rewrites/*`,
           `s3:DeleteObject <Data.Arn>/${out}features/*`,
           `s3:DeleteObject <Data.Arn>/${out}publish-journal.json`,
           ...leaseGrants,
           ...logsOf('PublishLogs'),
-          ...tracing,
         ].sort(),
       );
     });
 
     it('check-run: lists the input and the dataset, reads manifests, writes nothing', () => {
       expect(grantsOf(template, role('CheckRunRole'), names)).toEqual(
-        [
-          listing('images/*', `${out}features/*`),
-          `s3:GetObject <Data.Arn>/${out}manifests/*`,
-          ...logsOf('CheckRunLogs'),
-          ...tracing,
-        ].sort(),
+        [listing('images/*', `${out}features/*`), `s3:GetObject <Data.Arn>/${out}manifests/*`, ...logsOf('CheckRunLogs')].sort(),
       );
     });
 
@@ -470,11 +486,12 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           `s3:GetObject <Data.Arn>/${out}features-pca/*`,
           `s3:GetObject <Data.Arn>/${out}pca/*`,
           `s3:PutObject <Data.Arn>/${out}features-pca/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}features-pca/*`,
           `s3:PutObject <Data.Arn>/${out}pca/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}pca/*`,
           `s3:DeleteObject <Data.Arn>/${out}features-pca/*`,
           ...leaseGrants,
           ...logsOf('PcaLogs'),
-          ...tracing,
         ].sort(),
       );
     });
@@ -487,8 +504,8 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           `s3:GetObject <Data.Arn>/${out}features-pca/*`,
           `s3:GetObject <Data.Arn>/${out}pca/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/report.html`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/report.html`,
           ...logsOf('ReportLogs'),
-          ...tracing,
         ].sort(),
       );
     });
@@ -498,6 +515,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       expect(grantsOf(template, role('UploadTriggerFunctionRole'), names)).toEqual(
         [
           `s3:PutObject <Data.Arn>/${out}manifests/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}manifests/*`,
           's3:GetObject <Data.Arn>/images/*',
           listing('images/*'),
           `states:StartExecution <StateMachine>`,
@@ -505,7 +523,6 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
             (action) => `${action} ${queue}`,
           ),
           ...logsOf('UploadTriggerFunctionLogs'),
-          ...tracing,
         ].sort(),
       );
     });
@@ -534,9 +551,6 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
             'logs:PutResourcePolicy',
             'logs:UpdateLogDelivery',
           ].map((action) => `${action} *`),
-          ...['xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].map(
-            (action) => `${action} *`,
-          ),
         ].sort(),
       );
     });

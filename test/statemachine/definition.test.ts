@@ -8,6 +8,7 @@ const values: DefinitionSubstitutions = {
   InputPrefix: '',
   OutputBucket: 'fruits-datasets',
   OutputPrefix: 'mobilenet-v2/',
+  GrantedOutputPrefixes: 'mobilenet-v2/',
   MaxItemsPerBatch: '100',
   MaxInputBytesPerBatch: '262144',
   MaxConcurrency: '0',

@@ -398,6 +398,14 @@ describe('local execution of the state machine', () => {
     expect(run.validateEvents).toHaveLength(1);
   });
 
+  it('ends a run whose output the deployment may not write at once, naming the setting that grants it: no report can be written there', async () => {
+    const run = await execute({ input: { output: { bucket: root, prefix: 'elsewhere/' } } });
+    expect(run.outcome).toMatchObject({ status: 'FAILED', error: { Error: 'OutputUnavailableError' } });
+    expect(stepErrorText(run.outcome.error!)).toMatch(/elsewhere\/ is not one this deployment may write .*-c extraOutputPrefixes=/);
+    expect(run.extractCalls).toHaveLength(0);
+    expect(run.reportEvents).toHaveLength(0);
+  });
+
   it.each<[string, Json, RegExp]>([
     ['a batch limit that is not a positive integer', { maxItemsPerBatch: 0 }, /maxItemsPerBatch: Too small/],
     ['a string concurrency', { maxConcurrency: '10' }, /maxConcurrency: Invalid input: expected number, received string/],

@@ -25,6 +25,7 @@ export const substitutions: DefinitionSubstitutions = {
   InputPrefix: 'images/',
   OutputBucket: 'datasets',
   OutputPrefix: 'fruits/',
+  GrantedOutputPrefixes: 'fruits/',
   MaxItemsPerBatch: '100',
   MaxInputBytesPerBatch: '262144',
   MaxConcurrency: '0',

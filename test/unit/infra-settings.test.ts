@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkedExtractTimeout, extractTimeoutSeconds, worstCaseChildSeconds } from '../../infra/extract-sizing.ts';
+import {
+  checkedExtractTimeout,
+  extractTimeoutSeconds,
+  refusedInvocationSeconds,
+  retrierWaitSeconds,
+  worstCaseChildSeconds,
+} from '../../infra/extract-sizing.ts';
 import { stackSettings } from '../../infra/settings.ts';
 import { readDefinitionTextSync, retriersOf } from '../../statemachine/definition.ts';
 
@@ -32,6 +38,32 @@ describe('deployment settings', () => {
     expect(() => fromContext({ inputPrefix: 'data/in/', outputPrefix: 'data/' })).toThrow(/outputPrefix/);
   });
 
+  it('grants extra output prefixes, comma-separated or a list, each kept apart from the input prefix', () => {
+    expect(fromContext({}).outputPrefixes).toEqual(['datasets/mobilenet-v2/']);
+    expect(fromContext({ extraOutputPrefixes: 'experiments/kiwi, /experiments/pear' }).outputPrefixes).toEqual([
+      'datasets/mobilenet-v2/',
+      'experiments/kiwi/',
+      'experiments/pear/',
+    ]);
+    expect(fromContext({}, { FEATURIZE_EXTRA_OUTPUT_PREFIXES: 'datasets/mobilenet-v2/,x/' }).outputPrefixes).toEqual([
+      'datasets/mobilenet-v2/',
+      'x/',
+    ]);
+    expect(fromContext({ extraOutputPrefixes: ['a/', 'b'] }).outputPrefixes).toEqual(['datasets/mobilenet-v2/', 'a/', 'b/']);
+    expect(() => fromContext({ extraOutputPrefixes: 'images/experiments/' })).toThrow(/extraOutputPrefixes .*no output prefix may/);
+    expect(() => fromContext({ extraOutputPrefixes: ['a,b/'] })).toThrow(/extraOutputPrefixes .*comma/);
+  });
+
+  it('takes a KMS key ARN for an existing bucket only, and an opt-in reservation for the extract function', () => {
+    const key = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(fromContext({ bucketName: 'team-photos', bucketKmsKeyArn: key }).bucketKmsKeyArn).toBe(key);
+    expect(() => fromContext({ bucketKmsKeyArn: key })).toThrow(/bucketKmsKeyArn .*only for an existing bucket/);
+    expect(() => fromContext({ bucketName: 'team-photos', bucketKmsKeyArn: 'alias/photos' })).toThrow(/bucketKmsKeyArn .*a KMS key ARN/);
+    expect(fromContext({}).extractReservedConcurrency).toBeUndefined();
+    expect(fromContext({}, { FEATURIZE_EXTRACT_RESERVED_CONCURRENCY: '50' }).extractReservedConcurrency).toBe(50);
+    expect(() => fromContext({ extractReservedConcurrency: 0 })).toThrow(/extractReservedConcurrency/);
+  });
+
   it('turns the pca setting into the JSON the definition parses: off by default, a share or a count', () => {
     expect(fromContext({}).pca).toBe('null');
     expect(fromContext({ pca: '0.95' }).pca).toBe('0.95');
@@ -61,11 +93,48 @@ describe('extract timeout', () => {
   it('adds every retry after a timeout and its longest backoff to bound the EXPRESS child', () => {
     const retriers = [{ ErrorEquals: ['Sandbox.Timedout'], IntervalSeconds: 3, MaxAttempts: 3, BackoffRate: 2 }];
     expect(worstCaseChildSeconds(40, retriers)).toBe(4 * 40 + 3 + 6 + 12);
-    expect(worstCaseChildSeconds(40, [{ ErrorEquals: ['Lambda.ServiceException'] }])).toBe(40);
+    // ASL's defaults: 3 retries, 1 s doubling.
+    expect(worstCaseChildSeconds(40, [{ ErrorEquals: ['Lambda.ServiceException'] }])).toBe(4 * 40 + 1 + 2 + 4);
+    expect(worstCaseChildSeconds(40, [{ ErrorEquals: ['States.ALL'], MaxAttempts: 0 }])).toBe(40);
+  });
+
+  it("adds every Retrier's retries, each counting its own: throttled calls are short, their waits capped by MaxDelaySeconds", () => {
+    const throttling = {
+      ErrorEquals: ['Lambda.TooManyRequestsException'],
+      IntervalSeconds: 2,
+      MaxAttempts: 6,
+      BackoffRate: 2,
+      MaxDelaySeconds: 16,
+    };
+    expect(retrierWaitSeconds(throttling)).toBe(2 + 4 + 8 + 16 + 16 + 16);
+    const crashes = { ErrorEquals: ['Lambda.Unknown', 'Runtime.OutOfMemory'], IntervalSeconds: 3, MaxAttempts: 3, BackoffRate: 2 };
+    expect(worstCaseChildSeconds(40, [throttling, crashes])).toBe(40 + 6 * refusedInvocationSeconds + 62 + 3 * 40 + 21);
+    // A Retrier that also matches errors coming after a full run counts its attempts at the timeout.
+    expect(
+      worstCaseChildSeconds(40, [{ ...throttling, ErrorEquals: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException'] }]),
+    ).toBe(40 + 6 * 40 + 62);
+    // JitterStrategy FULL only shortens waits.
+    expect(retrierWaitSeconds({ ...crashes, JitterStrategy: 'FULL' })).toBe(retrierWaitSeconds(crashes));
+  });
+
+  it('retries what Lambda reports for a timeout, an out-of-memory and a crash in both maps', () => {
+    for (const retriers of retryPolicies) {
+      const retried = retriers.flatMap((retrier) => retrier.ErrorEquals);
+      for (const error of [
+        'Lambda.Unknown',
+        'Runtime.OutOfMemory',
+        'Sandbox.Timedout',
+        'Runtime.ExitError',
+        'Lambda.TooManyRequestsException',
+      ])
+        expect(retried).toContain(error);
+    }
   });
 
   it('refuses a batch size whose retried timeouts could outlive the five-minute child', () => {
     expect(checkedExtractTimeout(250, 40, retryPolicies)).toBe(40);
-    expect(() => checkedExtractTimeout(2000, 40, retryPolicies)).toThrow(/over the 300 s limit .*lower maxItemsPerBatch/);
+    // 4 full attempts, 6 throttled ones and waits of 62 + 21 s: 6 + 4 × 44 + 83 = 265 s; a 54 s timeout makes 305 s.
+    expect(checkedExtractTimeout(300, 40, retryPolicies)).toBe(44);
+    expect(() => checkedExtractTimeout(420, 40, retryPolicies)).toThrow(/could take 305 s, over the 300 s limit .*lower maxItemsPerBatch/);
   });
 });
