@@ -16,6 +16,7 @@ import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { estimateCost, formatCostEstimate } from '../infra/cost-estimate.ts';
 import { coldStartSeconds } from '../infra/extract-sizing.ts';
 import { settingSources } from '../infra/settings.ts';
+import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 import type { ScenarioOptions, ScenarioResult } from './scenario.ts';
 
@@ -43,10 +44,12 @@ const datasets = {
   photos: join(imagesDir, 'photos'),
 };
 
-interface Row extends ScenarioResult {
+interface Row extends Omit<ScenarioResult, 'processCpuSeconds'> {
   stage: string;
   dataset: string;
   setting: string;
+  /** How busy the machine was meanwhile: a figure with `quiet: false` is not a result. */
+  load: LoadDuring;
 }
 const rows: Row[] = [];
 const find = (stage: string, dataset: string, setting: string) =>
@@ -101,18 +104,23 @@ if (args.json) await writeFile(args.json, `${JSON.stringify(rows, null, 2)}\n`);
 
 async function measure(stage: string, dataset: string, setting: string, options: Partial<ScenarioOptions>): Promise<void> {
   const full: ScenarioOptions = { engine: 'onnx', batchSize: defaultBatch, concurrency: 8, keys: [], root: '', kind: 'decode', ...options };
+  const before = cpuTimes();
   const { stdout } = await run(process.execPath, [scenarioScript, JSON.stringify(full)], {
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
     maxBuffer: 1 << 24,
   });
-  report({ stage, dataset, setting, ...(JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ScenarioResult) });
+  const after = cpuTimes();
+  const { processCpuSeconds, ...result } = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ScenarioResult;
+  report({ stage, dataset, setting, ...result, load: loadDuring(before, after, processCpuSeconds) });
 }
 
 async function measureAllCores(engine: EngineName): Promise<void> {
   const measurement: Measurement = { engine, workers: cores, batch: defaultBatch, images: sampleSize, env: {} };
+  const before = cpuTimes();
   const { stdout } = await run(process.execPath, [inferenceScript, JSON.stringify(measurement)], {
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' },
   });
+  const after = cpuTimes();
   const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as MeasurementResult;
   report({
     stage: 'inference',
@@ -122,7 +130,9 @@ async function measureAllCores(engine: EngineName): Promise<void> {
     seconds: Number((sampleSize / result.imagesPerSecond).toFixed(3)),
     imagesPerSecond: Number(result.imagesPerSecond.toFixed(1)),
     peakRssMiB: result.peakRssMb,
+    cpuMsPerImage: Number(result.cpuMsPerImage.toFixed(2)),
     engine,
+    load: loadDuring(before, after, result.processCpuSeconds),
   });
 }
 
@@ -136,8 +146,9 @@ function report(row: Row): void {
         .join(', ')})`
     : '';
   console.log(
-    `  ${row.stage.padEnd(16)} ${row.setting.padEnd(26)} ${rate}  peak ${String(row.peakRssMiB).padStart(5)} MiB${row.engine ? `  (${row.engine})` : ''}${steps}`,
+    `  ${row.stage.padEnd(16)} ${row.setting.padEnd(26)} ${rate}  ${row.cpuMsPerImage.toFixed(2).padStart(7)} ms CPU/img  peak ${String(row.peakRssMiB).padStart(5)} MiB${row.engine ? `  (${row.engine})` : ''}${steps}`,
   );
+  console.log(`  ${''.padEnd(16)} ${describeLoad(row.load)}`);
 }
 
 /** The figures that answer the questions: what the pipeline costs over raw inference, and engine against engine. */

@@ -37,6 +37,10 @@ export interface ScenarioResult {
   seconds: number;
   imagesPerSecond: number;
   peakRssMiB: number;
+  /** CPU time (user + system, every thread) of the measured work, per image. */
+  cpuMsPerImage: number;
+  /** CPU time of the whole process, set-up included: what bench.ts subtracts from the machine's busy time. */
+  processCpuSeconds: number;
   engine?: string;
   /** reduce-validate: each step's seconds. */
   steps?: Record<string, number>;
@@ -53,8 +57,8 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
   switch (o.kind) {
     case 'decode': {
       const files = await Promise.all(o.keys.map((key) => readFile(join(o.root, key))));
-      const seconds = await timed(() => pMap(files, (bytes) => preprocessImage(bytes, preprocess), { concurrency: o.concurrency }));
-      return figures(files.length, seconds);
+      const measured = await timedValue(() => pMap(files, (bytes) => preprocessImage(bytes, preprocess), { concurrency: o.concurrency }));
+      return figures(files.length, measured);
     }
     case 'inference': {
       const engine = await featureEngine(o.engine, settings.modelDir);
@@ -63,16 +67,16 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
         const result = await preprocessImage(await readFile(join(o.root, key)), preprocess);
         if (result.ok) pixels.push(result.pixels);
       }
-      const seconds = await timed(async () => {
+      const measured = await timedValue(async () => {
         for (let i = 0; i < pixels.length; i += o.batchSize) await engine.extract(pixels.slice(i, i + o.batchSize));
       });
-      return { ...figures(pixels.length, seconds), engine: engine.id };
+      return { ...figures(pixels.length, measured), engine: engine.id };
     }
     case 'batch': {
       const engine = await featureEngine(o.engine, settings.modelDir);
       const out = await mkdtemp(join(tmpdir(), 'bench-batch-'));
       try {
-        const seconds = await timed(() =>
+        const measured = await timedValue(() =>
           extractBatch(
             { runId: 'bench', items: o.keys.map((key) => ({ key })), input: new FsStorage(o.root), output: new FsStorage(out) },
             engine,
@@ -84,7 +88,7 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
             },
           ),
         );
-        return { ...figures(o.keys.length, seconds), engine: engine.id };
+        return { ...figures(o.keys.length, measured), engine: engine.id };
       } finally {
         await rm(out, { recursive: true, force: true });
       }
@@ -112,7 +116,7 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
             return (outcome.stateOutputs.get('Reduce') as { reduce: { listed: number } }).reduce.listed;
           }),
         );
-        return { ...figures(listed.value, listed.seconds), engine: o.engine };
+        return { ...figures(listed.value, listed), engine: o.engine };
       } finally {
         await rm(out, { recursive: true, force: true });
       }
@@ -122,23 +126,27 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
     case 'refuse': {
       const bytes = await readFile(join(o.root, o.keys[0]!));
       let code = '';
-      const seconds = await timed(async () => {
+      const measured = await timedValue(async () => {
         const result = await preprocessImage(bytes, preprocess);
         code = result.ok ? 'decoded' : result.failure.code;
       });
-      return { ...figures(1, seconds), engine: code };
+      return { ...figures(1, measured), engine: code };
     }
   }
 }
 
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  return (await timedValue(work)).seconds;
+/** Wall time and the CPU time of this process (every thread, user + system) while `work` ran. */
+interface Measured {
+  seconds: number;
+  cpuSeconds: number;
 }
 
-async function timedValue<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+async function timedValue<T>(work: () => Promise<T>): Promise<Measured & { value: T }> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const value = await work();
-  return { value, seconds: (performance.now() - started) / 1000 };
+  const used = process.cpuUsage(cpu);
+  return { value, seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
 /** Shards of synthetic vectors in batches of 100, as the map leaves them; then reduce, then validate. */
@@ -180,7 +188,7 @@ async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
     );
     if (!validated.value.passed) throw new Error(`validation failed: ${validated.value.summary}`);
     return {
-      ...figures(rows, reduced.seconds + validated.seconds),
+      ...figures(rows, { seconds: reduced.seconds + validated.seconds, cpuSeconds: reduced.cpuSeconds + validated.cpuSeconds }),
       steps: { reduce: round(reduced.seconds, 2), validate: round(validated.seconds, 2) },
     };
   } finally {
@@ -188,11 +196,14 @@ async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
   }
 }
 
-function figures(images: number, seconds: number): ScenarioResult {
+function figures(images: number, { seconds, cpuSeconds }: Measured): ScenarioResult {
+  const processCpu = process.cpuUsage();
   return {
     images,
     seconds: round(seconds, 3),
     imagesPerSecond: round(images / seconds, 1),
+    cpuMsPerImage: round((1000 * cpuSeconds) / images, 2),
+    processCpuSeconds: round((processCpu.user + processCpu.system) / 1e6, 3),
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }
