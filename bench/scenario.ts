@@ -164,13 +164,13 @@ async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
     const reduced = await timedValue(() =>
       reduceRun({ runId: 'bench', input, output, outputPrefix: '', startedAt: new Date().toISOString() }, reduceSettings()),
     );
-    const validated = await timedValue(async () =>
+    const validated = await timedValue(() =>
       validateRun(
         {
           runId: 'bench',
           output,
           scope: { kind: 'full', prefix: input.locationOf('images/') },
-          listed: await listedInputs({ input: { bucket: input.root, prefix: 'images/' }, manifest: null }),
+          listInputs: () => listedInputs({ input: { bucket: input.root, prefix: 'images/' }, manifest: null }),
           mapError: null,
           toleratedFailurePercentage: 0,
           reduce: reduced.value,

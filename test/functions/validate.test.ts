@@ -308,6 +308,24 @@ describe('validate', () => {
     expect(detailOf(report, 'parts')).toContain('the parts hold 2 rows, the reducer wrote 1');
   });
 
+  it('names both paths when one row is lost and another duplicated between extraction and publish, though the counts agree', async () => {
+    const where = onFilesystem('lost-and-twice');
+    const keys = Array.from({ length: 40 }, (_, i) => `${i % 2 ? 'Kiwi' : 'Lemon'}/${i}.jpg`);
+    const batches: FixtureBatch[] = [
+      { status: 'SUCCEEDED', items: items(keys.filter((key) => key !== 'Kiwi/7.jpg')) },
+      { status: 'SUCCEEDED', items: items(['Lemon/12.jpg']) },
+    ];
+
+    const { report } = await runPipeline(where, 'run-lost', { batches, inputs: keys });
+
+    expect(report.counts).toMatchObject({ listed: 40, rows: 40 });
+    expect(failedChecks(report)).toEqual(['accounting', 'duplicates']);
+    expect(detailOf(report, 'accounting')).toMatch(
+      /^1 inputs of .* neither in the dataset nor in failures\.jsonl, e\.g\. .*Kiwi\/7\.jpg; 1 inputs in more than one place, e\.g\. .*Lemon\/12\.jpg$/,
+    );
+    expect(detailOf(report, 'duplicates')).toMatch(/Lemon\/12\.jpg \(2 times\)$/);
+  });
+
   it('fails the schema check for a part whose features are not float32', async () => {
     const where = onFilesystem('doubles');
     const meddle = async (at: Place, reduced: ReduceResult) => {
