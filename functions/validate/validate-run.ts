@@ -26,7 +26,7 @@ import { type FailureCode, failureKinds, isSystemic } from '../shared/failures.t
 import { failureRecords } from '../shared/failures-file.ts';
 import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
 import { reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
-import { compareKeys, parentFolderName, type Storage, type StoredObject } from '../shared/storage/storage.ts';
+import { parentFolderName, type Storage, type StoredObject } from '../shared/storage/storage.ts';
 
 export type VectorShape = Pick<ModelDescriptor, 'featureLength' | 'featureRange'>;
 
@@ -156,7 +156,10 @@ class Tally {
   }
 }
 
-/** A readable part and the first and last of its paths (in S3 key order), as read. */
+/**
+ * A readable part and the least and greatest of its paths, as read (not as its metadata says). Any one order
+ * serves to tell parts that cannot share a path, so JavaScript's string order does, without encoding each path.
+ */
 interface PartBounds {
   object: StoredObject;
   min: string;
@@ -210,19 +213,22 @@ async function scanRunParts(
     }
     // The part's own paths: a part's share of the run, to find its duplicates and the range it covers.
     const paths = new Map<string, number>();
+    let min: string | undefined;
+    let max: string | undefined;
     for await (const rows of readPartRowGroups(part, ['path', 'label', 'features'])) {
       for (const row of rows) {
         const path = row.path as string;
         paths.set(path, (paths.get(path) ?? 0) + 1);
+        if (min === undefined || path < min) min = path;
+        if (max === undefined || path > max) max = path;
         placed.add(path);
         if (scope.kind !== 'incremental' && !inPrefix(path, scope.prefix)) scan.outOfScope.add(path);
         inspectRow(scan, path, row.label as string, row.features as number[] | null, shape);
       }
     }
-    if (paths.size === 0) continue;
-    const sorted = [...paths.keys()].sort(compareKeys);
+    if (min === undefined || max === undefined) continue;
     const duplicates = new Map([...paths].filter(([, rows]) => rows > 1));
-    scan.bounds.push({ object, min: sorted[0]!, max: sorted.at(-1)!, duplicates });
+    scan.bounds.push({ object, min, max, duplicates });
   }
   return scan;
 }
@@ -233,7 +239,7 @@ async function scanRunParts(
  */
 async function runDuplicates(output: Storage, bounds: readonly PartBounds[]): Promise<Tally> {
   const duplicates = new Tally();
-  const byStart = [...bounds].sort((a, b) => compareKeys(a.min, b.min));
+  const byStart = [...bounds].sort((a, b) => (a.min < b.min ? -1 : a.min > b.min ? 1 : 0));
   let cluster: PartBounds[] = [];
   let clusterMax = '';
   const close = async () => {
@@ -245,12 +251,12 @@ async function runDuplicates(output: Storage, bounds: readonly PartBounds[]): Pr
     }
   };
   for (const part of byStart) {
-    if (cluster.length > 0 && compareKeys(part.min, clusterMax) > 0) {
+    if (cluster.length > 0 && part.min > clusterMax) {
       await close();
       cluster = [];
     }
     cluster.push(part);
-    if (cluster.length === 1 || compareKeys(part.max, clusterMax) > 0) clusterMax = part.max;
+    if (cluster.length === 1 || part.max > clusterMax) clusterMax = part.max;
   }
   await close();
   return duplicates;
