@@ -11,7 +11,6 @@ import { type EngineName, extractionSettings, reduceSettings } from '../function
 import { type PreprocessOptions, preprocessImage } from '../functions/shared/images/preprocess-image.ts';
 import { featureEngine } from '../functions/shared/model/feature-engine.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
-import type { FixtureBatch } from '../test/support/map-run.ts';
 
 export interface ScenarioOptions {
   /**
@@ -149,36 +148,34 @@ async function timedValue<T>(work: () => Promise<T>): Promise<Measured & { value
   return { value, seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
-/** Shards of synthetic vectors in batches of 100, as the map leaves them; then reduce, then validate. */
+/** Shards of synthetic vectors in batches of 100, as the map leaves them (synthetic-run.ts); then reduce, then validate. */
 async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
-  const [{ reduceRun }, { defaultVectorShape }, { openStorage }, { listedInputs }, { validateRun }, { writeMapRun }] = await Promise.all([
-    import('../functions/reduce/reduce-run.ts'),
-    import('../functions/shared/model/model-descriptor.ts'),
-    import('../functions/shared/storage/open-storage.ts'),
-    import('../functions/validate/listed-inputs.ts'),
-    import('../functions/validate/validate-run.ts'),
-    import('../test/support/map-run.ts'),
-  ]);
+  const [{ reduceRun }, { defaultVectorShape }, { openStorage }, { listedInputs }, { validateRun }, { writeSyntheticRun }] =
+    await Promise.all([
+      import('../functions/reduce/reduce-run.ts'),
+      import('../functions/shared/model/model-descriptor.ts'),
+      import('../functions/shared/storage/open-storage.ts'),
+      import('../functions/validate/listed-inputs.ts'),
+      import('../functions/validate/validate-run.ts'),
+      import('./synthetic-run.ts'),
+    ]);
   const dir = await mkdtemp(join(tmpdir(), 'bench-reduce-'));
   try {
-    const location = { bucket: join(dir, 'out'), prefix: '' };
-    const input = openStorage({ bucket: join(dir, 'in') });
-    const keys = Array.from({ length: rows }, (_, i) => `images/Label ${i % 131}/${i}_100.jpg`);
-    for (const key of keys) await input.write(key, '');
-    const batches: FixtureBatch[] = [];
-    for (let i = 0; i < rows; i += 100) batches.push({ status: 'SUCCEEDED', items: keys.slice(i, i + 100).map((key) => ({ key })) });
-    await writeMapRun({ runId: 'bench', input: { bucket: input.root }, output: location, batches });
-    const output = openStorage(location);
+    const run = await writeSyntheticRun(dir, rows);
+    const output = openStorage(run.output);
     const reduced = await timedValue(() =>
-      reduceRun({ runId: 'bench', input, output, outputPrefix: '', startedAt: new Date().toISOString() }, reduceSettings()),
+      reduceRun(
+        { runId: run.runId, input: openStorage({ bucket: run.input.bucket }), output, outputPrefix: '', startedAt: run.startedAt },
+        reduceSettings(),
+      ),
     );
-    const validated = await timedValue(async () =>
+    const validated = await timedValue(() =>
       validateRun(
         {
-          runId: 'bench',
+          runId: run.runId,
           output,
-          scope: { kind: 'full', prefix: input.locationOf('images/') },
-          listed: await listedInputs({ input: { bucket: input.root, prefix: 'images/' }, manifest: null }),
+          scope: run.scope,
+          listInputs: () => listedInputs(run),
           mapError: null,
           toleratedFailurePercentage: 0,
           reduce: reduced.value,

@@ -1,7 +1,11 @@
 /**
- * The Distributed Map's results, read the way its ResultWriter leaves them (Transformation NONE, OutputType
- * JSON: the defaults when exporting to S3). Under the ResultWriter prefix, `runs/<runId>/map/` of the output
- * location, each map run writes a folder named after its id:
+ * The Distributed Map's results, read the way its ResultWriter leaves them: WriterConfig Transformation NONE
+ * (each record keeps the child's Input and Output, which the reducer needs: the Output of a success, the Input
+ * naming the items of a failure) and OutputType JSONL (one record a line), see statemachine/featurize.asl.json
+ * and https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html. JSON Lines are read
+ * a line at a time, so a result file of any size (up to 5 GB, ~200 MB per million images) is never one string.
+ * Under the ResultWriter prefix, `runs/<runId>/map/` of the output location, each map run writes a folder named
+ * after its id:
  *
  *   <prefix>/<mapRunId>/manifest.json
  *     { "DestinationBucket": "fruits",
@@ -10,16 +14,17 @@
  *         "FAILED":    [{ "Key": "datasets/mobilenet-v2/runs/<runId>/map/<mapRunId>/FAILED_0.json", "Size": 2280 }],
  *         "PENDING":   [],
  *         "SUCCEEDED": [{ "Key": "datasets/mobilenet-v2/runs/<runId>/map/<mapRunId>/SUCCEEDED_0.json", "Size": 9411 }] } }
- *     Keys are full bucket keys (they include the output prefix); a file holds up to 5 GB of records.
+ *     Keys are full bucket keys (they include the output prefix); a file holds up to 5 GB of records. The files
+ *     are read by the keys the manifest gives, whatever their names.
  *
- *   SUCCEEDED_<n>.json: a JSON array, one record per child execution (one per batch):
- *     [{ "ExecutionArn": "…", "Name": "…", "StateMachineArn": "…", "Status": "SUCCEEDED",
- *        "StartDate": "…", "StopDate": "…", "RedriveCount": 0, "RedriveStatus": "NOT_REDRIVABLE", …,
- *        "Input": "{\"Items\":[{\"Key\":…}],\"BatchInput\":{…}}", "InputDetails": { "Included": true },
- *        "Output": "<the extract function's ExtractBatchResult, as JSON>", "OutputDetails": { "Included": true } }]
- *   FAILED_<n>.json: the same records with Status FAILED (TIMED_OUT, ABORTED), and "Error" and "Cause"
+ *   SUCCEEDED_<n>: one record per line, one per child execution (one per batch):
+ *     { "ExecutionArn": "…", "Name": "…", "StateMachineArn": "…", "Status": "SUCCEEDED",
+ *       "StartDate": "…", "StopDate": "…", "RedriveCount": 0, "RedriveStatus": "NOT_REDRIVABLE", …,
+ *       "Input": "{\"Items\":[{\"Key\":…}],\"BatchInput\":{…}}", "InputDetails": { "Included": true },
+ *       "Output": "<the extract function's ExtractBatchResult, as JSON>", "OutputDetails": { "Included": true } }
+ *   FAILED_<n>: the same records with Status FAILED (TIMED_OUT, ABORTED), and "Error" and "Cause"
  *     (for a Lambda error, Cause is the function's error as JSON: errorType, errorMessage, trace).
- *   PENDING_<n>.json: batches whose execution never started because the map stopped first.
+ *   PENDING_<n>: batches whose execution never started because the map stopped first.
  *
  * The folder is found by listing rather than from the map state's ResultWriterDetails, which a failed map
  * does not return. Several map runs (a redriven map) are merged per batch (a batch's id is the hash of its
@@ -33,7 +38,7 @@ import { parseJsonDocument } from '../shared/json-document.ts';
 import { logger } from '../shared/observability.ts';
 import { batchIdOf, mapResultsPrefix } from '../shared/run-layout.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { compareKeys, normalizePrefix, type Storage } from '../shared/storage/storage.ts';
+import { compareKeys, normalizePrefix, readLines, type Storage } from '../shared/storage/storage.ts';
 
 /** What the reducer needs of a succeeded batch: where its shard is, and which model made its vectors. */
 export type SucceededBatch = Pick<
@@ -89,13 +94,7 @@ export async function readMapResults(output: Storage, outputPrefix: string, runI
     for (const status of statuses) {
       for (const file of manifest.ResultFiles[status]) {
         const key = relativeKey(file.Key, outputPrefix, output);
-        const executions = parseArtifact(
-          z.array(executionSchema),
-          await output.read(key),
-          output.locationOf(key),
-          'a list of child executions',
-        );
-        for (const execution of executions) record(outcomes, status, execution, runId, output.locationOf(key));
+        for await (const { execution, where } of executionRecords(output, key)) record(outcomes, status, execution, runId, where);
       }
     }
   }
@@ -108,6 +107,17 @@ export async function readMapResults(output: Storage, outputPrefix: string, runI
   succeeded.sort((a, b) => compareKeys(a.keys.first, b.keys.first) || compareKeys(a.shard, b.shard));
   const listed = succeeded.reduce((sum, batch) => sum + batch.items, 0) + failures.length;
   return { succeeded, failures, listed };
+}
+
+/** A result file's records, a line at a time: memory holds one record, never the file. */
+async function* executionRecords(output: Storage, key: string): AsyncGenerator<{ execution: Execution; where: string }> {
+  let number = 0;
+  for await (const line of readLines(output, key)) {
+    number++;
+    if (line.trim() === '') continue;
+    const where = `${output.locationOf(key)} line ${number}`;
+    yield { execution: parseArtifact(executionSchema, line, where, 'a child execution'), where };
+  }
 }
 
 async function manifestKeys(output: Storage, runId: string): Promise<string[]> {

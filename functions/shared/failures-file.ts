@@ -7,22 +7,26 @@
 import { RunArtifactError } from './errors.ts';
 import type { FailureRecord } from './failures.ts';
 import { failuresKey } from './run-layout.ts';
-import type { Storage } from './storage/storage.ts';
+import { readLines, type Storage } from './storage/storage.ts';
 
 export async function writeFailureRecords(output: Storage, runId: string, failures: readonly FailureRecord[]): Promise<void> {
   await output.write(failuresKey(runId), failures.map((failure) => `${JSON.stringify(failure)}\n`).join(''));
 }
 
+/** The records a line at a time: memory holds one record, whatever the run's size. */
+export async function* failureRecords(output: Storage, runId: string): AsyncGenerator<FailureRecord> {
+  let number = 0;
+  for await (const line of readLines(output, failuresKey(runId))) {
+    number++;
+    if (line === '') continue;
+    try {
+      yield JSON.parse(line) as FailureRecord;
+    } catch (error) {
+      throw new RunArtifactError(`${output.locationOf(failuresKey(runId))} line ${number} is not JSON`, { cause: error });
+    }
+  }
+}
+
 export async function readFailureRecords(output: Storage, runId: string): Promise<FailureRecord[]> {
-  const text = Buffer.from(await output.read(failuresKey(runId))).toString('utf8');
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as FailureRecord;
-      } catch (error) {
-        throw new RunArtifactError(`${output.locationOf(failuresKey(runId))} line ${i + 1} is not JSON`, { cause: error });
-      }
-    });
+  return Array.fromAsync(failureRecords(output, runId));
 }

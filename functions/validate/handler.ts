@@ -29,7 +29,7 @@ export async function validate(event: ValidateEvent): Promise<ValidationResult> 
       runId: event.runId,
       output: openStorage(event.output),
       scope: event.scope,
-      listed: await listedInputs(event),
+      listInputs: () => listedInputs(event),
       mapError: event.mapError,
       toleratedFailurePercentage: event.toleratedFailurePercentage,
       reduce: event.reduce,

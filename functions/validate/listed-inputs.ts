@@ -1,6 +1,8 @@
 /**
  * What the run was asked to process, found again without the map: the input prefix listed anew (a full run)
- * or the manifest of new keys read (an incremental run). Locations as the extract function records them.
+ * or the manifest of new keys read (an incremental run). Locations as the extract function records them, streamed:
+ * the validator counts and hashes them (path-digest.ts) rather than holding them. (A manifest is one JSON document,
+ * parsed whole: the upload trigger writes one per batch of new uploads, far smaller than a full listing.)
  */
 import { z } from 'zod';
 import { RunArtifactError } from '../shared/errors.ts';
@@ -16,13 +18,12 @@ export interface InputSource {
 
 const manifestSchema = z.array(z.looseObject({ Key: z.string().min(1) }));
 
-export async function listedInputs(source: InputSource): Promise<string[]> {
+export async function* listedInputs(source: InputSource): AsyncGenerator<string> {
   // Keys relative to the bucket, as the map's item reader gives them to the extract function.
   const bucket = openStorage({ bucket: source.input.bucket });
   if (source.manifest === null) {
-    const locations: string[] = [];
-    for await (const object of bucket.list(source.input.prefix)) locations.push(bucket.locationOf(object.key));
-    return locations;
+    for await (const object of bucket.list(source.input.prefix)) yield bucket.locationOf(object.key);
+    return;
   }
   const { bucket: manifestBucket, key } = source.manifest;
   const items = parseJsonDocument(
@@ -34,5 +35,5 @@ export async function listedInputs(source: InputSource): Promise<string[]> {
       error: RunArtifactError,
     },
   );
-  return items.map((item) => bucket.locationOf(item.Key));
+  for (const item of items) yield bucket.locationOf(item.Key);
 }

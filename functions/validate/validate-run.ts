@@ -7,8 +7,11 @@
  * taken from the map's results; that it found inputs and made vectors at all; that every row lies within what
  * the run covers (its scope). What the run does to the dataset (rows it replaces, one model) is worked out by the
  * publisher under the output's lease, against features/ as it is then. Nothing under features/ has changed yet,
- * so a run that fails leaves the dataset as it was. Memory holds one row group, plus the paths of the run (for
- * accounting and duplicates): about 150 bytes a path.
+ * so a run that fails leaves the dataset as it was. Memory holds one row group and the paths of one part, never the
+ * run's: the accounting compares counts and order-independent hashes of paths (path-digest.ts) of the inputs,
+ * streamed from their listing, and of the rows and failure records, streamed from the parts and failures.jsonl,
+ * and names the paths that differ from the few folders whose digests differ. Duplicates are found within each
+ * part, and across the parts whose ranges of paths overlap (none, when the reducer cut parts in key order).
  *
  * A zero vector fails even for a blank image: measured with the default MobileNetV2, uniform black, white,
  * grey and primary-colour images give 340 to 575 non-zero features of 1280, so an all-zero row is a lost
@@ -17,9 +20,10 @@
 import { parquetSchema, type SchemaTree } from 'hyparquet';
 import type { Counts, ReduceResult, RunScope, StepError, ValidationResult } from '../../statemachine/contracts.ts';
 import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
+import { narrowDown, PathDigests, type PathSource } from '../shared/dataset/path-digest.ts';
 import { inPrefix } from '../shared/dataset/run-scope.ts';
-import { type FailureCode, type FailureRecord, failureKinds, isSystemic } from '../shared/failures.ts';
-import { readFailureRecords } from '../shared/failures-file.ts';
+import { type FailureCode, failureKinds, isSystemic } from '../shared/failures.ts';
+import { failureRecords } from '../shared/failures-file.ts';
 import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
 import { reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
 import { parentFolderName, type Storage, type StoredObject } from '../shared/storage/storage.ts';
@@ -30,8 +34,8 @@ export interface ValidateRequest {
   runId: string;
   output: Storage;
   scope: RunScope;
-  /** Locations of what the run was asked to process, found without the map (see listed-inputs.ts). */
-  listed: readonly string[];
+  /** Locations of what the run was asked to process, found without the map (listed-inputs.ts), streamed anew on each call. */
+  listInputs: PathSource;
   mapError: StepError | null;
   toleratedFailurePercentage: number;
   reduce: Pick<ReduceResult, 'parts' | 'rows' | 'failures' | 'modelId' | 'engine'>;
@@ -78,16 +82,24 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
   const started = performance.now();
   const { runId, output } = request;
   const runParts = await listParts(output, stagedPartsPrefix(runId));
-  const scan = await scanRunParts(output, runParts, shape, request.scope);
-  const records = await readFailureRecords(output, runId);
-  const skipped = records.filter((record) => failureKinds[record.code] === 'skipped').length;
+  const placed = new PathDigests();
+  const scan = await scanRunParts(output, runParts, shape, request.scope, placed);
+  const duplicates = await runDuplicates(output, scan.bounds);
+  const records = await scanFailureRecords(output, runId, placed);
+  const listed = new PathDigests();
+  for await (const path of request.listInputs()) listed.add(path);
 
   const modelId = scan.metadata?.[partMetadataKeys.modelId] ?? request.reduce.modelId;
-  const counts: Counts = { listed: request.listed.length, rows: scan.rows, skipped, failures: records.length - skipped };
+  const counts: Counts = {
+    listed: listed.total.count,
+    rows: scan.rows,
+    skipped: records.skipped,
+    failures: records.count - records.skipped,
+  };
   const checks: Check[] = [
     mapCheck(request.mapError),
     inputsCheck(request, counts),
-    partsCheck(request, runParts, scan.rows, records.length),
+    partsCheck(request, runParts, scan.rows, records.count),
     tallyCheck('schema', scan.schema, `${runParts.length} parts have the dataset's columns and types`, 'parts with the wrong columns'),
     tallyCheck(
       'vector-length',
@@ -105,9 +117,9 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
     tallyCheck('non-zero', scan.zero, 'no vector is all zeros', 'all-zero vectors (the model never gives one, even for a blank image)'),
     tallyCheck('labels', scan.badLabel, "every label is its image's folder name", "rows whose label is empty or not the image's folder"),
     tallyCheck('scope', scan.outOfScope, `every row lies within ${scopeText(request.scope)}`, `rows outside ${scopeText(request.scope)}`),
-    accountingCheck(request, scan.paths, records),
-    tallyCheck('duplicates', scan.duplicates, "no path appears twice among the run's rows", 'paths with more than one row in this run'),
-    failureShareCheck(counts, records, request.toleratedFailurePercentage),
+    await accountingCheck(request, listed, placed, scan.bounds),
+    tallyCheck('duplicates', duplicates, "no path appears twice among the run's rows", 'paths with more than one row in this run'),
+    failureShareCheck(counts, records.systemic, request.toleratedFailurePercentage),
   ];
 
   const report: ValidationReport = {
@@ -120,7 +132,7 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
     preprocessing: scan.metadata?.[partMetadataKeys.preprocessing] ?? null,
     counts,
     labels: Object.fromEntries([...scan.labels].sort(([a], [b]) => (a < b ? -1 : 1))),
-    failureCodes: failuresByCode(records),
+    failureCodes: records.byCode,
     parts: runParts.map((object) => object.key),
     checks,
   };
@@ -144,10 +156,21 @@ class Tally {
   }
 }
 
+/**
+ * A readable part and the least and greatest of its paths, as read (not as its metadata says). Any one order
+ * serves to tell parts that cannot share a path, so JavaScript's string order does, without encoding each path.
+ */
+interface PartBounds {
+  object: StoredObject;
+  min: string;
+  max: string;
+  /** Paths with more than one row in this part, and how many. */
+  duplicates: Map<string, number>;
+}
+
 interface RunScan {
   rows: number;
-  /** Path -> rows holding it, over this run's parts. */
-  paths: Map<string, number>;
+  bounds: PartBounds[];
   labels: Map<string, number>;
   /** Key-value metadata of the run's first part. */
   metadata: Record<string, string> | undefined;
@@ -158,13 +181,18 @@ interface RunScan {
   zero: Tally;
   badLabel: Tally;
   outOfScope: Tally;
-  duplicates: Tally;
 }
 
-async function scanRunParts(output: Storage, parts: readonly StoredObject[], shape: VectorShape, scope: RunScope): Promise<RunScan> {
+async function scanRunParts(
+  output: Storage,
+  parts: readonly StoredObject[],
+  shape: VectorShape,
+  scope: RunScope,
+  placed: PathDigests,
+): Promise<RunScan> {
   const scan: RunScan = {
     rows: 0,
-    paths: new Map(),
+    bounds: [],
     labels: new Map(),
     metadata: undefined,
     schema: new Tally(),
@@ -174,7 +202,6 @@ async function scanRunParts(output: Storage, parts: readonly StoredObject[], sha
     zero: new Tally(),
     badLabel: new Tally(),
     outOfScope: new Tally(),
-    duplicates: new Tally(),
   };
   for (const object of parts) {
     const part = await openPart(output, object);
@@ -184,20 +211,87 @@ async function scanRunParts(output: Storage, parts: readonly StoredObject[], sha
       scan.schema.add(`${part.key} (${problem})`);
       continue;
     }
+    // The part's own paths: a part's share of the run, to find its duplicates and the range it covers.
+    const paths = new Map<string, number>();
+    let min: string | undefined;
+    let max: string | undefined;
     for await (const rows of readPartRowGroups(part, ['path', 'label', 'features'])) {
-      for (const row of rows) inspectRow(scan, row.path as string, row.label as string, row.features as number[] | null, shape);
+      for (const row of rows) {
+        const path = row.path as string;
+        paths.set(path, (paths.get(path) ?? 0) + 1);
+        if (min === undefined || path < min) min = path;
+        if (max === undefined || path > max) max = path;
+        placed.add(path);
+        if (scope.kind !== 'incremental' && !inPrefix(path, scope.prefix)) scan.outOfScope.add(path);
+        inspectRow(scan, path, row.label as string, row.features as number[] | null, shape);
+      }
     }
+    if (min === undefined || max === undefined) continue;
+    const duplicates = new Map([...paths].filter(([, rows]) => rows > 1));
+    scan.bounds.push({ object, min, max, duplicates });
   }
-  for (const [path, rows] of scan.paths) {
-    if (rows > 1) scan.duplicates.add(`${path} (${rows} times)`);
-    if (scope.kind !== 'incremental' && !inPrefix(path, scope.prefix)) scan.outOfScope.add(path);
+  return scan;
+}
+
+/**
+ * Paths with more than one row in the run: within a part (found while scanning it), and across parts whose ranges
+ * of paths overlap, read again together (a cluster of overlapping parts; parts cut in key order never overlap).
+ */
+async function runDuplicates(output: Storage, bounds: readonly PartBounds[]): Promise<Tally> {
+  const duplicates = new Tally();
+  const byStart = [...bounds].sort((a, b) => (a.min < b.min ? -1 : a.min > b.min ? 1 : 0));
+  let cluster: PartBounds[] = [];
+  let clusterMax = '';
+  const close = async () => {
+    if (cluster.length === 1) for (const [path, rows] of cluster[0]!.duplicates) duplicates.add(`${path} (${rows} times)`);
+    if (cluster.length > 1) {
+      const paths = new Map<string, number>();
+      for (const part of cluster) for await (const path of partPaths(output, part.object)) paths.set(path, (paths.get(path) ?? 0) + 1);
+      for (const [path, rows] of paths) if (rows > 1) duplicates.add(`${path} (${rows} times)`);
+    }
+  };
+  for (const part of byStart) {
+    if (cluster.length > 0 && part.min > clusterMax) {
+      await close();
+      cluster = [];
+    }
+    cluster.push(part);
+    if (cluster.length === 1 || part.max > clusterMax) clusterMax = part.max;
   }
+  await close();
+  return duplicates;
+}
+
+/** A staged part's paths, a row group at a time. */
+async function* partPaths(output: Storage, object: StoredObject): AsyncGenerator<string> {
+  const part = await openPart(output, object);
+  for await (const rows of readPartRowGroups(part, ['path'])) for (const row of rows) yield row.path as string;
+}
+
+interface FailureScan {
+  count: number;
+  skipped: number;
+  systemic: number;
+  byCode: ValidationReport['failureCodes'];
+}
+
+/** failures.jsonl streamed: its counts, its records by code (a count and a few paths each), and its paths into `placed`. */
+async function scanFailureRecords(output: Storage, runId: string, placed: PathDigests): Promise<FailureScan> {
+  const scan: FailureScan = { count: 0, skipped: 0, systemic: 0, byCode: {} };
+  const byCode: Partial<Record<FailureCode, Tally>> = {};
+  for await (const record of failureRecords(output, runId)) {
+    scan.count++;
+    if (failureKinds[record.code] === 'skipped') scan.skipped++;
+    if (isSystemic(record)) scan.systemic++;
+    (byCode[record.code] ??= new Tally()).add(record.path);
+    placed.add(record.path);
+  }
+  scan.byCode = byCode;
   return scan;
 }
 
 function inspectRow(scan: RunScan, path: string, label: string, features: number[] | null, shape: VectorShape): void {
   scan.rows++;
-  scan.paths.set(path, (scan.paths.get(path) ?? 0) + 1);
   scan.labels.set(label, (scan.labels.get(label) ?? 0) + 1);
   if (label === '' || label !== parentFolderName(path)) scan.badLabel.add(`${path} (${JSON.stringify(label)})`);
   if (features?.length !== shape.featureLength) {
@@ -262,28 +356,42 @@ function tallyCheck(name: string, tally: Tally, passed: string, failed: string):
   return tally.count === 0 ? { name, passed: true, detail: passed } : { name, passed: false, detail: tally.describe(failed) };
 }
 
-/** Every listed input in exactly one place: a row of this run's parts, or a failure record. */
-function accountingCheck(request: ValidateRequest, rowPaths: ReadonlyMap<string, number>, failures: readonly FailureRecord[]): Check {
-  const expected = new Set(request.listed);
-  const placed = new Map(rowPaths);
-  for (const failure of failures) placed.set(failure.path, (placed.get(failure.path) ?? 0) + 1);
+/**
+ * Every listed input in exactly one place: a row of this run's parts, or a failure record. The digests of the two
+ * sides are compared per folder; only when they differ are the paths of the differing folders' shares read again,
+ * held and compared, to name them.
+ */
+async function accountingCheck(
+  request: ValidateRequest,
+  listed: PathDigests,
+  placed: PathDigests,
+  readParts: readonly PartBounds[],
+): Promise<Check> {
+  const source = request.scope.kind === 'incremental' ? 'the manifest' : scopeText(request.scope);
+  const differing = listed.differingGroups(placed);
+  if (differing.size === 0) {
+    return { name: 'accounting', passed: true, detail: `each of the ${listed.total.count} inputs of ${source} is in exactly one place` };
+  }
+  const placedPaths = async function* () {
+    for (const part of readParts) yield* partPaths(request.output, part.object);
+    for await (const record of failureRecords(request.output, request.runId)) yield record.path;
+  };
+  const held = await narrowDown(request.listInputs, placedPaths, differing);
   const missing = new Tally();
   const unexpected = new Tally();
   const twice = new Tally();
-  for (const path of expected) if (!placed.has(path)) missing.add(path);
-  for (const [path, places] of placed) {
-    if (!expected.has(path)) unexpected.add(path);
+  for (const path of held.expected) if (!held.placed.has(path)) missing.add(path);
+  for (const [path, places] of held.placed) {
+    if (!held.expected.has(path)) unexpected.add(path);
     if (places > 1) twice.add(path);
-  }
-  const source = request.scope.kind === 'incremental' ? 'the manifest' : scopeText(request.scope);
-  if (missing.count + unexpected.count + twice.count === 0) {
-    return { name: 'accounting', passed: true, detail: `each of the ${expected.size} inputs of ${source} is in exactly one place` };
   }
   const problems = [
     missing.count ? missing.describe(`inputs of ${source} neither in the dataset nor in failures.jsonl`) : '',
     unexpected.count ? unexpected.describe(`rows or failures not among the inputs of ${source}`) : '',
     twice.count ? twice.describe('inputs in more than one place') : '',
   ].filter(Boolean);
+  // Digests that differ with no path to name: the inputs changed between two listings of them.
+  if (problems.length === 0) problems.push(`the inputs of ${source} changed while they were being counted`);
   return { name: 'accounting', passed: false, detail: problems.join('; ') };
 }
 
@@ -291,8 +399,7 @@ function accountingCheck(request: ValidateRequest, rowPaths: ReadonlyMap<string,
  * The tolerance guards against the pipeline failing (reads, batches), not against bad files: a corrupt or empty
  * image is recorded and reported, and never keeps the run's good images out of the dataset.
  */
-function failureShareCheck(counts: Counts, records: readonly FailureRecord[], tolerated: number): Check {
-  const systemic = records.filter(isSystemic).length;
+function failureShareCheck(counts: Counts, systemic: number, tolerated: number): Check {
   const share = counts.listed === 0 ? 0 : (100 * systemic) / counts.listed;
   const detail =
     `${systemic} of ${counts.listed} inputs failed in the pipeline (unreadable, failed batches: ${share.toFixed(2)} %, tolerated ${tolerated} %); ` +
@@ -323,13 +430,6 @@ function inputsCheck(request: ValidateRequest, counts: Counts): Check {
 
 function scopeText(scope: RunScope): string {
   return scope.kind === 'incremental' ? "the run's manifest" : scope.prefix;
-}
-
-/** Each code's count and first few paths: a Tally per code, which report.json records as `{ count, examples }`. */
-function failuresByCode(failures: readonly FailureRecord[]): ValidationReport['failureCodes'] {
-  const byCode: Partial<Record<FailureCode, Tally>> = {};
-  for (const failure of failures) (byCode[failure.code] ??= new Tally()).add(failure.path);
-  return byCode;
 }
 
 function summarize(checks: readonly Check[], counts: Counts): string {

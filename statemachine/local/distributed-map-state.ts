@@ -9,6 +9,8 @@ import type { JsonObject } from './json.ts';
 export const listObjectsResource = 'arn:aws:states:::s3:listObjectsV2';
 export const getObjectResource = 'arn:aws:states:::s3:getObject';
 export const putObjectResource = 'arn:aws:states:::s3:putObject';
+/** The one ResultWriter format implemented (result-writer.ts): records whole, one a line. */
+export const resultWriterConfig = { Transformation: 'NONE', OutputType: 'JSONL' } as const;
 
 export interface ItemReaderConfig {
   Resource: typeof listObjectsResource | typeof getObjectResource;
@@ -34,7 +36,7 @@ export interface DistributedMapState {
   MaxConcurrencyPath?: string;
   ToleratedFailurePercentage?: number;
   ToleratedFailurePercentagePath?: string;
-  ResultWriter: { Resource: typeof putObjectResource; Parameters: JsonObject };
+  ResultWriter: { Resource: typeof putObjectResource; Parameters: JsonObject; WriterConfig: typeof resultWriterConfig };
 }
 
 /** Fields of the Map state itself that the Task state standing in for it keeps as they are. */
@@ -81,8 +83,12 @@ export function checkDistributedMap(name: string, state: JsonObject): Distribute
   }
   if (!state.ItemBatcher) throw unsupported('a Map without ItemBatcher (one child execution per item)');
   const writer = state.ResultWriter as JsonObject | undefined;
-  if (!writer || writer.Resource !== putObjectResource || !writer.Parameters || writer.WriterConfig !== undefined) {
+  if (!writer || writer.Resource !== putObjectResource || !writer.Parameters) {
     throw unsupported('a Map without a ResultWriter to S3 (s3:putObject with Parameters)');
+  }
+  const config = writer.WriterConfig as JsonObject | undefined;
+  if (config?.Transformation !== resultWriterConfig.Transformation || config.OutputType !== resultWriterConfig.OutputType) {
+    throw unsupported(`a ResultWriter other than WriterConfig ${JSON.stringify(resultWriterConfig)}`);
   }
   return state as unknown as DistributedMapState;
 }

@@ -1,8 +1,9 @@
 /**
- * The ResultWriter: a Map Run's child executions exported as Step Functions exports them (s3:putObject), under
+ * The ResultWriter: a Map Run's child executions exported as Step Functions exports them (s3:putObject) with
+ * WriterConfig { Transformation: NONE, OutputType: JSONL } (the only one distributed-map-state.ts accepts), under
  * `<Prefix>/<map run id>/`:
- *   SUCCEEDED_0.json, FAILED_0.json (failed, timed out, aborted), PENDING_0.json (never started): JSON arrays of
- *   executions, each file written only when it has one;
+ *   SUCCEEDED_0.json, FAILED_0.json (failed, timed out, aborted), PENDING_0.json (never started): JSON Lines, one
+ *   execution record a line, each file written only when it has one;
  *   manifest.json: `{ DestinationBucket, MapRunArn, ResultFiles: { FAILED, PENDING, SUCCEEDED } }`, each a list
  *   of `{ Key, Size }`, written last.
  * An execution record carries its Input and Output as JSON strings, as AWS writes them.
@@ -57,7 +58,7 @@ export async function writeResults(
       resultFiles[category] = [];
       if (records.length === 0) continue;
       const key = `${base}${category}_0.json`;
-      const body = JSON.stringify(records);
+      const body = jsonLines(records);
       await storage.write(key, body);
       resultFiles[category].push({ Key: key, Size: Buffer.byteLength(body) });
     }
@@ -68,6 +69,11 @@ export async function writeResults(
     const reason = error instanceof Error ? error.message : String(error);
     throw new ResultWriterFailedError(`the ResultWriter could not write to ${bucket}: ${reason}`, { cause: error });
   }
+}
+
+/** OutputType JSONL: one record a line, each line ended by `\n`. */
+export function jsonLines(records: readonly object[]): string {
+  return records.map((record) => `${JSON.stringify(record)}\n`).join('');
 }
 
 function executionRecord(child: ChildExecution, executionType: MapRunIdentity['executionType']): JsonObject {

@@ -126,6 +126,7 @@ function watch(storage: Storage, hooks: { before?: (change: string) => void; aft
     list: (prefix) => storage.list(prefix),
     read: (key) => storage.read(key),
     readRange: (key, start, end) => storage.readRange(key, start, end),
+    readStream: (key) => storage.readStream(key),
     locationOf: (key) => storage.locationOf(key),
     write: (key, body, writeOptions) => change(`write ${key}`, () => storage.write(key, body, writeOptions)),
     copy: (from, to) => change(`copy ${to}`, () => storage.copy(from, to)),

@@ -5,6 +5,7 @@ import { Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { describe, expect, it } from 'vitest';
 import { handler as publishHandler } from '../../functions/publish/handler.ts';
 import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
+import { encodeParquet } from '../../functions/shared/dataset/parquet-writer.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { reportKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
@@ -306,6 +307,48 @@ describe('validate', () => {
 
     expect(failedChecks(report)).toEqual(['parts', 'accounting', 'duplicates']);
     expect(detailOf(report, 'parts')).toContain('the parts hold 2 rows, the reducer wrote 1');
+  });
+
+  it('names both paths when one row is lost and another duplicated between extraction and publish, though the counts agree', async () => {
+    const where = onFilesystem('lost-and-twice');
+    const keys = Array.from({ length: 40 }, (_, i) => `${i % 2 ? 'Kiwi' : 'Lemon'}/${i}.jpg`);
+    const batches: FixtureBatch[] = [
+      { status: 'SUCCEEDED', items: items(keys.filter((key) => key !== 'Kiwi/7.jpg')) },
+      { status: 'SUCCEEDED', items: items(['Lemon/12.jpg']) },
+    ];
+
+    const { report } = await runPipeline(where, 'run-lost', { batches, inputs: keys });
+
+    expect(report.counts).toMatchObject({ listed: 40, rows: 40 });
+    expect(failedChecks(report)).toEqual(['accounting', 'duplicates']);
+    expect(detailOf(report, 'accounting')).toMatch(
+      /^1 inputs of .* neither in the dataset nor in failures\.jsonl, e\.g\. .*Kiwi\/7\.jpg; 1 inputs in more than one place, e\.g\. .*Lemon\/12\.jpg$/,
+    );
+    expect(detailOf(report, 'duplicates')).toMatch(/Lemon\/12\.jpg \(2 times\)$/);
+  });
+
+  it('finds a path in two parts whose ranges of paths overlap, reading only those parts again', async () => {
+    const where = onFilesystem('overlapping-parts');
+    const meddle = async (at: Place) => {
+      const path = openStorage({ bucket: at.input.bucket }).locationOf(`${at.input.prefix}Kiwi/3.jpg`);
+      const row = { path, label: 'Kiwi', size: 1, etag: null, sha256: 'ab', features: syntheticVector('again') };
+      const bytes = await encodeParquet(
+        (async function* () {
+          yield [row];
+        })(),
+        { rowGroupRows: 10, metadata: {} },
+      );
+      await openStorage(at.output).write('runs/run-overlap/parts/part-run-overlap-00001.parquet', bytes);
+    };
+
+    const { report } = await runPipeline(where, 'run-overlap', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg', 'Kiwi/3.jpg', 'Kiwi/4.jpg']) }],
+      meddle,
+    });
+
+    expect(failedChecks(report)).toEqual(['parts', 'accounting', 'duplicates']);
+    expect(detailOf(report, 'duplicates')).toMatch(/^1 paths with more than one row in this run, e\.g\. .*Kiwi\/3\.jpg \(2 times\)$/);
+    expect(detailOf(report, 'accounting')).toMatch(/^1 inputs in more than one place, e\.g\. .*Kiwi\/3\.jpg$/);
   });
 
   it('fails the schema check for a part whose features are not float32', async () => {

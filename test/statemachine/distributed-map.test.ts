@@ -149,7 +149,15 @@ async function execute(
     outputDir,
     mapOutput,
     manifest,
-    resultFile: async (key) => JSON.parse(await readFile(join(outputDir, key), 'utf8')),
+    // OutputType JSONL: one record a line, every line ended.
+    resultFile: async (key) => {
+      const text = await readFile(join(outputDir, key), 'utf8');
+      expect(text.endsWith('\n')).toBe(true);
+      return text
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+    },
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * A run as the extract function and the Distributed Map's ResultWriter leave it, without running the model:
  * shards made with encodeShard from synthetic vectors, and `runs/<runId>/map/<mapRunId>/` with
- * manifest.json and SUCCEEDED_0/FAILED_0/PENDING_0.json in the AWS format (Transformation NONE, JSON).
+ * manifest.json and SUCCEEDED_0/FAILED_0/PENDING_0.json in the AWS format (Transformation NONE, OutputType JSONL,
+ * as statemachine/featurize.asl.json asks).
  */
 import { createHash } from 'node:crypto';
 import type { Failure } from '../../functions/shared/failures.ts';
@@ -10,6 +11,7 @@ import { encodeShard, type ShardRow } from '../../functions/shared/shards/shard-
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { compareKeys, normalizePrefix, parentFolderName, type StorageLocation } from '../../functions/shared/storage/storage.ts';
 import type { BatchEvent, ExtractBatchResult } from '../../statemachine/contracts.ts';
+import { jsonLines } from '../../statemachine/local/result-writer.ts';
 
 export const testModel = { modelId: 'mobilenet_v2_100_224_qat_tfjs@0123456789ab', engine: 'tfjs/wasm' };
 export const testPreprocessing = '{"size":224,"resize":"squash","kernel":"lanczos3"}';
@@ -126,7 +128,7 @@ export async function writeResultFiles(
   for (const [status, list] of Object.entries(records)) {
     if (list.length === 0) continue;
     const key = `${folder}${status}_0.json`;
-    const body = JSON.stringify(list);
+    const body = jsonLines(list);
     await output.write(key, body);
     resultFiles[status]!.push({ Key: `${normalizePrefix(location.prefix)}${key}`, Size: Buffer.byteLength(body) });
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchFailureMessage, readMapResults } from '../../functions/reduce/map-results.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import type { Storage } from '../../functions/shared/storage/storage.ts';
 import { items, writeMapRun } from '../support/map-run.ts';
 
 let dir: string;
@@ -86,7 +87,59 @@ describe('readMapResults', () => {
 
     await expect(readMapResults(storage, '', 'mine')).rejects.toMatchObject({
       name: 'RunArtifactError',
-      message: expect.stringMatching(/SUCCEEDED_0\.json holds a batch of run other, not mine/),
+      message: expect.stringMatching(/SUCCEEDED_0\.json line 1 holds a batch of run other, not mine/),
+    });
+  });
+
+  it('streams each result file a line at a time: no result file is ever read whole', async () => {
+    const output = { bucket: join(dir, 'streamed'), prefix: '' };
+    const batches = Array.from({ length: 300 }, (_, i) => ({
+      status: 'SUCCEEDED' as const,
+      items: items([`Fig/${String(i).padStart(4, '0')}.jpg`]),
+    }));
+    await writeMapRun({ runId: 'r', input: { bucket: join(dir, 'input') }, output, batches });
+    const storage = openStorage(output);
+    const wholeReads: string[] = [];
+    const streamed: string[] = [];
+    const watched: Storage = Object.assign(Object.create(storage) as Storage, {
+      read: (key: string) => {
+        wholeReads.push(key);
+        return storage.read(key);
+      },
+      readStream: (key: string) => {
+        streamed.push(key);
+        return storage.readStream(key);
+      },
+    });
+
+    const results = await readMapResults(watched, '', 'r');
+
+    expect(results.succeeded).toHaveLength(300);
+    expect(streamed).toEqual([expect.stringMatching(/SUCCEEDED_0\.json$/)]);
+    expect(wholeReads).toEqual([expect.stringMatching(/manifest\.json$/)]);
+  });
+
+  it('names the file and line of a record that is not JSON', async () => {
+    const output = { bucket: join(dir, 'torn'), prefix: '' };
+    await writeMapRun({
+      runId: 'r',
+      input: { bucket: join(dir, 'input') },
+      output,
+      batches: [
+        { status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) },
+        { status: 'SUCCEEDED', items: items(['Kiwi/2.jpg']) },
+      ],
+    });
+    const storage = openStorage(output);
+    const key = 'runs/r/map/4b9a5f27-090b-3ac6-9beb-243cd77144a7/SUCCEEDED_0.json';
+    const [first] = Buffer.from(await storage.read(key))
+      .toString()
+      .split('\n');
+    await storage.write(key, `${first}\n{"ExecutionArn": "cut off\n`);
+
+    await expect(readMapResults(storage, '', 'r')).rejects.toMatchObject({
+      name: 'RunArtifactError',
+      message: expect.stringMatching(/SUCCEEDED_0\.json line 2 is not JSON/),
     });
   });
 });

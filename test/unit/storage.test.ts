@@ -6,7 +6,7 @@ import { unreadableKeyCode } from '../../functions/shared/failures.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { openObjectUri, openStorage, parseStorageUri } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
-import { parentFolderName, type Storage } from '../../functions/shared/storage/storage.ts';
+import { parentFolderName, readLines, type Storage } from '../../functions/shared/storage/storage.ts';
 import { useTestStores } from '../support/stores.ts';
 
 const stores = useTestStores('storage-contract', ['contract']);
@@ -64,6 +64,29 @@ describe.each(implementations)('%s storage', (_, make) => {
     expect([...(await storage.readRange('range/object.bin', 97, 120))]).toEqual([97, 98, 99]);
     expect(await storage.readRange('range/object.bin', 5, 5)).toHaveLength(0);
     await expect(storage.readRange('range/missing.bin', 0, 4)).rejects.toMatchObject({ name: 'ObjectReadError', notFound: true });
+  });
+
+  it('streams an object in chunks far smaller than the object, which together are the object', async () => {
+    const storage = make();
+    const big = new Uint8Array(11 * 1024 * 1024).map((_, i) => i % 241);
+    await storage.write('stream/object.bin', big);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of storage.readStream('stream/object.bin')) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(10);
+    expect(Math.max(...chunks.map((chunk) => chunk.byteLength))).toBeLessThanOrEqual(1024 * 1024);
+    expect(Buffer.compare(Buffer.concat(chunks), Buffer.from(big))).toBe(0);
+    await expect(Array.fromAsync(storage.readStream('stream/missing.bin'))).rejects.toMatchObject({
+      name: 'ObjectReadError',
+      notFound: true,
+    });
+  });
+
+  it('reads an object a line at a time: \\n or \\r\\n, a last line without its end, lines across chunks', async () => {
+    const storage = make();
+    const long = 'x'.repeat(200_000);
+    await storage.write('lines/file.jsonl', `{"a":1}\r\n${long}\n\nlast ünïcødé`);
+    expect(await Array.fromAsync(readLines(storage, 'lines/file.jsonl'))).toEqual(['{"a":1}', long, '', 'last ünïcødé']);
+    await expect(Array.fromAsync(readLines(storage, 'lines/missing.jsonl'))).rejects.toMatchObject({ name: 'ObjectReadError' });
   });
 
   it('reports a missing object as an ObjectReadError (notFound), not as the store being down', async () => {

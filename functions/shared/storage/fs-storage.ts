@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
@@ -54,6 +54,14 @@ export class FsStorage implements Storage {
       } finally {
         await handle.close();
       }
+    } catch (error) {
+      throw classify(error, key, `read ${key}`);
+    }
+  }
+
+  async *readStream(key: string): AsyncIterable<Uint8Array> {
+    try {
+      yield* createReadStream(this.locationOf(key));
     } catch (error) {
       throw classify(error, key, `read ${key}`);
     }

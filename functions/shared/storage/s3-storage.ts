@@ -69,6 +69,17 @@ export class S3Storage implements Storage {
     return end <= start ? new Uint8Array(0) : this.get(key, `bytes=${start}-${end - 1}`);
   }
 
+  /** One GET whose body (a Node Readable in the SDK's Node runtime) is read a chunk at a time. */
+  async *readStream(key: string): AsyncIterable<Uint8Array> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      if (!response.Body) throw new StorageUnavailableError(`empty response body for ${this.locationOf(key)}`);
+      yield* response.Body as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      throw this.readError(key, error);
+    }
+  }
+
   private async get(key: string, range?: string): Promise<Uint8Array> {
     try {
       const response = await this.client.send(
@@ -77,16 +88,20 @@ export class S3Storage implements Storage {
       if (!response.Body) throw new StorageUnavailableError(`empty response body for ${this.locationOf(key)}`);
       return await response.Body.transformToByteArray();
     } catch (error) {
-      if (error instanceof StorageUnavailableError) throw error;
-      const name = errorName(error);
-      if (perObjectErrors.has(name)) {
-        throw new ObjectReadError(key, `cannot read ${this.locationOf(key)}: ${name}`, {
-          notFound: name === 'NoSuchKey' || name === 'NotFound',
-          cause: error,
-        });
-      }
-      throw new StorageUnavailableError(`cannot read ${this.locationOf(key)}: ${describe(error)}`, { cause: error });
+      throw this.readError(key, error);
     }
+  }
+
+  private readError(key: string, error: unknown): Error {
+    if (error instanceof StorageUnavailableError) return error;
+    const name = errorName(error);
+    if (perObjectErrors.has(name)) {
+      return new ObjectReadError(key, `cannot read ${this.locationOf(key)}: ${name}`, {
+        notFound: name === 'NoSuchKey' || name === 'NotFound',
+        cause: error,
+      });
+    }
+    return new StorageUnavailableError(`cannot read ${this.locationOf(key)}: ${describe(error)}`, { cause: error });
   }
 
   /** Multipart above 5 MiB through lib-storage, a single PUT below; tags go with the upload itself. */

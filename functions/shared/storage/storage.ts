@@ -2,6 +2,8 @@
  * Storage behind one small interface, so the same code reads images and writes shards on the local
  * filesystem and on S3 (AWS, MinIO, fauxqs...). A storage is rooted at a location; keys are relative to it.
  */
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { ObjectReadError } from '../errors.ts';
 
 export interface StoredObject {
@@ -27,6 +29,11 @@ export interface Storage {
    * large part without downloading the whole object.
    */
   readRange(key: string, start: number, end: number): Promise<Uint8Array>;
+  /**
+   * The object's bytes as a stream of chunks, for objects too large to hold (a map's result files, listings):
+   * memory holds a chunk, not the object. Errors as read(), also when they come mid-stream.
+   */
+  readStream(key: string): AsyncIterable<Uint8Array>;
   /** Creates or replaces the object. Throws StorageUnavailableError. */
   write(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<void>;
   /**
@@ -71,6 +78,19 @@ export function compareKeys(a: string, b: string): number {
 export function parentFolderName(location: string): string {
   const segments = location.split('/').filter((s) => s !== '');
   return segments.length >= 2 ? (segments[segments.length - 2] ?? '') : '';
+}
+
+/**
+ * The object's lines (UTF-8, without their `\n` or `\r\n`), one at a time, through node:readline over
+ * readStream(): a JSON Lines file of any size is read in the memory of its longest line.
+ */
+export async function* readLines(storage: Storage, key: string): AsyncGenerator<string> {
+  const lines = createInterface({ input: Readable.from(storage.readStream(key)), crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    yield* lines;
+  } finally {
+    lines.close();
+  }
 }
 
 /** The object's bytes, or undefined when it does not exist (or cannot be read); the store being down still throws. */

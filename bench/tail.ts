@@ -1,0 +1,89 @@
+/**
+ * `npm run bench:tail -- --rows N [--json FILE]`: the steps after extraction (reduce, validate, publish) over N rows
+ * of synthetic shards (bench/synthetic-run.ts), each step's invocations in processes of their own
+ * (bench/tail-step.ts), as Lambda runs them: per step, how many children (invocations) it took, the slowest
+ * child's seconds (its work) and peak memory, and the step's seconds from its first child's start to its last
+ * child's end (process start-up included).
+ * Writes `{ rows, steps: [{ name, children, maxChildSeconds, maxChildPeakMiB, seconds }] }` (model:aws reads it).
+ */
+import { fork } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ReduceResult, ValidationResult } from '../statemachine/contracts.ts';
+import { writeSyntheticRun } from './synthetic-run.ts';
+import type { TailStepName, TailStepReport, TailStepRequest } from './tail-step.ts';
+
+export interface TailStep {
+  name: TailStepName;
+  children: number;
+  maxChildSeconds: number;
+  maxChildPeakMiB: number;
+  seconds: number;
+}
+
+export interface TailBench {
+  rows: number;
+  steps: TailStep[];
+}
+
+const stepScript = new URL('./tail-step.ts', import.meta.url).pathname;
+
+const { values: args } = parseArgs({ options: { rows: { type: 'string' }, json: { type: 'string' } } });
+const rows = Number(args.rows);
+if (!Number.isInteger(rows) || rows <= 0) {
+  console.error('bench:tail: --rows must be a positive whole number of rows, e.g. --rows 20000');
+  process.exit(2);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-tail-'));
+try {
+  console.log(`bench:tail: ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; writing ${rows} rows of synthetic shards`);
+  const run = await writeSyntheticRun(dir, rows);
+  const reduce = await step('reduce', [run]);
+  const reduced = reduce.reports[0]!.result as ReduceResult;
+  const validate = await step('validate', [{ ...run, toleratedFailurePercentage: 0, reduce: reduced }]);
+  const validation = validate.reports[0]!.result as ValidationResult;
+  if (!validation.passed) throw new Error(`the synthetic run failed validation: ${validation.summary}`);
+  const publish = await step('publish', [run]);
+  const bench: TailBench = { rows, steps: [reduce.figures, validate.figures, publish.figures] };
+  console.table(bench.steps);
+  if (args.json) await writeFile(args.json, `${JSON.stringify(bench, null, 2)}\n`);
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Runs the step's children (one event each, all at once) and sums them up. */
+async function step(name: TailStepName, events: TailStepRequest['event'][]) {
+  const started = performance.now();
+  const reports = await Promise.all(events.map((event) => child({ step: name, event })));
+  const figures: TailStep = {
+    name,
+    children: reports.length,
+    maxChildSeconds: round(Math.max(...reports.map((report) => report.seconds))),
+    maxChildPeakMiB: Math.round(Math.max(...reports.map((report) => report.peakMiB))),
+    seconds: round((performance.now() - started) / 1000),
+  };
+  return { figures, reports };
+}
+
+function child(request: TailStepRequest): Promise<TailStepReport> {
+  return new Promise((resolve, reject) => {
+    // stdout (the functions' JSON logs) is dropped; stderr shows a child's failure.
+    const process_ = fork(stepScript, [JSON.stringify(request)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    let report: TailStepReport | undefined;
+    process_.on('message', (message) => {
+      report = message as TailStepReport;
+    });
+    process_.on('error', reject);
+    process_.on('exit', (code) => {
+      if (code === 0 && report) resolve(report);
+      else reject(new Error(`the ${request.step} child exited with code ${code} without its figures`));
+    });
+  });
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}

@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TailBench } from '../../bench/tail.ts';
+
+const run = promisify(execFile);
+const script = new URL('../../bench/tail.ts', import.meta.url).pathname;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bench-tail-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('bench:tail', () => {
+  it('runs reduce, validate and publish over synthetic shards, each in its own process, and writes their figures', async () => {
+    const json = join(dir, 'tail.json');
+
+    await run(process.execPath, [script, '--rows', '250', '--json', json]);
+
+    const bench = JSON.parse(await readFile(json, 'utf8')) as TailBench;
+    expect(bench.rows).toBe(250);
+    expect(bench.steps.map((step) => step.name)).toEqual(['reduce', 'validate', 'publish']);
+    for (const step of bench.steps) {
+      expect(Object.keys(step).sort()).toEqual(['children', 'maxChildPeakMiB', 'maxChildSeconds', 'name', 'seconds']);
+      expect(step.children).toBe(1);
+      // A child's peak is a Node process's: more than its baseline, far less than this machine's memory.
+      expect(step.maxChildPeakMiB).toBeGreaterThan(30);
+      expect(step.maxChildPeakMiB).toBeLessThan(2048);
+      expect(step.maxChildSeconds).toBeGreaterThan(0);
+      expect(step.seconds).toBeGreaterThanOrEqual(step.maxChildSeconds);
+    }
+  }, 120_000);
+
+  it('refuses a row count that is not a positive whole number, in one line', async () => {
+    const error = await run(process.execPath, [script, '--rows', 'many']).catch((e: { code: number; stderr: string }) => e);
+    expect(error).toMatchObject({ code: 2, stderr: 'bench:tail: --rows must be a positive whole number of rows, e.g. --rows 20000\n' });
+  });
+});
