@@ -6,14 +6,20 @@
  *   c = min(MaxConcurrency, 10,000 children of a Distributed Map, the account's Lambda concurrency);
  *   Lambda adds at most 1,000 environments per function every 10 s, so c environments take
  *   (ceil(c / 1000) - 1) · 10 s to come up; each starts cold once (s seconds).
- *   wall = ramp + s + ceil(b / c) · B · t;   a child (s + B · t) must end within EXPRESS's 5 minutes.
+ *   wall = ramp + s + ceil(b / c) · B · t, t = the CPU time per image over the function's vCPUs (memory / 1,769 MB);   a child (s + B · t) must end within EXPRESS's 5 minutes.
  *   bill: infra/cost-estimate.ts's extraction lines (compute, cold starts, requests, EXPRESS children, S3, parent).
  * Each later step, from bench:tail at R rows: a step measured with one child is one invocation over the whole run,
  *   its time growing as N / R; a step measured with k children keeps R / k rows a child, so N · k / R children,
  *   each as slow as measured, run in waves of the concurrency above. A child must end within Lambda's 15 minutes.
  *   bill: children · child seconds · memory · the GB-second price of its architecture, plus a request each.
  */
-import { estimateCost, lambdaArmPerGbSecond, lambdaPerRequest, lambdaX86PerGbSecond } from '../infra/cost-estimate.ts';
+import {
+  estimateCost,
+  extractWallMsPerImage,
+  lambdaArmPerGbSecond,
+  lambdaPerRequest,
+  lambdaX86PerGbSecond,
+} from '../infra/cost-estimate.ts';
 import { expressChildLimitSeconds } from '../infra/extract-sizing.ts';
 import type { TailBench } from './tail.ts';
 
@@ -47,8 +53,8 @@ export interface TailStepSizing {
 
 export interface ModelInputs {
   images: number;
-  /** The extract path's time per image in one container, measured (bench: `batch path`), in ms. */
-  msPerImage: number;
+  /** The extract path's CPU time per image, measured (bench: `batch path`), in ms. */
+  cpuMsPerImage: number;
   maxItemsPerBatch: number;
   extractMemoryMb: number;
   /** The map's MaxConcurrency. */
@@ -99,10 +105,10 @@ export function rampSeconds(environments: number): number {
 function extractStep(inputs: ModelInputs, concurrency: number): StepPrediction {
   const batches = Math.ceil(inputs.images / inputs.maxItemsPerBatch);
   const running = Math.min(batches, concurrency);
-  const batchSeconds = (inputs.maxItemsPerBatch * inputs.msPerImage) / 1000;
+  const batchSeconds = (inputs.maxItemsPerBatch * extractWallMsPerImage(inputs.cpuMsPerImage, inputs.extractMemoryMb)) / 1000;
   const cost = estimateCost({
     images: inputs.images,
-    msPerImage: inputs.msPerImage,
+    cpuMsPerImage: inputs.cpuMsPerImage,
     extractMemoryMb: inputs.extractMemoryMb,
     maxItemsPerBatch: inputs.maxItemsPerBatch,
     maxConcurrency: running,

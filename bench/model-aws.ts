@@ -1,5 +1,5 @@
 /**
- * `npm run model:aws -- --images 1e6 --tail tail.json (--ms-per-image 10.5 | --bench bench.json [--engine onnx])`:
+ * `npm run model:aws -- --images 1e6 --tail tail.json (--cpu-ms-per-image 9 | --bench bench.json [--engine onnx])`:
  * the predicted wall time and bill of a run on AWS, per step (bench/aws-model.ts), from bench:tail's per-child
  * times and the extract path's time per image, passed as a number or read from `npm run bench -- --json`'s
  * `batch path` row (fruits-360-large, the engine at the default inference batch).
@@ -19,7 +19,7 @@ const { values: args } = parseArgs({
   options: {
     images: { type: 'string' },
     tail: { type: 'string' },
-    'ms-per-image': { type: 'string' },
+    'cpu-ms-per-image': { type: 'string' },
     bench: { type: 'string' },
     engine: { type: 'string', default: defaultEngine },
     concurrency: { type: 'string', default: '1000' },
@@ -35,7 +35,8 @@ try {
   const tail = JSON.parse(await readFile(args.tail, 'utf8')) as TailBench;
   const prediction = predictRun({
     images,
-    msPerImage: args['ms-per-image'] !== undefined ? positive('--ms-per-image', args['ms-per-image']) : await benchMsPerImage(),
+    cpuMsPerImage:
+      args['cpu-ms-per-image'] !== undefined ? positive('--cpu-ms-per-image', args['cpu-ms-per-image']) : await benchCpuMsPerImage(),
     maxItemsPerBatch: positive('--batch', args.batch),
     extractMemoryMb: settingSources.extractMemoryMb.default,
     maxConcurrency: positive('--concurrency', args.concurrency),
@@ -57,20 +58,20 @@ function positive(flag: string, value: string | undefined): number {
   return number;
 }
 
-/** The extract path's ms per image, from a `npm run bench -- --json` file. */
-async function benchMsPerImage(): Promise<number> {
+/** The extract path's CPU ms per image, from a `npm run bench -- --json` file. */
+async function benchCpuMsPerImage(): Promise<number> {
   if (!args.bench)
-    throw new Error('give the extract time per image: --ms-per-image N, or --bench FILE from `npm run bench -- --json FILE`');
+    throw new Error('give the extract CPU time per image: --cpu-ms-per-image N, or --bench FILE from `npm run bench -- --json FILE`');
   const rows = JSON.parse(await readFile(args.bench, 'utf8')) as {
     stage: string;
     dataset: string;
     setting: string;
-    imagesPerSecond: number;
+    cpuMsPerImage: number;
   }[];
   const setting = `${args.engine} batch ${inferenceBatchSize}`;
   const row = rows.find((r) => r.stage === 'batch path' && r.dataset === 'fruits-360-large' && r.setting === setting);
   if (!row) throw new Error(`${args.bench} has no 'batch path' row for fruits-360-large, ${setting}`);
-  return 1000 / row.imagesPerSecond;
+  return row.cpuMsPerImage;
 }
 
 /** The step's function as deployed: zip functions run on arm64 (infra/functions.ts), the container image on x86_64. */

@@ -3,11 +3,17 @@
  * estimateCost with its figures. Prices are us-east-1 list prices, without the free tier, as published on the
  * pages cited beside each (as known in 2025; this machine cannot reach them: check before quoting a figure).
  *
- * Cost per run of N images, batches of B (b = ceil(N / B) batches), per-image time t seconds, memory M GB:
- *   extract compute   N·t·M·λx86  +  cold starts  min(b, C)·s·M·λx86   (C: max concurrency, s: cold start, billed)
+ * Cost per run of N images, batches of B (b = ceil(N / B) batches), c CPU-seconds per image (measured: user +
+ * system time of the extract path), memory M GB, v = M / 1.769 vCPUs:
+ *   extract compute   N·(c / v)·M·λx86 = N·c·1.728·λx86   (the path keeps its vCPUs busy: wall t = c / v per image,
+ *                     so the bill depends on CPU time, not on the memory chosen)
+ *                     +  cold starts  min(b, C)·s·M·λx86   (C: max concurrency, s: cold start, billed)
  *   extract requests  b·ρ
  *   EXPRESS children  b·ε  +  b·(B·t)·0.064·δ                     (one child per batch, billed in 64 MB steps)
+ *   map children      b·τ                    (the parent Distributed Map counts one state transition per child)
  *   parent workflow   T·τ                                          (T: its state transitions, a dozen)
+ *   upload path       N·(η + 1.1·σ)   triggered runs only: one S3 event into EventBridge and one SQS send per upload,
+ *                                     a receive per batch and a delete per 10
  *   reduce + validate (Tr·Mr + Tv·Mv)·λarm + 2ρ
  *   S3 requests       N·g (image reads) + b·p (shard writes) + ceil(N/1000)·p (listing) + b·g (reducer reads)
  */
@@ -27,6 +33,15 @@ export const expressPerRequest = 1 / 1_000_000;
 export const expressPerGbSecond = 0.00001667;
 /** Express duration is billed on memory used in 64 MB steps; a child that only invokes a function uses the first. */
 export const expressBilledGb = 64 / 1024;
+/**
+ * https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html — "At 1,769 MB, a function has the
+ * equivalent of one vCPU"; CPU is allocated in proportion to memory.
+ */
+export const lambdaMbPerVcpu = 1769;
+/** https://aws.amazon.com/eventbridge/pricing/ — AWS opt-in data events (S3's), per event ingested ($1.00 per million). */
+export const eventBridgePerEvent = 1 / 1_000_000;
+/** https://aws.amazon.com/sqs/pricing/ — standard queue, per request ($0.40 per million, each 64 KB a request). */
+export const sqsPerRequest = 0.4 / 1_000_000;
 /** https://aws.amazon.com/s3/pricing/ — S3 Standard PUT, COPY, POST, LIST requests ($0.005 per 1,000). */
 export const s3PerPutOrList = 0.005 / 1000;
 /** https://aws.amazon.com/s3/pricing/ — S3 Standard GET and other requests ($0.0004 per 1,000). */
@@ -41,8 +56,8 @@ export const bytesPerVector = defaultVectorShape.featureLength * Float32Array.BY
 
 export interface CostInputs {
   images: number;
-  /** Measured extraction time per image (read, decode, resize, infer), in milliseconds, inside a warm batch. */
-  msPerImage: number;
+  /** Measured CPU time per image of the extract path (read, decode, resize, infer, shard), in ms, in a warm batch. */
+  cpuMsPerImage: number;
   extractMemoryMb: number;
   maxItemsPerBatch: number;
   /** Containers started at once at most: each one starts cold once. */
@@ -54,6 +69,13 @@ export interface CostInputs {
   reduceMemoryMb: number;
   validateSeconds: number;
   validateMemoryMb: number;
+  /** Started by uploads (the trigger path): adds EventBridge and SQS per image. */
+  triggered?: boolean;
+}
+
+/** The extract path's wall time per image on a function of `memoryMb`, which keeps its vCPUs busy. */
+export function extractWallMsPerImage(cpuMsPerImage: number, memoryMb: number): number {
+  return (cpuMsPerImage * lambdaMbPerVcpu) / memoryMb;
 }
 
 export interface CostLine {
@@ -72,7 +94,7 @@ export interface CostEstimate {
 
 export function estimateCost(inputs: CostInputs): CostEstimate {
   const { images: n, maxItemsPerBatch } = inputs;
-  const t = inputs.msPerImage / 1000;
+  const t = extractWallMsPerImage(inputs.cpuMsPerImage, inputs.extractMemoryMb) / 1000;
   const extractGb = inputs.extractMemoryMb / 1024;
   const batches = Math.ceil(n / maxItemsPerBatch);
   const coldStarts = Math.min(batches, inputs.maxConcurrency);
@@ -84,6 +106,7 @@ export function estimateCost(inputs: CostInputs): CostEstimate {
       item: 'Distributed Map EXPRESS children',
       usd: batches * expressPerRequest + batches * maxItemsPerBatch * t * expressBilledGb * expressPerGbSecond,
     },
+    { item: 'Distributed Map child transitions', usd: batches * standardPerStateTransition },
     { item: 'parent workflow transitions', usd: parentStateTransitions * standardPerStateTransition },
     {
       item: 'reduce + validate (arm64)',
@@ -95,6 +118,7 @@ export function estimateCost(inputs: CostInputs): CostEstimate {
       item: 'S3 requests',
       usd: n * s3PerGet + batches * s3PerPutOrList + Math.ceil(n / 1000) * s3PerPutOrList + batches * s3PerGet,
     },
+    ...(inputs.triggered ? [{ item: 'upload path (EventBridge, SQS)', usd: n * (eventBridgePerEvent + 1.1 * sqsPerRequest) }] : []),
   ];
   return {
     inputs,

@@ -15,7 +15,8 @@ import {
 
 const inputs: ModelInputs = {
   images: 1_000_000,
-  msPerImage: 10,
+  // 10 ms of wall time per image on 3,072 MB, which has 3072 / 1769 vCPUs.
+  cpuMsPerImage: (10 * 3072) / 1769,
   maxItemsPerBatch: 250,
   extractMemoryMb: 3072,
   maxConcurrency: 2500,
@@ -50,6 +51,7 @@ describe('the AWS model', () => {
       batches * lambdaPerRequest +
       batches * expressPerRequest +
       batches * 250 * 0.01 * expressBilledGb * expressPerGbSecond +
+      batches * standardPerStateTransition +
       parentStateTransitions * standardPerStateTransition +
       1e6 * s3PerGet +
       batches * s3PerPutOrList +
@@ -70,7 +72,7 @@ describe('the AWS model', () => {
   });
 
   it("names the limits a run breaks: Lambda's 15 minutes for one invocation, EXPRESS's 5 minutes for a batch", () => {
-    const prediction = predictRun({ ...inputs, images: 1e7, msPerImage: 1200, accountConcurrency: 1000 });
+    const prediction = predictRun({ ...inputs, images: 1e7, cpuMsPerImage: (1200 * 3072) / 1769, accountConcurrency: 1000 });
 
     const [extract, reduce] = prediction.steps;
     expect(extract!.concurrency).toBe(1000);
