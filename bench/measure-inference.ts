@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { defaultModelDir, type EngineName, sharedDir } from '../functions/shared/config.ts';
-import { featureEngine } from '../functions/shared/model/feature-engine.ts';
+import { featureEngine } from '../functions/shared/model/engine-factory.ts';
 
 export interface Measurement {
   engine: EngineName;

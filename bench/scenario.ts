@@ -9,7 +9,7 @@ import pMap from 'p-map';
 import { extractBatch } from '../functions/extract/extract-batch.ts';
 import { type EngineName, extractionSettings, reduceSettings } from '../functions/shared/config.ts';
 import { type PreprocessOptions, preprocessImage } from '../functions/shared/images/preprocess-image.ts';
-import { featureEngine } from '../functions/shared/model/feature-engine.ts';
+import { featureEngine } from '../functions/shared/model/engine-factory.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 
 export interface ScenarioOptions {

@@ -110,7 +110,7 @@ export async function prepareModel(): Promise<void> {
   const [{ extractionSettings, onnxModelPath }, { loadModelDescriptor }, { ensureOnnxExport }] = await Promise.all([
     import('../functions/shared/config.ts'),
     import('../functions/shared/model/model-descriptor.ts'),
-    import('../functions/shared/model/onnx-export/export-onnx.ts'),
+    import('../tools/onnx-export/export-onnx.ts'),
   ]);
   const settings = extractionSettings();
   const descriptor = await loadModelDescriptor(settings.modelDir);

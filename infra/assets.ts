@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultModelDir } from '../functions/shared/config.ts';
 import { graphModelFileNames } from '../functions/shared/model/graph-model-files.ts';
 import { descriptorFileName, loadModelDescriptor } from '../functions/shared/model/model-descriptor.ts';
-import { exportOnnx } from '../functions/shared/model/onnx-export/export-onnx.ts';
+import { exportOnnx } from '../tools/onnx-export/export-onnx.ts';
 
 export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 export const modelBuildDir = join(repoRoot, 'build', 'model');
@@ -50,7 +50,7 @@ const onnxModelFile = 'model.onnx';
 
 function onnxExporterFiles(): string[] {
   const model = join(repoRoot, 'functions', 'shared', 'model');
-  const exporter = join(model, 'onnx-export');
+  const exporter = join(repoRoot, 'tools', 'onnx-export');
   return [
     join(model, 'graph-model-files.ts'),
     join(model, 'onnx-schema.ts'),

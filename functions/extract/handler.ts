@@ -13,7 +13,7 @@ import middy from '@middy/core';
 import { type BatchEvent, batchEventSchema, type ExtractBatchResult } from '../../statemachine/contracts.ts';
 import { extractionSettings } from '../shared/config.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
-import { featureEngine } from '../shared/model/feature-engine.ts';
+import { featureEngine } from '../shared/model/engine-factory.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { unquoteEtag } from '../shared/storage/s3-storage.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultModelDir } from '../../functions/shared/config.ts';
 import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
-import { exportOnnx } from '../../functions/shared/model/onnx-export/export-onnx.ts';
+import { exportOnnx } from '../../tools/onnx-export/export-onnx.ts';
 
 export default async function exportTestOnnxModel(): Promise<() => Promise<void>> {
   const dir = await mkdtemp(join(tmpdir(), 'featurize-onnx-'));

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineNames } from '../../functions/shared/config.ts';
-import { type FeatureEngine, featureEngine } from '../../functions/shared/model/feature-engine.ts';
+import { featureEngine } from '../../functions/shared/model/engine-factory.ts';
+import type { FeatureEngine } from '../../functions/shared/model/feature-engine.ts';
 import { maxAbsDifference, modelDir, type ReferenceCase, referenceCases } from '../support/shared-data.ts';
 
 /** What each engine records with its vectors, on this machine (no tfjs-node, CPU only). */

@@ -5,9 +5,9 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readGraphModelArtifacts } from '../../functions/shared/model/graph-model-files.ts';
 import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
-import { exportOnnx, verifyOnnxExport } from '../../functions/shared/model/onnx-export/export-onnx.ts';
-import { tfjsGraphToOnnx } from '../../functions/shared/model/onnx-export/tfjs-graph-to-onnx.ts';
 import { decodeModel, encodeModel, type ModelProto, sourceModelKey } from '../../functions/shared/model/onnx-schema.ts';
+import { exportOnnx, verifyOnnxExport } from '../../tools/onnx-export/export-onnx.ts';
+import { tfjsGraphToOnnx } from '../../tools/onnx-export/tfjs-graph-to-onnx.ts';
 import { modelDir, referenceCases } from '../support/shared-data.ts';
 
 /** The export made by the global setup for this test run. */

@@ -28,7 +28,7 @@ Object.assign(InferenceSession, {
     return createSession(...args);
   },
 });
-const { featureEngine } = await import('../../../functions/shared/model/feature-engine.ts');
+const { featureEngine } = await import('../../../functions/shared/model/engine-factory.ts');
 const settings = extractionSettings();
 say('loading');
 export const coldStart = featureEngine(settings.engine, settings.modelDir);

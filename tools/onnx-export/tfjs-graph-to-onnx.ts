@@ -18,9 +18,9 @@
  * Anything else (another op, NCHW data_format, broadcasting...) is a ModelExportError naming the node.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { ModelExportError } from '../../errors.ts';
-import { decodeWeights, type Weight } from '../graph-model-files.ts';
-import type { ModelDescriptor } from '../model-descriptor.ts';
+import { ModelExportError } from '../../functions/shared/errors.ts';
+import { decodeWeights, type Weight } from '../../functions/shared/model/graph-model-files.ts';
+import type { ModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
 import {
   type AttributeProto,
   type ModelProto,
@@ -29,7 +29,7 @@ import {
   type TensorProto,
   tensorDataType,
   type ValueInfoProto,
-} from '../onnx-schema.ts';
+} from '../../functions/shared/model/onnx-schema.ts';
 
 /**
  * Opset 13: the lowest where every op used has its current definition (Softmax over one axis as TF does it,

@@ -5,9 +5,9 @@
  * checking its features against TF.js. Prints one line; a failure prints its reason and exits non-zero.
  */
 import { relative } from 'node:path';
-import { defaultModelDir, onnxModelPath } from '../../config.ts';
-import { logger } from '../../observability.ts';
-import { loadModelDescriptor } from '../model-descriptor.ts';
+import { defaultModelDir, onnxModelPath } from '../../functions/shared/config.ts';
+import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
+import { logger } from '../../functions/shared/observability.ts';
 import { exportOnnx } from './export-onnx.ts';
 import { onnxOpset } from './tfjs-graph-to-onnx.ts';
 

@@ -4,12 +4,12 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ModelExportError } from '../../errors.ts';
-import { readGraphModelArtifacts } from '../graph-model-files.ts';
-import { loadModelDescriptor } from '../model-descriptor.ts';
-import { createOnnxEngine, onnxSourceModel } from '../onnx-engine.ts';
-import { encodeModel } from '../onnx-schema.ts';
-import { createTfjsEngine } from '../tfjs-engine.ts';
+import { ModelExportError } from '../../functions/shared/errors.ts';
+import { readGraphModelArtifacts } from '../../functions/shared/model/graph-model-files.ts';
+import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
+import { createOnnxEngine, onnxSourceModel } from '../../functions/shared/model/onnx-engine.ts';
+import { encodeModel } from '../../functions/shared/model/onnx-schema.ts';
+import { createTfjsEngine } from '../../functions/shared/model/tfjs-engine.ts';
 import { tfjsGraphToOnnx } from './tfjs-graph-to-onnx.ts';
 
 /** What float32 summation order may change per element between two correct engines (see ../shared/reference). */
