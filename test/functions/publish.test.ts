@@ -505,11 +505,11 @@ describe('publish, runs against each other', () => {
   });
 
   /**
-   * run-b (scoped to images/Kiwi/, started first) and run-c (incremental, started later) both re-process Kiwi/2;
-   * run-c also Lemon/5. Whatever the order they publish in, the later-started run's rows win and no path is lost
-   * or doubled.
+   * run-b (full, or scoped to images/Kiwi/; started first) re-processes the Kiwi images; run-c (incremental, started
+   * later) re-processes Kiwi/2 and Lemon/5. Whatever the order they publish in, the later-started run's rows win and
+   * no path is lost or doubled.
    */
-  async function twoRuns(name: string) {
+  async function twoRuns(name: string, bKind: 'full' | 'scoped' = 'scoped') {
     const where = onFilesystem(name);
     const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(olderKeys) }], 2, '2026-12-01T10:00:00.000Z');
     await publish(where, 'run-a', 'full', a.reduced.parts);
@@ -529,27 +529,36 @@ describe('publish, runs against each other', () => {
     );
     return {
       where,
-      b: () => run(where, 'run-b', scoped(where, 'images/Kiwi/'), b.reduced.parts),
+      b: () => run(where, 'run-b', bKind === 'full' ? scopeOf(where, 'full') : scoped(where, 'images/Kiwi/'), b.reduced.parts),
       c: () => run(where, 'run-c', { kind: 'incremental' }, c.reduced.parts),
     };
   }
   const afterBoth = {
-    'Kiwi/1.jpg': 'run-b',
-    'Kiwi/2.jpg': 'run-c',
-    'Kiwi/8.jpg': 'run-b',
-    'Lemon/4.jpg': 'run-a',
-    'Lemon/5.jpg': 'run-c',
-    'Pear/6.jpg': 'run-a',
+    scoped: {
+      'Kiwi/1.jpg': 'run-b',
+      'Kiwi/2.jpg': 'run-c',
+      'Kiwi/8.jpg': 'run-b',
+      'Lemon/4.jpg': 'run-a',
+      'Lemon/5.jpg': 'run-c',
+      'Pear/6.jpg': 'run-a',
+    },
+    // A full run removes what it no longer found (Kiwi/3, Lemon/4, Pear/6), but not Lemon/5: the later run's row.
+    full: { 'Kiwi/1.jpg': 'run-b', 'Kiwi/2.jpg': 'run-c', 'Kiwi/8.jpg': 'run-b', 'Lemon/5.jpg': 'run-c' },
   };
 
   it.each([
-    ['the earlier-started run first', ['b', 'c'] as const],
-    ['the later-started run first', ['c', 'b'] as const],
-  ])('keeps the later-started run’s rows, losing and doubling none, when two runs publish one after the other: %s', async (name, order) => {
-    const runs = await twoRuns(`two-${order.join('')}`);
-    for (const which of order) await runs[which]();
-    expect(await rowsByRun(openStorage(runs.where.output)), name).toEqual(afterBoth);
-  });
+    ['scoped', ['b', 'c']],
+    ['scoped', ['c', 'b']],
+    ['full', ['b', 'c']],
+    ['full', ['c', 'b']],
+  ] as const)(
+    'keeps the later-started run’s rows, losing and doubling none, when a %s run and a later incremental one publish in the order %j',
+    async (kind, order) => {
+      const runs = await twoRuns(`two-${kind}-${order.join('')}`, kind);
+      for (const which of order) await runs[which]();
+      expect(await rowsByRun(openStorage(runs.where.output))).toEqual(afterBoth[kind]);
+    },
+  );
 
   it('lets two publishes at once take turns on the lease (the state machine retries PublishLeaseBusyError), with the same dataset', async () => {
     const runs = await twoRuns('two-at-once');
@@ -572,7 +581,7 @@ describe('publish, runs against each other', () => {
     expect(busy[0]).toMatch(
       /^run run-[bc]#\w+ \(process \d+ on .+\) holds the lease on .*publish\.lock; this run publishes once it is free$/,
     );
-    expect(await rowsByRun(openStorage(runs.where.output))).toEqual(afterBoth);
+    expect(await rowsByRun(openStorage(runs.where.output))).toEqual(afterBoth.scoped);
   });
 
   it('refuses, changing nothing, an output whose features/ holds files this pipeline did not write, naming them', async () => {
