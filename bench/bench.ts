@@ -182,22 +182,27 @@ function printSummary(): void {
     const batchRow = find('batch path', 'fruits-360-large', `${engine} batch ${defaultBatch}`);
     if (!reduce?.steps || !batchRow) continue;
     const perMillion = 1_000_000 / reduce.images;
-    const estimate = estimateCost({
-      images: 1_000_000,
-      // The extract function's own path, its CPU time per image: what Lambda bills on the function's vCPUs.
-      // The deployment's defaults (infra/settings.ts) for everything not measured here.
-      cpuMsPerImage: batchRow.cpuMsPerImage,
-      extractMemoryMb: settingSources.extractMemoryMb.default,
-      maxItemsPerBatch: settingSources.maxItemsPerBatch.default,
-      maxConcurrency: settingSources.maxConcurrency.default,
-      coldStartSeconds,
-      reduceSeconds: (reduce.steps.reduce ?? 0) * perMillion,
-      reduceMemoryMb: settingSources.reduceMemoryMb.default,
-      validateSeconds: (reduce.steps.validate ?? 0) * perMillion,
-      validateMemoryMb: settingSources.validateMemoryMb.default,
-    });
-    console.log(`\ncost per million images on Lambda, ${engine} (${batchRow.cpuMsPerImage.toFixed(1)} ms of CPU per image measured here):`);
-    console.log(formatCostEstimate(estimate));
+    for (const extractArchitecture of ['x86_64', 'arm64'] as const) {
+      const estimate = estimateCost({
+        extractArchitecture,
+        images: 1_000_000,
+        // The extract function's own path, its CPU time per image: what Lambda bills on the function's vCPUs.
+        // The deployment's defaults (infra/settings.ts) for everything not measured here.
+        cpuMsPerImage: batchRow.cpuMsPerImage,
+        extractMemoryMb: settingSources.extractMemoryMb.default,
+        maxItemsPerBatch: settingSources.maxItemsPerBatch.default,
+        maxConcurrency: settingSources.maxConcurrency.default,
+        coldStartSeconds,
+        reduceSeconds: (reduce.steps.reduce ?? 0) * perMillion,
+        reduceMemoryMb: settingSources.reduceMemoryMb.default,
+        validateSeconds: (reduce.steps.validate ?? 0) * perMillion,
+        validateMemoryMb: settingSources.validateMemoryMb.default,
+      });
+      console.log(
+        `\ncost per million images on Lambda, ${engine}, extract on ${extractArchitecture} (${batchRow.cpuMsPerImage.toFixed(1)} ms of CPU per image measured here on x86_64; arm64 not measured):`,
+      );
+      console.log(formatCostEstimate(estimate));
+    }
   }
 }
 

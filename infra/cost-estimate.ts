@@ -69,6 +69,8 @@ export interface CostInputs {
   reduceMemoryMb: number;
   validateSeconds: number;
   validateMemoryMb: number;
+  /** The extract function's CPU (infra/settings.ts): arm64's GB-second costs 20 % less. Default x86_64. */
+  extractArchitecture?: 'x86_64' | 'arm64';
   /** Started by uploads (the trigger path): adds EventBridge and SQS per image. */
   triggered?: boolean;
 }
@@ -97,10 +99,12 @@ export function estimateCost(inputs: CostInputs): CostEstimate {
   const t = extractWallMsPerImage(inputs.cpuMsPerImage, inputs.extractMemoryMb) / 1000;
   const extractGb = inputs.extractMemoryMb / 1024;
   const batches = Math.ceil(n / maxItemsPerBatch);
+  const arch = inputs.extractArchitecture ?? 'x86_64';
+  const extractPrice = arch === 'arm64' ? lambdaArmPerGbSecond : lambdaX86PerGbSecond;
   const coldStarts = Math.min(batches, inputs.maxConcurrency);
   const lines: CostLine[] = [
-    { item: 'extract compute (x86_64)', usd: n * t * extractGb * lambdaX86PerGbSecond },
-    { item: 'extract cold starts', usd: coldStarts * inputs.coldStartSeconds * extractGb * lambdaX86PerGbSecond },
+    { item: `extract compute (${arch})`, usd: n * t * extractGb * extractPrice },
+    { item: 'extract cold starts', usd: coldStarts * inputs.coldStartSeconds * extractGb * extractPrice },
     { item: 'extract requests', usd: batches * lambdaPerRequest },
     {
       item: 'Distributed Map EXPRESS children',

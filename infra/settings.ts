@@ -54,6 +54,11 @@ export const settingSources = {
   pca: { env: 'FEATURIZE_PCA', default: 'off' },
   /** Adds tfjs-node (native TensorFlow, x86_64 only) to the extract image, for the `tfjs` engine; off: it runs on wasm. */
   tfjsNode: { env: 'FEATURIZE_TFJS_NODE', default: false },
+  /**
+   * The extract function's CPU: x86_64, or arm64 (Graviton, its GB-second 20 % cheaper: infra/cost-estimate.ts).
+   * sharp and ONNX Runtime ship linux-arm64 builds; tfjs-node does not. x86_64 until arm64 is measured.
+   */
+  extractArchitecture: { env: 'FEATURIZE_EXTRACT_ARCHITECTURE', default: 'x86_64' },
   stateMachineLogLevel: { env: 'FEATURIZE_STATE_MACHINE_LOG_LEVEL', default: 'ERROR' },
   alarmEmail: { env: 'FEATURIZE_ALARM_EMAIL', default: undefined },
   intermediateExpirationDays: { env: 'FEATURIZE_INTERMEDIATE_EXPIRATION_DAYS', default: 7 },
@@ -114,6 +119,7 @@ const schema = z
     }),
     engine: z.enum(engineNames),
     tfjsNode: z.union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')]),
+    extractArchitecture: z.enum(['x86_64', 'arm64']),
     resize: z.enum(resizeModes),
     modelDir: z.string().regex(/^\/opt\/model\/[^/].*/, 'a folder under /opt/model/ (where build/model/ is baked in)'),
     stateMachineLogLevel: z.enum(['ALL', 'ERROR']),
@@ -133,6 +139,10 @@ const schema = z
   .refine((s) => s.uploadBatchWindowSeconds > 0 || s.uploadBatchSize <= 10, {
     message: 'more than 10 messages per batch needs a batching window of at least 1 second (SQS event source)',
     path: ['uploadBatchSize'],
+  })
+  .refine((s) => !(s.extractArchitecture === 'arm64' && s.tfjsNode), {
+    message: 'tfjs-node (tfjsNode) ships libtensorflow for x86_64 Linux only: use x86_64, or the onnx engine on arm64',
+    path: ['extractArchitecture'],
   })
   .refine((s) => s.bucketKmsKeyArn === undefined || s.bucketName !== undefined, {
     message: 'only for an existing bucket (bucketName): the bucket the stack creates is encrypted with S3-managed keys',

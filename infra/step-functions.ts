@@ -68,10 +68,10 @@ export class StepFunctions extends Construct {
       code: DockerImageCode.fromImageAsset(repoRoot, {
         file: `functions/${step.folder}/Dockerfile`,
         buildArgs: { TFJS_NODE: String(settings.tfjsNode) },
-        // tfjs-node ships libtensorflow for x86_64 Linux only.
-        platform: Platform.LINUX_AMD64,
+        // The image is built for the function's CPU (the Dockerfile keeps that platform's ONNX Runtime binding).
+        platform: settings.extractArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
       }),
-      architecture: Architecture.X86_64,
+      architecture: settings.extractArchitecture === 'arm64' ? Architecture.ARM_64 : Architecture.X86_64,
       memorySize: settings[memorySettingName(step as { name: StepName })],
       timeout: Duration.seconds(this.timeoutSeconds(step, settings)),
       // Opt-in (infra/settings.ts): the batches then never compete with the account's other functions, nor take

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { grantsOf, logicalId, nagViolations, type Synthesized, synthesize } from '../support/stack.ts';
@@ -17,6 +19,7 @@ beforeAll(async () => {
     outputPrefix: 'features-v1/',
     extraOutputPrefixes: 'experiments/kiwi/',
     extractReservedConcurrency: 200,
+    extractArchitecture: 'arm64',
   });
   template = synth.template;
 });
@@ -99,5 +102,13 @@ describe('FeaturizeStack on an existing bucket', () => {
     const reserved = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.ReservedConcurrentExecutions);
     expect(reserved.filter((value) => value !== undefined)).toEqual([200]);
     template.hasResourceProperties('AWS::Lambda::Function', { PackageType: 'Image', ReservedConcurrentExecutions: 200 });
+  });
+
+  it('builds the extract image for arm64 and runs it there when asked (-c extractArchitecture=arm64)', async () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { PackageType: 'Image', Architectures: ['arm64'] });
+    const assets = JSON.parse(await readFile(join(synth.outdir, `${synth.stack.artifactId}.assets.json`), 'utf8'));
+    expect(Object.values(assets.dockerImages).map((image) => (image as { source: { platform: string } }).source.platform)).toEqual([
+      'linux/arm64',
+    ]);
   });
 });

@@ -48,6 +48,11 @@ describe('cost estimate', () => {
     expect(wasm.storagePerMonthUsd).toBeCloseTo(((1e6 * 5120) / 1024 ** 3) * 0.023, 9);
   });
 
+  it('prices an arm64 extract function at the Graviton GB-second', () => {
+    const arm = { ...million, extractArchitecture: 'arm64' as const };
+    expect(line(arm, 'extract compute (arm64)')).toBeCloseTo((line(million, 'extract compute (x86_64)')! * 0.0000133334) / 0.0000166667, 9);
+  });
+
   it('adds the upload path for a triggered run: an EventBridge event, an SQS send, and a share of receives and deletes per image', () => {
     expect(line(million, 'upload path')).toBeUndefined();
     expect(line({ ...million, triggered: true }, 'upload path')).toBeCloseTo(1e6 * (1e-6 + 1.1 * 4e-7), 9);

@@ -64,6 +64,13 @@ describe('deployment settings', () => {
     expect(() => fromContext({ extractReservedConcurrency: 0 })).toThrow(/extractReservedConcurrency/);
   });
 
+  it('builds the extract function for x86_64 unless told arm64, and refuses tfjs-node on arm64', () => {
+    expect(fromContext({}).extractArchitecture).toBe('x86_64');
+    expect(fromContext({}, { FEATURIZE_EXTRACT_ARCHITECTURE: 'arm64' }).extractArchitecture).toBe('arm64');
+    expect(() => fromContext({ extractArchitecture: 'aarch64' })).toThrow(/extractArchitecture/);
+    expect(() => fromContext({ extractArchitecture: 'arm64', tfjsNode: 'true' })).toThrow(/extractArchitecture .*x86_64 Linux only/);
+  });
+
   it('turns the pca setting into the JSON the definition parses: off by default, a share or a count', () => {
     expect(fromContext({}).pca).toBe('null');
     expect(fromContext({ pca: '0.95' }).pca).toBe('0.95');
