@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { FeaturizeError } from '../functions/shared/errors.ts';
+import { addEvaluateCommand } from './commands/evaluate.ts';
 import { addInspectCommand } from './commands/inspect.ts';
 import { addRepairCommand } from './commands/repair.ts';
 import { addRunCommand } from './commands/run.ts';
@@ -25,6 +26,7 @@ addWatchCommand(program);
 addStartCommand(program);
 addStatusCommand(program);
 addRepairCommand(program);
+addEvaluateCommand(program);
 
 program.hook('preAction', (command) => {
   // The person at the terminal sees summaries and one-line errors; the handlers' JSON logs (a failed
