@@ -1,0 +1,35 @@
+/**
+ * `featurize index <dataset>`: builds or brings up to date the dataset's nearest-neighbour index
+ * (`<output>/index/`, functions/shared/vectors/vector-index.ts), under the lease publishes take, so that it never
+ * reads features/ halfway through a publish.
+ */
+import type { Command } from 'commander';
+import { s3EndpointOption, useS3Endpoint } from '../options.ts';
+
+/** Adds `index` to the program. */
+export function addIndexCommand(program: Command): void {
+  program
+    .command('index')
+    .description("build or update the dataset's nearest-neighbour index (LanceDB, in <dataset>/index/) to match features/")
+    .argument('<dataset>', 'output location of `featurize run`: folder or s3://bucket/prefix')
+    .addOption(s3EndpointOption())
+    .action(indexDataset);
+}
+
+async function indexDataset(dataset: string, options: { s3Endpoint?: string }): Promise<void> {
+  useS3Endpoint(options.s3Endpoint);
+  const [{ openStorage, parseStorageUri }, { updateIndexUnderLease }] = await Promise.all([
+    import('../../functions/shared/storage/open-storage.ts'),
+    import('../../functions/shared/vectors/index-under-lease.ts'),
+  ]);
+  const storage = openStorage(parseStorageUri(dataset));
+  const update = await updateIndexUnderLease(storage, 'index');
+  const what = {
+    built: `built: ${update.rows} images`,
+    updated: `updated: ${update.partsAdded} part(s) added or changed, ${update.partsRemoved} removed, ${update.rows} images`,
+    current: `already current: ${update.rows} images`,
+  }[update.action];
+  const replaced = update.replacedModel ? ` (replacing an index of ${update.replacedModel})` : '';
+  const search = update.ann ? `${update.ann} index` : 'exact search (small enough to scan)';
+  process.stdout.write(`index ${storage.locationOf('index/')} ${what}${replaced}; ${search}\n`);
+}
