@@ -4,7 +4,7 @@ import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { readDatasetVectors } from '../../functions/shared/vectors/dataset-vectors.ts';
 import { exactNeighbours, selectRows } from '../../functions/shared/vectors/exact-search.ts';
-import { exactSearchRows, readIndexManifest, searchIndex, updateIndex } from '../../functions/shared/vectors/vector-index.ts';
+import { exactSearchRows, openIndex, readIndexManifest, updateIndex } from '../../functions/shared/vectors/vector-index.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { useTestStores } from '../support/stores.ts';
 
@@ -14,7 +14,7 @@ const runs = ['20260101T000000Z-aaaaaa', '20260102T000000Z-bbbbbb'];
 /** Every path the index returns for a query close to everything (k larger than the dataset). */
 async function indexedPaths(storage: FsStorage): Promise<string[]> {
   const query = new Float32Array(16).fill(0.25);
-  return (await searchIndex(storage, query, 1000)).map((match) => match.path).sort();
+  return (await (await openIndex(storage)).search(query, 1000)).map((match) => match.path).sort();
 }
 
 describe('the vector index follows the dataset', () => {
@@ -64,7 +64,7 @@ describe('the vector index follows the dataset', () => {
     let found = 0;
     for (const [q, row] of queries.entries()) {
       const query = matrix.data.subarray(row * 16, (row + 1) * 16);
-      const viaIndex = new Set((await searchIndex(storage, query, 10)).map((match) => match.path));
+      const viaIndex = new Set((await (await openIndex(storage)).search(query, 10)).map((match) => match.path));
       found += exact[q]!.filter((n) => viaIndex.has(read[n.index]!.path)).length;
     }
     expect(found / 40).toBeGreaterThanOrEqual(0.9);

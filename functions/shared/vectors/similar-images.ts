@@ -10,7 +10,7 @@ import type { Storage } from '../storage/storage.ts';
 import { openDatasetParts, partsSource, readVectors } from './dataset-vectors.ts';
 import { exactNeighbours, normalizeRows } from './exact-search.ts';
 import { vectorForImage } from './query-vector.ts';
-import { indexedVector, indexIsCurrent, readIndexManifest, type SimilarImage, searchIndex } from './vector-index.ts';
+import { indexIsCurrent, openIndex, readIndexManifest, type SimilarImage } from './vector-index.ts';
 
 export interface SimilarResult {
   matches: SimilarImage[];
@@ -33,9 +33,10 @@ export async function findSimilar(dataset: Storage, image: string, k: number, mo
   };
 
   if (manifest && indexIsCurrent(manifest, objects)) {
-    const stored = await indexedVector(dataset, path);
+    const index = await openIndex(dataset);
+    const stored = await index.vectorOf(path);
     const query = stored ?? (await computeVector());
-    return { matches: await searchIndex(dataset, query, k, path), search: 'index', query: stored ? 'stored' : 'computed' };
+    return { matches: await index.search(query, k, path), search: 'index', query: stored ? 'stored' : 'computed' };
   }
   const { rows, matrix } = await readVectors(parts);
   const own = rows.findIndex((row) => row.path === path);
