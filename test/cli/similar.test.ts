@@ -84,6 +84,25 @@ describe('featurize similar', () => {
     expectSameNeighbours(viaIndex, exact);
   });
 
+  it('searches exactly once the dataset has changed since the index was built, until it is updated', async () => {
+    const dataset = join(stores.dir, 'changing');
+    const storage = new FsStorage(dataset);
+    const rows = clusteredRows(30, { width: 16, prefix: '/in' });
+    await writeFeatureParts(storage, '20260101T000000Z-aaaaaa', rows.slice(0, 20));
+    await featurize(['index', dataset]);
+    await writeFeatureParts(storage, '20260102T000000Z-bbbbbb', rows.slice(20));
+    const staleText = await featurize(['similar', rows[0]!.path, '--dataset', dataset, '--k', '29']);
+    expect(staleText.stderr).toBe("featurize: 29 nearest by exact search, query vector the dataset's own\n");
+    const stale = await featurize(['similar', rows[0]!.path, '--dataset', dataset, '--k', '29', '--json']);
+    expect(JSON.parse(stale.stdout)).toHaveLength(29);
+    const updated = await featurize(['index', dataset]);
+    expect(updated.stdout).toMatch(/ updated: 1 part\(s\) added or changed, 0 removed, 30 images;/);
+    const current = await featurize(['similar', rows[0]!.path, '--dataset', dataset, '--k', '29']);
+    expect(current.stderr).toBe("featurize: 29 nearest by the index, query vector the dataset's own\n");
+    const viaIndex = await featurize(['similar', rows[0]!.path, '--dataset', dataset, '--k', '29', '--json']);
+    expectSameNeighbours(JSON.parse(viaIndex.stdout), JSON.parse(stale.stdout));
+  });
+
   it("refuses, in one line, an image outside the dataset when the dataset's model is not here", async () => {
     const other = join(stores.dir, 'other');
     await writeFeatureParts(new FsStorage(other), '20260101T000000Z-bbbbbb', clusteredRows(8, { width: 1280 }));

@@ -75,7 +75,8 @@ export function indexIsCurrent(manifest: IndexManifest, objects: readonly Stored
 
 /**
  * LanceDB reads S3 through its own client (Rust object_store), which takes the credentials from the same
- * environment as the SDK; an S3-compatible store (MinIO, fauxqs) needs its endpoint and path-style requests.
+ * environment variables as the SDK (or the role it runs under); an S3-compatible store (MinIO, fauxqs) needs its
+ * endpoint, path-style requests and a region (https://docs.lancedb.com/storage/configuration).
  */
 async function connect(storage: Storage): Promise<lancedb.Connection> {
   const uri = storage.locationOf(indexPrefix.slice(0, -1));
