@@ -18,18 +18,13 @@ export function addIndexCommand(program: Command): void {
 
 async function indexDataset(dataset: string, options: { s3Endpoint?: string }): Promise<void> {
   useS3Endpoint(options.s3Endpoint);
-  const [{ openStorage, parseStorageUri }, { updateIndexUnderLease }] = await Promise.all([
+  const [{ openStorage, parseStorageUri }, { updateIndexUnderLease }, { indexPrefix }, { describeIndexUpdate }] = await Promise.all([
     import('../../functions/shared/storage/open-storage.ts'),
     import('../../functions/shared/vectors/index-under-lease.ts'),
+    import('../../functions/shared/run-layout.ts'),
+    import('../index-summary.ts'),
   ]);
   const storage = openStorage(parseStorageUri(dataset));
   const update = await updateIndexUnderLease(storage, 'index');
-  const what = {
-    built: `built: ${update.rows} images`,
-    updated: `updated: ${update.partsAdded} part(s) added or changed, ${update.partsRemoved} removed, ${update.rows} images`,
-    current: `already current: ${update.rows} images`,
-  }[update.action];
-  const replaced = update.replacedModel ? ` (replacing an index of ${update.replacedModel})` : '';
-  const search = update.ann ? `${update.ann} index` : 'exact search (small enough to scan)';
-  process.stdout.write(`index ${storage.locationOf('index/')} ${what}${replaced}; ${search}\n`);
+  process.stdout.write(`${describeIndexUpdate(update, storage.locationOf(indexPrefix))}\n`);
 }
