@@ -5,9 +5,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { FeaturizeError } from '../functions/shared/errors.ts';
+import { addEvaluateCommand } from './commands/evaluate.ts';
+import { addIndexCommand } from './commands/index-dataset.ts';
 import { addInspectCommand } from './commands/inspect.ts';
 import { addRepairCommand } from './commands/repair.ts';
 import { addRunCommand } from './commands/run.ts';
+import { addSimilarCommand } from './commands/similar.ts';
 import { addStartCommand } from './commands/start.ts';
 import { addStatusCommand } from './commands/status.ts';
 import { addWatchCommand } from './commands/watch.ts';
@@ -25,6 +28,9 @@ addWatchCommand(program);
 addStartCommand(program);
 addStatusCommand(program);
 addRepairCommand(program);
+addEvaluateCommand(program);
+addSimilarCommand(program);
+addIndexCommand(program);
 
 program.hook('preAction', (command) => {
   // The person at the terminal sees summaries and one-line errors; the handlers' JSON logs (a failed

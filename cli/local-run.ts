@@ -2,10 +2,12 @@
  * One local run as `featurize run` and `featurize watch` show it: the pipeline with a progress display, then the
  * summary. Loaded only once a command runs (it brings in the SDK, sharp and the engines).
  */
+import { indexManifestKey, indexPrefix } from '../functions/shared/run-layout.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
-import type { StorageLocation } from '../functions/shared/storage/storage.ts';
+import { readIfPresent, type Storage, type StorageLocation } from '../functions/shared/storage/storage.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
 import { runPipeline } from '../statemachine/local/run-pipeline.ts';
+import { describeIndexUpdate } from './index-summary.ts';
 import { type PipelineOptions, pipelineSettings } from './pipeline-options.ts';
 import { type Progress, startProgress } from './progress.ts';
 import { printSummary } from './summary.ts';
@@ -45,8 +47,27 @@ export async function runWithProgress({
     stopListening();
     progress.stop();
   });
-  printSummary({ runId, outcome, output: openStorage(output), workers: options.workers, seconds: (performance.now() - started) / 1000 });
+  const storage = openStorage(output);
+  printSummary({ runId, outcome, output: storage, workers: options.workers, seconds: (performance.now() - started) / 1000 });
+  await followWithIndex(storage, runId);
   return outcome;
+}
+
+/**
+ * An output that has a nearest-neighbour index (`featurize index` made one) keeps it in step with features/ after
+ * every run, whatever its outcome (an unpublished run changed nothing: the index is then found current). A failed
+ * update is said in one line and leaves the run's outcome alone: the index stays as it was, and `similar` searches
+ * exactly until it is current again.
+ */
+async function followWithIndex(storage: Storage, runId: string): Promise<void> {
+  if (!(await readIfPresent(storage, indexManifestKey))) return;
+  try {
+    const { updateIndexUnderLease } = await import('../functions/shared/vectors/index-under-lease.ts');
+    const update = await updateIndexUnderLease(storage, runId);
+    process.stdout.write(`  ${describeIndexUpdate(update, storage.locationOf(indexPrefix))}\n`);
+  } catch (error) {
+    process.stderr.write(`featurize: index ${storage.locationOf(indexPrefix)} not updated: ${(error as Error).message}\n`);
+  }
 }
 
 /**

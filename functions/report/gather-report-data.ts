@@ -15,6 +15,8 @@ import { readFailures } from './read-failures.ts';
 import { readValidationReport } from './read-validation-report.ts';
 import type { PcaSection, ReportData } from './render-report.ts';
 import { sampleReducedPoints } from './sample-reduced-points.ts';
+import { makeThumbnails } from './thumbnails.ts';
+import { analyseRunVectors, shownPaths } from './vector-analysis.ts';
 
 /** What the report reads of the PCA step's result: where the model is, and whether this run fitted it. */
 export interface PcaStepResult {
@@ -44,10 +46,22 @@ export interface ReportRequest {
   now?: Date;
   maxPoints?: number;
   examplesPerCode?: number;
+  /** Vectors the kNN and near-duplicate analyses sample at most, and the run size above which they are skipped. */
+  maxVectors?: number;
+  maxVectorRows?: number;
 }
 
 export async function gatherReportData(request: ReportRequest): Promise<ReportData> {
-  const { runId, output, steps, now = new Date(), maxPoints = 2000, examplesPerCode = 5 } = request;
+  const {
+    runId,
+    output,
+    steps,
+    now = new Date(),
+    maxPoints = 2000,
+    examplesPerCode = 5,
+    maxVectors = 2000,
+    maxVectorRows = 200_000,
+  } = request;
   const notes: string[] = [];
   const report = await readValidationReport(output, runId);
   if (steps.checkError) {
@@ -91,6 +105,12 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
     failures = { ...records, source: `Counted from ${output.locationOf(failuresKey(runId))}` };
   }
 
+  const vectors = steps.checkError ? undefined : await analyseRunVectors(output, runId, maxVectors, maxVectorRows);
+  const thumbnails = await makeThumbnails([
+    ...Object.values(failures?.examples ?? {}).flatMap((examples) => examples.map((e) => e.path)),
+    ...(vectors?.state === 'done' ? shownPaths(vectors.analysis) : []),
+  ]);
+
   return {
     runId,
     renderedAt: now.toISOString(),
@@ -106,6 +126,8 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
     labels,
     ...(failures ? { failures } : {}),
     pca: pca.section,
+    ...(vectors ? { vectors } : {}),
+    thumbnails,
     timings: timings(steps, request.startedAt, now),
     notes,
   };

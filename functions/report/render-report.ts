@@ -5,6 +5,10 @@
  */
 import { failureCodes } from '../shared/failures.ts';
 import { cumulativeVarianceChart, labelCountsChart, renderSvg, type ScatterPoint, scatterChart } from './charts.ts';
+import { escapeHtml } from './escape-html.ts';
+import type { Thumbnails } from './thumbnails.ts';
+import type { VectorAnalysisResult } from './vector-analysis.ts';
+import { thumbnailImage, vectorsSections } from './vectors-section.ts';
 
 export interface ReportData {
   runId: string;
@@ -21,6 +25,10 @@ export interface ReportData {
   labels?: { counts: Record<string, number>; source: string };
   failures?: { counts: Record<string, number>; examples: Record<string, { path: string; message: string }[]>; source: string };
   pca: PcaSection;
+  /** kNN accuracy, duplicates and neighbours of the run's vectors; absent for a run refused before it started. */
+  vectors?: VectorAnalysisResult;
+  /** Inline thumbnails of the images the page shows. */
+  thumbnails?: Thumbnails;
   timings: { step: string; millis: number }[];
   /** What could not be read, said at the top of the page. */
   notes: string[];
@@ -52,6 +60,7 @@ export async function renderReport(data: ReportData): Promise<string> {
     summarySection(data),
     await labelsSection(data),
     failuresSection(data),
+    vectorsSections(data.vectors, data.thumbnails),
     await pcaSection(data.pca),
     timingsSection(data),
   ];
@@ -121,7 +130,7 @@ async function labelsSection({ labels }: ReportData): Promise<string> {
 </section>`;
 }
 
-function failuresSection({ failures }: ReportData): string {
+function failuresSection({ failures, thumbnails }: ReportData): string {
   if (!failures)
     return `<section id="failures"><h2>Failures</h2><p class="muted">No failure records were found for this run.</p></section>`;
   const codes = Object.entries(failures.counts).sort((a, b) => b[1] - a[1]);
@@ -136,7 +145,7 @@ function failuresSection({ failures }: ReportData): string {
         `<tr data-code="${escapeHtml(code)}"><td><code>${escapeHtml(code)}</code></td><td class="num">${formatInt(count)}</td><td>${escapeHtml(meaning(code))}</td><td><ul class="examples">${(
           failures.examples[code] ?? []
         )
-          .map((e) => `<li><code>${escapeHtml(e.path)}</code><br>${escapeHtml(e.message)}</li>`)
+          .map((e) => `<li>${thumbnailImage(thumbnails, e.path)}<code>${escapeHtml(e.path)}</code><br>${escapeHtml(e.message)}</li>`)
           .join('')}</ul></td></tr>`,
     )
     .join('')}</tbody></table>
@@ -209,10 +218,6 @@ function formatMillis(millis: number): string {
   return `${Math.floor(millis / 60_000)} min ${Math.round((millis % 60_000) / 1000)} s`;
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 const css = `
 body{font:15px/1.45 system-ui,sans-serif;color:#222;margin:0 auto;max-width:1100px;padding:1rem 1.5rem 3rem}
 h1{font-size:1.5rem}h1 code{font-size:inherit}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}h3{font-size:1.05rem}
@@ -228,5 +233,8 @@ table{border-collapse:collapse;margin:.5rem 0}th,td{border-bottom:1px solid #eee
 .facts th{font-weight:normal;color:#666}.num{text-align:right;font-variant-numeric:tabular-nums}
 .examples{margin:0;padding-left:1rem;font-size:.9rem}
 figure.chart{margin:1rem 0;overflow-x:auto}
+.pair{display:flex;flex-wrap:wrap;align-items:flex-start;gap:.6rem;margin:.6rem 0}.arrow{align-self:center;color:#666}
+figure.image{margin:0;width:10rem;font-size:.8rem}figure.image code{font-size:11px}
+img.thumb{display:block;max-width:64px;max-height:64px;border:1px solid #ddd;margin-bottom:.2rem}
 @media print{figure.chart{break-inside:avoid}}
 `;

@@ -20,6 +20,8 @@
  *                                          removed after its last; one left behind is finished by the next publish
  *   publish.lock                           the lease on the dataset (local outputs; deployed: a DynamoDB table)
  *   manifests/<name>.json                  the keys of an incremental run ([{ Key, Size, Etag }])
+ *   index/                                 the nearest-neighbour index of features/ (a LanceDB database) and
+ *   index/featurize-index.json             what it holds: the model and the part versions it was built from
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -96,6 +98,12 @@ export function publishRecordKey(runId: string): string {
 
 /** The lease on a local output's dataset (deployed outputs keep theirs in a DynamoDB table). */
 export const publishLockKey = 'publish.lock';
+
+/** The LanceDB database indexing features/ for nearest-neighbour search. */
+export const indexPrefix = 'index/';
+
+/** What the index holds (written after each update): which model, which versions of which parts. */
+export const indexManifestKey = `${indexPrefix}featurize-index.json`;
 
 /** The publish under way on this output (at most one: publishes hold the output's lease). */
 export const publishJournalKey = 'publish-journal.json';

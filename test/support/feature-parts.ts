@@ -13,6 +13,8 @@ export interface FeatureRow {
   path: string;
   label: string;
   features: ArrayLike<number>;
+  /** Content hash; by default one of its own per path. */
+  sha256?: string;
 }
 
 export const testSource = { modelId: 'mobilenet_v2_test@000000000000', engine: 'tfjs/wasm', preprocessing: '{"size":224}' };
@@ -45,7 +47,7 @@ export async function writeFeatureParts(
       label: row.label,
       size: 1000,
       etag: null,
-      sha256: row.path.padEnd(64, '0').slice(0, 64),
+      sha256: row.sha256 ?? row.path.padEnd(64, '0').slice(0, 64),
       features: Float32Array.from(row.features),
     }));
     const key = partKey(runId, index, folder);

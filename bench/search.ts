@@ -1,0 +1,139 @@
+/**
+ * `npm run bench:search`: the nearest-neighbour index at scale: its build time and size, query latency (p50, p95)
+ * and recall@10 against exact search, on SYNTHETIC vectors (MobileNetV2-shaped: 1280 float32 ≥ 0 from a
+ * 64-dimensional latent through a ReLU, plus noise; 50 clusters of latents), not real image features.
+ *
+ *   node bench/search.ts [--n 20000] [--queries 200] [--part-rows 25000] [--ef 100] [--refine 2]
+ *
+ * The dataset is written as the reducer's Parquet parts and indexed by the product's own code (vector-index.ts:
+ * an exact scan below 10,000 rows, IVF-HNSW-SQ above). Exact neighbours of the queries (held-out vectors from the
+ * same distribution) are computed part by part as the parts are written, so no more than a part is ever in memory.
+ */
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { seededRandom } from '../functions/report/reservoir-sample.ts';
+import { indexPrefix } from '../functions/shared/run-layout.ts';
+import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
+import { exactNeighbours, type Neighbour, normalizeRows } from '../functions/shared/vectors/exact-search.ts';
+import { defaultSearchEffort, openIndex, updateIndex } from '../functions/shared/vectors/vector-index.ts';
+import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '20000' },
+    queries: { type: 'string', default: '200' },
+    'part-rows': { type: 'string', default: '25000' },
+    ef: { type: 'string', default: String(defaultSearchEffort.ef) },
+    refine: { type: 'string', default: String(defaultSearchEffort.refineFactor) },
+  },
+});
+const n = Number(args.n);
+const queryCount = Number(args.queries);
+const partRows = Number(args['part-rows']);
+const width = 1280;
+const latent = 64;
+const clusters = 50;
+const k = 10;
+
+const random = seededRandom(42);
+const weights = Float64Array.from({ length: width * latent }, () => random() - 0.5);
+const centres = Array.from({ length: clusters }, () => Float64Array.from({ length: latent }, () => random() * 2 - 1));
+
+function syntheticVector(): { cluster: number; features: Float32Array } {
+  const cluster = Math.floor(random() * clusters);
+  const z = Float64Array.from(centres[cluster]!, (c) => c + (random() - 0.5) * 0.8);
+  const features = new Float32Array(width);
+  for (let i = 0; i < width; i++) {
+    let sum = 0.3 + (random() - 0.5) * 0.05;
+    for (let j = 0; j < latent; j++) sum += weights[i * latent + j]! * z[j]!;
+    features[i] = Math.min(6, Math.max(0, sum));
+  }
+  return { cluster, features };
+}
+
+const queryData = new Float32Array(queryCount * width);
+for (let q = 0; q < queryCount; q++) queryData.set(syntheticVector().features, q * width);
+const queries = normalizeRows(queryData, width);
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-search-'));
+try {
+  const storage = new FsStorage(dir);
+  // Exact top-k per query, merged over the parts as they are written.
+  let exact: Neighbour[][] = Array.from({ length: queryCount }, () => []);
+  const writeStart = performance.now();
+  for (let start = 0, part = 0; start < n; start += partRows, part++) {
+    const rows: FeatureRow[] = [];
+    for (let r = start; r < Math.min(n, start + partRows); r++) {
+      const { cluster, features } = syntheticVector();
+      rows.push({ path: `/bench/C${cluster}/${r}.jpg`, label: `C${cluster}`, features });
+    }
+    const runId = `20260101T000000Z-${part.toString(16).padStart(6, '0')}`;
+    await writeFeatureParts(storage, runId, rows, { rowGroupRows: 5000 });
+    const matrix = normalizeRows(Float32Array.from(rows.flatMap((row) => Array.from(row.features))), width);
+    const found = exactNeighbours(matrix, queries, k);
+    exact = exact.map((best, q) =>
+      [...best, ...found[q]!.map((nb) => ({ index: nb.index + start, similarity: nb.similarity }))]
+        .sort((a, b) => b.similarity - a.similarity)
+        .slice(0, k),
+    );
+  }
+  const writeSeconds = (performance.now() - writeStart) / 1000;
+
+  const buildStart = performance.now();
+  const update = await updateIndex(storage);
+  const buildSeconds = (performance.now() - buildStart) / 1000;
+  const indexBytes = await folderBytes(join(dir, indexPrefix));
+
+  const openStart = performance.now();
+  const effort = { ef: Number(args.ef), refineFactor: Number(args.refine) };
+  const index = await openIndex(storage, effort);
+  const openMillis = performance.now() - openStart;
+  const latencies: number[] = [];
+  let hits = 0;
+  for (let q = 0; q < queryCount; q++) {
+    const query = queries.data.subarray(q * width, (q + 1) * width);
+    const t0 = performance.now();
+    const found = await index.search(query, k);
+    latencies.push(performance.now() - t0);
+    const wanted = new Set(exact[q]!.map((nb) => nb.index));
+    hits += found.filter((match) => wanted.has(Number(/\/(\d+)\.jpg$/.exec(match.path)?.[1]))).length;
+  }
+  latencies.sort((a, b) => a - b);
+  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+  const result = {
+    vectors: 'synthetic',
+    n,
+    width,
+    queries: queryCount,
+    search: update.ann ?? 'exact scan',
+    ...(update.ann ? effort : {}),
+    buildSeconds: round(buildSeconds),
+    indexMiB: round(indexBytes / 2 ** 20),
+    openMillis: round(openMillis),
+    p50Millis: round(percentile(0.5)),
+    p95Millis: round(percentile(0.95)),
+    recallAt10: round(hits / (queryCount * k), 3),
+    writePartsSeconds: round(writeSeconds),
+  };
+  console.log(JSON.stringify(result));
+  console.log(
+    `${n} synthetic vectors, ${result.search}: build ${result.buildSeconds} s, index ${result.indexMiB} MiB; ` +
+      `query p50 ${result.p50Millis} ms, p95 ${result.p95Millis} ms; recall@10 ${result.recallAt10} vs exact (${queryCount} queries)`,
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
+
+function round(value: number, digits = 1): number {
+  return Number(value.toFixed(digits));
+}
+
+async function folderBytes(folder: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}

@@ -1,0 +1,30 @@
+/**
+ * `featurize index <dataset>`: builds or brings up to date the dataset's nearest-neighbour index
+ * (`<output>/index/`, functions/shared/vectors/vector-index.ts), under the lease publishes take, so that it never
+ * reads features/ halfway through a publish.
+ */
+import type { Command } from 'commander';
+import { s3EndpointOption, useS3Endpoint } from '../options.ts';
+
+/** Adds `index` to the program. */
+export function addIndexCommand(program: Command): void {
+  program
+    .command('index')
+    .description("build or update the dataset's nearest-neighbour index (LanceDB, in <dataset>/index/) to match features/")
+    .argument('<dataset>', 'output location of `featurize run`: folder or s3://bucket/prefix')
+    .addOption(s3EndpointOption())
+    .action(indexDataset);
+}
+
+async function indexDataset(dataset: string, options: { s3Endpoint?: string }): Promise<void> {
+  useS3Endpoint(options.s3Endpoint);
+  const [{ openStorage, parseStorageUri }, { updateIndexUnderLease }, { indexPrefix }, { describeIndexUpdate }] = await Promise.all([
+    import('../../functions/shared/storage/open-storage.ts'),
+    import('../../functions/shared/vectors/index-under-lease.ts'),
+    import('../../functions/shared/run-layout.ts'),
+    import('../index-summary.ts'),
+  ]);
+  const storage = openStorage(parseStorageUri(dataset));
+  const update = await updateIndexUnderLease(storage, 'index');
+  process.stdout.write(`${describeIndexUpdate(update, storage.locationOf(indexPrefix))}\n`);
+}

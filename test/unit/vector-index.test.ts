@@ -1,0 +1,95 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
+import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
+import { readDatasetVectors } from '../../functions/shared/vectors/dataset-vectors.ts';
+import { exactNeighbours, selectRows } from '../../functions/shared/vectors/exact-search.ts';
+import { exactSearchRows, openIndex, readIndexManifest, updateIndex } from '../../functions/shared/vectors/vector-index.ts';
+import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
+import { useTestStores } from '../support/stores.ts';
+
+const stores = useTestStores('vector-index', []);
+const runs = ['20260101T000000Z-aaaaaa', '20260102T000000Z-bbbbbb'];
+
+/** Every path the index returns for a query close to everything (k larger than the dataset). */
+async function indexedPaths(storage: FsStorage): Promise<string[]> {
+  const query = new Float32Array(16).fill(0.25);
+  return (await (await openIndex(storage)).search(query, 1000)).map((match) => match.path).sort();
+}
+
+describe('the vector index follows the dataset', () => {
+  it('through a full run, an incremental one that rewrites an older part, a removal and a new model', async () => {
+    const storage = new FsStorage(join(stores.dir, 'out'));
+    const first = clusteredRows(30, { width: 16, prefix: '/in/a' });
+    await writeFeatureParts(storage, runs[0]!, first, { rowsPerPart: 10 });
+    expect(await updateIndex(storage)).toEqual({ action: 'built', rows: 30, partsAdded: 3, partsRemoved: 0, ann: null });
+    expect(await updateIndex(storage)).toMatchObject({ action: 'current', rows: 30 });
+
+    // An incremental run: 5 new images, and part 0 of the first run rewritten (same name) without two of its rows.
+    const added = clusteredRows(5, { width: 16, prefix: '/in/b', seed: 2 });
+    await writeFeatureParts(storage, runs[1]!, added);
+    await writeFeatureParts(storage, runs[0]!, first.slice(2, 10));
+    expect(await updateIndex(storage)).toEqual({ action: 'updated', rows: 33, partsAdded: 2, partsRemoved: 0, ann: null });
+    const expected = [...first.slice(2), ...added].map((row) => row.path).sort();
+    expect(await indexedPaths(storage)).toEqual(expected);
+
+    await storage.remove([partKey(runs[0]!, 1)]);
+    expect(await updateIndex(storage)).toMatchObject({ action: 'updated', rows: 23, partsAdded: 0, partsRemoved: 1 });
+    expect(await indexedPaths(storage)).toEqual(expected.filter((path) => !first.slice(10, 20).some((row) => row.path === path)));
+
+    // A full run with another model replaces every part: the index is built anew, never mixed.
+    for await (const object of storage.list(featuresPrefix)) await storage.remove([object.key]);
+    const newModel = { ...testSource, modelId: 'other_model@111111111111' };
+    await writeFeatureParts(storage, runs[1]!, added, { source: newModel });
+    expect(await updateIndex(storage)).toEqual({
+      action: 'built',
+      rows: 5,
+      partsAdded: 1,
+      partsRemoved: 0,
+      ann: null,
+      replacedModel: testSource.modelId,
+    });
+    expect((await readIndexManifest(storage))?.modelId).toBe('other_model@111111111111');
+    expect(await indexedPaths(storage)).toEqual(added.map((row) => row.path).sort());
+  });
+
+  it('builds an ANN index from exactSearchRows rows on, whose answers match an exact scan', async () => {
+    const storage = new FsStorage(join(stores.dir, 'large'));
+    const rows = clusteredRows(exactSearchRows, { width: 16, labels: Array.from({ length: 50 }, (_, i) => `L${i}`) });
+    await writeFeatureParts(storage, runs[0]!, rows, { rowsPerPart: 5000 });
+    expect(await updateIndex(storage)).toMatchObject({ action: 'built', rows: exactSearchRows, ann: 'IVF_HNSW_SQ' });
+    const { rows: read, matrix } = await readDatasetVectors(storage);
+    const queries = [0, 777, 4242, 9999];
+    const exact = exactNeighbours(matrix, selectRows(matrix, queries), 10);
+    let found = 0;
+    for (const [q, row] of queries.entries()) {
+      const query = matrix.data.subarray(row * 16, (row + 1) * 16);
+      const viaIndex = new Set((await (await openIndex(storage)).search(query, 10)).map((match) => match.path));
+      found += exact[q]!.filter((n) => viaIndex.has(read[n.index]!.path)).length;
+    }
+    expect(found / 40).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('refuses a dataset mixing two models', async () => {
+    const storage = new FsStorage(join(stores.dir, 'mixed'));
+    await writeFeatureParts(storage, runs[0]!, clusteredRows(4, { width: 16 }));
+    await writeFeatureParts(storage, runs[1]!, clusteredRows(4, { width: 16, prefix: '/b' }), {
+      source: { ...testSource, modelId: 'other_model@111111111111' },
+    });
+    await expect(updateIndex(storage)).rejects.toThrow(/mixes vectors of two sources .*their similarities mean nothing/);
+  });
+
+  it('finishes an update cut short without doubling rows', async () => {
+    const storage = new FsStorage(join(stores.dir, 'cut'));
+    await writeFeatureParts(storage, runs[0]!, clusteredRows(12, { width: 16 }), { rowsPerPart: 6 });
+    let checks = 0;
+    await expect(
+      updateIndex(storage, () => {
+        if (++checks === 3) throw new Error('lease lost');
+      }),
+    ).rejects.toThrow('lease lost');
+    expect(await readIndexManifest(storage)).toBeUndefined();
+    expect(await updateIndex(storage)).toMatchObject({ action: 'built', rows: 12 });
+    expect(await indexedPaths(storage)).toHaveLength(12);
+  });
+});
