@@ -93,6 +93,9 @@ for (const engine of engines) {
 console.log('\nreduce and validate, 20,000 synthetic rows in batches of 100');
 await measure('reduce+validate', 'synthetic', '20000 rows', { kind: 'reduce-validate', rows: 20_000 });
 
+console.log('\ncold start: a fresh process until the extract handler is ready for its first batch (INIT)');
+for (const engine of engines) await measure('cold start', 'init', engine, { kind: 'cold-start', engine });
+
 console.log('\nrefusing huge images from their header (TOO_LARGE)');
 const edgeCases = join(imagesDir, 'edge-cases');
 for (const file of ['huge_20000x14000_gray.jpg', 'huge_65536x65536_1bit.png']) {
@@ -139,7 +142,9 @@ async function measureAllCores(engine: EngineName): Promise<void> {
 function report(row: Row): void {
   rows.push(row);
   const rate =
-    row.stage === 'refuse' ? `${(row.seconds * 1000).toFixed(0).padStart(6)} ms` : `${row.imagesPerSecond.toFixed(1).padStart(7)} img/s`;
+    row.stage === 'refuse' || row.stage === 'cold start'
+      ? `${(row.seconds * 1000).toFixed(0).padStart(6)} ms`
+      : `${row.imagesPerSecond.toFixed(1).padStart(7)} img/s`;
   const steps = row.steps
     ? `  (${Object.entries(row.steps)
         .map(([step, s]) => `${step} ${s} s`)

@@ -16,9 +16,10 @@ export interface ScenarioOptions {
   /**
    * decode: read and preprocess; inference: the engine on preprocessed images; batch: the extract function's
    * path (read, decode, infer, write a shard); pipeline: the whole local state machine over `root`, every core;
-   * reduce-validate: the reducer and validator over synthetic shards of `rows` rows; refuse: one huge image.
+   * reduce-validate: the reducer and validator over synthetic shards of `rows` rows; refuse: one huge image;
+   * cold-start: a fresh process until the extract handler's engine is ready (Lambda's INIT phase).
    */
-  kind: 'decode' | 'inference' | 'batch' | 'pipeline' | 'reduce-validate' | 'refuse';
+  kind: 'decode' | 'inference' | 'batch' | 'pipeline' | 'reduce-validate' | 'refuse' | 'cold-start';
   /** Folder the keys are relative to. */
   root: string;
   keys: string[];
@@ -122,6 +123,16 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
     }
     case 'reduce-validate':
       return reduceAndValidate(o.rows ?? 20_000);
+    case 'cold-start': {
+      // From the process's start (performance's time origin): Node's own start, the handler module's imports, the
+      // engine's session, as a container's INIT runs them before its first batch.
+      process.env.FEATURIZE_ENGINE = o.engine;
+      const cpu = process.cpuUsage();
+      const { coldStart } = await import('../functions/extract/handler.ts');
+      await coldStart;
+      const used = process.cpuUsage(cpu);
+      return { ...figures(1, { seconds: performance.now() / 1000, cpuSeconds: (used.user + used.system) / 1e6 }), engine: o.engine };
+    }
     case 'refuse': {
       const bytes = await readFile(join(o.root, o.keys[0]!));
       let code = '';
