@@ -5,6 +5,7 @@
  * cost per million images on Lambda computed from the measured per-image time.
  *
  *   node bench/bench.ts [--images N] [--engines onnx,tfjs] [--pipeline-input <folder>] [--json results.json]
+ *                       [--only stages,all-cores,pipeline,tail]
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -34,8 +35,11 @@ const { values: args } = parseArgs({
     engines: { type: 'string', default: [defaultEngine, ...engineNames.filter((name) => name !== defaultEngine)].join(',') },
     'pipeline-input': { type: 'string', default: join(imagesDir, 'fruits-360-large') },
     json: { type: 'string' },
+    // Some parts only, e.g. to measure again what a busy machine disturbed: stages, datasets, pipeline, tail.
+    only: { type: 'string', default: 'stages,all-cores,pipeline,tail' },
   },
 });
+const parts = new Set(args.only.split(','));
 const sampleSize = Number(args.images);
 const engines = args.engines.split(',') as EngineName[];
 const cores = availableParallelism();
@@ -56,7 +60,7 @@ const find = (stage: string, dataset: string, setting: string) =>
   rows.find((row) => row.stage === stage && row.dataset === dataset && row.setting === setting);
 
 console.log(`featurize bench: ${cpus()[0]?.model ?? 'cpu'} x${cores}, node ${process.version}`);
-for (const [dataset, root] of Object.entries(datasets)) {
+for (const [dataset, root] of parts.has('stages') ? Object.entries(datasets) : []) {
   const keys = evenlySpaced(await listImages(root), sampleSize);
   console.log(`\n${dataset}: ${keys.length} images, one process each`);
   await measure('decode+resize', dataset, 'concurrency 1', { kind: 'decode', root, keys, concurrency: 1 });
@@ -82,24 +86,26 @@ for (const [dataset, root] of Object.entries(datasets)) {
 }
 
 console.log(`\ninference alone on every core: ${cores} worker threads, one engine each (as the local runner), batch ${defaultBatch}`);
-for (const engine of engines) await measureAllCores(engine);
+if (parts.has('all-cores')) for (const engine of engines) await measureAllCores(engine);
 
 const pipelineInput = args['pipeline-input'];
 console.log(`\nthe whole local pipeline (featurize run: map, reduce, validate, publish, report) over ${pipelineInput}`);
-for (const engine of engines) {
-  await measure('pipeline', 'pipeline', engine, { kind: 'pipeline', root: pipelineInput, engine });
+if (parts.has('pipeline')) {
+  for (const engine of engines) await measure('pipeline', 'pipeline', engine, { kind: 'pipeline', root: pipelineInput, engine });
 }
 
-console.log('\nreduce and validate, 20,000 synthetic rows in batches of 100');
-await measure('reduce+validate', 'synthetic', '20000 rows', { kind: 'reduce-validate', rows: 20_000 });
+if (parts.has('tail')) {
+  console.log('\nreduce and validate, 20,000 synthetic rows in batches of 100');
+  await measure('reduce+validate', 'synthetic', '20000 rows', { kind: 'reduce-validate', rows: 20_000 });
 
-console.log('\ncold start: a fresh process until the extract handler is ready for its first batch (INIT)');
-for (const engine of engines) await measure('cold start', 'init', engine, { kind: 'cold-start', engine });
+  console.log('\ncold start: a fresh process until the extract handler is ready for its first batch (INIT)');
+  for (const engine of engines) await measure('cold start', 'init', engine, { kind: 'cold-start', engine });
 
-console.log('\nrefusing huge images from their header (TOO_LARGE)');
-const edgeCases = join(imagesDir, 'edge-cases');
-for (const file of ['huge_20000x14000_gray.jpg', 'huge_65536x65536_1bit.png']) {
-  await measure('refuse', 'edge-cases', file, { kind: 'refuse', root: edgeCases, keys: [file] });
+  console.log('\nrefusing huge images from their header (TOO_LARGE)');
+  const edgeCases = join(imagesDir, 'edge-cases');
+  for (const file of ['huge_20000x14000_gray.jpg', 'huge_65536x65536_1bit.png']) {
+    await measure('refuse', 'edge-cases', file, { kind: 'refuse', root: edgeCases, keys: [file] });
+  }
 }
 
 printSummary();
