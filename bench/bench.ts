@@ -205,7 +205,7 @@ function printSummary(): void {
         maxConcurrency: settingSources.maxConcurrency.default,
         coldStartSeconds,
         reduceSeconds: (reduce.steps.reduce ?? 0) * perMillion,
-        reduceMemoryMb: settingSources.reduceMemoryMb.default,
+        reduceMemoryMb: settingSources.reducePartMemoryMb.default,
         validateSeconds: (reduce.steps.validate ?? 0) * perMillion,
         validateMemoryMb: settingSources.validateMemoryMb.default,
       });

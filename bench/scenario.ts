@@ -163,7 +163,7 @@ async function timedValue<T>(work: () => Promise<T>): Promise<Measured & { value
 async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
   const [{ reduceRun }, { defaultVectorShape }, { openStorage }, { listedInputs }, { validateRun }, { writeSyntheticRun }] =
     await Promise.all([
-      import('../functions/reduce/reduce-run.ts'),
+      import('../test/support/reduce-run.ts'),
       import('../functions/shared/model/model-descriptor.ts'),
       import('../functions/shared/storage/open-storage.ts'),
       import('../functions/validate/listed-inputs.ts'),

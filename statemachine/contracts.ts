@@ -160,7 +160,7 @@ export interface ExtractBatchResult {
 // --- Reduce -----------------------------------------------------------------------------------------------------
 
 /**
- * What the state machine passes every step after the map (Reduce, Validate): the run's settings and, when
+ * What the state machine passes every step after the map (PlanReduce, Validate): the run's settings and, when
  * the map failed, the error its Catch recorded.
  */
 export const runEventSchema = z.object({
@@ -197,8 +197,91 @@ export const reduceResultSchema = z.object({
   extractMillis: z.object({ batches: z.number().nonnegative(), inference: z.number().nonnegative() }),
 });
 
-/** What the state machine keeps of the reduce step (small: it travels in the execution's state). */
+/** What the state machine keeps of the reduce steps, FinishReduce's result (small: it travels in the execution's state). */
 export type ReduceResult = z.infer<typeof reduceResultSchema>;
+
+// --- PlanReduce, ReduceParts (ReducePart), FinishReduce: the reduce fan-out -------------------------------------
+
+/** PlanReduce takes the run's event, as every step after the map. */
+export const planReduceEventSchema = runEventSchema;
+
+const modelFields = { modelId: z.string(), engine: z.string(), preprocessing: z.string() };
+
+/**
+ * One group of the plan: consecutive batches (in key order) of about FEATURIZE_PART_ROWS vectors, one item of
+ * the ReduceParts map and one child of it. The map's ItemReader reads the plan (a JSON array of these).
+ */
+export const reduceGroupSchema = z.object({
+  index: count,
+  /** The staged part it writes (relative to the output location); null when its batches made no vector. */
+  part: z.string().min(1).nullable(),
+  /** Its batches' shards, relative to the output location, in key order. */
+  shards: z.array(z.string().min(1)).min(1),
+  /** Vectors its shards hold, as the map's results say. */
+  rows: count,
+  /** Its smallest and largest key (relative to the input bucket): the part's path_min and path_max. */
+  keys: z.object({ first: z.string(), last: z.string() }),
+  ...modelFields,
+});
+
+export type ReduceGroup = z.infer<typeof reduceGroupSchema>;
+
+export const planReduceResultSchema = z.object({
+  runId: runIdSchema,
+  /** The plan object, by full bucket key: the ReduceParts map's s3:getObject ItemReader reads it. */
+  plan: z.object({ bucket: z.string().min(1), key: z.string().min(1) }),
+  groups: count,
+  /** Items across the map's result files. */
+  listed: count,
+  /** Items of failed or never-run batches, recorded in the batch failures file. */
+  batchFailures: count,
+  /** Null when no batch succeeded. */
+  modelId: z.string().nullable(),
+  engine: z.string().nullable(),
+  extractMillis: z.object({ batches: z.number().nonnegative(), inference: z.number().nonnegative() }),
+  /** When the reduce began (epoch ms): FinishReduce reports the fan-out's wall time from it. */
+  startedMs: z.number().nonnegative(),
+});
+
+/** What the state machine keeps of PlanReduce at $.reducePlan. */
+export type PlanReduceResult = z.infer<typeof planReduceResultSchema>;
+
+/** One ReduceParts child: its one group (ItemBatcher MaxItemsPerBatch 1) and the run it belongs to. */
+export const reducePartEventSchema = z.object({
+  Items: z.tuple([reduceGroupSchema]),
+  BatchInput: z.object({
+    runId: runIdSchema,
+    input: storageLocationSchema.pick({ bucket: true }),
+    output: storageLocationSchema,
+    /** When the execution started: recorded in the part. */
+    startedAt: z.string().min(1),
+  }),
+});
+
+export type ReducePartEvent = z.infer<typeof reducePartEventSchema>;
+
+/** A group's outcome, written by its child to runs/<runId>/reduce/stats/NNNNN.json: all FinishReduce reads. */
+export const reducePartStatsSchema = z.object({
+  runId: runIdSchema,
+  index: count,
+  /** The staged part written, or null (no vector in the group). */
+  part: z.string().nullable(),
+  rows: count,
+  failures: count,
+  failureCodes: failureCodeCounts,
+  /** The group's failure records (runs/<runId>/reduce/failures/NNNNN.jsonl), or null when it has none. */
+  failureRecords: z.string().nullable(),
+  ...modelFields,
+});
+
+export type ReducePartStats = z.infer<typeof reducePartStatsSchema>;
+
+export const finishReduceEventSchema = z.object({
+  output: storageLocationSchema,
+  plan: planReduceResultSchema,
+});
+
+export type FinishReduceEvent = z.infer<typeof finishReduceEventSchema>;
 
 // --- Validate ---------------------------------------------------------------------------------------------------
 

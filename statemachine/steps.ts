@@ -8,13 +8,19 @@
  * test/statemachine/steps.test.ts checks that every Task state maps to a step with a handler folder and back.
  */
 import {
+  batchFailuresKey,
   failuresKey,
   featuresPrefix,
+  groupFailuresPrefix,
   manifestsPrefix,
+  mapResultsPrefix,
   pcaModelsPrefix,
   pcaPartitionsPrefix,
   publishJournalKey,
   publishRecordKey,
+  reducePlanKey,
+  reducePrefix,
+  reduceStatsPrefix,
   reportHtmlKey,
   reportKey,
   rewritesPrefix,
@@ -97,20 +103,49 @@ export const steps = [
     access: { read: ['input:*'], writeTagged: [runs.shards] },
   },
   {
-    name: 'Reduce',
-    folder: 'reduce',
-    description: "Compacts a run's shards into Parquet parts staged under runs/<runId>/parts/ and writes its failure records",
+    name: 'PlanReduce',
+    folder: 'plan-reduce',
+    description: "Groups a run's shards into the parts the ReduceParts map writes, one child per part",
     packaging: 'zip',
-    memoryMb: 3008,
+    // One small record per succeeded batch (~40,000 for 10 million images at 250 a batch), never a row.
+    memoryMb: 1024,
     timeoutSeconds: wholeRun,
-    // The run's map results, shards and staged parts; nothing of features/. Deletes staged parts an earlier
-    // attempt wrote beyond this one's.
+    // The run's map results (listed, read a line at a time); writes the plan and the failed batches' records.
     access: {
       list: [output(runsPrefix)],
-      read: [runs.all],
-      writeTagged: [runs.stagedParts],
+      read: [output(`${mapResultsPrefix(anyRun)}*`)],
+      writeTagged: [output(reducePlanKey(anyRun)), output(batchFailuresKey(anyRun))],
+    },
+  },
+  {
+    name: 'ReducePart',
+    folder: 'reduce-part',
+    description: "Compacts one group of a run's shards into one Parquet part staged under runs/<runId>/parts/",
+    packaging: 'zip',
+    // Holds one part's bytes (about 90 MB at the default 25,000 rows; FEATURIZE_PART_ROWS caps it).
+    memoryMb: 3008,
+    timeoutSeconds: wholeRun,
+    // The group's shards; its part, stats and failure records. Nothing of features/.
+    access: {
+      read: [runs.shards],
+      writeTagged: [runs.stagedParts, output(`${reduceStatsPrefix(anyRun)}*`), output(`${groupFailuresPrefix(anyRun)}*`)],
+    },
+  },
+  {
+    name: 'FinishReduce',
+    folder: 'finish-reduce',
+    description: "Sums the reduce groups' stats into the run's result and writes its failure records",
+    packaging: 'zip',
+    // Streams: holds the part keys and one stats object at a time.
+    memoryMb: 512,
+    timeoutSeconds: wholeRun,
+    // The groups' stats and failure records, the failed batches' records; deletes staged parts and stats an
+    // earlier attempt wrote beyond this one's.
+    access: {
+      list: [output(runsPrefix)],
+      read: [output(`${reducePrefix(anyRun)}*`)],
       write: [runs.failures],
-      delete: [runs.stagedParts],
+      delete: [runs.stagedParts, output(`${reduceStatsPrefix(anyRun)}*`)],
     },
   },
   {

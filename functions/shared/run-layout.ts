@@ -11,6 +11,10 @@
  *                                          the run's parts as the reducer wrote them and the validator audited them
  *                                          (intermediate: tagged, expired by lifecycle, published or not)
  *   runs/<runId>/failures.jsonl            one failure record per line
+ *   runs/<runId>/reduce/                   the reduce fan-out's work (intermediate): plan.json (the groups of
+ *                                          shards, one per part, the ReduceParts map's items), batch-failures.jsonl
+ *                                          (items of failed batches), stats/NNNNN.json and failures/NNNNN.jsonl
+ *                                          (each group's counts and failure records), map/ (the map's results)
  *   runs/<runId>/report.json               the validation report
  *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
  *   runs/<runId>/rewrites/part-….parquet   parts the run's publish wrote anew: older parts without the rows it
@@ -133,6 +137,42 @@ export function shardKey(runId: string, batchId: string): string {
 
 export function mapResultsPrefix(runId: string): string {
   return `${runPrefix(runId)}map/`;
+}
+
+/** The reduce fan-out's plan, counts and failure records (functions/plan-reduce, reduce-part, finish-reduce). */
+export function reducePrefix(runId: string): string {
+  return `${runPrefix(runId)}reduce/`;
+}
+
+export function reducePlanKey(runId: string): string {
+  return `${reducePrefix(runId)}plan.json`;
+}
+
+/** The failure records of the map's failed and never-run batches, which no shard holds. */
+export function batchFailuresKey(runId: string): string {
+  return `${reducePrefix(runId)}batch-failures.jsonl`;
+}
+
+export function reduceStatsPrefix(runId: string): string {
+  return `${reducePrefix(runId)}stats/`;
+}
+
+/** Numbered like parts, so that a listing returns them in group order. */
+export function reduceStatsKey(runId: string, index: number): string {
+  return `${reduceStatsPrefix(runId)}${String(index).padStart(5, '0')}.json`;
+}
+
+export function groupFailuresPrefix(runId: string): string {
+  return `${reducePrefix(runId)}failures/`;
+}
+
+export function groupFailuresKey(runId: string, index: number): string {
+  return `${groupFailuresPrefix(runId)}${String(index).padStart(5, '0')}.jsonl`;
+}
+
+/** The ReduceParts map's ResultWriter output. */
+export function reduceMapResultsPrefix(runId: string): string {
+  return `${reducePrefix(runId)}map/`;
 }
 
 export function failuresKey(runId: string): string {

@@ -8,6 +8,7 @@ import { ConfigError } from '../../functions/shared/errors.ts';
 import { logger } from '../../functions/shared/observability.ts';
 import { adaptDefinition } from './adapt-definition.ts';
 import { type MapRunObserver, runDistributedMap, type TaskHandlers } from './distributed-map.ts';
+import type { DistributedMapState } from './distributed-map-state.ts';
 import type { ExecutionContext } from './evaluate-template.ts';
 import type { Json } from './json.ts';
 import { executionArn } from './local-arns.ts';
@@ -28,6 +29,8 @@ export interface LocalExecution {
   /** Every Retry waits this long instead of its IntervalSeconds and backoff (tests). */
   retryIntervalMs?: number;
   observer?: MapRunObserver;
+  /** The Distributed Maps the observer follows (default: every one). */
+  observes?: (map: DistributedMapState) => boolean;
 }
 
 export interface ExecutionOutcome {
@@ -62,7 +65,7 @@ export async function runLocalExecution(execution: LocalExecution): Promise<Exec
       ...(execution.retryIntervalMs !== undefined
         ? { retryIntervals: retryIntervals(state.ItemProcessor.States, execution.retryIntervalMs) }
         : {}),
-      ...(execution.observer ? { observer: execution.observer } : {}),
+      ...(execution.observer && (execution.observes?.(state) ?? true) ? { observer: execution.observer } : {}),
     };
     taskHandlers[name] = (mapInput) => runDistributedMap(map, mapInput as Json, context);
   }

@@ -132,6 +132,7 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
       },
       parallelism: settings.workers,
       observer,
+      observes: isExtractionMap,
       ...(settings.retryIntervalMs !== undefined ? { retryIntervalMs: settings.retryIntervalMs } : {}),
     });
   } finally {
@@ -142,9 +143,16 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
 /** The Resource of every Task state inside a Distributed Map's ItemProcessor. */
 function resourcesInDistributedMaps(definition: StateMachineDefinition): string[] {
   const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
-  return maps.flatMap((map) =>
-    Object.values(map.ItemProcessor.States).flatMap((state) => ('Resource' in state ? [String(state.Resource)] : [])),
-  );
+  return maps.flatMap(mapResources);
+}
+
+/** A map whose children run the extract function: the one the progress follows (the reduce fan-out's is over in moments). */
+export function isExtractionMap(map: DistributedMapState): boolean {
+  return mapResources(map).includes(stepFunctionArn('Extract'));
+}
+
+function mapResources(map: DistributedMapState): string[] {
+  return Object.values(map.ItemProcessor.States).flatMap((state) => ('Resource' in state ? [String(state.Resource)] : []));
 }
 
 /** A function run in this thread, its module imported at its first invocation (after the settings are in place). */

@@ -6,7 +6,6 @@ import { fitPca } from '../../functions/pca/fit-pca.ts';
 import { handler } from '../../functions/pca/handler.ts';
 import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
 import { publishRun } from '../../functions/publish/publish-run.ts';
-import { reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { listParts, openPart, partKeyValues, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import { leaseStoreFor } from '../../functions/shared/dataset/publish-lease.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
@@ -19,6 +18,7 @@ import type { Storage } from '../../functions/shared/storage/storage.ts';
 import type { PcaEvent, PcaRunResult, RunScope } from '../../statemachine/contracts.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { writeMapRun } from '../support/map-run.ts';
+import { reduceRun } from '../support/reduce-run.ts';
 import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'pca', awsRequestId: 'test' } as Context;

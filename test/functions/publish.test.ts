@@ -7,8 +7,6 @@ import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/publish/handler.ts';
 import { publishRun } from '../../functions/publish/publish-run.ts';
-import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
-import { reduceRun } from '../../functions/reduce/reduce-run.ts';
 import { listParts, openPart, partKeyValues, readPartPaths, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import { leaseStoreFor } from '../../functions/shared/dataset/publish-lease.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
@@ -20,7 +18,6 @@ import { handler as validateHandler } from '../../functions/validate/handler.ts'
 import type {
   PublishEvent,
   PublishResult,
-  ReduceResult,
   RunEvent,
   RunKind,
   RunScope,
@@ -33,12 +30,13 @@ import { publishedPaths } from '../support/dataset.ts';
 import { literal, query } from '../support/duckdb.ts';
 import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
 import type { KilledPublish } from '../support/publish-killed.ts';
+import { reduceEvent, reduceRun } from '../support/reduce-run.ts';
 import { snapshot } from '../support/snapshot.ts';
 import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'publish', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as PublishEvent, context) as Promise<PublishResult>;
-const reduce = (event: RunEvent) => reduceHandler(event, context) as Promise<ReduceResult>;
+const reduce = reduceEvent;
 const validate = (event: ValidateEvent) => validateHandler(event, context) as Promise<ValidationResult>;
 
 const stores = useTestStores('publish', ['fruits']);

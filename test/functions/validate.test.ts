@@ -4,7 +4,6 @@ import type { Context } from 'aws-lambda';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { describe, expect, it } from 'vitest';
 import { handler as publishHandler } from '../../functions/publish/handler.ts';
-import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
 import { encodeParquet } from '../../functions/shared/dataset/parquet-writer.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { reportKey } from '../../functions/shared/run-layout.ts';
@@ -14,11 +13,12 @@ import type { ValidationReport } from '../../functions/validate/validate-run.ts'
 import type { PublishResult, ReduceResult, RunEvent, ValidateEvent, ValidationResult } from '../../statemachine/contracts.ts';
 import fixture from '../events/validate.json' with { type: 'json' };
 import { type FixtureBatch, items, syntheticVector, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
+import { reduceEvent } from '../support/reduce-run.ts';
 import { snapshot } from '../support/snapshot.ts';
 import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'validate', awsRequestId: 'test' } as Context;
-const reduce = (event: RunEvent) => reduceHandler(event, context) as Promise<ReduceResult>;
+const reduce = reduceEvent;
 const publish = (event: RunEvent) => publishHandler(event, context) as Promise<PublishResult>;
 const validate = (event: unknown) => handler(event as ValidateEvent, context) as Promise<ValidationResult>;
 

@@ -24,7 +24,7 @@ describe('definition adapted for aws-local-stepfunctions', () => {
   it('turns each Distributed Map into a Task state of the same name that keeps its ResultPath, Catch and Next', async () => {
     const original = await definition();
     const { definition: adapted, distributedMaps } = adaptDefinition(original);
-    expect([...distributedMaps.keys()]).toEqual(['Extract', 'ExtractManifest']);
+    expect([...distributedMaps.keys()]).toEqual(['Extract', 'ExtractManifest', 'ReduceParts']);
     const states = asRecord(adapted.States);
     const map = asRecord(original.States).Extract!;
     expect(states.Extract).toEqual({
@@ -34,14 +34,14 @@ describe('definition adapted for aws-local-stepfunctions', () => {
       Comment: map.Comment,
       ResultPath: '$.map',
       Catch: map.Catch,
-      Next: 'Reduce',
+      Next: 'PlanReduce',
     });
     expect(distributedMaps.get('Extract')).toMatchObject({ ItemReader: map.ItemReader, ItemBatcher: map.ItemBatcher });
   });
 
   it('gives Task states without TimeoutSeconds no timeout, as on AWS, where the library would stop them after 60 s', async () => {
     const { definition: adapted, distributedMaps } = adaptDefinition(await definition());
-    expect(asRecord(adapted.States).Reduce).toMatchObject({ Resource: stepFunctionArn('Reduce'), TimeoutSeconds: 2147483 });
+    expect(asRecord(adapted.States).PlanReduce).toMatchObject({ Resource: stepFunctionArn('PlanReduce'), TimeoutSeconds: 2147483 });
     expect(distributedMaps.get('Extract')!.ItemProcessor.States.ExtractBatch).toMatchObject({ TimeoutSeconds: 2147483 });
   });
 

@@ -16,7 +16,9 @@ const values: DefinitionSubstitutions = {
   PcaDefault: '0.95',
   CheckRunFunctionArn: localFunctionArn('featurize-check-run'),
   ExtractFunctionArn: localFunctionArn('featurize-extract'),
-  ReduceFunctionArn: localFunctionArn('featurize-reduce'),
+  PlanReduceFunctionArn: localFunctionArn('featurize-plan-reduce'),
+  ReducePartFunctionArn: localFunctionArn('featurize-reduce-part'),
+  FinishReduceFunctionArn: localFunctionArn('featurize-finish-reduce'),
   ValidateFunctionArn: localFunctionArn('featurize-validate'),
   PublishFunctionArn: localFunctionArn('featurize-publish'),
   PcaFunctionArn: localFunctionArn('featurize-pca'),
@@ -46,9 +48,9 @@ describe('state machine definition', () => {
   });
 
   it('refuses to fill a definition when a placeholder has no value, naming it', async () => {
-    const { ReduceFunctionArn: _, ...incomplete } = values;
-    expect(() => substituteDefinition('{"Resource": "${ReduceFunctionArn}", "Other": "${ExtractFunctionArn}"}', incomplete)).toThrow(
-      /placeholder\(s\): ReduceFunctionArn$/,
+    const { PlanReduceFunctionArn: _, ...incomplete } = values;
+    expect(() => substituteDefinition('{"Resource": "${PlanReduceFunctionArn}", "Other": "${ExtractFunctionArn}"}', incomplete)).toThrow(
+      /placeholder\(s\): PlanReduceFunctionArn$/,
     );
   });
 });

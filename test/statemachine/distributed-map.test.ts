@@ -16,7 +16,7 @@ import type { ChildOutcome } from '../../statemachine/local/distributed-map.ts';
 import { RuntimeExitError } from '../../statemachine/local/errors.ts';
 import type { Json, JsonObject } from '../../statemachine/local/json.ts';
 import { type LocalFunction, runLocalExecution } from '../../statemachine/local/run-execution.ts';
-import { type PipelineSettings, stepFunctionArn, substitutionsFor } from '../../statemachine/local/run-pipeline.ts';
+import { isExtractionMap, type PipelineSettings, stepFunctionArn, substitutionsFor } from '../../statemachine/local/run-pipeline.ts';
 import { lambdaContext } from '../support/asl-definition.ts';
 import { type LocalS3, startLocalS3 } from '../support/s3-server.ts';
 
@@ -50,6 +50,7 @@ interface Run {
   /** Every extract invocation, retries included. */
   extractCalls: Batch[];
   reduceEvents: JsonObject[];
+  reducePartEvents: JsonObject[];
   validateEvents: JsonObject[];
   /** PCA runs only when a run asks for it; these runs do not. */
   pcaEvents: JsonObject[];
@@ -88,6 +89,7 @@ async function execute(
   const extractCalls: Batch[] = [];
   const attempts = new Map<string, number>();
   const reduceEvents: JsonObject[] = [];
+  const reducePartEvents: JsonObject[] = [];
   const validateEvents: JsonObject[] = [];
   const pcaEvents: JsonObject[] = [];
   const reportEvents: JsonObject[] = [];
@@ -105,10 +107,20 @@ async function execute(
     functions: {
       [stepFunctionArn('CheckRun')]: (event) => checkRun(event as never, lambdaContext),
       [stepFunctionArn('Extract')]: extract,
-      [stepFunctionArn('Reduce')]: async (event) => {
+      // The reduce fan-out over a plan of two groups, one ReduceParts child each (test/functions/reduce.test.ts
+      // runs the real functions).
+      [stepFunctionArn('PlanReduce')]: async (event) => {
         reduceEvents.push(event as JsonObject);
+        const plan = join('runs', runId, 'reduce', 'plan.json');
+        await mkdir(join(outputDir, plan, '..'), { recursive: true });
+        await writeFile(join(outputDir, plan), JSON.stringify([{ index: 0 }, { index: 1 }]));
+        return { plan: { bucket: outputDir, key: plan }, groups: 2 };
+      },
+      [stepFunctionArn('ReducePart')]: async (event) => {
+        reducePartEvents.push(event as JsonObject);
         return { rows: 0 };
       },
+      [stepFunctionArn('FinishReduce')]: async () => ({ rows: 0 }),
       [stepFunctionArn('Validate')]: async (event) => {
         validateEvents.push(event as JsonObject);
         return options.validate ? options.validate(event) : { passed: true, summary: 'all checks passed' };
@@ -128,9 +140,10 @@ async function execute(
     parallelism: options.parallelism ?? settings.workers,
     retryIntervalMs: 0,
     observer: { childFinished: (child) => finished.push(child) },
+    observes: isExtractionMap,
     ...(options.input !== undefined ? { input: options.input } : {}),
   });
-  const mapOutput = () => (outcome.stateOutputs.get('Reduce') as { map: ReturnType<Run['mapOutput']> }).map;
+  const mapOutput = () => (outcome.stateOutputs.get('PlanReduce') as { map: ReturnType<Run['mapOutput']> }).map;
   // A failed map leaves no ResultWriterDetails in the state (only its error): the reducer finds the manifest
   // under runs/<runId>/map/, and so does this.
   const manifest = async () => {
@@ -142,6 +155,7 @@ async function execute(
     outcome,
     extractCalls,
     reduceEvents,
+    reducePartEvents,
     validateEvents,
     pcaEvents,
     reportEvents,
@@ -189,6 +203,18 @@ describe('local execution of the state machine', () => {
         mapError: null,
       },
     ]);
+    // One ReduceParts child per group of the plan, each given its group and the run.
+    expect(run.reducePartEvents.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
+      [0, 1].map((index) => ({
+        Items: [{ index }],
+        BatchInput: {
+          runId: 'run-1',
+          input: { bucket: imagesDir, prefix: '' },
+          output: { bucket: run.outputDir, prefix: '' },
+          startedAt: expect.any(String),
+        },
+      })),
+    );
     expect(run.validateEvents[0]).toMatchObject({ ...run.reduceEvents[0], toleratedFailurePercentage: 0, reduce: { rows: 0 } });
     expect(run.pcaEvents).toEqual([]);
     expect(run.reportEvents).toHaveLength(1);

@@ -1,29 +1,32 @@
 /**
- * Write, audit, publish, in the state machine: the states from Reduce on, executed as written in
+ * Write, audit, publish, in the state machine: the states from PlanReduce on, executed as written in
  * statemachine/featurize.asl.json by aws-local-stepfunctions, their Task states bound to the real reduce,
- * validate, publish, PCA and report handlers over an output on the filesystem. The Distributed Map is not
+ * validate, publish, PCA and report handlers (the ReduceParts map run by the local runner's executor) over an output on the filesystem. The Distributed Map is not
  * needed to reach them: its results are written as it leaves them (test/support/map-run.ts), and execution
- * starts at Reduce with the state the execution holds there.
+ * starts at PlanReduce with the state the execution holds there.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as finishReduceHandler } from '../../functions/finish-reduce/handler.ts';
 import { handler as pcaHandler } from '../../functions/pca/handler.ts';
+import { handler as planReduceHandler } from '../../functions/plan-reduce/handler.ts';
 import { handler as publishHandler } from '../../functions/publish/handler.ts';
-import { handler as reduceHandler } from '../../functions/reduce/handler.ts';
+import { handler as reducePartHandler } from '../../functions/reduce-part/handler.ts';
 import { handler as reportHandler } from '../../functions/report/handler.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { handler as validateHandler } from '../../functions/validate/handler.ts';
-import { lambdaContext as context, executionContext, from, type JSONValue } from '../support/asl-definition.ts';
+import { lambdaContext as context, distributedMapHandler, executionContext, from, type JSONValue } from '../support/asl-definition.ts';
 import { type FixtureBatch, items, writeMapRun } from '../support/map-run.ts';
 import { snapshot } from '../support/snapshot.ts';
 
 type Handler = (event: JSONValue) => Promise<never>;
 const handlers: Record<string, Handler> = {
-  Reduce: (event) => reduceHandler(event as never, context) as Promise<never>,
+  PlanReduce: (event) => planReduceHandler(event as never, context) as Promise<never>,
+  FinishReduce: (event) => finishReduceHandler(event as never, context) as Promise<never>,
   Validate: (event) => validateHandler(event as never, context) as Promise<never>,
   Publish: (event) => publishHandler(event as never, context) as Promise<never>,
   Pca: (event) => pcaHandler(event as never, context) as Promise<never>,
@@ -50,11 +53,11 @@ interface RunOptions {
   manifest?: string[];
   tolerated?: number;
   /** The state execution starts at, with the state the execution holds after Validate when it is later. */
-  startAt?: 'Reduce' | 'ChoosePublish';
+  startAt?: 'PlanReduce' | 'ChoosePublish';
   publish?: Handler;
 }
 
-/** The run's inputs and map results, then the execution from Reduce on; its output, or the error it failed with. */
+/** The run's inputs and map results, then the execution from PlanReduce on; its output, or the error it failed with. */
 async function execute(where: Place, runId: string, batches: FixtureBatch[], options: RunOptions = {}) {
   const input = openStorage({ bucket: where.input });
   for (const batch of batches) for (const item of batch.items) await input.write(item.key, `bytes of ${item.key}`);
@@ -70,6 +73,7 @@ async function execute(where: Place, runId: string, batches: FixtureBatch[], opt
     manifest,
     output: where.output,
     toleratedFailurePercentage: options.tolerated ?? 0,
+    maxConcurrency: 0,
     pca: null,
     scope: manifest ? { kind: 'incremental' } : { kind: 'full', prefix: locationPrefix({ bucket: where.input, prefix: 'images/' }) },
     startedAt: new Date().toISOString(),
@@ -86,9 +90,14 @@ async function execute(where: Place, runId: string, batches: FixtureBatch[], opt
     state.reduce = { runId, parts: [] };
     state.validation = { passed: true, summary: 'all 12 checks passed' };
   }
-  const execution = from(options.startAt ?? 'Reduce').run(state, {
+  const reduceParts = distributedMapHandler('ReduceParts', { ReducePart: (event) => reducePartHandler(event as never, context) }, runId);
+  const execution = from(options.startAt ?? 'PlanReduce').run(state, {
     overrides: {
-      taskResourceLocalHandlers: { ...handlers, ...(options.publish ? { Publish: options.publish } : {}) },
+      taskResourceLocalHandlers: {
+        ...handlers,
+        ReduceParts: reduceParts as Handler,
+        ...(options.publish ? { Publish: options.publish } : {}),
+      },
       retryIntervalOverrides: { Publish: 0 },
     },
     context: executionContext(runId),

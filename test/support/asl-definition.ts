@@ -7,6 +7,8 @@ import type { Context } from 'aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { type DefinitionSubstitutions, readDefinitionText, substituteDefinition } from '../../statemachine/definition.ts';
 import { adaptDefinition } from '../../statemachine/local/adapt-definition.ts';
+import { runDistributedMap, type TaskHandlers } from '../../statemachine/local/distributed-map.ts';
+import type { Json } from '../../statemachine/local/json.ts';
 import { type FunctionArnPlaceholder, functionArnPlaceholder, steps } from '../../statemachine/steps.ts';
 
 export type JSONValue = Parameters<StateMachine['run']>[0];
@@ -46,6 +48,21 @@ export function from(startAt: string, values: Record<string, string> = substitut
   definition.StartAt = startAt;
   if (stopAfter) definition.States[stopAfter] = { ...definition.States[stopAfter], Next: undefined, End: true } as never;
   return new StateMachine(definition, { validationOptions: { noValidate: true } });
+}
+
+/**
+ * A handler for a Distributed Map state of the definition (a Task state once adapted): the local runner's own
+ * Map Run executor, its ItemProcessor's Task states bound to `taskHandlers` (by state name).
+ */
+export function distributedMapHandler(
+  name: string,
+  taskHandlers: TaskHandlers,
+  runId: string,
+  values: Record<string, string> = substitutions,
+) {
+  const state = adaptDefinition(substituteDefinition(definitionText, values)).distributedMaps.get(name);
+  if (!state) throw new Error(`${name} is no Distributed Map state of the definition`);
+  return (input: JSONValue) => runDistributedMap({ name, state, taskHandlers, parallelism: 2 }, input as Json, executionContext(runId));
 }
 
 /** What AWS gives an execution's states as `$$`: its name (the run id) and start. */

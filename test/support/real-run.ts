@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { handler as extract } from '../../functions/extract/handler.ts';
 import { handler as publish } from '../../functions/publish/handler.ts';
-import { handler as reduce } from '../../functions/reduce/handler.ts';
 import { handler as validate } from '../../functions/validate/handler.ts';
 import type {
   BatchEvent,
@@ -20,6 +19,7 @@ import type {
   ValidationResult,
 } from '../../statemachine/contracts.ts';
 import { type Execution, writeResultFiles } from './map-run.ts';
+import { reduceEvent } from './reduce-run.ts';
 import { sampleDir } from './shared-data.ts';
 
 const context = { functionName: 'test', awsRequestId: 'test' } as Context;
@@ -55,7 +55,7 @@ export async function runWithRealModel(out: string, runId: string, batches: read
     startedAt: new Date().toISOString(),
     mapError: null,
   };
-  const reduced = (await reduce(run, context)) as ReduceResult;
+  const reduced = await reduceEvent(run);
   const validation = (await validate(
     { ...run, toleratedFailurePercentage: 0, reduce: reduced } satisfies ValidateEvent,
     context,

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchFailureMessage, readMapResults } from '../../functions/reduce/map-results.ts';
+import { batchFailureMessage, readMapResults } from '../../functions/plan-reduce/map-results.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 import { items, writeMapRun } from '../support/map-run.ts';

@@ -2,7 +2,7 @@ import { constants, createReadStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
-import { compareKeys, normalizePrefix, type Storage, type StoredObject } from './storage.ts';
+import { compareKeys, normalizePrefix, type Storage, type StoredObject, type WriteBody } from './storage.ts';
 
 const perObjectErrors = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
 
@@ -68,7 +68,7 @@ export class FsStorage implements Storage {
   }
 
   /** Writes to a temporary sibling and renames it, so a reader never sees half an object. */
-  async write(key: string, body: Uint8Array | string): Promise<void> {
+  async write(key: string, body: WriteBody): Promise<void> {
     const target = this.locationOf(key);
     const temporary = temporarySibling(target);
     try {

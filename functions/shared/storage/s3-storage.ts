@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
@@ -10,7 +11,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
 import { describeDeleteFailures, sortDeleteFailures } from './delete-failures.ts';
-import { normalizePrefix, type Storage, type StoredObject, type WriteOptions } from './storage.ts';
+import { normalizePrefix, type Storage, type StoredObject, type WriteBody, type WriteOptions } from './storage.ts';
 
 /** Per-object refusals: the item becomes a failure record. Anything else is the store being unavailable. */
 const perObjectErrors = new Set(['NoSuchKey', 'NotFound', 'AccessDenied', 'InvalidObjectState', 'KMS.DisabledException']);
@@ -104,13 +105,18 @@ export class S3Storage implements Storage {
     return new StorageUnavailableError(`cannot read ${this.locationOf(key)}: ${describe(error)}`, { cause: error });
   }
 
-  /** Multipart above 5 MiB through lib-storage, a single PUT below; tags go with the upload itself. */
-  async write(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
+  /** Multipart above 5 MiB through lib-storage (a stream of chunks too), a single PUT below; tags go with the upload itself. */
+  async write(key: string, body: WriteBody, options: WriteOptions = {}): Promise<void> {
     const tagging = options.tags ? new URLSearchParams(options.tags).toString() : undefined;
     try {
       await new Upload({
         client: this.client,
-        params: { Bucket: this.bucket, Key: this.prefix + key, Body: body, ...(tagging ? { Tagging: tagging } : {}) },
+        params: {
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: typeof body === 'string' || body instanceof Uint8Array ? body : Readable.from(body),
+          ...(tagging ? { Tagging: tagging } : {}),
+        },
       }).done();
     } catch (error) {
       throw new StorageUnavailableError(`cannot write ${this.locationOf(key)}: ${describe(error)}`, { cause: error });

@@ -34,8 +34,11 @@ export interface Storage {
    * memory holds a chunk, not the object. Errors as read(), also when they come mid-stream.
    */
   readStream(key: string): AsyncIterable<Uint8Array>;
-  /** Creates or replaces the object. Throws StorageUnavailableError. */
-  write(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<void>;
+  /**
+   * Creates or replaces the object. A body given as chunks is written as they come (memory holds a chunk, not
+   * the object): a file concatenated from others. Throws StorageUnavailableError.
+   */
+  write(key: string, body: WriteBody, options?: WriteOptions): Promise<void>;
   /**
    * Copies `fromKey` to `toKey` (created or replaced) without the bytes passing through this process where the
    * store can avoid it: one server-side CopyObject on S3, a clone or a copy on the filesystem. The copy carries
@@ -48,6 +51,8 @@ export interface Storage {
   /** The object's full location: `s3://bucket/key` or an absolute path. */
   locationOf(key: string): string;
 }
+
+export type WriteBody = Uint8Array | string | AsyncIterable<Uint8Array>;
 
 export interface WriteOptions {
   /** S3 object tags (lifecycle rules filter on them); the filesystem has no tags and ignores them. */

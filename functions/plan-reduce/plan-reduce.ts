@@ -1,0 +1,119 @@
+/**
+ * The first step of the reduce fan-out: reads the Distributed Map's results (a line at a time, map-results.ts),
+ * cuts the run's succeeded batches, in key order, into groups of about `partRows` vectors (a group never splits
+ * a batch), and writes them as the plan `runs/<runId>/reduce/plan.json`, one JSON array item per group: the
+ * ReduceParts map reads it (ItemReader s3:getObject, JSON) and compacts each group into one staged part in a
+ * child of its own (functions/reduce-part). The items of failed and never-run batches, which no shard holds,
+ * go to `runs/<runId>/reduce/batch-failures.jsonl` for FinishReduce. Knows nothing of Lambda.
+ *
+ * Its memory holds one small record per succeeded batch (shard key, counts, first and last key), never a row.
+ * Idempotent: the same map results give the same plan, the same part keys.
+ */
+import type { PlanReduceResult, ReduceGroup } from '../../statemachine/contracts.ts';
+import { RunArtifactError } from '../shared/errors.ts';
+import { batchFailuresKey, intermediateTags, partKey, reducePlanKey, stagedPartsPrefix } from '../shared/run-layout.ts';
+import { compareKeys, normalizePrefix, type Storage } from '../shared/storage/storage.ts';
+import { readMapResults, type SucceededBatch } from './map-results.ts';
+
+export interface PlanReduceRequest {
+  runId: string;
+  output: Storage;
+  /** The output location's bucket and key prefix: the map's manifest names result files by full key, and so does the plan. */
+  outputLocation: { bucket: string; prefix: string };
+}
+
+export interface PlanReduceOptions {
+  partRows: number;
+}
+
+/**
+ * At most this many shards in a group: a group is one child's input, which Step Functions limits to 256 KiB
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html, "Maximum input or output size for
+ * a task, state, or execution"). 1,000 shard keys of at most ~130 bytes (an 80-character run id) stay under
+ * it; only batches of fewer than partRows / 1,000 vectors on average (25 by default) reach this cap first.
+ */
+export const maxShardsPerGroup = 1000;
+
+export async function planReduce(request: PlanReduceRequest, options: PlanReduceOptions): Promise<PlanReduceResult> {
+  const startedMs = Date.now();
+  const { runId, output, outputLocation } = request;
+  const results = await readMapResults(output, outputLocation.prefix, runId);
+  const model = runModel(results.succeeded);
+
+  const groups: ReduceGroup[] = [];
+  let parts = 0;
+  for (const batches of batchGroups(results.succeeded, options.partRows)) {
+    const rows = batches.reduce((sum, batch) => sum + batch.vectors, 0);
+    const [first] = batches as [SucceededBatch];
+    groups.push({
+      index: groups.length,
+      // Every item failed: the shards still hold the failure records, and no part is written.
+      part: rows === 0 ? null : partKey(runId, parts++, stagedPartsPrefix(runId)),
+      shards: batches.map((batch) => batch.shard),
+      rows,
+      keys: {
+        first: first.keys.first,
+        last: batches
+          .map((batch) => batch.keys.last)
+          .sort(compareKeys)
+          .at(-1)!,
+      },
+      modelId: first.modelId,
+      engine: first.engine,
+      preprocessing: first.preprocessing,
+    });
+  }
+  await output.write(reducePlanKey(runId), JSON.stringify(groups), { tags: intermediateTags });
+  await output.write(batchFailuresKey(runId), results.failures.map((failure) => `${JSON.stringify(failure)}\n`).join(''), {
+    tags: intermediateTags,
+  });
+
+  return {
+    runId,
+    plan: { bucket: outputLocation.bucket, key: normalizePrefix(outputLocation.prefix) + reducePlanKey(runId) },
+    groups: groups.length,
+    listed: results.listed,
+    batchFailures: results.failures.length,
+    modelId: model?.modelId ?? null,
+    engine: model?.engine ?? null,
+    extractMillis: {
+      batches: results.succeeded.reduce((sum, batch) => sum + batch.millis.total, 0),
+      inference: results.succeeded.reduce((sum, batch) => sum + batch.millis.inference, 0),
+    },
+    startedMs,
+  };
+}
+
+/**
+ * Consecutive batches of about `partRows` vectors each (a part never splits a batch), so that each part covers
+ * a range of paths, which its metadata records (featurize.path_min/max): the publisher then judges most parts
+ * against a run's scope without reading them.
+ */
+function* batchGroups(batches: readonly SucceededBatch[], partRows: number): Generator<SucceededBatch[]> {
+  let group: SucceededBatch[] = [];
+  let vectors = 0;
+  for (const batch of batches) {
+    if (group.length > 0 && (vectors + batch.vectors > partRows || group.length === maxShardsPerGroup)) {
+      yield group;
+      group = [];
+      vectors = 0;
+    }
+    group.push(batch);
+    vectors += batch.vectors;
+  }
+  if (group.length > 0) yield group;
+}
+
+/** One model, engine and preprocessing for the whole run, checked before anything is written: mixed vectors are no dataset. */
+function runModel(batches: readonly SucceededBatch[]): Pick<SucceededBatch, 'modelId' | 'engine'> | undefined {
+  const [first] = batches;
+  const other = batches.find(
+    (batch) => batch.modelId !== first?.modelId || batch.engine !== first?.engine || batch.preprocessing !== first?.preprocessing,
+  );
+  if (first && other) {
+    throw new RunArtifactError(
+      `the run mixes vectors of ${first.modelId} (${first.engine}) and ${other.modelId} (${other.engine}), e.g. ${other.shard}`,
+    );
+  }
+  return first;
+}

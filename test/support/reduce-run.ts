@@ -1,0 +1,45 @@
+/**
+ * The reduce fan-out in one process, for tests and benchmarks that need a run's staged parts without the state
+ * machine: PlanReduce, then each group of the plan as its ReduceParts child would compact it (one after the
+ * other), then FinishReduce; the same functions the three Lambdas run.
+ */
+import { finishReduce } from '../../functions/finish-reduce/finish-reduce.ts';
+import { planReduce } from '../../functions/plan-reduce/plan-reduce.ts';
+import { type ReduceOptions, reduceGroup } from '../../functions/reduce-part/reduce-part.ts';
+import { type ReduceSettings, reduceSettings } from '../../functions/shared/config.ts';
+import { reducePlanKey } from '../../functions/shared/run-layout.ts';
+import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import type { Storage } from '../../functions/shared/storage/storage.ts';
+import type { ReduceGroup, ReduceResult, RunEvent } from '../../statemachine/contracts.ts';
+
+export interface ReduceRequest {
+  runId: string;
+  input: Storage;
+  output: Storage;
+  startedAt: string;
+  /** The output location's key prefix in its bucket: the map's manifest names result files by full key. */
+  outputPrefix: string;
+}
+
+export async function reduceRun(request: ReduceRequest, options: ReduceSettings & Pick<ReduceOptions, 'now'>): Promise<ReduceResult> {
+  const { runId, input, output, startedAt } = request;
+  // The plan's bucket only tells the map's ItemReader where to read; here the plan is read through `output`.
+  const plan = await planReduce({ runId, output, outputLocation: { bucket: output.root, prefix: request.outputPrefix } }, options);
+  const groups = JSON.parse(Buffer.from(await output.read(reducePlanKey(runId))).toString('utf8')) as ReduceGroup[];
+  for (const group of groups) await reduceGroup({ runId, group, input, output, startedAt }, options);
+  return finishReduce({ output, plan });
+}
+
+/** What the three states do with the state machine's event, the reduce settings read from the environment. */
+export function reduceEvent(event: RunEvent): Promise<ReduceResult> {
+  return reduceRun(
+    {
+      runId: event.runId,
+      input: openStorage({ bucket: event.input.bucket }),
+      output: openStorage(event.output),
+      startedAt: event.startedAt,
+      outputPrefix: event.output.prefix,
+    },
+    reduceSettings(),
+  );
+}
