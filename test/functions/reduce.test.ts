@@ -2,25 +2,30 @@ import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { handler } from '../../functions/reduce/handler.ts';
-import { reduceRun } from '../../functions/reduce/reduce-run.ts';
+import { handler as finishReduceHandler } from '../../functions/finish-reduce/handler.ts';
+import { handler as planReduceHandler } from '../../functions/plan-reduce/handler.ts';
+import { planReduce } from '../../functions/plan-reduce/plan-reduce.ts';
+import { handler as reducePartHandler } from '../../functions/reduce-part/handler.ts';
 import { reduceSettings } from '../../functions/shared/config.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import type { FailureRecord } from '../../functions/shared/failures.ts';
-import { failuresKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
+import { failuresKey, reducePlanKey, reduceStatsKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import type { ReduceResult, RunEvent } from '../../statemachine/contracts.ts';
-import fixture from '../events/reduce.json' with { type: 'json' };
+import type { PlanReduceResult, ReduceGroup, ReducePartEvent, ReduceResult, RunEvent } from '../../statemachine/contracts.ts';
+import fixture from '../events/plan-reduce.json' with { type: 'json' };
+import { distributedMapHandler, executionContext, from, type JSONValue } from '../support/asl-definition.ts';
 import { literal, query } from '../support/duckdb.ts';
 import { clusteredRows, writeFeatureParts } from '../support/feature-parts.ts';
 import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
+import { reduceEvent, reduceRun } from '../support/reduce-run.ts';
 import { tagsOfPuts } from '../support/s3-server.ts';
 import { snapshot } from '../support/snapshot.ts';
 import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'reduce', awsRequestId: 'test' } as Context;
-const invoke = (event: unknown) => handler(event as RunEvent, context) as Promise<ReduceResult>;
+/** PlanReduce, each group's ReducePart, FinishReduce: the three functions the state machine's reduce states run. */
+const invoke = (event: RunEvent) => reduceEvent(event);
 
 const stores = useTestStores('reduce', ['fruits']);
 
@@ -254,7 +259,7 @@ describe('reduce', () => {
     expect(await snapshot(output, 'features/')).toEqual(before);
   });
 
-  it('tags its staged parts as intermediate, for the bucket lifecycle rule, and not its failure records', async () => {
+  it('tags its staged parts and its own objects as intermediate, for the bucket lifecycle rule, and not its failure records', async () => {
     const where = places[1]![1]('tagged');
     await writeMapRun({ runId: 'run-tags', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }] });
     let result: ReduceResult | undefined;
@@ -262,6 +267,10 @@ describe('reduce', () => {
     expect(tagged.get(`/fruits/${where.output.prefix}${result!.parts[0]}`)).toBe('featurize%3Aintermediate=true');
     expect(tagged.has(`/fruits/${where.output.prefix}${failuresKey('run-tags')}`)).toBe(true);
     expect(tagged.get(`/fruits/${where.output.prefix}${failuresKey('run-tags')}`)).toBeUndefined();
+    // The fan-out's own objects (plan, stats) are intermediates too.
+    for (const key of [reducePlanKey('run-tags'), reduceStatsKey('run-tags', 0)]) {
+      expect(tagged.get(`/fruits/${where.output.prefix}${key}`), key).toBe('featurize%3Aintermediate=true');
+    }
   });
 
   it('gives zero parts and a clean result when the map left no results (its item reader failed)', async () => {
@@ -342,7 +351,7 @@ describe('reduce', () => {
     expect(() => reduceSettings({ FEATURIZE_PART_ROWS: '500001' })).toThrow(/invalid setting FEATURIZE_PART_ROWS/);
   });
 
-  it('accepts the Reduce state event as the state machine passes it', async () => {
+  it('accepts the event of each reduce state as the state machine passes it: PlanReduce, a ReduceParts child, FinishReduce', async () => {
     await writeMapRun({
       runId: fixture.runId,
       input: { bucket: fixture.input.bucket },
@@ -350,7 +359,22 @@ describe('reduce', () => {
       batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/36_100.jpg', 'images/Lemon/322_100.jpg']) }],
     });
 
-    const result = await invoke(fixture);
+    const plan = (await planReduceHandler(fixture as RunEvent, context)) as PlanReduceResult;
+    expect(plan).toMatchObject({
+      runId: fixture.runId,
+      plan: { bucket: 'fruits', key: `${fixture.output.prefix}${reducePlanKey(fixture.runId)}` },
+      groups: 1,
+      listed: 2,
+      batchFailures: 0,
+    });
+    const output = openStorage(fixture.output);
+    const [group] = JSON.parse(Buffer.from(await output.read(reducePlanKey(fixture.runId))).toString()) as ReduceGroup[];
+    const childEvent: ReducePartEvent = {
+      Items: [group!],
+      BatchInput: { runId: fixture.runId, input: fixture.input, output: fixture.output, startedAt: fixture.startedAt },
+    };
+    expect(await reducePartHandler(childEvent, context)).toMatchObject({ index: 0, rows: 2, failures: 0 });
+    const result = (await finishReduceHandler({ output: fixture.output, plan }, context)) as ReduceResult;
 
     expect(result).toMatchObject({
       runId: fixture.runId,
@@ -361,12 +385,72 @@ describe('reduce', () => {
   });
 
   it.each([
-    [{}, /runId: /],
-    [{ ...fixture, output: { prefix: 'x/' } }, /output\.bucket/],
-    [{ ...fixture, manifest: { bucket: 'fruits' } }, /manifest\.key/],
-  ])('rejects a malformed event with InvalidEventError naming the field (%#)', async (bad, pattern) => {
-    const error = await invoke(bad).catch((e: unknown) => e);
+    [planReduceHandler, {}, /runId: /],
+    [planReduceHandler, { ...fixture, output: { prefix: 'x/' } }, /output\.bucket/],
+    [planReduceHandler, { ...fixture, manifest: { bucket: 'fruits' } }, /manifest\.key/],
+    [reducePartHandler, { Items: [], BatchInput: {} }, /Items: /],
+    [finishReduceHandler, { output: fixture.output }, /plan: /],
+  ])('rejects a malformed event with InvalidEventError naming the field (%#)', async (handler, bad, pattern) => {
+    const error = await (handler as (event: unknown, context: Context) => Promise<unknown>)(bad, context).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'InvalidEventError' });
     expect((error as Error).message).toMatch(pattern);
+  });
+
+  it('fans out in the state machine: one ReduceParts child per part, and the same parts and rows as the groups cut in one process', async () => {
+    const where = onFilesystem('fan-out');
+    const keys = Array.from({ length: 11 }, (_, i) => `images/Kiwi/${String(i).padStart(2, '0')}.jpg`);
+    const shardRows = await writeMapRun({
+      runId: 'run-fan',
+      ...where,
+      batches: [
+        { status: 'SUCCEEDED', items: items(keys.slice(0, 3)) },
+        { status: 'SUCCEEDED', items: items(keys.slice(3, 8)) },
+        { status: 'SUCCEEDED', items: items(keys.slice(8)) },
+        { status: 'FAILED', items: items(['images/Pear/1.jpg']), error: { Error: 'Sandbox.Timedout', Cause: 'Task timed out' } },
+      ],
+    });
+    const children: JSONValue[] = [];
+    const reduceParts = distributedMapHandler(
+      'ReduceParts',
+      {
+        ReducePart: async (event) => {
+          children.push(event);
+          return (await reducePartHandler(event as ReducePartEvent, context)) as JSONValue;
+        },
+      },
+      'run-fan',
+    );
+    const state = { ...event('run-fan', where), maxConcurrency: 0 } as unknown as JSONValue;
+    const execution = from('PlanReduce', undefined, 'FinishReduce').run(state, {
+      overrides: {
+        taskResourceLocalHandlers: {
+          // The plan with a cap of 4 rows a part (the handler reads FEATURIZE_PART_ROWS once, at its cold start).
+          PlanReduce: (_input) =>
+            planReduce(
+              { runId: 'run-fan', output: openStorage(where.output), outputLocation: where.output },
+              { partRows: 4 },
+            ) as Promise<JSONValue>,
+          ReduceParts: reduceParts,
+          FinishReduce: (input) => finishReduceHandler(input as never, context) as Promise<JSONValue>,
+        },
+      },
+      context: executionContext('run-fan'),
+    });
+    const { reduce: fannedOut } = (await execution.result) as { reduce: ReduceResult };
+
+    // Batches of 3, 5 and 3 against a cap of 4: three groups, three children, three parts.
+    expect(children).toHaveLength(3);
+    expect(fannedOut).toMatchObject({ listed: 12, rows: 11, failures: 1, failureCodes: { BATCH_FAILED: 1 } });
+    expect(fannedOut.parts).toEqual([0, 1, 2].map((i) => `runs/run-fan/parts/part-run-fan-0000${i}.parquet`));
+    const rows = await stagedRows(where.output.bucket, 'run-fan');
+    expect(rows.map((row) => row.path)).toEqual(keys.map((key) => join(where.input.bucket, key)));
+    for (const row of rows) expect(sameBits(row.features as number[], shardRows.get(row.path as string)!.features!)).toBe(true);
+    const stats = JSON.parse(Buffer.from(await openStorage(where.output).read(reduceStatsKey('run-fan', 1))).toString());
+    expect(stats).toMatchObject({ index: 1, rows: 5, failures: 0, part: fannedOut.parts[1] });
+
+    // The same parts, rows and failure records as the plan and its groups run in one process.
+    const inOneProcess = await reduceRun(reduceRequest('run-fan', where), { ...options, partRows: 4 });
+    expect({ ...inOneProcess, millis: 0 }).toEqual({ ...fannedOut, millis: 0 });
+    expect(await stagedRows(where.output.bucket, 'run-fan')).toEqual(rows);
   });
 });
