@@ -1,20 +1,26 @@
 /**
- * One step after extraction (reduce, validate or publish), run by bench/tail.ts in a process of its own, as one
+ * One invocation of a step after extraction (plan-reduce, one reduce-part child, finish-reduce, validate or
+ * publish), run by bench/tail.ts in a process of its own, as one
  * Lambda invocation runs it: the handler's own function, without the middy wrapping. Sends the parent (IPC) the
  * step's result, its seconds, and the process's peak resident memory (getrusage maxRSS), which is then this
  * child's alone.
  *
  *   fork('bench/tail-step.ts', [JSON.stringify({ step, event })])
  */
-import type { RunEvent, ValidateEvent } from '../statemachine/contracts.ts';
+import type { FinishReduceEvent, ReducePartEvent, RunEvent, ValidateEvent } from '../statemachine/contracts.ts';
 
-export type TailStepName = 'reduce' | 'validate' | 'publish';
+/** The step's name in statemachine/steps.ts, uncapitalized (model:aws sizes each step from it). */
+export type TailStepName = 'planReduce' | 'reducePart' | 'finishReduce' | 'validate' | 'publish';
 
-export interface TailStepRequest {
-  step: TailStepName;
-  /** reduce: the run's event; validate: the run's event with the reducer's result; publish: { runId, output }. */
-  event: RunEvent | ValidateEvent;
-}
+export type TailStepRequest =
+  /** planReduce: the run's event; publish: { runId, output } of it. */
+  | { step: 'planReduce'; event: RunEvent }
+  | { step: 'publish'; event: RunEvent }
+  /** reducePart: one ReduceParts child's event, a group of the plan. */
+  | { step: 'reducePart'; event: ReducePartEvent }
+  | { step: 'finishReduce'; event: FinishReduceEvent }
+  /** validate: the run's event with the reduce's result. */
+  | { step: 'validate'; event: ValidateEvent };
 
 export interface TailStepReport {
   result: unknown;
@@ -34,19 +40,27 @@ const report: TailStepReport = {
 };
 process.send?.(report);
 
-async function stepFunction({ step, event }: TailStepRequest): Promise<() => Promise<unknown>> {
-  switch (step) {
-    case 'reduce': {
-      const { reduce } = await import('../functions/reduce/handler.ts');
-      return () => reduce(event);
+async function stepFunction(request: TailStepRequest): Promise<() => Promise<unknown>> {
+  switch (request.step) {
+    case 'planReduce': {
+      const { planReduce } = await import('../functions/plan-reduce/handler.ts');
+      return () => planReduce(request.event);
+    }
+    case 'reducePart': {
+      const { reducePart } = await import('../functions/reduce-part/handler.ts');
+      return () => reducePart(request.event);
+    }
+    case 'finishReduce': {
+      const { finishReduce } = await import('../functions/finish-reduce/handler.ts');
+      return () => finishReduce(request.event);
     }
     case 'validate': {
       const { validate } = await import('../functions/validate/handler.ts');
-      return () => validate(event as ValidateEvent);
+      return () => validate(request.event);
     }
     case 'publish': {
       const { publish } = await import('../functions/publish/handler.ts');
-      return () => publish({ runId: event.runId, output: event.output });
+      return () => publish({ runId: request.event.runId, output: request.event.output });
     }
   }
 }

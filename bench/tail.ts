@@ -1,7 +1,8 @@
 /**
- * `npm run bench:tail -- --rows N [--json FILE]`: the steps after extraction (reduce, validate, publish) over N rows
- * of synthetic shards (bench/synthetic-run.ts), each step's invocations in processes of their own
- * (bench/tail-step.ts), as Lambda runs them: per step, how many children (invocations) it took, the slowest
+ * `npm run bench:tail -- --rows N [--json FILE]`: the steps after extraction (planReduce, the reduce fan-out's
+ * reducePart children, finishReduce, validate, publish) over N rows of synthetic shards (bench/synthetic-run.ts),
+ * each step's invocations in processes of their own (bench/tail-step.ts), as Lambda runs them, a fan-out's
+ * children all at once: per step, how many children (invocations) it took, the slowest
  * child's seconds (its work) and peak memory, and the step's seconds from its first child's start to its last
  * child's end (process start-up included).
  * Writes `{ rows, steps: [{ name, children, maxChildSeconds, maxChildPeakMiB, seconds }] }` (model:aws reads it).
@@ -11,7 +12,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ReduceResult, ValidationResult } from '../statemachine/contracts.ts';
+import { reducePlanKey } from '../functions/shared/run-layout.ts';
+import { openStorage } from '../functions/shared/storage/open-storage.ts';
+import type { PlanReduceResult, ReduceGroup, ReduceResult, ValidationResult } from '../statemachine/contracts.ts';
 import { writeSyntheticRun } from './synthetic-run.ts';
 import type { TailStepName, TailStepReport, TailStepRequest } from './tail-step.ts';
 
@@ -41,13 +44,25 @@ const dir = await mkdtemp(join(tmpdir(), 'bench-tail-'));
 try {
   console.log(`bench:tail: ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; writing ${rows} rows of synthetic shards`);
   const run = await writeSyntheticRun(dir, rows);
-  const reduce = await step('reduce', [run]);
-  const reduced = reduce.reports[0]!.result as ReduceResult;
+  const plan = await step('planReduce', [run]);
+  const planned = plan.reports[0]!.result as PlanReduceResult;
+  // The ReduceParts map's items, as its ItemReader reads them: one child per group.
+  const groups = JSON.parse(Buffer.from(await openStorage(run.output).read(reducePlanKey(run.runId))).toString('utf8')) as ReduceGroup[];
+  const batchInput = { runId: run.runId, input: run.input, output: run.output, startedAt: run.startedAt };
+  const parts = await step(
+    'reducePart',
+    groups.map((group) => ({ Items: [group] as [ReduceGroup], BatchInput: batchInput })),
+  );
+  const finish = await step('finishReduce', [{ output: run.output, plan: planned }]);
+  const reduced = finish.reports[0]!.result as ReduceResult;
   const validate = await step('validate', [{ ...run, toleratedFailurePercentage: 0, reduce: reduced }]);
   const validation = validate.reports[0]!.result as ValidationResult;
   if (!validation.passed) throw new Error(`the synthetic run failed validation: ${validation.summary}`);
   const publish = await step('publish', [run]);
-  const bench: TailBench = { rows, steps: [reduce.figures, validate.figures, publish.figures] };
+  const bench: TailBench = {
+    rows,
+    steps: [plan.figures, parts.figures, finish.figures, validate.figures, publish.figures],
+  };
   console.table(bench.steps);
   if (args.json) await writeFile(args.json, `${JSON.stringify(bench, null, 2)}\n`);
 } finally {
@@ -55,9 +70,9 @@ try {
 }
 
 /** Runs the step's children (one event each, all at once) and sums them up. */
-async function step(name: TailStepName, events: TailStepRequest['event'][]) {
+async function step<Name extends TailStepName>(name: Name, events: Extract<TailStepRequest, { step: Name }>['event'][]) {
   const started = performance.now();
-  const reports = await Promise.all(events.map((event) => child({ step: name, event })));
+  const reports = await Promise.all(events.map((event) => child({ step: name, event } as TailStepRequest)));
   const figures: TailStep = {
     name,
     children: reports.length,

@@ -18,17 +18,18 @@ afterAll(async () => {
 });
 
 describe('bench:tail', () => {
-  it('runs reduce, validate and publish over synthetic shards, each in its own process, and writes their figures', async () => {
+  it('runs the reduce fan-out, validate and publish over synthetic shards, each invocation in its own process, and writes their figures', async () => {
     const json = join(dir, 'tail.json');
 
-    await run(process.execPath, [script, '--rows', '250', '--json', json]);
+    // Parts of 100 rows: the synthetic run's 250 rows (batches of 100) make three groups, three children.
+    await run(process.execPath, [script, '--rows', '250', '--json', json], { env: { ...process.env, FEATURIZE_PART_ROWS: '100' } });
 
     const bench = JSON.parse(await readFile(json, 'utf8')) as TailBench;
     expect(bench.rows).toBe(250);
-    expect(bench.steps.map((step) => step.name)).toEqual(['reduce', 'validate', 'publish']);
+    expect(bench.steps.map((step) => step.name)).toEqual(['planReduce', 'reducePart', 'finishReduce', 'validate', 'publish']);
     for (const step of bench.steps) {
       expect(Object.keys(step).sort()).toEqual(['children', 'maxChildPeakMiB', 'maxChildSeconds', 'name', 'seconds']);
-      expect(step.children).toBe(1);
+      expect(step.children).toBe(step.name === 'reducePart' ? 3 : 1);
       // A child's peak is a Node process's: more than its baseline, far less than this machine's memory.
       expect(step.maxChildPeakMiB).toBeGreaterThan(30);
       expect(step.maxChildPeakMiB).toBeLessThan(2048);

@@ -25,11 +25,11 @@ const inputs: ModelInputs = {
   tail: {
     rows: 100_000,
     steps: [
-      { name: 'reduce', children: 1, maxChildSeconds: 30, maxChildPeakMiB: 300, seconds: 31 },
+      { name: 'planReduce', children: 1, maxChildSeconds: 30, maxChildPeakMiB: 300, seconds: 31 },
       { name: 'validate', children: 4, maxChildSeconds: 20, maxChildPeakMiB: 200, seconds: 22 },
     ],
   },
-  tailSizing: { reduce: { memoryMb: 3072, architecture: 'arm64' }, validate: { memoryMb: 2048, architecture: 'arm64' } },
+  tailSizing: { planReduce: { memoryMb: 3072, architecture: 'arm64' }, validate: { memoryMb: 2048, architecture: 'arm64' } },
 };
 
 describe('the AWS model', () => {
