@@ -32,14 +32,18 @@ const shortNames: [string, string][] = [
   ['AWS::S3::Bucket', 'Data'],
   ['AWS::S3::Bucket', 'AccessLogs'],
   ['AWS::Lambda::Function', 'Extract'],
-  ['AWS::Lambda::Function', 'Reduce'],
+  ['AWS::Lambda::Function', 'PlanReduce'],
+  ['AWS::Lambda::Function', 'ReducePart'],
+  ['AWS::Lambda::Function', 'FinishReduce'],
   ['AWS::Lambda::Function', 'Validate'],
   ['AWS::Lambda::Function', 'Publish'],
   ['AWS::Lambda::Function', 'Pca'],
   ['AWS::Lambda::Function', 'Report'],
   ['AWS::Lambda::Function', 'UploadTriggerFunction'],
   ['AWS::Logs::LogGroup', 'ExtractLogs'],
-  ['AWS::Logs::LogGroup', 'ReduceLogs'],
+  ['AWS::Logs::LogGroup', 'PlanReduceLogs'],
+  ['AWS::Logs::LogGroup', 'ReducePartLogs'],
+  ['AWS::Logs::LogGroup', 'FinishReduceLogs'],
   ['AWS::Logs::LogGroup', 'ValidateLogs'],
   ['AWS::Logs::LogGroup', 'PublishLogs'],
   ['AWS::Logs::LogGroup', 'PcaLogs'],
@@ -183,9 +187,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     expect(await readdir(context)).not.toContain('node_modules');
   });
 
-  it('runs reduce, validate, publish, PCA and report on Node.js 22 (arm64) with the Parquet layer', () => {
+  it('runs the reduce steps, validate, publish, PCA and report on Node.js 22 (arm64) with the Parquet layer', () => {
     const layer = logicalId(template, 'AWS::Lambda::LayerVersion', 'ParquetLayer');
-    for (const name of ['Reduce', 'Validate', 'Publish', 'Pca']) {
+    for (const name of ['PlanReduce', 'ReducePart', 'FinishReduce', 'Validate', 'Publish', 'Pca']) {
       const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -206,7 +210,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
   it("loads each zip function's bundle with nothing beside it but its layer, as Lambda does, up to its event check", async () => {
     const layerModules = join(repoRoot, 'build', 'layers', 'parquet', 'nodejs', 'node_modules');
     for (const [name, layer] of [
-      ['Reduce', true],
+      ['PlanReduce', true],
+      ['ReducePart', true],
+      ['FinishReduce', true],
       ['Validate', true],
       ['Publish', true],
       ['Pca', true],
@@ -237,7 +243,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
   });
 
   it('bundles each function with its libraries, importing the layer packages from the layer instead', async () => {
-    const reduce = await bundle('Reduce');
+    const reduce = await bundle('ReducePart');
     expect(reduce).toContain('from"parquet-wasm"');
     expect(reduce).toContain('from"apache-arrow"');
     expect(await bundle('Validate')).toContain('from"hyparquet"');
@@ -246,7 +252,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     // Everything else is inside: middy, zod, vega and the AWS SDK are not imported from node_modules at run time.
     // (Static imports of minified ESM: `import{a as b}from"pkg";`. Optional dynamic imports, such as vega's
     // `try { await import("canvas") }`, are not dependencies.)
-    for (const name of ['Reduce', 'Validate', 'Publish', 'Pca', 'Report', 'UploadTriggerFunction']) {
+    for (const name of ['PlanReduce', 'ReducePart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'Report', 'UploadTriggerFunction']) {
       const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
       expect(
         imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)),
@@ -414,18 +420,43 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('reduce: reads the run; writes its staged parts (tagged) and failures, deletes leftover staged parts; nothing of features/', () => {
-      expect(grantsOf(template, role('ReduceRole'), names)).toEqual(
+    const writesTagged = (pattern: string) =>
+      ['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectTagging'].map((action) => `${action} <Data.Arn>/${out}${pattern}`);
+
+    it('plan-reduce: reads the map results; writes the plan and the failed batches (tagged); nothing of features/', () => {
+      expect(grantsOf(template, role('PlanReduceRole'), names)).toEqual(
         [
           listing(`${out}runs/*`),
-          `s3:GetObject <Data.Arn>/${out}runs/*`,
-          `s3:PutObject <Data.Arn>/${out}runs/*/parts/*`,
-          `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/parts/*`,
-          `s3:PutObjectTagging <Data.Arn>/${out}runs/*/parts/*`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/map/*`,
+          ...writesTagged('runs/*/reduce/plan.json'),
+          ...writesTagged('runs/*/reduce/batch-failures.jsonl'),
+          ...logsOf('PlanReduceLogs'),
+        ].sort(),
+      );
+    });
+
+    it('reduce-part: reads shards; writes its staged part, stats and failure records (tagged); nothing of features/', () => {
+      expect(grantsOf(template, role('ReducePartRole'), names)).toEqual(
+        [
+          `s3:GetObject <Data.Arn>/${out}runs/*/shards/*`,
+          ...writesTagged('runs/*/parts/*'),
+          ...writesTagged('runs/*/reduce/stats/*'),
+          ...writesTagged('runs/*/reduce/failures/*'),
+          ...logsOf('ReducePartLogs'),
+        ].sort(),
+      );
+    });
+
+    it('finish-reduce: reads the reduce stats and records; writes failures, deletes leftover staged parts and stats', () => {
+      expect(grantsOf(template, role('FinishReduceRole'), names)).toEqual(
+        [
+          listing(`${out}runs/*`),
+          `s3:GetObject <Data.Arn>/${out}runs/*/reduce/*`,
           `s3:PutObject <Data.Arn>/${out}runs/*/failures.jsonl`,
           `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/failures.jsonl`,
           `s3:DeleteObject <Data.Arn>/${out}runs/*/parts/*`,
-          ...logsOf('ReduceLogs'),
+          `s3:DeleteObject <Data.Arn>/${out}runs/*/reduce/stats/*`,
+          ...logsOf('FinishReduceLogs'),
         ].sort(),
       );
     });
@@ -527,16 +558,20 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('state machine: invokes its six functions, lists the input, reads manifests, writes map results, runs its children', () => {
+    it('state machine: invokes its functions, lists the input, reads manifests and reduce plans, writes map results, runs its children', () => {
       const execution = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Featurize-featurize';
       expect(grantsOf(template, role('StateMachineRole'), names)).toEqual(
         [
-          ...['CheckRun', 'Extract', 'Reduce', 'Validate', 'Publish', 'Pca', 'Report'].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
+          ...['CheckRun', 'Extract', 'PlanReduce', 'ReducePart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'Report'].map(
+            (fn) => `lambda:InvokeFunction <${fn}.Arn>`,
+          ),
           listing('images/*'),
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
-          ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map(
-            (action) => `${action} <Data.Arn>/${out}runs/*/map/*`,
-          ),
+          `s3:GetObject <Data.Arn>/${out}runs/*/reduce/plan.json`,
+          ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].flatMap((action) => [
+            `${action} <Data.Arn>/${out}runs/*/map/*`,
+            `${action} <Data.Arn>/${out}runs/*/reduce/map/*`,
+          ]),
           'states:StartExecution arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Featurize-featurize',
           `states:DescribeExecution ${execution}:*`,
           `states:StopExecution ${execution}:*`,
