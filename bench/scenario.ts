@@ -113,7 +113,7 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
             env: { ...process.env, FEATURIZE_ENGINE: o.engine },
           }).then((outcome) => {
             if (outcome.status !== 'SUCCEEDED') throw new Error(`the pipeline failed: ${JSON.stringify(outcome.error)}`);
-            return (outcome.stateOutputs.get('Reduce') as { reduce: { listed: number } }).reduce.listed;
+            return (outcome.stateOutputs.get('FinishReduce') as { reduce: { listed: number } }).reduce.listed;
           }),
         );
         return { ...figures(listed.value, listed), engine: o.engine };

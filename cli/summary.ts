@@ -37,7 +37,7 @@ export interface RunSummary {
 
 export function printSummary({ runId, outcome, output, workers, seconds }: RunSummary): void {
   // The latest state that ran holds everything the earlier ones added (each keeps its input, ResultPath).
-  const state = (['Report', 'Pca', 'Publish', 'Validate', 'Reduce', 'RefusedRun', 'CheckRun']
+  const state = (['Report', 'Pca', 'Publish', 'Validate', 'FinishReduce', 'ReduceParts', 'PlanReduce', 'RefusedRun', 'CheckRun']
     .map((name) => outcome.stateOutputs.get(name))
     .find(Boolean) ?? {}) as RunState;
   if (state.checkError || outcome.error?.Error === 'OutputUnavailableError') {
