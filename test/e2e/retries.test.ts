@@ -3,12 +3,12 @@
  * failures (test/support/functions/flaky-extract-handler.ts): batches that fail once are retried and the
  * dataset has every image once; a batch that keeps failing takes the map past its tolerated failures, the
  * Catch sends the run on, and it still reduces (recording, publishing nothing), validates and reports
- * before it ends failed.
+ * before it ends failed. Parts of 10 rows: the reduce fans out over worker threads, one ReduceParts child a part.
  */
 import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { newRunId } from '../../functions/shared/run-layout.ts';
 import { runPipeline } from '../../statemachine/local/run-pipeline.ts';
 import { literal, query } from '../support/duckdb.ts';
@@ -20,6 +20,8 @@ let input: string;
 let keys: string[];
 
 beforeAll(async () => {
+  // Read by PlanReduce (this thread) and the ReduceParts children (the workers' environment is this one's).
+  vi.stubEnv('FEATURIZE_PART_ROWS', '10');
   dir = await mkdtemp(join(tmpdir(), 'e2e-retries-'));
   input = join(dir, 'images');
   keys = await sampleKeys(4, 5);
@@ -58,6 +60,11 @@ it('completes a run whose batches fail once (transiently, and by crashing their 
   expect(outcome.stateOutputs.get('Validate')).toMatchObject({ mapError: null, reduce: { listed: 20, rows: 20, failures: 0 } });
   // The retried write replaced its shard rather than adding one.
   expect(await readdir(join(output, 'runs', runId, 'shards'))).toHaveLength(4);
+  // Four batches of five, parts of ten rows: two groups, two ReduceParts children, two parts.
+  expect(await readdir(join(output, 'runs', runId, 'reduce', 'stats'))).toEqual(['00000.json', '00001.json']);
+  expect(outcome.stateOutputs.get('Validate')).toMatchObject({
+    reduce: { parts: [0, 1].map((i) => `runs/${runId}/parts/part-${runId}-0000${i}.parquet`) },
+  });
   const [counts] = await query(
     `SELECT count(*)::INTEGER AS rows, count(DISTINCT path)::INTEGER AS paths
      FROM read_parquet(${literal(join(output, 'features', '*.parquet'))})`,
