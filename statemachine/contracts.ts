@@ -191,7 +191,7 @@ export const reduceResultSchema = z.object({
   /** Null when no batch succeeded. */
   modelId: z.string().nullable(),
   engine: z.string().nullable(),
-  /** Wall time of the step (the run report's timings). */
+  /** Wall time of the reduce, from PlanReduce's start to FinishReduce's end (the run report's timings). */
   millis: count,
   /** The extract function's time, summed over the succeeded batches: all of it, and inference alone. */
   extractMillis: z.object({ batches: z.number().nonnegative(), inference: z.number().nonnegative() }),

@@ -7,8 +7,7 @@
  *
  * Memory holds the part keys and the failure files' keys, one per group at most; never a row or a record.
  */
-import type { FinishReduceEvent, ReduceResult } from '../../statemachine/contracts.ts';
-import { reducePartStatsSchema } from '../../statemachine/contracts.ts';
+import { type FinishReduceEvent, type ReduceResult, reducePartStatsSchema } from '../../statemachine/contracts.ts';
 import { listParts } from '../shared/dataset/feature-parts.ts';
 import { RunArtifactError } from '../shared/errors.ts';
 import type { FailureCode } from '../shared/failures.ts';

@@ -1,6 +1,6 @@
 /**
  * The Distributed Map's results, read the way its ResultWriter leaves them: WriterConfig Transformation NONE
- * (each record keeps the child's Input and Output, which the reducer needs: the Output of a success, the Input
+ * (each record keeps the child's Input and Output, which PlanReduce needs: the Output of a success, the Input
  * naming the items of a failure) and OutputType JSONL (one record a line), see statemachine/featurize.asl.json
  * and https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html. JSON Lines are read
  * a line at a time, so a result file of any size (up to 5 GB, ~200 MB per million images) is never one string.
@@ -40,7 +40,7 @@ import { batchIdOf, mapResultsPrefix } from '../shared/run-layout.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { compareKeys, normalizePrefix, readLines, type Storage } from '../shared/storage/storage.ts';
 
-/** What the reducer needs of a succeeded batch: where its shard is, and which model made its vectors. */
+/** What the reduce needs of a succeeded batch: where its shard is, and which model made its vectors. */
 export type SucceededBatch = Pick<
   ExtractBatchResult,
   'batchId' | 'shard' | 'items' | 'vectors' | 'modelId' | 'engine' | 'preprocessing' | 'keys' | 'millis'
