@@ -18,6 +18,8 @@ import { ConfigError } from '../functions/shared/errors.ts';
 import { featuresPrefix, reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
 import { separationProblem } from '../functions/shared/storage/locations.ts';
 import { normalizePrefix, type StorageLocation } from '../functions/shared/storage/storage.ts';
+import { distributedMapStates, readDefinitionTextSync } from '../statemachine/definition.ts';
+import { functionArnPlaceholder, stepNamed } from '../statemachine/steps.ts';
 
 /** The stack output holding the state machine's ARN (infra/featurize-stack.ts). */
 export const stateMachineArnOutput = 'StateMachineArn';
@@ -218,10 +220,19 @@ export async function startRun(
   return executionArn;
 }
 
-/** The items of the execution's Distributed Map run; undefined before the map has started. */
+/**
+ * The Distributed Maps whose children do not extract (the reduce fan-out's counts parts, not images). A map run's
+ * ARN names its map: `…:mapRun:<stateMachineName>/<label>:<id>`, the label being the state's name
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeMapRun.html).
+ */
+const otherMaps = distributedMapStates(readDefinitionTextSync())
+  .filter(([, resources]) => !resources.includes(`\${${functionArnPlaceholder(stepNamed('Extract'))}}`))
+  .map(([name]) => name);
+
+/** The items of the execution's extraction map run; undefined before the map has started. */
 async function mapRunItems(sfn: SFNClient, executionArn: string): Promise<ItemTally | undefined> {
   const { mapRuns } = await sfn.send(new ListMapRunsCommand({ executionArn }));
-  const mapRunArn = mapRuns?.[0]?.mapRunArn;
+  const mapRunArn = mapRuns?.find((run) => !otherMaps.some((name) => run.mapRunArn?.includes(`/${name}:`)))?.mapRunArn;
   if (!mapRunArn) return undefined;
   const { itemCounts: c } = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
   if (!c) return undefined;

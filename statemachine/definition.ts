@@ -105,6 +105,13 @@ export function taskStates(text: string): [string, AslState][] {
   return tasks;
 }
 
+/** Each Distributed Map state of the (unfilled) definition, by name, with the Resources its item processor's Task states invoke. */
+export function distributedMapStates(text: string): [string, string[]][] {
+  return Object.entries((JSON.parse(text) as { States: Record<string, AslState> }).States)
+    .filter(([, state]) => state.ItemProcessor)
+    .map(([name, state]) => [name, Object.values(state.ItemProcessor!.States).flatMap((task) => (task.Resource ? [task.Resource] : []))]);
+}
+
 /** The Retry lists of the Task states that invoke `${<placeholder>}`: they bound how long a call may take. */
 export function retriersOf(text: string, placeholderName: string): Retrier[][] {
   return taskStates(text)

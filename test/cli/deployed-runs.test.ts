@@ -163,10 +163,10 @@ describe('featurize start', () => {
 
   it('with --wait, follows the map run and exits 0 with the validation summary when the run succeeds', async () => {
     script([
-      (e) => (e.mapRun = { mapRunArn: `${e.executionArn}:map`, status: 'RUNNING', itemCounts: counts(0, 0, 10) }),
-      (e) => (e.mapRun!.itemCounts = counts(6, 1, 10)),
+      (e) => (e.mapRuns = [{ mapRunArn: `${e.executionArn}:map`, status: 'RUNNING', itemCounts: counts(0, 0, 10) }]),
+      (e) => (e.mapRuns![0]!.itemCounts = counts(6, 1, 10)),
       (e) => {
-        e.mapRun = { ...e.mapRun!, status: 'SUCCEEDED', itemCounts: counts(9, 1, 10) };
+        e.mapRuns = [{ ...e.mapRuns![0]!, status: 'SUCCEEDED', itemCounts: counts(9, 1, 10) }];
         e.status = 'SUCCEEDED';
         e.output = JSON.stringify({ validation: { passed: true, summary: '9 vectors, 1 failure (10%): checks passed' } });
       },
@@ -249,8 +249,9 @@ describe('featurize start, against the Lambda concurrency of the account', () =>
 });
 
 describe('featurize status', () => {
-  it('shows the state, the images so far and where the results go, from the execution and the deployed defaults', async () => {
+  it('shows the state, the images so far (of the extraction map, not the reduce fan-out) and where the results go, from the execution and the deployed defaults', async () => {
     const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:upload-1`;
+    const mapRunPrefix = stateMachineArn.replace(':stateMachine:', ':mapRun:');
     sfn.executions.set(executionArn, {
       executionArn,
       stateMachineArn,
@@ -258,7 +259,15 @@ describe('featurize status', () => {
       input: JSON.stringify({ manifest: { bucket: 'fruits', key: 'datasets/mobilenet-v2/manifests/upload-1.json' } }),
       status: 'RUNNING',
       startDate: new Date(),
-      mapRun: { mapRunArn: `${executionArn}:map`, status: 'RUNNING', itemCounts: { ...counts(40, 2, 100), pending: 50, running: 8 } },
+      mapRuns: [
+        // Map Run ARNs name their state machine and map: `…:mapRun:<stateMachineName>/<map state>:<id>`.
+        { mapRunArn: `${mapRunPrefix}/ReduceParts:2`, status: 'SUCCEEDED', itemCounts: counts(4, 0, 4) },
+        {
+          mapRunArn: `${mapRunPrefix}/ExtractManifest:1`,
+          status: 'RUNNING',
+          itemCounts: { ...counts(40, 2, 100), pending: 50, running: 8 },
+        },
+      ],
     });
     const { code, stdout } = await featurize('status', executionArn);
     expect(code).toBe(0);

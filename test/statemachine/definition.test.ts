@@ -1,6 +1,12 @@
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import { type DefinitionSubstitutions, placeholderNames, readDefinitionText, substituteDefinition } from '../../statemachine/definition.ts';
+import {
+  type DefinitionSubstitutions,
+  distributedMapStates,
+  placeholderNames,
+  readDefinitionText,
+  substituteDefinition,
+} from '../../statemachine/definition.ts';
 import { localFunctionArn } from '../../statemachine/local/local-arns.ts';
 
 const values: DefinitionSubstitutions = {
@@ -45,6 +51,14 @@ describe('state machine definition', () => {
     const prepare = definition.States.Prepare as unknown as { Parameters: { defaults: { input: { bucket: string } } } };
     expect(prepare.Parameters.defaults.input.bucket).toBe(values.InputBucket);
     expect(JSON.stringify(definition)).not.toContain('${Extract');
+  });
+
+  it('names its Distributed Maps and the functions their children invoke: extraction (two item sources) and the reduce fan-out', async () => {
+    expect(distributedMapStates(await readDefinitionText())).toEqual([
+      ['Extract', ['${ExtractFunctionArn}']],
+      ['ExtractManifest', ['${ExtractFunctionArn}']],
+      ['ReduceParts', ['${ReducePartFunctionArn}']],
+    ]);
   });
 
   it('refuses to fill a definition when a placeholder has no value, naming it', async () => {

@@ -33,8 +33,8 @@ export interface FakeExecution {
   output?: string;
   error?: string;
   cause?: string;
-  /** The Distributed Map run of this execution, once it has one. */
-  mapRun?: { mapRunArn: string; status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED'; itemCounts: ItemCounts };
+  /** The Distributed Map runs of this execution, once it has some (extraction's, the reduce fan-out's). */
+  mapRuns?: { mapRunArn: string; status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED'; itemCounts: ItemCounts }[];
 }
 
 export interface RecordedRequest {
@@ -127,23 +127,20 @@ export async function startLocalStepFunctions(): Promise<LocalStepFunctions> {
     },
     ListMapRuns: (body) => {
       const execution = executionOf(String(body.executionArn));
-      const runs = execution.mapRun
-        ? [
-            {
-              executionArn: execution.executionArn,
-              mapRunArn: execution.mapRun.mapRunArn,
-              stateMachineArn: execution.stateMachineArn,
-              startDate: seconds(execution.startDate),
-            },
-          ]
-        : [];
+      const runs = (execution.mapRuns ?? []).map((run) => ({
+        executionArn: execution.executionArn,
+        mapRunArn: run.mapRunArn,
+        stateMachineArn: execution.stateMachineArn,
+        startDate: seconds(execution.startDate),
+      }));
       return { mapRuns: runs };
     },
     DescribeMapRun: (body) => {
       const arn = String(body.mapRunArn);
-      const execution = [...local.executions.values()].find((candidate) => candidate.mapRun?.mapRunArn === arn);
-      if (!execution?.mapRun) throw new ServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
-      const { itemCounts, status } = execution.mapRun;
+      const execution = [...local.executions.values()].find((candidate) => candidate.mapRuns?.some((run) => run.mapRunArn === arn));
+      const mapRun = execution?.mapRuns?.find((run) => run.mapRunArn === arn);
+      if (!execution || !mapRun) throw new ServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
+      const { itemCounts, status } = mapRun;
       return {
         mapRunArn: arn,
         executionArn: execution.executionArn,
