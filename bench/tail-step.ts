@@ -2,11 +2,13 @@
  * One invocation of a step after extraction (plan-reduce, one reduce-part child, finish-reduce, validate or
  * publish), run by bench/tail.ts in a process of its own, as one
  * Lambda invocation runs it: the handler's own function, without the middy wrapping. Sends the parent (IPC) the
- * step's result, its seconds, and the process's peak resident memory (getrusage maxRSS), which is then this
- * child's alone.
+ * step's result, its seconds, and the process's peak resident memory: VmHWM of /proc/self/status, which starts
+ * afresh with the process's own memory (getrusage's maxRSS does not: Linux carries it over from the parent through
+ * fork and exec, so every child would report the bench's own peak).
  *
  *   fork('bench/tail-step.ts', [JSON.stringify({ step, event })])
  */
+import { readFileSync } from 'node:fs';
 import type { FinishReduceEvent, ReducePartEvent, RunEvent, ValidateEvent } from '../statemachine/contracts.ts';
 
 /** The step's name in statemachine/steps.ts, uncapitalized (model:aws sizes each step from it). */
@@ -36,9 +38,14 @@ const result = await work();
 const report: TailStepReport = {
   result,
   seconds: (performance.now() - started) / 1000,
-  peakMiB: process.resourceUsage().maxRSS / 1024,
+  peakMiB: peakResidentKiB() / 1024,
 };
 process.send?.(report);
+
+/** The process's peak resident set (proc(5): VmHWM, in kB). */
+function peakResidentKiB(): number {
+  return Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+}
 
 async function stepFunction(request: TailStepRequest): Promise<() => Promise<unknown>> {
   switch (request.step) {

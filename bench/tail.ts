@@ -1,17 +1,19 @@
 /**
  * `npm run bench:tail -- --rows N [--json FILE]`: the steps after extraction (planReduce, the reduce fan-out's
  * reducePart children, finishReduce, validate, publish) over N rows of synthetic shards (bench/synthetic-run.ts),
- * each step's invocations in processes of their own (bench/tail-step.ts), as Lambda runs them, a fan-out's
- * children all at once: per step, how many children (invocations) it took, the slowest
+ * each step's invocations in processes of their own (bench/tail-step.ts), as Lambda runs them; a fan-out's
+ * children as many at once as this machine has cores, so that a child's seconds are its own work, as on a Lambda
+ * of its own, not a share of two cores among dozens: per step, how many children (invocations) it took, the slowest
  * child's seconds (its work) and peak memory, and the step's seconds from its first child's start to its last
  * child's end (process start-up included).
  * Writes `{ rows, steps: [{ name, children, maxChildSeconds, maxChildPeakMiB, seconds }] }` (model:aws reads it).
  */
 import { fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pMap from 'p-map';
 import { reducePlanKey } from '../functions/shared/run-layout.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
 import type { PlanReduceResult, ReduceGroup, ReduceResult, ValidationResult } from '../statemachine/contracts.ts';
@@ -69,10 +71,12 @@ try {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Runs the step's children (one event each, all at once) and sums them up. */
+/** Runs the step's children (one event each, a core's worth at once) and sums them up. */
 async function step<Name extends TailStepName>(name: Name, events: Extract<TailStepRequest, { step: Name }>['event'][]) {
   const started = performance.now();
-  const reports = await Promise.all(events.map((event) => child({ step: name, event } as TailStepRequest)));
+  const reports: TailStepReport[] = await pMap(events, (event) => child({ step: name, event } as TailStepRequest), {
+    concurrency: availableParallelism(),
+  });
   const figures: TailStep = {
     name,
     children: reports.length,
