@@ -74,9 +74,8 @@ try {
 /** Runs the step's children (one event each, a core's worth at once) and sums them up. */
 async function step<Name extends TailStepName>(name: Name, events: Extract<TailStepRequest, { step: Name }>['event'][]) {
   const started = performance.now();
-  const reports: TailStepReport[] = await pMap(events, (event) => child({ step: name, event } as TailStepRequest), {
-    concurrency: availableParallelism(),
-  });
+  const requests = events.map((event) => ({ step: name, event }) as TailStepRequest);
+  const reports = await pMap(requests, child, { concurrency: availableParallelism() });
   const figures: TailStep = {
     name,
     children: reports.length,
