@@ -36,7 +36,8 @@ program.hook('preAction', (command) => {
   // The person at the terminal sees summaries and one-line errors; the handlers' JSON logs (a failed
   // validation's WARN included) only when asked for, with --verbose or the environment's POWERTOOLS_LOG_LEVEL.
   if (command.optsWithGlobals().verbose) process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
-  else process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  // An empty value counts as unset, as Powertools itself reads it.
+  else if (!process.env.POWERTOOLS_LOG_LEVEL) process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 });
 

@@ -135,13 +135,16 @@ describe('featurize command line', () => {
     expect(stdout).not.toContain('images:');
   });
 
-  it('shows a failed validation as its summary alone, without a JSON log line', async () => {
-    const input = join(dir, 'not-images');
+  it.each([
+    ['unset', undefined],
+    ['empty', ''],
+  ])('shows a failed validation as its summary alone, without a JSON log line (POWERTOOLS_LOG_LEVEL %s)', async (name, level) => {
+    const input = join(dir, `not-images-${name}`);
     await mkdir(join(input, 'Label'), { recursive: true });
     await writeFile(join(input, 'Label', 'notes.jpg'), 'not an image');
     // As a user runs it: no POWERTOOLS_LOG_LEVEL of their own (the tests' environment sets one).
-    const result = await featurize(['run', input, '--out', join(dir, 'not-images-out'), '--workers', '1'], {
-      POWERTOOLS_LOG_LEVEL: undefined,
+    const result = await featurize(['run', input, '--out', join(dir, `not-images-${name}-out`), '--workers', '1'], {
+      POWERTOOLS_LOG_LEVEL: level,
     });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^run \S+ FAILED: ValidationFailed: .*inputs \(none of the 1 images under .* gave a vector/m);
