@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -47,13 +47,33 @@ afterAll(async () => {
 });
 
 let resources = 0;
-/** A fresh lease on a resource of its own, and a way to take it from its holder as a crash or a partition would. */
-const stores: [string, () => { store: LeaseStore; vanish: () => Promise<void> }][] = [
+/**
+ * A fresh lease on a resource of its own, and a way for `owner` to take it from its holder at once, as one that
+ * judged it expired (the holder stalled, or was cut off) would: whatever the holder's renewal is doing meanwhile.
+ */
+const stores: [string, () => { store: LeaseStore; steal: (owner: string) => Promise<void> }][] = [
   [
     'a lock file',
     () => {
       const file = join(dir, `lease-${++resources}.lock`);
-      return { store: new FileLeaseStore(file), vanish: () => rm(file, { force: true }) };
+      return {
+        store: new FileLeaseStore(file),
+        // As another process taking it over would: under the lock's mutex (publish-lease.ts).
+        steal: async (owner) => {
+          const lock = { owner, host: hostname(), pid: process.pid, expiresAt: Date.now() + 60_000 };
+          await writeFile(`${file}.thief`, JSON.stringify(lock));
+          for (;;) {
+            try {
+              await link(`${file}.thief`, `${file}.mutex`);
+              break;
+            } catch {
+              await sleep(1);
+            }
+          }
+          await rename(`${file}.thief`, file);
+          await rm(`${file}.mutex`);
+        },
+      };
     },
   ],
   [
@@ -62,7 +82,13 @@ const stores: [string, () => { store: LeaseStore; vanish: () => Promise<void> }]
       const resource = `s3://bucket/out-${++resources}/`;
       return {
         store: new DynamoLeaseStore(table, resource, client),
-        vanish: async () => void (await client.send(new DeleteItemCommand({ TableName: table, Key: { resource: { S: resource } } }))),
+        steal: async (owner) =>
+          void (await client.send(
+            new PutItemCommand({
+              TableName: table,
+              Item: { resource: { S: resource }, owner: { S: owner }, expiresAt: { N: String(Date.now() + 60_000) } },
+            }),
+          )),
       };
     },
   ],
@@ -111,13 +137,12 @@ describe.each(stores)('the publish lease in %s', (_, fresh) => {
   });
 
   it('makes withLease refuse a second holder, renew in the background, and stop its work once the lease was lost', async () => {
-    const { store, vanish } = fresh();
+    const { store, steal } = fresh();
     await withLease(store, 'run-a#1', 150, async (lease) => {
       await expect(withLease(store, 'run-b#1', 150, async () => 'ran')).rejects.toMatchObject({ name: 'PublishLeaseBusyError' });
       await sleep(400); // beyond the lease's duration: renewals kept it
       lease.check();
-      await vanish();
-      expect(await store.tryAcquire('run-b#1', 60_000)).toEqual({ acquired: true });
+      await steal('run-b#1');
       await sleep(150);
       expect(() => lease.check()).toThrow(expect.objectContaining({ name: 'PublishLeaseLostError' }));
     });
@@ -130,10 +155,7 @@ describe('the publish lease in a lock file', () => {
   it('is taken over at once from a process of this machine that no longer runs, and from an unreadable lock file', async () => {
     const file = join(dir, 'dead-holder.lock');
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
-    await writeFile(
-      file,
-      JSON.stringify({ owner: 'run-dead#1', host: (await import('node:os')).hostname(), pid: deadPid, expiresAt: Date.now() + 3_600_000 }),
-    );
+    await writeFile(file, JSON.stringify({ owner: 'run-dead#1', host: hostname(), pid: deadPid, expiresAt: Date.now() + 3_600_000 }));
     expect(await new FileLeaseStore(file).tryAcquire('run-a#1', 60_000)).toEqual({ acquired: true });
 
     await writeFile(file, '{"owner": "run-');

@@ -7,7 +7,7 @@
  *   holder's lease expired; UpdateItem and DeleteItem renew and release it on condition that the caller still
  *   owns it. This is the semaphore pattern AWS describes for Step Functions, with the item's expiry instead of a
  *   count.
- * - a lock file (runs on this machine): created atomically with its content (link() fails if the file exists),
+ * - a lock file (runs on this machine), read and replaced only under a mutex file beside it (FileLeaseStore):
  *   taken over when expired, or at once when its holder is a process of this machine that no longer runs.
  *
  * The holder renews the lease every third of its duration; a holder that could not (stalled, partitioned) learns
@@ -195,10 +195,11 @@ interface LockContent {
 }
 
 /**
- * The lease as a lock file. Taking a free lease is one link() (fails if the file exists). Taking over an expired
- * one, renewing and releasing first move the lock file aside with rename() (atomic: of several processes doing it
- * at once, one gets the file), then look at what they moved: the lock they expected goes on, anything else is put
- * back. No write ever replaces a lock file another process may have just written.
+ * The lease as a lock file. Every reading and change of it (take, take over, renew, release) happens while holding
+ * a mutex file beside it, created with link() (which fails if it exists), held for the milliseconds a change takes;
+ * the lock file itself is replaced whole with rename(). So two processes never both see a lease free, whatever
+ * their interleaving. A mutex left by a process that died holding it (its pid gone, or older than a minute) is
+ * broken: moved aside, and put back if it was not the one judged abandoned.
  */
 export class FileLeaseStore implements LeaseStore {
   readonly where: string;
@@ -209,67 +210,81 @@ export class FileLeaseStore implements LeaseStore {
     this.where = file;
   }
 
-  async tryAcquire(owner: string, leaseMs: number) {
-    const mine = await this.stage(owner, leaseMs);
-    try {
-      if (await linked(mine, this.file)) return { acquired: true } as const;
+  tryAcquire(owner: string, leaseMs: number) {
+    return this.exclusively(async () => {
       const held = await readLock(this.file);
-      if (held && !expired(held)) return { acquired: false, holder: describeHolder(held) } as const;
-      // An unreadable lock file is no one's lease (locks are linked whole): taken over like an expired one.
-      const moved = await this.moveAside((lock) => (held === undefined ? lock === undefined : lock !== undefined && sameLock(lock, held)));
-      if (moved === 'gone' || moved === 'taken') {
-        // Someone else moved or replaced it first: the lease is theirs unless the file is free by now.
-        if (await linked(mine, this.file)) return { acquired: true } as const;
-        const now = await readLock(this.file);
-        return { acquired: false, holder: now ? describeHolder(now) : 'another run' } as const;
+      // An unreadable lock file is no one's lease (locks are renamed into place whole): taken like an expired one.
+      if (held && held.owner !== owner && !expired(held)) return { acquired: false, holder: describeHolder(held) } as const;
+      await this.put(owner, leaseMs);
+      return { acquired: true } as const;
+    });
+  }
+
+  renew(owner: string, leaseMs: number): Promise<boolean> {
+    return this.exclusively(async () => {
+      if ((await readLock(this.file))?.owner !== owner) return false;
+      await this.put(owner, leaseMs);
+      return true;
+    });
+  }
+
+  release(owner: string): Promise<void> {
+    return this.exclusively(async () => {
+      if ((await readLock(this.file))?.owner === owner) await rm(this.file, { force: true });
+    });
+  }
+
+  /** The lock file replaced, in one rename, by `owner`'s. */
+  private async put(owner: string, leaseMs: number): Promise<void> {
+    const staged = await stageLock(this.file, { owner, host: hostname(), pid: process.pid, expiresAt: Date.now() + leaseMs });
+    await rename(staged, this.file);
+  }
+
+  private async exclusively<T>(work: () => Promise<T>): Promise<T> {
+    const mutex = `${this.file}.mutex`;
+    const mine = await stageLock(mutex, { owner: 'mutex', host: hostname(), pid: process.pid, expiresAt: Date.now() + mutexStaleMs });
+    try {
+      const deadline = Date.now() + mutexWaitMs;
+      while (!(await linked(mine, mutex))) {
+        const holder = await readLock(mutex);
+        if (holder && expired(holder)) await breakMutex(mutex, holder);
+        else if (Date.now() > deadline) throw new StorageUnavailableError(`${mutex} stayed held for ${mutexWaitMs / 1000} s`);
+        else await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8));
       }
-      return (await linked(mine, this.file)) ? ({ acquired: true } as const) : ({ acquired: false, holder: 'another run' } as const);
     } finally {
       await rm(mine, { force: true });
     }
-  }
-
-  async renew(owner: string, leaseMs: number): Promise<boolean> {
-    const mine = await this.stage(owner, leaseMs);
     try {
-      return (await this.moveAside((lock) => lock?.owner === owner)) === 'moved' && (await linked(mine, this.file));
+      return await work();
     } finally {
-      await rm(mine, { force: true });
+      await rm(mutex, { force: true });
     }
   }
+}
 
-  async release(owner: string): Promise<void> {
-    await this.moveAside((lock) => lock?.owner === owner);
-  }
+/** A mutex is held for milliseconds: one older than this was left by a process stopped while holding it. */
+const mutexStaleMs = 60_000;
+const mutexWaitMs = 10_000;
 
-  /**
-   * Moves the lock file aside and removes it when `expected` accepts what was moved; otherwise puts it back (or,
-   * when another lock took its place meanwhile, leaves that one: the one moved aside lost its lease).
-   */
-  private async moveAside(expected: (lock: LockContent | undefined) => boolean): Promise<'moved' | 'gone' | 'taken'> {
-    const aside = `${this.file}.aside.${process.pid}.${randomBytes(4).toString('hex')}`;
-    try {
-      await rename(this.file, aside);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-      throw error;
-    }
-    try {
-      if (expected(await readLock(aside))) return 'moved';
-      await linked(aside, this.file);
-      return 'taken';
-    } finally {
-      await rm(aside, { force: true });
-    }
+/** Removes an abandoned mutex, unless another process replaced it meanwhile (then it is put back). */
+async function breakMutex(mutex: string, abandoned: LockContent): Promise<void> {
+  const aside = `${mutex}.${process.pid}.${randomBytes(4).toString('hex')}.broken`;
+  try {
+    await rename(mutex, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
   }
+  const moved = await readLock(aside);
+  if (!moved || !sameLock(moved, abandoned)) await linked(aside, mutex);
+  await rm(aside, { force: true });
+}
 
-  /** The lock's content under a temporary name beside it. */
-  private async stage(owner: string, leaseMs: number): Promise<string> {
-    const temporary = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    const content: LockContent = { owner, host: hostname(), pid: process.pid, expiresAt: Date.now() + leaseMs };
-    await writeFile(temporary, JSON.stringify(content));
-    return temporary;
-  }
+/** The content written under a temporary name beside `file`, to be linked or renamed into place whole. */
+async function stageLock(file: string, content: LockContent): Promise<string> {
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, JSON.stringify(content));
+  return temporary;
 }
 
 /** Whether `target` was created as a hard link of `source`; false when it exists already. */
