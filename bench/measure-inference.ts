@@ -65,7 +65,7 @@ async function measure(measurement: Measurement): Promise<MeasurementResult> {
   return {
     imagesPerSecond: measurement.images / seconds,
     cpuMsPerImage: (user + system) / 1000 / measurement.images,
-    processCpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    processCpuSeconds: processCpuSeconds(),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }
@@ -82,4 +82,10 @@ async function runWorker({ measurement, count }: { measurement: Measurement; cou
   await go;
   for (let i = 0; i < images.length; i += measurement.batch) await engine.extract(images.slice(i, i + measurement.batch));
   port.postMessage({ done: true } satisfies WorkerMessage);
+}
+
+/** CPU time of this whole process so far (every thread, user + system), in seconds. */
+function processCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
