@@ -37,6 +37,25 @@ describe.each(implementations)('%s storage', (_, make) => {
     expect(Buffer.from(await storage.read('a/Apple Red 1/ünïcødé & co.jpg')).toString()).toBe('bytes of a/Apple Red 1/ünïcødé & co.jpg');
   });
 
+  it('lists in whole-key byte order where a folder and a file share a name start, and from after a key', async () => {
+    const storage = make();
+    // '-' (0x2d) and '.' sort before '/' (0x2f), '0' after it: `ranges/a-b/x` comes before `ranges/a/x`.
+    const keys = ['ranges/a/x.jpg', 'ranges/a-b/x.jpg', 'ranges/a.jpg', 'ranges/a/y/z.jpg', 'ranges/a0/x.jpg', 'ranges/b.jpg'];
+    for (const key of keys) await storage.write(key, 'x');
+    const listed = async (startAfter?: string) => {
+      const found = [];
+      for await (const object of storage.list('ranges', startAfter === undefined ? {} : { startAfter })) found.push(object.key);
+      return found;
+    };
+    const ordered = ['ranges/a-b/x.jpg', 'ranges/a.jpg', 'ranges/a/x.jpg', 'ranges/a/y/z.jpg', 'ranges/a0/x.jpg', 'ranges/b.jpg'];
+    expect(await listed()).toEqual(ordered);
+    for (const [i, key] of ordered.entries()) expect(await listed(key)).toEqual(ordered.slice(i + 1));
+    // A key that is not there, inside a folder, starts the listing after where it would be.
+    expect(await listed('ranges/a/w')).toEqual(ordered.slice(2));
+    expect(await listed('ranges/a/y')).toEqual(ordered.slice(3));
+    expect(await listed('ranges/c')).toEqual([]);
+  });
+
   it('replaces an object on a second write', async () => {
     const storage = make();
     await storage.write('same/key.bin', new Uint8Array([1, 2, 3]));

@@ -2,7 +2,7 @@ import { constants, createReadStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
-import { compareKeys, normalizePrefix, type Storage, type StoredObject, type WriteBody } from './storage.ts';
+import { compareKeys, type ListOptions, normalizePrefix, type Storage, type StoredObject, type WriteBody } from './storage.ts';
 
 const perObjectErrors = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
 
@@ -17,22 +17,21 @@ export class FsStorage implements Storage {
   /**
    * Every file under `prefix`, walked one folder at a time with names as bytes: a name that is not UTF-8 is kept
    * (escaped, see keyOfName), never dropped, and a folder that cannot be read is an error, never an empty listing.
-   * Only a prefix that does not exist lists nothing, as an S3 prefix with no objects does.
+   * Only a prefix that does not exist lists nothing, as an S3 prefix with no objects does. Files come in key order
+   * as the walk reaches them (memory holds one folder's names per level), folders wholly before `startAfter`
+   * unread, so a listing of a range stops early and costs its range, as S3's does.
    */
-  async *list(prefix = ''): AsyncIterable<StoredObject> {
+  async *list(prefix = '', options: ListOptions = {}): AsyncIterable<StoredObject> {
     const base = join(this.root, normalizePrefix(prefix));
     const keyBase = normalizePrefix(relative(this.root, base).split(sep).join('/'));
-    const files: { key: string; path: Buffer }[] = [];
     try {
-      await walk(Buffer.from(base), keyBase, files);
+      for await (const file of walk(Buffer.from(base), keyBase, options.startAfter)) {
+        const info = await stat(file.path).catch(() => undefined);
+        if (info) yield { key: file.key, size: info.size, lastModified: info.mtime };
+      }
     } catch (error) {
       if (isErrno(error, 'ENOENT') && String((error as NodeJS.ErrnoException).path) === base) return;
       throw new StorageUnavailableError(`cannot list ${base}: ${(error as Error).message}`, { cause: error });
-    }
-    files.sort((a, b) => compareKeys(a.key, b.key));
-    for (const file of files) {
-      const info = await stat(file.path).catch(() => undefined);
-      if (info) yield { key: file.key, size: info.size, lastModified: info.mtime };
     }
   }
 
@@ -156,19 +155,32 @@ function validSequenceLength(bytes: Buffer, start: number): number {
  * Files under `dir`, depth first. Symbolic links are followed, to files and to folders alike (a folder reached
  * twice, a link cycle, is walked once): an image behind a link is an image of the folder.
  */
-async function walk(dir: Buffer, keyPrefix: string, files: { key: string; path: Buffer }[], seen = new Set<string>()): Promise<void> {
+/**
+ * The files under `dir` in key order: each folder's entries sorted by their keys, a folder's as `name/` (every
+ * key under it starts so, and no sibling's key does), so that visiting them in that order gives the files in
+ * the order of their whole keys. Folders whose keys all sort at or before `startAfter` are skipped unread.
+ */
+async function* walk(dir: Buffer, keyPrefix: string, startAfter: string | undefined, seen = new Set<string>()): AsyncGenerator<{ key: string; path: Buffer }> {
   seen.add(await realpath(dir));
+  const entries: { key: string; path: Buffer; folder: boolean }[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
     const path = Buffer.concat([dir, Buffer.from(sep), entry.name]);
     const key = `${keyPrefix}${keyOfName(entry.name)}`;
     const kind = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : entry;
-    if (kind?.isDirectory()) {
-      if (!seen.has(await realpath(path))) await walk(path, `${key}/`, files, seen);
-    } else if (kind?.isFile()) {
-      files.push({ key, path });
+    if (kind?.isDirectory()) entries.push({ key: `${key}/`, path, folder: true });
+    else if (kind?.isFile()) entries.push({ key, path, folder: false });
+  }
+  entries.sort((a, b) => compareKeys(a.key, b.key));
+  for (const entry of entries) {
+    if (!entry.folder) {
+      if (startAfter === undefined || compareKeys(entry.key, startAfter) > 0) yield entry;
+      continue;
     }
+    const whollyBefore = startAfter !== undefined && compareKeys(entry.key, startAfter) < 0 && !startAfter.startsWith(entry.key);
+    if (!whollyBefore && !seen.has(await realpath(entry.path))) yield* walk(entry.path, entry.key, startAfter, seen);
   }
 }
+
 function temporarySibling(target: string): string {
   return `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.partial`;
 }

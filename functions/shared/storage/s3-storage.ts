@@ -11,7 +11,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
 import { describeDeleteFailures, sortDeleteFailures } from './delete-failures.ts';
-import { normalizePrefix, type Storage, type StoredObject, type WriteBody, type WriteOptions } from './storage.ts';
+import { type ListOptions, normalizePrefix, type Storage, type StoredObject, type WriteBody, type WriteOptions } from './storage.ts';
 
 /** Per-object refusals: the item becomes a failure record. Anything else is the store being unavailable. */
 const perObjectErrors = new Set(['NoSuchKey', 'NotFound', 'AccessDenied', 'InvalidObjectState', 'KMS.DisabledException']);
@@ -41,8 +41,14 @@ export class S3Storage implements Storage {
     this.root = `s3://${bucket}/${this.prefix}`;
   }
 
-  async *list(prefix = ''): AsyncIterable<StoredObject> {
-    const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix + normalizePrefix(prefix) });
+  async *list(prefix = '', options: ListOptions = {}): AsyncIterable<StoredObject> {
+    // StartAfter "can be any key in the bucket": the listing begins after it, in UTF-8 binary order
+    // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
+    const startAfter = options.startAfter === undefined ? {} : { StartAfter: this.prefix + options.startAfter };
+    const pages = paginateListObjectsV2(
+      { client: this.client },
+      { Bucket: this.bucket, Prefix: this.prefix + normalizePrefix(prefix), ...startAfter },
+    );
     try {
       for await (const page of pages) {
         for (const object of page.Contents ?? []) {

@@ -21,7 +21,7 @@ export interface Storage {
   /** Where this storage is rooted: `s3://bucket/prefix/` or an absolute directory. */
   readonly root: string;
   /** Every object under `prefix` (relative to the root), in key order. */
-  list(prefix?: string): AsyncIterable<StoredObject>;
+  list(prefix?: string, options?: ListOptions): AsyncIterable<StoredObject>;
   /** The object's bytes. Throws ObjectReadError (missing, forbidden) or StorageUnavailableError. */
   read(key: string): Promise<Uint8Array>;
   /**
@@ -50,6 +50,11 @@ export interface Storage {
   remove(keys: string[]): Promise<void>;
   /** The object's full location: `s3://bucket/key` or an absolute path. */
   locationOf(key: string): string;
+}
+
+export interface ListOptions {
+  /** Only keys after this one (relative to the root, UTF-8 byte order), as S3's StartAfter. */
+  startAfter?: string;
 }
 
 export type WriteBody = Uint8Array | string | AsyncIterable<Uint8Array>;
