@@ -161,12 +161,12 @@ async function timedValue<T>(work: () => Promise<T>): Promise<Measured & { value
 
 /** Shards of synthetic vectors in batches of 100, as the map leaves them (synthetic-run.ts); then reduce, then validate. */
 async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
-  const [{ reduceRun }, { defaultVectorShape }, { openStorage }, { listedInputs }, { validateRun }, { writeSyntheticRun }] =
+  const [{ auditRun, reduceRun }, { defaultVectorShape }, { openStorage }, { listedInputs }, { validateRun }, { writeSyntheticRun }] =
     await Promise.all([
       import('../test/support/reduce-run.ts'),
       import('../functions/shared/model/model-descriptor.ts'),
       import('../functions/shared/storage/open-storage.ts'),
-      import('../functions/validate/listed-inputs.ts'),
+      import('../functions/shared/dataset/listed-inputs.ts'),
       import('../functions/validate/validate-run.ts'),
       import('./synthetic-run.ts'),
     ]);
@@ -180,20 +180,23 @@ async function reduceAndValidate(rows: number): Promise<ScenarioResult> {
         reduceSettings(),
       ),
     );
-    const validated = await timedValue(() =>
-      validateRun(
+    // Validation: each group's audit (in the ReduceParts children on AWS), then their sum.
+    const validated = await timedValue(async () => {
+      await auditRun(run);
+      return validateRun(
         {
           runId: run.runId,
           output,
           scope: run.scope,
           listInputs: () => listedInputs(run),
+          listedByParts: true,
           mapError: null,
           toleratedFailurePercentage: 0,
           reduce: reduced.value,
         },
         defaultVectorShape,
-      ),
-    );
+      );
+    });
     if (!validated.value.passed) throw new Error(`validation failed: ${validated.value.summary}`);
     return {
       ...figures(rows, { seconds: reduced.seconds + validated.seconds, cpuSeconds: reduced.cpuSeconds + validated.cpuSeconds }),

@@ -1,6 +1,6 @@
 /**
- * One invocation of a step after extraction (plan-reduce, one reduce-part child, finish-reduce, validate or
- * publish), run by bench/tail.ts in a process of its own, as one
+ * One invocation of a step after extraction (plan-reduce, one reduce-part or audit-part child, finish-reduce,
+ * validate or publish), run by bench/tail.ts in a process of its own, as one
  * Lambda invocation runs it: the handler's own function, without the middy wrapping. Sends the parent (IPC) the
  * step's result, its seconds, and the process's peak resident memory: VmHWM of /proc/self/status, which starts
  * afresh with the process's own memory (getrusage's maxRSS does not: Linux carries it over from the parent through
@@ -12,14 +12,15 @@ import { readFileSync } from 'node:fs';
 import type { FinishReduceEvent, ReducePartEvent, RunEvent, ValidateEvent } from '../statemachine/contracts.ts';
 
 /** The step's name in statemachine/steps.ts, uncapitalized (model:aws sizes each step from it). */
-export type TailStepName = 'planReduce' | 'reducePart' | 'finishReduce' | 'validate' | 'publish';
+export type TailStepName = 'planReduce' | 'reducePart' | 'auditPart' | 'finishReduce' | 'validate' | 'publish';
 
 export type TailStepRequest =
   /** planReduce: the run's event; publish: { runId, output } of it. */
   | { step: 'planReduce'; event: RunEvent }
   | { step: 'publish'; event: RunEvent }
-  /** reducePart: one ReduceParts child's event, a group of the plan. */
+  /** reducePart, auditPart: one ReduceParts child's event, a group of the plan (its two states in turn). */
   | { step: 'reducePart'; event: ReducePartEvent }
+  | { step: 'auditPart'; event: ReducePartEvent }
   | { step: 'finishReduce'; event: FinishReduceEvent }
   /** validate: the run's event with the reduce's result. */
   | { step: 'validate'; event: ValidateEvent };
@@ -56,6 +57,10 @@ async function stepFunction(request: TailStepRequest): Promise<() => Promise<unk
     case 'reducePart': {
       const { reducePart } = await import('../functions/reduce-part/handler.ts');
       return () => reducePart(request.event);
+    }
+    case 'auditPart': {
+      const { auditPartEvent } = await import('../functions/audit-part/handler.ts');
+      return () => auditPartEvent(request.event);
     }
     case 'finishReduce': {
       const { finishReduce } = await import('../functions/finish-reduce/handler.ts');

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:tail -- --rows N [--json FILE]`: the steps after extraction (planReduce, the reduce fan-out's
- * reducePart children, finishReduce, validate, publish) over N rows of synthetic shards (bench/synthetic-run.ts),
+ * children: reducePart then auditPart, finishReduce, validate, publish) over N rows of synthetic shards (bench/synthetic-run.ts),
  * each step's invocations in processes of their own (bench/tail-step.ts), as Lambda runs them; a fan-out's
  * children as many at once as this machine has cores, so that a child's seconds are its own work, as on a Lambda
  * of its own, not a share of two cores among dozens: per step, how many children (invocations) it took, the slowest
@@ -50,11 +50,18 @@ try {
   const planned = plan.reports[0]!.result as PlanReduceResult;
   // The ReduceParts map's items, as its ItemReader reads them: one child per group.
   const groups = JSON.parse(Buffer.from(await openStorage(run.output).read(reducePlanKey(run.runId))).toString('utf8')) as ReduceGroup[];
-  const batchInput = { runId: run.runId, input: run.input, output: run.output, startedAt: run.startedAt };
-  const parts = await step(
-    'reducePart',
-    groups.map((group) => ({ Items: [group] as [ReduceGroup], BatchInput: batchInput })),
-  );
+  const batchInput = {
+    runId: run.runId,
+    input: run.input,
+    manifest: run.manifest,
+    output: run.output,
+    scope: run.scope,
+    startedAt: run.startedAt,
+  };
+  const children = groups.map((group) => ({ Items: [group] as [ReduceGroup], BatchInput: batchInput }));
+  const parts = await step('reducePart', children);
+  // A child's second state: its part read back, its range of the input listed.
+  const audits = await step('auditPart', children);
   const finish = await step('finishReduce', [{ output: run.output, plan: planned }]);
   const reduced = finish.reports[0]!.result as ReduceResult;
   const validate = await step('validate', [{ ...run, toleratedFailurePercentage: 0, reduce: reduced }]);
@@ -63,7 +70,7 @@ try {
   const publish = await step('publish', [run]);
   const bench: TailBench = {
     rows,
-    steps: [plan.figures, parts.figures, finish.figures, validate.figures, publish.figures],
+    steps: [plan.figures, parts.figures, audits.figures, finish.figures, validate.figures, publish.figures],
   };
   console.table(bench.steps);
   if (args.json) await writeFile(args.json, `${JSON.stringify(bench, null, 2)}\n`);

@@ -188,6 +188,8 @@ export const reduceResultSchema = z.object({
   failureCodes: failureCodeCounts,
   /** This run's staged parts (runs/<runId>/parts/), keys relative to the output location. */
   parts: z.array(z.string()),
+  /** The plan's groups: each has its audit (runs/<runId>/reduce/audits/), which Validate reads. */
+  groups: count,
   /** Null when no batch succeeded. */
   modelId: z.string().nullable(),
   engine: z.string().nullable(),
@@ -221,6 +223,12 @@ export const reduceGroupSchema = z.object({
   rows: count,
   /** Its smallest and largest key (relative to the input bucket): the part's path_min and path_max. */
   keys: z.object({ first: z.string(), last: z.string() }),
+  /**
+   * The keys of the input its child lists anew for the accounting (AuditPart): those after `after` up to and
+   * including `through`, null meaning from the start or to the end. The groups' ranges tile the whole key space,
+   * so the children's listings together are one listing of the input, whatever the map's results say.
+   */
+  listRange: z.object({ after: z.string().nullable(), through: z.string().nullable() }),
   ...modelFields,
 });
 
@@ -246,19 +254,58 @@ export const planReduceResultSchema = z.object({
 /** What the state machine keeps of PlanReduce at $.reducePlan. */
 export type PlanReduceResult = z.infer<typeof planReduceResultSchema>;
 
-/** One ReduceParts child: its one group (ItemBatcher MaxItemsPerBatch 1) and the run it belongs to. */
+/**
+ * One ReduceParts child: its one group (ItemBatcher MaxItemsPerBatch 1) and the run it belongs to. Both of the
+ * child's states (ReducePart, then AuditPart) take it.
+ */
 export const reducePartEventSchema = z.object({
   Items: z.tuple([reduceGroupSchema]),
   BatchInput: z.object({
     runId: runIdSchema,
-    input: storageLocationSchema.pick({ bucket: true }),
+    input: storageLocationSchema,
+    /** An incremental run's manifest: then Validate reads the inputs from it, and AuditPart lists nothing. */
+    manifest: z.object({ bucket: z.string().min(1), key: z.string().min(1) }).nullable(),
     output: storageLocationSchema,
+    scope: runScopeSchema,
     /** When the execution started: recorded in the part. */
     startedAt: z.string().min(1),
   }),
 });
 
 export type ReducePartEvent = z.infer<typeof reducePartEventSchema>;
+
+const tallySchema = z.object({ count, examples: z.array(z.string()) });
+const digestsSchema = z.record(z.string(), z.tuple([count, z.string().regex(/^[0-9a-f]+$/)]));
+
+/**
+ * What AuditPart found in one group's staged part, read back with an independent reader, and in its range of the
+ * input listed anew: written to runs/<runId>/reduce/audits/NNNNN.json, summed by Validate. Small: counts, a few
+ * examples per check, labels and path digests per folder.
+ */
+export const partAuditSchema = z.object({
+  runId: runIdSchema,
+  index: count,
+  /** The part audited (relative to the output location) as it was read, or null when the group has none. */
+  part: z.object({ key: z.string(), size: count, etag: z.string().nullable() }).nullable(),
+  rows: count,
+  labels: z.record(z.string(), count),
+  /** The part's key-value metadata: model, engine, preprocessing. */
+  metadata: z.record(z.string(), z.string()).nullable(),
+  /** Offending rows per row check (schema, vector-length, finite, range, non-zero, labels, scope, duplicates within the part). */
+  tallies: z.record(z.string(), tallySchema),
+  /** The least and greatest path of the part, as read: Validate rereads only parts whose ranges overlap. */
+  bounds: z.object({ min: z.string(), max: z.string() }).nullable(),
+  /** Path digests (path-digest.ts) per folder of the part's rows. */
+  placed: digestsSchema,
+  /** Path digests per folder of the input keys in the group's listRange, or null when the run's inputs are a manifest. */
+  listed: digestsSchema.nullable(),
+  millis: count,
+});
+
+export type PartAudit = z.infer<typeof partAuditSchema>;
+
+/** What AuditPart returns to its child execution (the ReduceParts map's result): a line of the map's results. */
+export type PartAuditSummary = Pick<PartAudit, 'runId' | 'index' | 'rows' | 'millis'> & { listed: number | null };
 
 /** A group's outcome, written by its child to runs/<runId>/reduce/stats/NNNNN.json: all FinishReduce reads. */
 export const reducePartStatsSchema = z.object({

@@ -14,6 +14,7 @@ import {
   groupFailuresPrefix,
   manifestsPrefix,
   mapResultsPrefix,
+  partAuditsPrefix,
   pcaModelsPrefix,
   pcaPartitionsPrefix,
   publishJournalKey,
@@ -132,6 +133,21 @@ export const steps = [
     },
   },
   {
+    name: 'AuditPart',
+    folder: 'audit-part',
+    description: "Reads one group's staged part back and lists the group's range of the input anew, for Validate",
+    packaging: 'zip',
+    // Holds one row group and the part's paths; single-threaded, so more memory than ~1,769 MB (one vCPU) would not speed it up.
+    memoryMb: 2048,
+    timeoutSeconds: wholeRun,
+    // Its range of the input listed; the part read; the audit written beside the group's stats.
+    access: {
+      list: ['input:', output(stagedPartsPrefix(anyRun))],
+      read: [runs.stagedParts],
+      writeTagged: [output(`${partAuditsPrefix(anyRun)}*`)],
+    },
+  },
+  {
     name: 'FinishReduce',
     folder: 'finish-reduce',
     description: "Sums the reduce groups' stats into the run's result and writes its failure records",
@@ -151,7 +167,7 @@ export const steps = [
   {
     name: 'Validate',
     folder: 'validate',
-    description: "Audits a run's staged Parquet and features/ as publishing would leave it, writes the run's report",
+    description: "Sums the groups' audits, proves the run's accounting against its rows and failures, writes its report",
     packaging: 'zip',
     memoryMb: 2048,
     timeoutSeconds: wholeRun,

@@ -66,6 +66,7 @@ export async function finishReduce({ output, plan }: FinishReduceRequest): Promi
     failures: failures + plan.batchFailures,
     failureCodes,
     parts,
+    groups: plan.groups,
     modelId: plan.modelId,
     engine: plan.engine,
     millis: Math.max(0, Date.now() - plan.startedMs),

@@ -6,6 +6,9 @@
  * child of its own (functions/reduce-part). The items of failed and never-run batches, which no shard holds,
  * go to `runs/<runId>/reduce/batch-failures.jsonl` for FinishReduce. Knows nothing of Lambda.
  *
+ * Each group also gets a range of the input's keys (after the previous group's last key, through its own last; the
+ * first from the start, the last to the end), which its child lists anew for the validation's accounting.
+ *
  * Its memory holds one small record per succeeded batch (shard key, counts, first and last key), never a row.
  * Idempotent: the same map results give the same plan, the same part keys.
  */
@@ -42,27 +45,33 @@ export async function planReduce(request: PlanReduceRequest, options: PlanReduce
 
   const groups: ReduceGroup[] = [];
   let parts = 0;
+  let listedThrough: string | null = null;
   for (const batches of batchGroups(results.succeeded, options.partRows)) {
     const rows = batches.reduce((sum, batch) => sum + batch.vectors, 0);
     const [first] = batches as [SucceededBatch];
+    const last = batches
+      .map((batch) => batch.keys.last)
+      .sort(compareKeys)
+      .at(-1)!;
+    // Ranges that only grow, so that they tile the keys even if two groups' keys interleaved.
+    const through: string = listedThrough === null || compareKeys(last, listedThrough) > 0 ? last : listedThrough;
     groups.push({
       index: groups.length,
       // Every item failed: the shards still hold the failure records, and no part is written.
       part: rows === 0 ? null : partKey(runId, parts++, stagedPartsPrefix(runId)),
       shards: batches.map((batch) => batch.shard),
       rows,
-      keys: {
-        first: first.keys.first,
-        last: batches
-          .map((batch) => batch.keys.last)
-          .sort(compareKeys)
-          .at(-1)!,
-      },
+      keys: { first: first.keys.first, last },
+      listRange: { after: listedThrough, through },
       modelId: first.modelId,
       engine: first.engine,
       preprocessing: first.preprocessing,
     });
+    listedThrough = through;
   }
+  // The last group lists to the end of the input: the groups' ranges tile every key.
+  const lastGroup = groups.at(-1);
+  if (lastGroup) lastGroup.listRange.through = null;
   await output.write(reducePlanKey(runId), JSON.stringify(groups), { tags: intermediateTags });
   await output.write(batchFailuresKey(runId), results.failures.map((failure) => `${JSON.stringify(failure)}\n`).join(''), {
     tags: intermediateTags,

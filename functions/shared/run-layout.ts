@@ -14,7 +14,9 @@
  *   runs/<runId>/reduce/                   the reduce fan-out's work (intermediate): plan.json (the groups of
  *                                          shards, one per part, the ReduceParts map's items), batch-failures.jsonl
  *                                          (items of failed batches), stats/NNNNN.json and failures/NNNNN.jsonl
- *                                          (each group's counts and failure records), map/ (the map's results)
+ *                                          (each group's counts and failure records), audits/NNNNN.json (each
+ *                                          group's audit: its part read back, its range of the input listed),
+ *                                          map/ (the map's results)
  *   runs/<runId>/report.json               the validation report
  *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
  *   runs/<runId>/rewrites/part-….parquet   parts the run's publish wrote anew: older parts without the rows it
@@ -160,6 +162,15 @@ export function reduceStatsPrefix(runId: string): string {
 /** Numbered like parts, so that a listing returns them in group order. */
 export function reduceStatsKey(runId: string, index: number): string {
   return `${reduceStatsPrefix(runId)}${String(index).padStart(5, '0')}.json`;
+}
+
+/** Each group's audit (functions/audit-part): what Validate sums. */
+export function partAuditsPrefix(runId: string): string {
+  return `${reducePrefix(runId)}audits/`;
+}
+
+export function partAuditKey(runId: string, index: number): string {
+  return `${partAuditsPrefix(runId)}${String(index).padStart(5, '0')}.json`;
 }
 
 export function groupFailuresPrefix(runId: string): string {

@@ -1,6 +1,6 @@
 /**
- * The validate Lambda: after the reducer, audits the run's staged Parquet, its accounting, and features/ as
- * publishing would leave it, independently of the reducer, and writes runs/<runId>/report.json. Only a run that
+ * The validate Lambda: after the reduce fan-out, sums the audits its children wrote of the run's staged Parquet
+ * and of the input listed anew, proves the accounting, and writes runs/<runId>/report.json. Only a run that
  * passes is published.
  *
  * Event (the state machine's Validate state): the run's settings ({ runId, input, manifest, output, mapError }),
@@ -14,11 +14,11 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type ValidateEvent, type ValidationResult, validateEventSchema } from '../../statemachine/contracts.ts';
 import { validationModelDir } from '../shared/config.ts';
+import { listedInputs } from '../shared/dataset/listed-inputs.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { defaultVectorShape, loadModelDescriptor } from '../shared/model/model-descriptor.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { listedInputs } from './listed-inputs.ts';
 import { validateRun } from './validate-run.ts';
 
 const modelDir = validationModelDir();
@@ -30,6 +30,7 @@ export async function validate(event: ValidateEvent): Promise<ValidationResult> 
       output: openStorage(event.output),
       scope: event.scope,
       listInputs: () => listedInputs(event),
+      listedByParts: event.manifest === null,
       mapError: event.mapError,
       toleratedFailurePercentage: event.toleratedFailurePercentage,
       reduce: event.reduce,

@@ -2,33 +2,40 @@
  * Audits a run before it is published (write, audit, publish), independently of the code that wrote it, and
  * writes `runs/<runId>/report.json`. Knows nothing of Lambda.
  *
- * What is audited: the run's staged parts (runs/<runId>/parts/), read back with hyparquet (the reducer writes
- * with parquet-wasm) one row group at a time; its accounting against the inputs, listed anew by the caller, not
- * taken from the map's results; that it found inputs and made vectors at all; that every row lies within what
- * the run covers (its scope). What the run does to the dataset (rows it replaces, one model) is worked out by the
- * publisher under the output's lease, against features/ as it is then. Nothing under features/ has changed yet,
- * so a run that fails leaves the dataset as it was. Memory holds one row group and the paths of one part, never the
- * run's: the accounting compares counts and order-independent hashes of paths (path-digest.ts) of the inputs,
- * streamed from their listing, and of the rows and failure records, streamed from the parts and failures.jsonl,
- * and names the paths that differ from the few folders whose digests differ. Duplicates are found within each
- * part, and across the parts whose ranges of paths overlap (none, when the reducer cut parts in key order).
+ * What is audited: the run's staged parts (runs/<runId>/parts/), each read back by its own ReduceParts child
+ * (functions/audit-part: hyparquet reads what parquet-wasm wrote, one row group at a time), whose audits this sums;
+ * its accounting against the inputs, listed anew (the children list a range of keys each; an incremental run's
+ * manifest is read here), not taken from the map's results; that it found inputs and made vectors at all; that
+ * every row lies within what the run covers (its scope). What the run does to the dataset (rows it replaces, one
+ * model) is worked out by the publisher under the output's lease, against features/ as it is then. Nothing under
+ * features/ has changed yet, so a run that fails leaves the dataset as it was.
  *
- * A zero vector fails even for a blank image: measured with the default MobileNetV2, uniform black, white,
- * grey and primary-colour images give 340 to 575 non-zero features of 1280, so an all-zero row is a lost
- * vector (a zero-filled buffer), never a picture, and re-reading the source could not excuse it.
+ * Memory holds the audits' sums (counts, a few examples, digests per folder), never a run's rows or paths: the
+ * accounting compares counts and order-independent hashes of paths (path-digest.ts) of the inputs and of the rows
+ * and failure records (failures.jsonl, streamed), and names the paths that differ from the few folders whose
+ * digests differ. Duplicates are found within each part by its audit, and across the parts whose ranges of paths
+ * overlap (none, when the reducer cut parts in key order) by reading those parts again together.
  */
-import { parquetSchema, type SchemaTree } from 'hyparquet';
-import type { Counts, ReduceResult, RunScope, StepError, ValidationResult } from '../../statemachine/contracts.ts';
-import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
+import { pMapIterable } from 'p-map';
+import {
+  type Counts,
+  type PartAudit,
+  partAuditSchema,
+  type ReduceResult,
+  type RunScope,
+  type StepError,
+  type ValidationResult,
+} from '../../statemachine/contracts.ts';
+import { type RowCheck, rowChecks, type VectorShape } from '../audit-part/audit-part.ts';
+import { listParts, openPart, partMetadataKeys, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
 import { narrowDown, PathDigests, type PathSource } from '../shared/dataset/path-digest.ts';
-import { inPrefix } from '../shared/dataset/run-scope.ts';
+import { Tally } from '../shared/dataset/tally.ts';
+import { RunArtifactError } from '../shared/errors.ts';
 import { type FailureCode, failureKinds, isSystemic } from '../shared/failures.ts';
 import { failureRecords } from '../shared/failures-file.ts';
-import type { ModelDescriptor } from '../shared/model/model-descriptor.ts';
-import { reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
-import { parentFolderName, type Storage, type StoredObject } from '../shared/storage/storage.ts';
-
-export type VectorShape = Pick<ModelDescriptor, 'featureLength' | 'featureRange'>;
+import { parseJsonDocument } from '../shared/json-document.ts';
+import { partAuditKey, reportKey, stagedPartsPrefix } from '../shared/run-layout.ts';
+import { readIfPresent, type Storage, type StoredObject } from '../shared/storage/storage.ts';
 
 export interface ValidateRequest {
   runId: string;
@@ -36,9 +43,11 @@ export interface ValidateRequest {
   scope: RunScope;
   /** Locations of what the run was asked to process, found without the map (listed-inputs.ts), streamed anew on each call. */
   listInputs: PathSource;
+  /** The ReduceParts children listed the input (a prefix) between them; false: the inputs are a manifest, read here. */
+  listedByParts: boolean;
   mapError: StepError | null;
   toleratedFailurePercentage: number;
-  reduce: Pick<ReduceResult, 'parts' | 'rows' | 'failures' | 'modelId' | 'engine'>;
+  reduce: Pick<ReduceResult, 'parts' | 'rows' | 'failures' | 'modelId' | 'engine' | 'groups'>;
 }
 
 export interface Check {
@@ -65,59 +74,60 @@ export interface ValidationReport {
   checks: Check[];
 }
 
-const exampleCount = 3;
 const maxSummaryLength = 2000;
-
-/** Columns as Parquet types: strings are UTF8 byte arrays, features a LIST of FLOAT (float32). */
-const expectedColumns: Record<string, string> = {
-  path: 'STRING',
-  label: 'STRING',
-  size: 'INT64',
-  etag: 'STRING',
-  sha256: 'STRING',
-  features: 'LIST<FLOAT>',
-};
+const noneFound = { count: 0, examples: [] };
+/** Audits read ahead while earlier ones are summed: each is one small GET. */
+const auditReadConcurrency = 16;
 
 export async function validateRun(request: ValidateRequest, shape: VectorShape, now = new Date()): Promise<ValidationResult> {
   const started = performance.now();
   const { runId, output } = request;
   const runParts = await listParts(output, stagedPartsPrefix(runId));
-  const placed = new PathDigests();
-  const scan = await scanRunParts(output, runParts, shape, request.scope, placed);
-  const duplicates = await runDuplicates(output, scan.bounds);
-  const records = await scanFailureRecords(output, runId, placed);
-  const listed = new PathDigests();
-  for await (const path of request.listInputs()) listed.add(path);
+  const audits = await sumAudits(output, runId, request.reduce.groups);
+  const duplicates = await runDuplicates(output, audits.bounds);
+  const records = await scanFailureRecords(output, runId, audits.placed);
+  let listed = audits.listed;
+  if (!request.listedByParts || request.reduce.groups === 0) {
+    // A manifest's keys, or a run with no group to list its ranges (no batch succeeded): listed here.
+    listed = new PathDigests();
+    for await (const path of request.listInputs()) listed.add(path);
+  }
 
-  const modelId = scan.metadata?.[partMetadataKeys.modelId] ?? request.reduce.modelId;
+  const modelId = audits.metadata?.[partMetadataKeys.modelId] ?? request.reduce.modelId;
   const counts: Counts = {
     listed: listed.total.count,
-    rows: scan.rows,
+    rows: audits.rows,
     skipped: records.skipped,
     failures: records.count - records.skipped,
   };
+  const tallies = audits.tallies;
   const checks: Check[] = [
     mapCheck(request.mapError),
     inputsCheck(request, counts),
-    partsCheck(request, runParts, scan.rows, records.count),
-    tallyCheck('schema', scan.schema, `${runParts.length} parts have the dataset's columns and types`, 'parts with the wrong columns'),
+    partsCheck(request, runParts, audits, records.count),
+    tallyCheck('schema', tallies.schema, `${runParts.length} parts have the dataset's columns and types`, 'parts with the wrong columns'),
     tallyCheck(
       'vector-length',
-      scan.length,
+      tallies['vector-length'],
       `every vector has ${shape.featureLength} values`,
       `vectors without ${shape.featureLength} values`,
     ),
-    tallyCheck('finite', scan.nonFinite, 'every value is a finite float32', 'vectors with NaN or infinite values'),
+    tallyCheck('finite', tallies.finite, 'every value is a finite float32', 'vectors with NaN or infinite values'),
     tallyCheck(
       'range',
-      scan.outOfRange,
+      tallies.range,
       `every value is within [${shape.featureRange.join(', ')}]`,
       `vectors with values outside [${shape.featureRange.join(', ')}]`,
     ),
-    tallyCheck('non-zero', scan.zero, 'no vector is all zeros', 'all-zero vectors (the model never gives one, even for a blank image)'),
-    tallyCheck('labels', scan.badLabel, "every label is its image's folder name", "rows whose label is empty or not the image's folder"),
-    tallyCheck('scope', scan.outOfScope, `every row lies within ${scopeText(request.scope)}`, `rows outside ${scopeText(request.scope)}`),
-    await accountingCheck(request, listed, placed, scan.bounds),
+    tallyCheck(
+      'non-zero',
+      tallies['non-zero'],
+      'no vector is all zeros',
+      'all-zero vectors (the model never gives one, even for a blank image)',
+    ),
+    tallyCheck('labels', tallies.labels, "every label is its image's folder name", "rows whose label is empty or not the image's folder"),
+    tallyCheck('scope', tallies.scope, `every row lies within ${scopeText(request.scope)}`, `rows outside ${scopeText(request.scope)}`),
+    await accountingCheck(request, listed, audits.placed, audits.bounds),
     tallyCheck('duplicates', duplicates, "no path appears twice among the run's rows", 'paths with more than one row in this run'),
     failureShareCheck(counts, records.systemic, request.toleratedFailurePercentage),
   ];
@@ -128,10 +138,10 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
     scope: request.scope,
     createdAt: now.toISOString(),
     modelId,
-    engine: scan.metadata?.[partMetadataKeys.engine] ?? request.reduce.engine,
-    preprocessing: scan.metadata?.[partMetadataKeys.preprocessing] ?? null,
+    engine: audits.metadata?.[partMetadataKeys.engine] ?? request.reduce.engine,
+    preprocessing: audits.metadata?.[partMetadataKeys.preprocessing] ?? null,
     counts,
-    labels: Object.fromEntries([...scan.labels].sort(([a], [b]) => (a < b ? -1 : 1))),
+    labels: Object.fromEntries([...audits.labels].sort(([a], [b]) => (a < b ? -1 : 1))),
     failureCodes: records.byCode,
     parts: runParts.map((object) => object.key),
     checks,
@@ -141,96 +151,78 @@ export async function validateRun(request: ValidateRequest, shape: VectorShape, 
   return { passed: report.passed, summary: summarize(checks, counts), report: reportKey(runId), counts, millis };
 }
 
-/** A count of offending rows (or parts) and the first few of them, to name in the report. */
-class Tally {
-  count = 0;
-  readonly examples: string[] = [];
-
-  add(example: string): void {
-    this.count++;
-    if (this.examples.length < exampleCount) this.examples.push(example);
-  }
-
-  describe(what: string): string {
-    return `${this.count} ${what}, e.g. ${this.examples.join(', ')}`;
-  }
-}
-
-/**
- * A readable part and the least and greatest of its paths, as read (not as its metadata says). Any one order
- * serves to tell parts that cannot share a path, so JavaScript's string order does, without encoding each path.
- */
+/** A part as its audit read it: where its paths lie (not as its metadata says), to find parts that may share one. */
 interface PartBounds {
   object: StoredObject;
   min: string;
   max: string;
-  /** Paths with more than one row in this part, and how many. */
-  duplicates: Map<string, number>;
+  /** Paths with more than one row in this part. */
+  duplicates: PartAudit['tallies'][string];
 }
 
-interface RunScan {
+/** The groups' audits summed. */
+interface AuditSums {
   rows: number;
-  bounds: PartBounds[];
   labels: Map<string, number>;
   /** Key-value metadata of the run's first part. */
-  metadata: Record<string, string> | undefined;
-  schema: Tally;
-  length: Tally;
-  nonFinite: Tally;
-  outOfRange: Tally;
-  zero: Tally;
-  badLabel: Tally;
-  outOfScope: Tally;
+  metadata: Record<string, string> | null;
+  tallies: Record<RowCheck, Tally>;
+  placed: PathDigests;
+  listed: PathDigests;
+  bounds: PartBounds[];
+  /** The parts audited, as they were read: key, size and ETag. */
+  audited: NonNullable<PartAudit['part']>[];
+  /** Groups without an audit. */
+  missing: number[];
 }
 
-async function scanRunParts(
-  output: Storage,
-  parts: readonly StoredObject[],
-  shape: VectorShape,
-  scope: RunScope,
-  placed: PathDigests,
-): Promise<RunScan> {
-  const scan: RunScan = {
+/** Reads the audits of groups 0 … groups - 1 (a few ahead of the one being summed) and sums them in group order. */
+async function sumAudits(output: Storage, runId: string, groups: number): Promise<AuditSums> {
+  const sums: AuditSums = {
     rows: 0,
-    bounds: [],
     labels: new Map(),
-    metadata: undefined,
-    schema: new Tally(),
-    length: new Tally(),
-    nonFinite: new Tally(),
-    outOfRange: new Tally(),
-    zero: new Tally(),
-    badLabel: new Tally(),
-    outOfScope: new Tally(),
+    metadata: null,
+    tallies: Object.fromEntries(rowChecks.map((check) => [check, new Tally()])) as Record<RowCheck, Tally>,
+    placed: new PathDigests(),
+    listed: new PathDigests(),
+    bounds: [],
+    audited: [],
+    missing: [],
   };
-  for (const object of parts) {
-    const part = await openPart(output, object);
-    scan.metadata ??= partKeyValues(part);
-    const problem = schemaProblem(part);
-    if (problem) {
-      scan.schema.add(`${part.key} (${problem})`);
-      continue;
-    }
-    // The part's own paths: a part's share of the run, to find its duplicates and the range it covers.
-    const paths = new Map<string, number>();
-    let min: string | undefined;
-    let max: string | undefined;
-    for await (const rows of readPartRowGroups(part, ['path', 'label', 'features'])) {
-      for (const row of rows) {
-        const path = row.path as string;
-        paths.set(path, (paths.get(path) ?? 0) + 1);
-        if (min === undefined || path < min) min = path;
-        if (max === undefined || path > max) max = path;
-        placed.add(path);
-        if (scope.kind !== 'incremental' && !inPrefix(path, scope.prefix)) scan.outOfScope.add(path);
-        inspectRow(scan, path, row.label as string, row.features as number[] | null, shape);
-      }
-    }
-    if (min === undefined || max === undefined) continue;
-    const duplicates = new Map([...paths].filter(([, rows]) => rows > 1));
-    scan.bounds.push({ object, min, max, duplicates });
+  const read = async (index: number) => {
+    const key = partAuditKey(runId, index);
+    const bytes = await readIfPresent(output, key);
+    if (bytes === undefined) return { index, audit: undefined };
+    const where = output.locationOf(key);
+    const audit = parseJsonDocument(partAuditSchema, bytes, where, { expected: "a reduce group's audit", error: RunArtifactError });
+    if (audit.runId !== runId || audit.index !== index)
+      throw new RunArtifactError(`${where} is the audit of ${audit.runId} group ${audit.index}`);
+    return { index, audit };
+  };
+  const indexes = Array.from({ length: groups }, (_, index) => index);
+  for await (const { index, audit } of pMapIterable(indexes, read, { concurrency: auditReadConcurrency })) {
+    if (audit) addAudit(sums, audit);
+    else sums.missing.push(index);
   }
-  return scan;
+  return sums;
+}
+
+function addAudit(sums: AuditSums, audit: PartAudit): void {
+  sums.rows += audit.rows;
+  for (const [label, rows] of Object.entries(audit.labels)) sums.labels.set(label, (sums.labels.get(label) ?? 0) + rows);
+  // The first part's metadata: parts of one run share it (PlanReduce refuses a run mixing models).
+  sums.metadata ??= audit.metadata;
+  // Duplicates within a part are counted with those across parts (runDuplicates).
+  for (const check of rowChecks) if (check !== 'duplicates') sums.tallies[check].merge(audit.tallies[check] ?? noneFound);
+  sums.placed.merge(PathDigests.fromJSON(audit.placed));
+  if (audit.listed) sums.listed.merge(PathDigests.fromJSON(audit.listed));
+  if (audit.part) {
+    sums.audited.push(audit.part);
+    if (audit.bounds) {
+      const object = { key: audit.part.key, size: audit.part.size };
+      sums.bounds.push({ object, ...audit.bounds, duplicates: audit.tallies.duplicates ?? noneFound });
+    }
+  }
 }
 
 /**
@@ -243,7 +235,7 @@ async function runDuplicates(output: Storage, bounds: readonly PartBounds[]): Pr
   let cluster: PartBounds[] = [];
   let clusterMax = '';
   const close = async () => {
-    if (cluster.length === 1) for (const [path, rows] of cluster[0]!.duplicates) duplicates.add(`${path} (${rows} times)`);
+    if (cluster.length === 1) duplicates.merge(cluster[0]!.duplicates);
     if (cluster.length > 1) {
       const paths = new Map<string, number>();
       for (const part of cluster) for await (const path of partPaths(output, part.object)) paths.set(path, (paths.get(path) ?? 0) + 1);
@@ -290,65 +282,39 @@ async function scanFailureRecords(output: Storage, runId: string, placed: PathDi
   return scan;
 }
 
-function inspectRow(scan: RunScan, path: string, label: string, features: number[] | null, shape: VectorShape): void {
-  scan.rows++;
-  scan.labels.set(label, (scan.labels.get(label) ?? 0) + 1);
-  if (label === '' || label !== parentFolderName(path)) scan.badLabel.add(`${path} (${JSON.stringify(label)})`);
-  if (features?.length !== shape.featureLength) {
-    scan.length.add(`${path} (${features?.length ?? 'no'} values)`);
-    if (!features?.length) return;
-  }
-  const [min, max] = shape.featureRange;
-  let nonFinite = false;
-  let outOfRange = false;
-  let zero = true;
-  for (const value of features) {
-    if (!Number.isFinite(value)) nonFinite = true;
-    else if (value < min || value > max) outOfRange = true;
-    if (value !== 0) zero = false;
-  }
-  if (nonFinite) scan.nonFinite.add(path);
-  if (outOfRange) scan.outOfRange.add(path);
-  if (zero) scan.zero.add(path);
-}
-
-function schemaProblem(part: PartFile): string | undefined {
-  const columns = new Map(parquetSchema(part.metadata).children.map((column) => [column.element.name, columnType(column)]));
-  const problems = Object.entries(expectedColumns)
-    .filter(([name, type]) => columns.get(name) !== type)
-    .map(([name, type]) => `${name} is ${columns.get(name) ?? 'missing'}, expected ${type}`);
-  return problems.length > 0 ? problems.join('; ') : undefined;
-}
-
-function columnType(column: SchemaTree): string {
-  const { element } = column;
-  if (column.children.length === 0) {
-    return element.logical_type?.type === 'STRING' || element.converted_type === 'UTF8' ? 'STRING' : (element.type ?? 'GROUP');
-  }
-  if (element.converted_type !== 'LIST' && element.logical_type?.type !== 'LIST') return 'GROUP';
-  let leaf = column;
-  while (leaf.children.length === 1) leaf = leaf.children[0]!;
-  return `LIST<${columnType(leaf)}>`;
-}
-
 function mapCheck(mapError: ValidateRequest['mapError']): Check {
   if (mapError === null) return { name: 'map', passed: true, detail: 'the map completed' };
   const cause = [mapError.Error, mapError.Cause].filter(Boolean).join(': ');
   return { name: 'map', passed: false, detail: `the map failed, so the run is not published: ${cause.slice(0, 500)}` };
 }
 
-function partsCheck(request: ValidateRequest, runParts: readonly StoredObject[], rows: number, failures: number): Check {
+/**
+ * The staging folder holds exactly the parts the reducer wrote, each audited as it is now (same size and ETag), and
+ * the audits and failures.jsonl hold what the reducer reported.
+ */
+function partsCheck(request: ValidateRequest, runParts: readonly StoredObject[], audits: AuditSums, failures: number): Check {
   const found = runParts.map((object) => object.key).sort();
   const written = [...request.reduce.parts].sort();
+  const audited = new Map(audits.audited.map((part) => [part.key, part]));
+  const unaudited = runParts.filter((object) => !audited.has(object.key)).map((object) => object.key);
+  const changed = runParts
+    .filter((object) => {
+      const part = audited.get(object.key);
+      return part !== undefined && (part.size !== object.size || (part.etag ?? null) !== (object.etag ?? null));
+    })
+    .map((object) => object.key);
   const problems = [
     found.join() !== written.join()
       ? `the run's staging folder holds [${found.join(', ')}], the reducer wrote [${written.join(', ')}]`
       : '',
-    rows !== request.reduce.rows ? `the parts hold ${rows} rows, the reducer wrote ${request.reduce.rows}` : '',
+    audits.missing.length > 0 ? `reduce groups without an audit: ${audits.missing.slice(0, 10).join(', ')}` : '',
+    unaudited.length > 0 ? `parts no audit read: ${unaudited.slice(0, 10).join(', ')}` : '',
+    changed.length > 0 ? `parts changed since their audit read them: ${changed.slice(0, 10).join(', ')}` : '',
+    audits.rows !== request.reduce.rows ? `the parts hold ${audits.rows} rows, the reducer wrote ${request.reduce.rows}` : '',
     failures !== request.reduce.failures ? `failures.jsonl holds ${failures} records, the reducer wrote ${request.reduce.failures}` : '',
   ].filter(Boolean);
   return problems.length === 0
-    ? { name: 'parts', passed: true, detail: `${found.length} parts with ${rows} rows, as the reducer reported` }
+    ? { name: 'parts', passed: true, detail: `${found.length} parts with ${audits.rows} rows, as the reducer reported, each audited` }
     : { name: 'parts', passed: false, detail: problems.join('; ') };
 }
 

@@ -78,6 +78,7 @@ beforeAll(async () => {
         CheckRunFunctionArn: lambda('check-run'),
         ExtractFunctionArn: lambda('extract'),
         PlanReduceFunctionArn: lambda('plan-reduce'),
+        AuditPartFunctionArn: lambda('audit-part'),
         ReducePartFunctionArn: lambda('reduce-part'),
         FinishReduceFunctionArn: lambda('finish-reduce'),
         ValidateFunctionArn: lambda('validate'),

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { handler as auditPartHandler } from '../../functions/audit-part/handler.ts';
 import { handler as finishReduceHandler } from '../../functions/finish-reduce/handler.ts';
 import { handler as planReduceHandler } from '../../functions/plan-reduce/handler.ts';
 import { planReduce } from '../../functions/plan-reduce/plan-reduce.ts';
@@ -12,7 +13,14 @@ import type { FailureRecord } from '../../functions/shared/failures.ts';
 import { failuresKey, reducePlanKey, reduceStatsKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import type { PlanReduceResult, ReduceGroup, ReducePartEvent, ReduceResult, RunEvent } from '../../statemachine/contracts.ts';
+import type {
+  PartAuditSummary,
+  PlanReduceResult,
+  ReduceGroup,
+  ReducePartEvent,
+  ReduceResult,
+  RunEvent,
+} from '../../statemachine/contracts.ts';
 import fixture from '../events/plan-reduce.json' with { type: 'json' };
 import { distributedMapHandler, executionContext, from, type JSONValue } from '../support/asl-definition.ts';
 import { literal, query } from '../support/duckdb.ts';
@@ -126,6 +134,7 @@ describe.each(places)('reduce on %s', (_, place) => {
       failures: 3,
       failureCodes: { CORRUPT: 1, BATCH_FAILED: 2 },
       parts: ['runs/run-1/parts/part-run-1-00000.parquet'],
+      groups: 1,
       modelId: testModel.modelId,
       engine: testModel.engine,
       millis: expect.any(Number),
@@ -371,9 +380,18 @@ describe('reduce', () => {
     const [group] = JSON.parse(Buffer.from(await output.read(reducePlanKey(fixture.runId))).toString()) as ReduceGroup[];
     const childEvent: ReducePartEvent = {
       Items: [group!],
-      BatchInput: { runId: fixture.runId, input: fixture.input, output: fixture.output, startedAt: fixture.startedAt },
+      BatchInput: {
+        runId: fixture.runId,
+        input: fixture.input,
+        manifest: null,
+        output: fixture.output,
+        scope: fixture.scope as RunEvent['scope'],
+        startedAt: fixture.startedAt,
+      },
     };
     expect(await reducePartHandler(childEvent, context)).toMatchObject({ index: 0, rows: 2, failures: 0 });
+    // The fixture's images are not written: the part's range of the input lists none.
+    expect(await auditPartHandler(childEvent, context)).toMatchObject({ index: 0, rows: 2, listed: 0 });
     const result = (await finishReduceHandler({ output: fixture.output, plan }, context)) as ReduceResult;
 
     expect(result).toMatchObject({
@@ -397,8 +415,11 @@ describe('reduce', () => {
   });
 
   it('fans out in the state machine: one ReduceParts child per part, and the same parts and rows as the groups cut in one process', async () => {
-    const where = onFilesystem('fan-out');
+    const where = { ...onFilesystem('fan-out'), input: { bucket: join(stores.dir, 'fan-out-input') } };
     const keys = Array.from({ length: 11 }, (_, i) => `images/Kiwi/${String(i).padStart(2, '0')}.jpg`);
+    // The input as listed anew: the batches' keys, a failed batch's, and two that no batch had (a lost listing).
+    const input = openStorage(where.input);
+    for (const key of [...keys, 'images/Pear/1.jpg', 'images/Apple/1.jpg', 'images/Kiwi/02x.jpg']) await input.write(key, 'x');
     const shardRows = await writeMapRun({
       runId: 'run-fan',
       ...where,
@@ -410,12 +431,18 @@ describe('reduce', () => {
       ],
     });
     const children: JSONValue[] = [];
+    const audits: PartAuditSummary[] = [];
     const reduceParts = distributedMapHandler(
       'ReduceParts',
       {
         ReducePart: async (event) => {
           children.push(event);
           return (await reducePartHandler(event as ReducePartEvent, context)) as JSONValue;
+        },
+        AuditPart: async (event) => {
+          const summary = (await auditPartHandler(event as ReducePartEvent, context)) as PartAuditSummary;
+          audits.push(summary);
+          return summary as unknown as JSONValue;
         },
       },
       'run-fan',
@@ -440,6 +467,12 @@ describe('reduce', () => {
 
     // Batches of 3, 5 and 3 against a cap of 4: three groups, three children, three parts.
     expect(children).toHaveLength(3);
+    // Their ranges of keys tile the input: Apple/1 before the first group, Kiwi/02x between two, Pear/1 after the last.
+    expect(audits.sort((a, b) => a.index - b.index).map((audit) => [audit.rows, audit.listed])).toEqual([
+      [3, 4],
+      [5, 6],
+      [3, 4],
+    ]);
     expect(fannedOut).toMatchObject({ listed: 12, rows: 11, failures: 1, failureCodes: { BATCH_FAILED: 1 } });
     expect(fannedOut.parts).toEqual([0, 1, 2].map((i) => `runs/run-fan/parts/part-run-fan-0000${i}.parquet`));
     const rows = await stagedRows(where.output.bucket, 'run-fan');

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Field, Float64, List, Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import type { Context } from 'aws-lambda';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { handler as publishHandler } from '../../functions/publish/handler.ts';
 import { encodeParquet } from '../../functions/shared/dataset/parquet-writer.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
@@ -54,8 +54,10 @@ interface Scenario {
   tolerated?: number;
   /** A narrower scope than the input prefix (a folder under it), to put rows outside it. */
   scopeFolder?: string;
-  /** Runs between the reducer and the validator. */
+  /** Runs between the reducer and the audits: what a faulty reducer would have written. */
   meddle?: (where: Place, reduced: ReduceResult) => Promise<void>;
+  /** Runs between the audits and the validator: a part changed after it was audited. */
+  tamper?: (where: Place, reduced: ReduceResult) => Promise<void>;
 }
 
 /** Writes the inputs and the map's results, reduces, validates, and publishes a run that passed: the state machine's steps. */
@@ -80,8 +82,8 @@ async function runPipeline(where: Place, runId: string, scenario: Scenario) {
     startedAt: new Date().toISOString(),
     mapError: scenario.mapError ?? null,
   };
-  const reduced = await reduce(event);
-  await scenario.meddle?.(where, reduced);
+  const reduced = await reduce(event, async (reduced) => scenario.meddle?.(where, reduced));
+  await scenario.tamper?.(where, reduced);
   const result = await validate({ ...event, toleratedFailurePercentage: scenario.tolerated ?? 0, reduce: reduced });
   const report = JSON.parse(Buffer.from(await openStorage(where.output).read(result.report)).toString()) as ValidationReport;
   if (result.passed) await publish(event);
@@ -305,8 +307,27 @@ describe('validate', () => {
 
     const { report } = await runPipeline(where, 'run-stray', { batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }], meddle });
 
-    expect(failedChecks(report)).toEqual(['parts', 'accounting', 'duplicates']);
-    expect(detailOf(report, 'parts')).toContain('the parts hold 2 rows, the reducer wrote 1');
+    expect(failedChecks(report)).toEqual(['parts']);
+    expect(detailOf(report, 'parts')).toContain('parts no audit read: runs/run-stray/parts/part-run-stray-00001.parquet');
+  });
+
+  it('fails the parts check when a part changed after its audit read it', async () => {
+    const where = onFilesystem('changed-part');
+    const tamper = async (at: Place, reduced: ReduceResult) => {
+      const output = openStorage(at.output);
+      await output.write(reduced.parts[0]!, Buffer.concat([Buffer.from(await output.read(reduced.parts[0]!)), Buffer.from('!')]));
+    };
+
+    const { report, result } = await runPipeline(where, 'run-changed', {
+      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg']) }],
+      tamper,
+    });
+
+    expect(failedChecks(report)).toEqual(['parts']);
+    expect(detailOf(report, 'parts')).toBe(
+      'parts changed since their audit read them: runs/run-changed/parts/part-run-changed-00000.parquet',
+    );
+    expect(result.passed).toBe(false);
   });
 
   it('names both paths when one row is lost and another duplicated between extraction and publish, though the counts agree', async () => {
@@ -329,12 +350,20 @@ describe('validate', () => {
 
   it('finds a path in two parts whose ranges of paths overlap, reading only those parts again', async () => {
     const where = onFilesystem('overlapping-parts');
+    // Two groups of one batch each; the reducer (as a faulty one would) also puts Kiwi/3.jpg in the second part.
+    vi.stubEnv('FEATURIZE_PART_ROWS', '4');
     const meddle = async (at: Place) => {
-      const path = openStorage({ bucket: at.input.bucket }).locationOf(`${at.input.prefix}Kiwi/3.jpg`);
-      const row = { path, label: 'Kiwi', size: 1, etag: null, sha256: 'ab', features: syntheticVector('again') };
+      const row = (key: string) => ({
+        path: openStorage({ bucket: at.input.bucket }).locationOf(`${at.input.prefix}${key}`),
+        label: key.split('/')[0]!,
+        size: 1,
+        etag: null,
+        sha256: 'ab',
+        features: syntheticVector(key),
+      });
       const bytes = await encodeParquet(
         (async function* () {
-          yield [row];
+          yield [row('Kiwi/3.jpg'), row('Lemon/5.jpg'), row('Lemon/6.jpg')];
         })(),
         { rowGroupRows: 10, metadata: {} },
       );
@@ -342,9 +371,13 @@ describe('validate', () => {
     };
 
     const { report } = await runPipeline(where, 'run-overlap', {
-      batches: [{ status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg', 'Kiwi/3.jpg', 'Kiwi/4.jpg']) }],
+      batches: [
+        { status: 'SUCCEEDED', items: items(['Kiwi/1.jpg', 'Kiwi/2.jpg', 'Kiwi/3.jpg', 'Kiwi/4.jpg']) },
+        { status: 'SUCCEEDED', items: items(['Lemon/5.jpg', 'Lemon/6.jpg']) },
+      ],
       meddle,
     });
+    vi.unstubAllEnvs();
 
     expect(failedChecks(report)).toEqual(['parts', 'accounting', 'duplicates']);
     expect(detailOf(report, 'duplicates')).toMatch(/^1 paths with more than one row in this run, e\.g\. .*Kiwi\/3\.jpg \(2 times\)$/);

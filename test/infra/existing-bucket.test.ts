@@ -94,8 +94,8 @@ describe('FeaturizeStack on an existing bucket', () => {
       expect(kms, id).toEqual(expected);
       if (reads || writes) readers++;
     }
-    // Nine step functions, the trigger, and the state machine (ItemReader, ResultWriter).
-    expect(readers).toBe(11);
+    // Ten step functions, the trigger, and the state machine (ItemReader, ResultWriter).
+    expect(readers).toBe(12);
   });
 
   it('reserves the asked concurrency for the extract function only', () => {

@@ -34,6 +34,7 @@ const shortNames: [string, string][] = [
   ['AWS::Lambda::Function', 'Extract'],
   ['AWS::Lambda::Function', 'PlanReduce'],
   ['AWS::Lambda::Function', 'ReducePart'],
+  ['AWS::Lambda::Function', 'AuditPart'],
   ['AWS::Lambda::Function', 'FinishReduce'],
   ['AWS::Lambda::Function', 'Validate'],
   ['AWS::Lambda::Function', 'Publish'],
@@ -43,6 +44,7 @@ const shortNames: [string, string][] = [
   ['AWS::Logs::LogGroup', 'ExtractLogs'],
   ['AWS::Logs::LogGroup', 'PlanReduceLogs'],
   ['AWS::Logs::LogGroup', 'ReducePartLogs'],
+  ['AWS::Logs::LogGroup', 'AuditPartLogs'],
   ['AWS::Logs::LogGroup', 'FinishReduceLogs'],
   ['AWS::Logs::LogGroup', 'ValidateLogs'],
   ['AWS::Logs::LogGroup', 'PublishLogs'],
@@ -189,7 +191,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
 
   it('runs the reduce steps, validate, publish, PCA and report on Node.js 22 (arm64) with the Parquet layer', () => {
     const layer = logicalId(template, 'AWS::Lambda::LayerVersion', 'ParquetLayer');
-    for (const name of ['PlanReduce', 'ReducePart', 'FinishReduce', 'Validate', 'Publish', 'Pca']) {
+    for (const name of ['PlanReduce', 'ReducePart', 'AuditPart', 'FinishReduce', 'Validate', 'Publish', 'Pca']) {
       const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -212,6 +214,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     for (const [name, layer] of [
       ['PlanReduce', true],
       ['ReducePart', true],
+      ['AuditPart', true],
       ['FinishReduce', true],
       ['Validate', true],
       ['Publish', true],
@@ -252,7 +255,17 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     // Everything else is inside: middy, zod, vega and the AWS SDK are not imported from node_modules at run time.
     // (Static imports of minified ESM: `import{a as b}from"pkg";`. Optional dynamic imports, such as vega's
     // `try { await import("canvas") }`, are not dependencies.)
-    for (const name of ['PlanReduce', 'ReducePart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'Report', 'UploadTriggerFunction']) {
+    for (const name of [
+      'PlanReduce',
+      'ReducePart',
+      'AuditPart',
+      'FinishReduce',
+      'Validate',
+      'Publish',
+      'Pca',
+      'Report',
+      'UploadTriggerFunction',
+    ]) {
       const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
       expect(
         imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)),
@@ -447,6 +460,17 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
+    it('audit-part: lists its range of the input and the staged parts, reads its part, writes its audit (tagged); nothing of features/', () => {
+      expect(grantsOf(template, role('AuditPartRole'), names)).toEqual(
+        [
+          listing('images/*', `${out}runs/*/parts/*`),
+          `s3:GetObject <Data.Arn>/${out}runs/*/parts/*`,
+          ...writesTagged('runs/*/reduce/audits/*'),
+          ...logsOf('AuditPartLogs'),
+        ].sort(),
+      );
+    });
+
     it('finish-reduce: reads the reduce stats and records; writes failures, deletes leftover staged parts and stats', () => {
       expect(grantsOf(template, role('FinishReduceRole'), names)).toEqual(
         [
@@ -562,7 +586,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       const execution = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Featurize-featurize';
       expect(grantsOf(template, role('StateMachineRole'), names)).toEqual(
         [
-          ...['CheckRun', 'Extract', 'PlanReduce', 'ReducePart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'Report'].map(
+          ...['CheckRun', 'Extract', 'PlanReduce', 'ReducePart', 'AuditPart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'Report'].map(
             (fn) => `lambda:InvokeFunction <${fn}.Arn>`,
           ),
           listing('images/*'),

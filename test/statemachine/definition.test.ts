@@ -24,6 +24,7 @@ const values: DefinitionSubstitutions = {
   ExtractFunctionArn: localFunctionArn('featurize-extract'),
   PlanReduceFunctionArn: localFunctionArn('featurize-plan-reduce'),
   ReducePartFunctionArn: localFunctionArn('featurize-reduce-part'),
+  AuditPartFunctionArn: localFunctionArn('featurize-audit-part'),
   FinishReduceFunctionArn: localFunctionArn('featurize-finish-reduce'),
   ValidateFunctionArn: localFunctionArn('featurize-validate'),
   PublishFunctionArn: localFunctionArn('featurize-publish'),
@@ -57,7 +58,7 @@ describe('state machine definition', () => {
     expect(distributedMapStates(await readDefinitionText())).toEqual([
       ['Extract', ['${ExtractFunctionArn}']],
       ['ExtractManifest', ['${ExtractFunctionArn}']],
-      ['ReduceParts', ['${ReducePartFunctionArn}']],
+      ['ReduceParts', ['${ReducePartFunctionArn}', '${AuditPartFunctionArn}']],
     ]);
   });
 

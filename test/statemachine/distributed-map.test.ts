@@ -51,6 +51,7 @@ interface Run {
   extractCalls: Batch[];
   reduceEvents: JsonObject[];
   reducePartEvents: JsonObject[];
+  auditPartEvents: JsonObject[];
   validateEvents: JsonObject[];
   /** PCA runs only when a run asks for it; these runs do not. */
   pcaEvents: JsonObject[];
@@ -90,6 +91,7 @@ async function execute(
   const attempts = new Map<string, number>();
   const reduceEvents: JsonObject[] = [];
   const reducePartEvents: JsonObject[] = [];
+  const auditPartEvents: JsonObject[] = [];
   const validateEvents: JsonObject[] = [];
   const pcaEvents: JsonObject[] = [];
   const reportEvents: JsonObject[] = [];
@@ -118,6 +120,10 @@ async function execute(
       },
       [stepFunctionArn('ReducePart')]: async (event) => {
         reducePartEvents.push(event as JsonObject);
+        return { rows: 0 };
+      },
+      [stepFunctionArn('AuditPart')]: async (event) => {
+        auditPartEvents.push(event as JsonObject);
         return { rows: 0 };
       },
       [stepFunctionArn('FinishReduce')]: async () => ({ rows: 0 }),
@@ -156,6 +162,7 @@ async function execute(
     extractCalls,
     reduceEvents,
     reducePartEvents,
+    auditPartEvents,
     validateEvents,
     pcaEvents,
     reportEvents,
@@ -203,18 +210,22 @@ describe('local execution of the state machine', () => {
         mapError: null,
       },
     ]);
-    // One ReduceParts child per group of the plan, each given its group and the run.
-    expect(run.reducePartEvents.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
+    // One ReduceParts child per group of the plan, each given its group and the run; its AuditPart the same event.
+    const byGroup = (events: JsonObject[]) => events.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(byGroup(run.reducePartEvents)).toEqual(
       [0, 1].map((index) => ({
         Items: [{ index }],
         BatchInput: {
           runId: 'run-1',
           input: { bucket: imagesDir, prefix: '' },
+          manifest: null,
           output: { bucket: run.outputDir, prefix: '' },
+          scope: { kind: 'full', prefix: `${imagesDir}/` },
           startedAt: expect.any(String),
         },
       })),
     );
+    expect(byGroup(run.auditPartEvents)).toEqual(run.reducePartEvents);
     expect(run.validateEvents[0]).toMatchObject({ ...run.reduceEvents[0], toleratedFailurePercentage: 0, reduce: { rows: 0 } });
     expect(run.pcaEvents).toEqual([]);
     expect(run.reportEvents).toHaveLength(1);

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as auditPartHandler } from '../../functions/audit-part/handler.ts';
 import { handler as finishReduceHandler } from '../../functions/finish-reduce/handler.ts';
 import { handler as pcaHandler } from '../../functions/pca/handler.ts';
 import { handler as planReduceHandler } from '../../functions/plan-reduce/handler.ts';
@@ -90,7 +91,14 @@ async function execute(where: Place, runId: string, batches: FixtureBatch[], opt
     state.reduce = { runId, parts: [] };
     state.validation = { passed: true, summary: 'all 12 checks passed' };
   }
-  const reduceParts = distributedMapHandler('ReduceParts', { ReducePart: (event) => reducePartHandler(event as never, context) }, runId);
+  const reduceParts = distributedMapHandler(
+    'ReduceParts',
+    {
+      ReducePart: (event) => reducePartHandler(event as never, context),
+      AuditPart: (event) => auditPartHandler(event as never, context),
+    },
+    runId,
+  );
   const execution = from(options.startAt ?? 'PlanReduce').run(state, {
     overrides: {
       taskResourceLocalHandlers: {

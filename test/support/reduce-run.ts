@@ -1,12 +1,15 @@
 /**
  * The reduce fan-out in one process, for tests and benchmarks that need a run's staged parts without the state
  * machine: PlanReduce, then each group of the plan as its ReduceParts child would compact it (one after the
- * other), then FinishReduce; the same functions the three Lambdas run.
+ * other), then FinishReduce; then (reduceEvent, auditRun) each group's audit as the child's AuditPart writes it.
+ * The same functions the Lambdas run.
  */
+import { auditPart } from '../../functions/audit-part/audit-part.ts';
 import { finishReduce } from '../../functions/finish-reduce/finish-reduce.ts';
 import { planReduce } from '../../functions/plan-reduce/plan-reduce.ts';
 import { type ReduceOptions, reduceGroup } from '../../functions/reduce-part/reduce-part.ts';
 import { type ReduceSettings, reduceSettings } from '../../functions/shared/config.ts';
+import { defaultVectorShape } from '../../functions/shared/model/model-descriptor.ts';
 import { reducePlanKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
@@ -30,9 +33,13 @@ export async function reduceRun(request: ReduceRequest, options: ReduceSettings 
   return finishReduce({ output, plan });
 }
 
-/** What the three states do with the state machine's event, the reduce settings read from the environment. */
-export function reduceEvent(event: RunEvent): Promise<ReduceResult> {
-  return reduceRun(
+/**
+ * What the reduce states do with the state machine's event (the reduce settings read from the environment),
+ * each group audited afterwards; `beforeAudit` runs between, to change what the reducer wrote as a faulty
+ * reducer would have.
+ */
+export async function reduceEvent(event: RunEvent, beforeAudit?: (reduced: ReduceResult) => Promise<void>): Promise<ReduceResult> {
+  const reduced = await reduceRun(
     {
       runId: event.runId,
       input: openStorage({ bucket: event.input.bucket }),
@@ -42,4 +49,19 @@ export function reduceEvent(event: RunEvent): Promise<ReduceResult> {
     },
     reduceSettings(),
   );
+  await beforeAudit?.(reduced);
+  await auditRun(event);
+  return reduced;
+}
+
+/** Every group of the run's plan audited, one after the other, as the ReduceParts children's AuditPart states do. */
+export async function auditRun(event: RunEvent): Promise<void> {
+  const output = openStorage(event.output);
+  const groups = JSON.parse(Buffer.from(await output.read(reducePlanKey(event.runId))).toString('utf8')) as ReduceGroup[];
+  for (const group of groups) {
+    await auditPart(
+      { runId: event.runId, group, output, input: event.input, manifest: event.manifest, scope: event.scope },
+      defaultVectorShape,
+    );
+  }
 }

@@ -25,6 +25,17 @@ describe('path digests', () => {
     expect(digestOf(paths).total).toEqual(digestOf(shuffled).total);
   });
 
+  it("sums parts' digests, also through their JSON form, into the digests of the whole", () => {
+    const whole = digestOf(paths);
+    const summed = new PathDigests();
+    for (let start = 0; start < paths.length; start += 97) {
+      const part = digestOf(paths.slice(start, start + 97));
+      summed.merge(PathDigests.fromJSON(JSON.parse(JSON.stringify(part))));
+    }
+    expect(summed.total).toEqual(whole.total);
+    expect(whole.differingGroups(summed)).toEqual(new Set());
+  });
+
   it('tells a missing path replaced by a duplicate of another, though the counts agree, and names the folders', () => {
     const changed = [...paths.filter((path) => path !== paths[42]), paths[7]!];
     const listed = digestOf(paths);

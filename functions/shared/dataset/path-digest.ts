@@ -28,6 +28,9 @@ interface Digest {
   sum: bigint;
 }
 
+/** Digests by group: [count, sum as hexadecimal]. */
+export type SerializedDigests = Record<string, [number, string]>;
+
 /** Digests of a multiset of paths, one per group (`groupOf`), and their total. */
 export class PathDigests {
   readonly total: Digest = { count: 0, sum: 0n };
@@ -40,12 +43,31 @@ export class PathDigests {
 
   add(path: string): void {
     const hash = pathHash(path);
-    const key = this.groupOf(path, hash);
+    this.addToGroup(this.groupOf(path, hash), 1, hash);
+  }
+
+  /** Adds another's paths to these (digests of the same grouping): the run's digests summed from its parts'. */
+  merge(other: PathDigests): void {
+    for (const [key, digest] of other.groups) this.addToGroup(key, digest.count, digest.sum);
+  }
+
+  /** Per group: its count and its sum in hexadecimal, as a part's audit stores them. */
+  toJSON(): SerializedDigests {
+    return Object.fromEntries([...this.groups].map(([key, { count, sum }]) => [key, [count, sum.toString(16)]]));
+  }
+
+  static fromJSON(serialized: SerializedDigests, groupOf?: (path: string, hash: bigint) => string): PathDigests {
+    const digests = new PathDigests(groupOf);
+    for (const [key, [count, sum]] of Object.entries(serialized)) digests.addToGroup(key, count, BigInt(`0x${sum}`) % modulus);
+    return digests;
+  }
+
+  private addToGroup(key: string, count: number, sum: bigint): void {
     let group = this.groups.get(key);
     if (!group) this.groups.set(key, (group = { count: 0, sum: 0n }));
     for (const digest of [group, this.total]) {
-      digest.count++;
-      digest.sum = (digest.sum + hash) % modulus;
+      digest.count += count;
+      digest.sum = (digest.sum + sum) % modulus;
     }
   }
 

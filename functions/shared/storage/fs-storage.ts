@@ -160,7 +160,12 @@ function validSequenceLength(bytes: Buffer, start: number): number {
  * key under it starts so, and no sibling's key does), so that visiting them in that order gives the files in
  * the order of their whole keys. Folders whose keys all sort at or before `startAfter` are skipped unread.
  */
-async function* walk(dir: Buffer, keyPrefix: string, startAfter: string | undefined, seen = new Set<string>()): AsyncGenerator<{ key: string; path: Buffer }> {
+async function* walk(
+  dir: Buffer,
+  keyPrefix: string,
+  startAfter: string | undefined,
+  seen = new Set<string>(),
+): AsyncGenerator<{ key: string; path: Buffer }> {
   seen.add(await realpath(dir));
   const entries: { key: string; path: Buffer; folder: boolean }[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
