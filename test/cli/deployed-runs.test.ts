@@ -83,8 +83,10 @@ beforeAll(async () => {
         ValidateFunctionArn: lambda('validate'),
         PublishFunctionArn: lambda('publish'),
         PcaFunctionArn: lambda('pca'),
+        UpdateIndexFunctionArn: lambda('update-index'),
         ReportFunctionArn: lambda('report'),
         PcaDefault: 'null',
+        IndexDefault: 'false',
       }),
     ),
   });
