@@ -69,6 +69,17 @@ async function run(input: JSONValue) {
 }
 
 describe('state machine: the index after publishing', () => {
+  it.each([
+    ['false', {}, false],
+    ['true', {}, true],
+    ['true', { index: false }, false],
+    ['false', { index: true }, true],
+  ])('takes the index setting from ${IndexDefault} = %s unless the input gives one (%j)', async (indexDefault, request, expected) => {
+    const machine = from('Prepare', { ...substitutions, IndexDefault: indexDefault }, 'ApplyDefaults');
+    const output = await machine.run(request, { context: executionContext('run') }).result;
+    expect(output).toMatchObject({ run: { index: expected } });
+  });
+
   it('builds the index from the published parts when the run asks for it, then reports and succeeds', async () => {
     const { dir, storage } = await publishedRun();
     const { output, error } = await run(afterPublish(dir, true));
