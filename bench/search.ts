@@ -83,7 +83,7 @@ try {
     const runId = `20260101T000000Z-${part.toString(16).padStart(6, '0')}`;
     await writeFeatureParts(storage, runId, rows, { rowGroupRows: 5000 });
     const flat = new Float32Array(rows.length * width);
-    rows.forEach((row, i) => flat.set(row.features, i * width));
+    for (const [i, row] of rows.entries()) flat.set(row.features, i * width);
     const matrix = normalizeRows(flat, width);
     const found = exactNeighbours(matrix, queries, k);
     exact = exact.map((best, q) =>

@@ -41,7 +41,18 @@ export interface RunSummary {
 
 export function printSummary({ runId, outcome, output, workers, seconds }: RunSummary): void {
   // The latest state that ran holds everything the earlier ones added (each keeps its input, ResultPath).
-  const state = (['Report', 'Pca', 'UpdateIndex', 'Publish', 'Validate', 'FinishReduce', 'ReduceParts', 'PlanReduce', 'RefusedRun', 'CheckRun']
+  const state = ([
+    'Report',
+    'Pca',
+    'UpdateIndex',
+    'Publish',
+    'Validate',
+    'FinishReduce',
+    'ReduceParts',
+    'PlanReduce',
+    'RefusedRun',
+    'CheckRun',
+  ]
     .map((name) => outcome.stateOutputs.get(name))
     .find(Boolean) ?? {}) as RunState;
   if (state.checkError || outcome.error?.Error === 'OutputUnavailableError') {

@@ -46,7 +46,8 @@ function resolve(packages: Lock['packages'], from: string, name: string): string
  * that a lockfile's entries name every package their dependencies need: the edges go too).
  */
 export function withoutPackages(lock: Lock, unused: readonly string[]): Lock {
-  const drop = (deps: Record<string, string> | undefined) => deps && Object.fromEntries(Object.entries(deps).filter(([name]) => !unused.includes(name)));
+  const drop = (deps: Record<string, string> | undefined) =>
+    deps && Object.fromEntries(Object.entries(deps).filter(([name]) => !unused.includes(name)));
   const packages = Object.fromEntries(
     Object.entries(lock.packages).map(([path, entry]) => [
       path,

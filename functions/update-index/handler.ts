@@ -23,7 +23,4 @@ export async function updateIndex(event: UpdateIndexEvent): Promise<UpdateIndexR
   return result;
 }
 
-export const handler = middy(updateIndex)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics))
-  .use(parseEvent(updateIndexEventSchema));
+export const handler = middy(updateIndex).use(injectLambdaContext(logger)).use(logMetrics(metrics)).use(parseEvent(updateIndexEventSchema));

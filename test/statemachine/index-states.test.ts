@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { handler as reportHandler } from '../../functions/report/handler.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
-import { handler as updateIndexHandler } from '../../functions/update-index/handler.ts';
 import { readIndexManifest } from '../../functions/shared/vectors/vector-index.ts';
+import { handler as updateIndexHandler } from '../../functions/update-index/handler.ts';
 import { lambdaContext as context, executionContext, from, type JSONValue, substitutions } from '../support/asl-definition.ts';
 import { writeSampleRun } from '../support/sample-run.ts';
 import { snapshot } from '../support/snapshot.ts';
@@ -112,7 +112,11 @@ describe('state machine: the index after publishing', () => {
     const { output, error } = await run(afterPublish(dir, true));
 
     expect(error).toBeUndefined();
-    expect(output).toMatchObject({ indexResult: null, indexError: { Cause: expect.stringContaining('Not a directory') }, publish: { kind: 'full' } });
+    expect(output).toMatchObject({
+      indexResult: null,
+      indexError: { Cause: expect.stringContaining('Not a directory') },
+      publish: { kind: 'full' },
+    });
     expect(await snapshot(storage, 'features/')).toEqual(published);
     expect(await readFile(join(dir, 'runs', 'run', 'report.html'), 'utf8')).toContain(
       'The dataset is published, but its nearest-neighbour index was not updated',
