@@ -93,7 +93,10 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
   if (state.publishError) lines.push(`  publish:  ${stepErrorText(state.publishError)}`);
   // The index follows the published dataset; its failure leaves the run's outcome alone (the ASL's UpdateIndex).
   if (state.indexResult) lines.push(`  ${describeIndexUpdate(state.indexResult, state.indexResult.location)}`);
-  if (state.indexError) lines.push(`  index:    not updated (the dataset is published): ${stepErrorText(state.indexError)}`);
+  // LanceDB's errors carry their whole chain of causes (`… Caused by: …`): the first says what failed.
+  if (state.indexError) {
+    lines.push(`  index:    not updated (the dataset is published): ${stepErrorText(state.indexError).split(/\s+Caused by: /)[0]}`);
+  }
   if (state.pcaResult) {
     const { components, varianceShare, dataset } = state.pcaResult;
     lines.push(
