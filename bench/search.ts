@@ -14,7 +14,7 @@
  *
  * Disk, in --dir (default: the system's temporary folder), about 5 KB a vector for each of: the Parquet parts, the
  * LanceDB table, and the table's compaction (optimize() rewrites the small fragments each row group added before
- * it drops them): some 15 GB at a million vectors, removed at the end.
+ * it drops them): some 15 to 20 GB at a million vectors, removed at the end.
  *
  * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ... } (the line printed first).
  */
@@ -129,6 +129,9 @@ try {
     ...(update.ann ? effort : {}),
     openMs: round(openMillis),
     writePartsSeconds: round(writeSeconds),
+    // This process's peak: the parts' writing and the exact search as well as LanceDB's build (a bound on what
+    // the index function needs).
+    peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
   };
   console.log(JSON.stringify(result));
   if (args.json) await writeFile(args.json, `${JSON.stringify(result, null, 2)}\n`);

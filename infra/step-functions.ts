@@ -4,7 +4,7 @@
  * naming its own handler; the others as Node.js 22 zips on arm64 with the Parquet layer; each allowed exactly the
  * S3 access its step lists.
  */
-import { Annotations, Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, Size } from 'aws-cdk-lib';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Architecture, Code, DockerImageCode, DockerImageFunction, type IFunction, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -95,6 +95,7 @@ export class StepFunctions extends Construct {
       architecture: settings.extractArchitecture === 'arm64' ? Architecture.ARM_64 : Architecture.X86_64,
       memorySize: settings[memorySettingName(step as { name: StepName })],
       timeout: Duration.seconds(this.timeoutSeconds(step, settings)),
+      ...(step.ephemeralStorageMb !== undefined ? { ephemeralStorageSize: Size.mebibytes(step.ephemeralStorageMb) } : {}),
       // Opt-in (infra/settings.ts): the batches then never compete with the account's other functions, nor take
       // more than this from them.
       ...(extract && settings.extractReservedConcurrency !== undefined

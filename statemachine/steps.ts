@@ -62,6 +62,8 @@ export interface Step {
   memoryMb: number;
   /** Lambda's timeout; `per-batch`: sized from the batch size and the time per image (infra/extract-sizing.ts). */
   timeoutSeconds: number | 'per-batch';
+  /** Its /tmp, when Lambda's default 512 MB is too small (https://docs.aws.amazon.com/lambda/latest/dg/API_EphemeralStorage.html). */
+  ephemeralStorageMb?: number;
   access: StepAccess;
 }
 
@@ -221,6 +223,9 @@ export const steps = [
     // scalar-quantized vectors (a byte per dimension: 1.3 KB a row).
     memoryMb: 3008,
     timeoutSeconds: wholeRun,
+    // LanceDB spills an IVF index build's shuffle to /tmp, about 1.3 KB a vector (vector-index.ts): Lambda's most,
+    // 10 GB, holds some 7 million. Unused ephemeral storage costs nothing; what is used, little.
+    ephemeralStorageMb: 10_240,
     // The dataset's parts (listed, footers and vectors read); the LanceDB files and the manifest under index/,
     // which an update adds, rewrites and prunes (optimize() removes superseded versions).
     access: {

@@ -177,7 +177,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       UpdateIndex: { Command: ['update-index.handler'] },
       Report: { Command: ['report.handler'] },
     });
-    expect(functionNamed('UpdateIndex').Properties).toMatchObject({ MemorySize: 3008, Timeout: 900 });
+    // LanceDB spills an index build to /tmp: Lambda's most; the others keep the default 512 MB.
+    expect(functionNamed('UpdateIndex').Properties).toMatchObject({ MemorySize: 3008, Timeout: 900, EphemeralStorage: { Size: 10240 } });
+    expect(functionNamed('Extract').Properties.EphemeralStorage).toBeUndefined();
     expect(functionNamed('Report').Properties).toMatchObject({ MemorySize: 1024, Timeout: 300 });
     const assets = JSON.parse(await readFile(join(synth.outdir, `${synth.stack.artifactId}.assets.json`), 'utf8'));
     const images = Object.values(assets.dockerImages) as {
