@@ -213,7 +213,7 @@ export async function startRun(
   sfn: SFNClient,
   stateMachineArn: string,
   runId: string,
-  input: Partial<RunLocations> & { pca?: number | null },
+  input: Partial<RunLocations> & { pca?: number | null; index?: boolean },
 ): Promise<string> {
   const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: runId, input: JSON.stringify(input) }));
   if (!executionArn) throw new Error('StartExecution returned no execution ARN');

@@ -117,7 +117,7 @@ describe('featurize start', () => {
     expect(cloudFormation.requests.map((r) => [r.get('Action'), r.get('StackName')])).toContainEqual(['DescribeStacks', 'Featurize']);
   });
 
-  it('sends the whole output location with --out-prefix (the definition merges top-level keys), and --pca', async () => {
+  it('sends the whole output location with --out-prefix (the definition merges top-level keys), --pca and --index', async () => {
     const { code } = await featurize(
       'start',
       '--bucket',
@@ -130,6 +130,7 @@ describe('featurize start', () => {
       'kiwi-1',
       '--pca',
       '0.9',
+      '--index',
     );
     expect(code).toBe(0);
     expect(startRequests()[0]).toMatchObject({ name: 'kiwi-1' });
@@ -137,6 +138,7 @@ describe('featurize start', () => {
       input: { bucket: 'fruits', prefix: 'images/Kiwi/' },
       output: { bucket: 'fruits', prefix: 'experiments/kiwi/' },
       pca: 0.9,
+      index: true,
     });
   });
 
