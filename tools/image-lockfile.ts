@@ -45,7 +45,7 @@ function resolve(packages: Lock['packages'], from: string, name: string): string
  * The lockfile without `unused` as anyone's dependency, nor the packages reachable only through them (npm ci checks
  * that a lockfile's entries name every package their dependencies need: the edges go too).
  */
-export function withoutPackages(lock: Lock, unused: readonly string[]): Lock {
+function withoutPackages(lock: Lock, unused: readonly string[]): Lock {
   const drop = (deps: Record<string, string> | undefined) =>
     deps && Object.fromEntries(Object.entries(deps).filter(([name]) => !unused.includes(name)));
   const packages = Object.fromEntries(
