@@ -13,7 +13,7 @@ import {
   type ValidationResult,
 } from '../statemachine/contracts.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
-import { describeIndexUpdate } from './index-summary.ts';
+import { describeIndexStep } from './index-summary.ts';
 
 /** The execution's state as the summary reads it: what each step's ResultPath (or Catch) put there. */
 interface RunState {
@@ -91,12 +91,8 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
   lines.push(`  dataset:  ${output.locationOf(featuresPrefix)}${state.publish ? published : unpublished}`);
   if (state.publish?.repaired) lines.push(`  repaired: finished the interrupted publish of run ${state.publish.repaired} first`);
   if (state.publishError) lines.push(`  publish:  ${stepErrorText(state.publishError)}`);
-  // The index follows the published dataset; its failure leaves the run's outcome alone (the ASL's UpdateIndex).
-  if (state.indexResult) lines.push(`  ${describeIndexUpdate(state.indexResult, state.indexResult.location)}`);
-  // LanceDB's errors carry their whole chain of causes (`… Caused by: …`): the first says what failed.
-  if (state.indexError) {
-    lines.push(`  index:    not updated (the dataset is published): ${stepErrorText(state.indexError).split(/\s+Caused by: /)[0]}`);
-  }
+  const index = describeIndexStep(state.indexResult, state.indexError);
+  if (index) lines.push(`  ${index}`);
   if (state.pcaResult) {
     const { components, varianceShare, dataset } = state.pcaResult;
     lines.push(

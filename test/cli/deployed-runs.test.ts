@@ -172,7 +172,15 @@ describe('featurize start', () => {
       (e) => {
         e.mapRuns = [{ ...e.mapRuns![0]!, status: 'SUCCEEDED', itemCounts: counts(9, 1, 10) }];
         e.status = 'SUCCEEDED';
-        e.output = JSON.stringify({ validation: { passed: true, summary: '9 vectors, 1 failure (10%): checks passed' } });
+        e.output = JSON.stringify({
+          validation: { passed: true, summary: '9 vectors, 1 failure (10%): checks passed' },
+          // What the UpdateIndex step's Catch keeps: the run succeeded all the same.
+          indexResult: null,
+          indexError: {
+            Error: 'PublishLeaseBusyError',
+            Cause: JSON.stringify({ errorMessage: 'the output is being published by run r-2' }),
+          },
+        });
       },
     ]);
     const { code, stdout, stderr } = await featurize('start', '--bucket', 'fruits', '--wait', '--interval', '0.01', '--run-id', 'r-ok');
@@ -186,6 +194,9 @@ describe('featurize start', () => {
     expect(stdout).toContain('status     SUCCEEDED');
     expect(stdout).toContain('images     9 succeeded, 1 failed, 0 pending (of 10)');
     expect(stdout).toContain('validation passed: 9 vectors, 1 failure (10%): checks passed');
+    expect(stdout).toContain(
+      'index      not updated (the dataset is published): PublishLeaseBusyError: the output is being published by run r-2',
+    );
     expect(stdout).toContain('dataset    s3://fruits/datasets/mobilenet-v2/features/');
     expect(stdout).toContain('report     s3://fruits/datasets/mobilenet-v2/runs/r-ok/report.json');
   });
