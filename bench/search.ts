@@ -4,12 +4,21 @@
  * 64-dimensional latent through a ReLU, plus noise; 50 clusters of latents), not real image features.
  *
  *   node bench/search.ts [--n 20000] [--queries 200] [--part-rows 25000] [--ef 100] [--refine 2]
+ *                        [--dir <folder>] [--json <file>]
  *
  * The dataset is written as the reducer's Parquet parts and indexed by the product's own code (vector-index.ts:
  * an exact scan below 10,000 rows, IVF-HNSW-SQ above). Exact neighbours of the queries (held-out vectors from the
- * same distribution) are computed part by part as the parts are written, so no more than a part is ever in memory.
+ * same distribution) are computed part by part as the parts are written, so no more than a part is ever in memory
+ * here (25,000 vectors: about 0.5 GB with their copies), and the index update reads a row group at a time; what
+ * LanceDB holds while it builds the ANN index is its own (its scalar-quantized vectors: 1.3 GB at a million).
+ *
+ * Disk, in --dir (default: the system's temporary folder), about 5 KB a vector for each of: the Parquet parts, the
+ * LanceDB table, and the table's compaction (optimize() rewrites the small fragments each row group added before
+ * it drops them): some 15 to 20 GB at a million vectors, removed at the end.
+ *
+ * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ... } (the line printed first).
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,6 +36,8 @@ const { values: args } = parseArgs({
     'part-rows': { type: 'string', default: '25000' },
     ef: { type: 'string', default: String(defaultSearchEffort.ef) },
     refine: { type: 'string', default: String(defaultSearchEffort.refineFactor) },
+    dir: { type: 'string', default: tmpdir() },
+    json: { type: 'string' },
   },
 });
 const n = Number(args.n);
@@ -57,7 +68,7 @@ const queryData = new Float32Array(queryCount * width);
 for (let q = 0; q < queryCount; q++) queryData.set(syntheticVector().features, q * width);
 const queries = normalizeRows(queryData, width);
 
-const dir = await mkdtemp(join(tmpdir(), 'bench-search-'));
+const dir = await mkdtemp(join(args.dir, 'bench-search-'));
 try {
   const storage = new FsStorage(dir);
   // Exact top-k per query, merged over the parts as they are written.
@@ -71,7 +82,9 @@ try {
     }
     const runId = `20260101T000000Z-${part.toString(16).padStart(6, '0')}`;
     await writeFeatureParts(storage, runId, rows, { rowGroupRows: 5000 });
-    const matrix = normalizeRows(Float32Array.from(rows.flatMap((row) => Array.from(row.features))), width);
+    const flat = new Float32Array(rows.length * width);
+    for (const [i, row] of rows.entries()) flat.set(row.features, i * width);
+    const matrix = normalizeRows(flat, width);
     const found = exactNeighbours(matrix, queries, k);
     exact = exact.map((best, q) =>
       [...best, ...found[q]!.map((nb) => ({ index: nb.index + start, similarity: nb.similarity }))]
@@ -103,24 +116,28 @@ try {
   latencies.sort((a, b) => a - b);
   const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
   const result = {
-    vectors: 'synthetic',
     n,
+    buildSeconds: round(buildSeconds),
+    indexBytes,
+    p50Ms: round(percentile(0.5)),
+    p95Ms: round(percentile(0.95)),
+    recallAt10: round(hits / (queryCount * k), 3),
+    vectors: 'synthetic',
     width,
     queries: queryCount,
     search: update.ann ?? 'exact scan',
     ...(update.ann ? effort : {}),
-    buildSeconds: round(buildSeconds),
-    indexMiB: round(indexBytes / 2 ** 20),
-    openMillis: round(openMillis),
-    p50Millis: round(percentile(0.5)),
-    p95Millis: round(percentile(0.95)),
-    recallAt10: round(hits / (queryCount * k), 3),
+    openMs: round(openMillis),
     writePartsSeconds: round(writeSeconds),
+    // This process's peak: the parts' writing and the exact search as well as LanceDB's build (a bound on what
+    // the index function needs).
+    peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
   };
   console.log(JSON.stringify(result));
+  if (args.json) await writeFile(args.json, `${JSON.stringify(result, null, 2)}\n`);
   console.log(
-    `${n} synthetic vectors, ${result.search}: build ${result.buildSeconds} s, index ${result.indexMiB} MiB; ` +
-      `query p50 ${result.p50Millis} ms, p95 ${result.p95Millis} ms; recall@10 ${result.recallAt10} vs exact (${queryCount} queries)`,
+    `${n} synthetic vectors, ${result.search}: build ${result.buildSeconds} s, index ${round(indexBytes / 2 ** 20)} MiB; ` +
+      `query p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms; recall@10 ${result.recallAt10} vs exact (${queryCount} queries)`,
   );
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -18,8 +18,10 @@ import { ConfigError } from '../functions/shared/errors.ts';
 import { featuresPrefix, reportHtmlKey, reportKey } from '../functions/shared/run-layout.ts';
 import { separationProblem } from '../functions/shared/storage/locations.ts';
 import { normalizePrefix, type StorageLocation } from '../functions/shared/storage/storage.ts';
+import type { StepError, UpdateIndexResult } from '../statemachine/contracts.ts';
 import { distributedMapStates, readDefinitionTextSync } from '../statemachine/definition.ts';
 import { functionArnPlaceholder, stepNamed } from '../statemachine/steps.ts';
+import { describeIndexStep } from './index-summary.ts';
 
 /** The stack output holding the state machine's ARN (infra/featurize-stack.ts). */
 export const stateMachineArnOutput = 'StateMachineArn';
@@ -63,6 +65,8 @@ export interface RunStatus {
   report: string;
   page: string;
   validation?: { passed: boolean; summary: string };
+  /** What its UpdateIndex step did, when it ran (cli/index-summary.ts). */
+  index?: string;
   error?: { error: string; cause: string };
 }
 
@@ -213,7 +217,7 @@ export async function startRun(
   sfn: SFNClient,
   stateMachineArn: string,
   runId: string,
-  input: Partial<RunLocations> & { pca?: number | null },
+  input: Partial<RunLocations> & { pca?: number | null; index?: boolean },
 ): Promise<string> {
   const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: runId, input: JSON.stringify(input) }));
   if (!executionArn) throw new Error('StartExecution returned no execution ARN');
@@ -252,7 +256,10 @@ export async function describeRun(sfn: SFNClient, executionArn: string, defaults
   const runId = input.runId ?? execution.name ?? '';
   const output = `s3://${locations.output.bucket}/${normalizePrefix(locations.output.prefix)}`;
   const items = await mapRunItems(sfn, executionArn);
-  const final = execution.output ? (JSON.parse(execution.output) as { validation?: RunStatus['validation'] }) : {};
+  const final = execution.output
+    ? (JSON.parse(execution.output) as Pick<RunStatus, 'validation'> & { indexResult?: UpdateIndexResult; indexError?: StepError })
+    : {};
+  const index = describeIndexStep(final.indexResult, final.indexError);
   return {
     executionArn,
     status: execution.status ?? 'UNKNOWN',
@@ -262,6 +269,7 @@ export async function describeRun(sfn: SFNClient, executionArn: string, defaults
     report: `${output}${reportKey(runId)}`,
     page: `${output}${reportHtmlKey(runId)}`,
     ...(final.validation ? { validation: final.validation } : {}),
+    ...(index ? { index } : {}),
     ...(execution.error ? { error: { error: execution.error, cause: execution.cause ?? '' } } : {}),
   };
 }

@@ -2,12 +2,11 @@
  * One local run as `featurize run` and `featurize watch` show it: the pipeline with a progress display, then the
  * summary. Loaded only once a command runs (it brings in the SDK, sharp and the engines).
  */
-import { indexManifestKey, indexPrefix } from '../functions/shared/run-layout.ts';
+import { indexManifestKey } from '../functions/shared/run-layout.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
 import { readIfPresent, type Storage, type StorageLocation } from '../functions/shared/storage/storage.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
 import { runPipeline } from '../statemachine/local/run-pipeline.ts';
-import { describeIndexUpdate } from './index-summary.ts';
 import { type PipelineOptions, pipelineSettings } from './pipeline-options.ts';
 import { type Progress, startProgress } from './progress.ts';
 import { printSummary } from './summary.ts';
@@ -34,6 +33,8 @@ export async function runWithProgress({
   started,
   interruptible,
 }: LocalRun): Promise<ExecutionOutcome> {
+  const storage = openStorage(output);
+  const index = options.index ?? (await hasIndex(storage));
   const progress = startProgress();
   const stopListening = interruptible ? endOnSignal(runId, progress) : () => {};
   const outcome = await runPipeline({
@@ -41,33 +42,24 @@ export async function runWithProgress({
     input,
     output,
     ...pipelineSettings(options),
+    index,
     ...(manifest ? { manifest } : {}),
     observer: progress,
   }).finally(() => {
     stopListening();
     progress.stop();
   });
-  const storage = openStorage(output);
   printSummary({ runId, outcome, output: storage, workers: options.workers, seconds: (performance.now() - started) / 1000 });
-  await followWithIndex(storage, runId);
   return outcome;
 }
 
 /**
- * An output that has a nearest-neighbour index (`featurize index` made one) keeps it in step with features/ after
- * every run, whatever its outcome (an unpublished run changed nothing: the index is then found current). A failed
- * update is said in one line and leaves the run's outcome alone: the index stays as it was, and `similar` searches
- * exactly until it is current again.
+ * Without --index or --no-index, a run updates the index (the state machine's UpdateIndex step, after publishing)
+ * when the output already has one (`featurize index`, or an earlier run with --index, made it): an index, once
+ * made, follows the dataset; an output without one gets none unasked.
  */
-async function followWithIndex(storage: Storage, runId: string): Promise<void> {
-  if (!(await readIfPresent(storage, indexManifestKey))) return;
-  try {
-    const { updateIndexUnderLease } = await import('../functions/shared/vectors/index-under-lease.ts');
-    const update = await updateIndexUnderLease(storage, runId);
-    process.stdout.write(`  ${describeIndexUpdate(update, storage.locationOf(indexPrefix))}\n`);
-  } catch (error) {
-    process.stderr.write(`featurize: index ${storage.locationOf(indexPrefix)} not updated: ${(error as Error).message}\n`);
-  }
+async function hasIndex(storage: Storage): Promise<boolean> {
+  return (await readIfPresent(storage, indexManifestKey)) !== undefined;
 }
 
 /**

@@ -25,6 +25,8 @@ export interface PipelineOptions {
   maxPixels?: number;
   pca?: number | null;
   pcaModel?: string;
+  /** Update the nearest-neighbour index after publishing; undefined: when the output has one. */
+  index?: boolean;
 }
 
 export function addPipelineOptions(command: Command): Command {
@@ -59,7 +61,9 @@ export function addPipelineOptions(command: Command): Command {
     )
     .addOption(
       new Option('--pca-model <uri>', 'apply a saved PCA model (…/pca/<modelId>/model.json) instead of fitting one').conflicts('pca'),
-    );
+    )
+    .option('--index', "build or update the dataset's nearest-neighbour index (<out>/index/) after publishing (default: when it has one)")
+    .option('--no-index', 'do not update the index after publishing, even when the output has one');
 }
 
 /** The flags given become the FEATURIZE_* settings of this process and its workers; the others keep the environment's. */

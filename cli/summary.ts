@@ -9,9 +9,11 @@ import {
   type RunScope,
   type StepError,
   stepErrorText,
+  type UpdateIndexResult,
   type ValidationResult,
 } from '../statemachine/contracts.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
+import { describeIndexStep } from './index-summary.ts';
 
 /** The execution's state as the summary reads it: what each step's ResultPath (or Catch) put there. */
 interface RunState {
@@ -24,6 +26,8 @@ interface RunState {
   publishError?: StepError | null;
   pcaResult?: PcaRunResult | null;
   pcaError?: StepError | null;
+  indexResult?: UpdateIndexResult | null;
+  indexError?: StepError | null;
   reportError?: StepError;
 }
 
@@ -37,7 +41,18 @@ export interface RunSummary {
 
 export function printSummary({ runId, outcome, output, workers, seconds }: RunSummary): void {
   // The latest state that ran holds everything the earlier ones added (each keeps its input, ResultPath).
-  const state = (['Report', 'Pca', 'Publish', 'Validate', 'FinishReduce', 'ReduceParts', 'PlanReduce', 'RefusedRun', 'CheckRun']
+  const state = ([
+    'Report',
+    'Pca',
+    'UpdateIndex',
+    'Publish',
+    'Validate',
+    'FinishReduce',
+    'ReduceParts',
+    'PlanReduce',
+    'RefusedRun',
+    'CheckRun',
+  ]
     .map((name) => outcome.stateOutputs.get(name))
     .find(Boolean) ?? {}) as RunState;
   if (state.checkError || outcome.error?.Error === 'OutputUnavailableError') {
@@ -76,6 +91,8 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
   lines.push(`  dataset:  ${output.locationOf(featuresPrefix)}${state.publish ? published : unpublished}`);
   if (state.publish?.repaired) lines.push(`  repaired: finished the interrupted publish of run ${state.publish.repaired} first`);
   if (state.publishError) lines.push(`  publish:  ${stepErrorText(state.publishError)}`);
+  const index = describeIndexStep(state.indexResult, state.indexError);
+  if (index) lines.push(`  ${index}`);
   if (state.pcaResult) {
     const { components, varianceShare, dataset } = state.pcaResult;
     lines.push(

@@ -51,6 +51,7 @@ export class PipelineStateMachine extends Construct {
       MaxConcurrency: String(settings.maxConcurrency),
       ToleratedFailurePercentage: String(settings.toleratedFailurePercentage),
       PcaDefault: settings.pca,
+      IndexDefault: JSON.stringify(settings.indexAfterPublish),
     };
     const functionArns = Object.fromEntries(
       steps.map((step) => [functionArnPlaceholder(step), functions[step.name].functionArn]),

@@ -52,6 +52,12 @@ export const settingSources = {
   modelDir: { env: 'FEATURIZE_IMAGE_MODEL_DIR', default: '/opt/model/tfjs' },
   /** The runs' default PCA (execution input overrides it): off, a variance share in (0, 1), or a component count. */
   pca: { env: 'FEATURIZE_PCA', default: 'off' },
+  /**
+   * Whether runs update the dataset's nearest-neighbour index (<output>/index/) after publishing, by default
+   * (execution input `index` overrides it). Off: an index costs a LanceDB update per run, which only a
+   * deployment that searches its vectors wants.
+   */
+  indexAfterPublish: { env: 'FEATURIZE_INDEX', default: false },
   /** Adds tfjs-node (native TensorFlow, x86_64 only) to the extract image, for the `tfjs` engine; off: it runs on wasm. */
   tfjsNode: { env: 'FEATURIZE_TFJS_NODE', default: false },
   /**
@@ -77,6 +83,8 @@ export type SettingName = keyof typeof settingSources;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const prefix = z.string().transform(normalizePrefix);
+/** A context value (true, or the text of `-c key=true`) or an environment variable's text. */
+const booleanSetting = z.union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')]);
 
 const schema = z
   .object({
@@ -118,7 +126,8 @@ const schema = z
       }
     }),
     engine: z.enum(engineNames),
-    tfjsNode: z.union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')]),
+    indexAfterPublish: booleanSetting,
+    tfjsNode: booleanSetting,
     extractArchitecture: z.enum(['x86_64', 'arm64']),
     resize: z.enum(resizeModes),
     modelDir: z.string().regex(/^\/opt\/model\/[^/].*/, 'a folder under /opt/model/ (where build/model/ is baked in)'),

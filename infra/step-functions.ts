@@ -1,9 +1,10 @@
 /**
- * One Lambda function per step of the state machine, built from the list of steps (statemachine/steps.ts):
- * the extract function as a container image, the others as Node.js 22 zips on arm64 with the Parquet layer,
- * each allowed exactly the S3 access its step lists.
+ * One Lambda function per step of the state machine, built from the list of steps (statemachine/steps.ts): the
+ * container steps (extract, the index, the report: native sharp, ONNX Runtime, LanceDB) from one image, each
+ * naming its own handler; the others as Node.js 22 zips on arm64 with the Parquet layer; each allowed exactly the
+ * S3 access its step lists.
  */
-import { Annotations, Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, Size } from 'aws-cdk-lib';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Architecture, Code, DockerImageCode, DockerImageFunction, type IFunction, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -16,6 +17,14 @@ import { commonEnvironment, functionBasics, nodeFunction } from './functions.ts'
 import { accessStatements, grant, withBucketKey } from './grants.ts';
 import type { LeaseTable } from './lease-table.ts';
 import { memorySettingName, type StackSettings } from './settings.ts';
+
+/** The one container image's Dockerfile, relative to the repository (its build context). */
+export const containerDockerfile = 'functions/extract/Dockerfile';
+
+/** The Lambda handler (the image's CMD) of a container step: the Dockerfile bundles `functions/<folder>/handler.ts` as `<folder>.mjs`. */
+export function containerHandler(step: Pick<Step, 'folder'>): string {
+  return `${step.folder}.handler`;
+}
 
 export interface StepFunctionsProps {
   bucket: IBucket;
@@ -49,34 +58,49 @@ export class StepFunctions extends Construct {
     this.functions = functions as Record<StepName, IFunction>;
   }
 
-  /** The extraction: sharp, ONNX Runtime (or tfjs-node) and the model in one image, built from its Dockerfile. */
+  /**
+   * A container step: the one image (sharp, ONNX Runtime or tfjs-node, LanceDB and the model, built from
+   * functions/extract/Dockerfile, which bundles every container step's handler), its CMD naming this step's
+   * handler. Every container function passes the same image options, so CDK builds and pushes one image (one
+   * asset hash); the steps that do not extract never read the model or ONNX Runtime, and Lambda loads an image's
+   * blocks as they are read (https://brooker.co.za/blog/2023/05/23/snapshot-loading.html), so they do not pay for
+   * them at a cold start.
+   */
   private containerFunction(step: Step, settings: StackSettings): DockerImageFunction {
     // The model folder the function loads, and the engine's own artifact (build/model/<engine>/), must be built.
     requireModel(settings.modelDir.slice('/opt/model/'.length));
     requireModel(settings.engine);
-    if (settings.extractReservedConcurrency !== undefined && settings.extractReservedConcurrency < settings.maxConcurrency) {
+    const extract = step.name === 'Extract';
+    if (extract && settings.extractReservedConcurrency !== undefined && settings.extractReservedConcurrency < settings.maxConcurrency) {
       Annotations.of(this).addWarning(
         `extractReservedConcurrency ${settings.extractReservedConcurrency} is below maxConcurrency ${settings.maxConcurrency}: ` +
           'batches beyond the reservation are throttled and retried, and past their retries fail',
       );
     }
-    if (settings.engine === 'tfjs' && !settings.tfjsNode) {
+    if (extract && settings.engine === 'tfjs' && !settings.tfjsNode) {
       Annotations.of(this).addWarning('engine tfjs without -c tfjsNode=true: the extract function runs TF.js on its wasm backend (slow)');
     }
     return new DockerImageFunction(this, step.name, {
       description: step.description,
       code: DockerImageCode.fromImageAsset(repoRoot, {
-        file: `functions/${step.folder}/Dockerfile`,
+        file: containerDockerfile,
         buildArgs: { TFJS_NODE: String(settings.tfjsNode) },
-        // The image is built for the function's CPU (the Dockerfile keeps that platform's ONNX Runtime binding).
+        // The image is built for the functions' CPU (the Dockerfile keeps that platform's ONNX Runtime binding;
+        // npm installs that platform's sharp and LanceDB binaries).
         platform: settings.extractArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+        // The Dockerfile bundles each container step's handler as <folder>.mjs
+        // (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html: `<module>.<export>`).
+        cmd: [containerHandler(step)],
       }),
       architecture: settings.extractArchitecture === 'arm64' ? Architecture.ARM_64 : Architecture.X86_64,
       memorySize: settings[memorySettingName(step as { name: StepName })],
       timeout: Duration.seconds(this.timeoutSeconds(step, settings)),
+      ...(step.ephemeralStorageMb !== undefined ? { ephemeralStorageSize: Size.mebibytes(step.ephemeralStorageMb) } : {}),
       // Opt-in (infra/settings.ts): the batches then never compete with the account's other functions, nor take
       // more than this from them.
-      ...(settings.extractReservedConcurrency !== undefined ? { reservedConcurrentExecutions: settings.extractReservedConcurrency } : {}),
+      ...(extract && settings.extractReservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: settings.extractReservedConcurrency }
+        : {}),
       environment: {
         FEATURIZE_ENGINE: settings.engine,
         FEATURIZE_RESIZE: settings.resize,

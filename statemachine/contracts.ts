@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { type FailureCode, failureCodes } from '../functions/shared/failures.ts';
 import { pcaRequestSchema, pcaSettingSchema } from '../functions/shared/pca/pca-setting.ts';
 import { runIdPattern } from '../functions/shared/run-layout.ts';
+import type { IndexUpdate } from '../functions/shared/vectors/vector-index.ts';
 import { maxInputBytesPerBatch } from './definition.ts';
 
 // --- shared shapes -----------------------------------------------------------------------------------------------
@@ -78,6 +79,8 @@ export const runSettingsSchema = z.strictObject({
   pca: z.unknown().refine((value) => pcaSettingSchema.safeParse(value).success, {
     message: 'expected null, a variance share in (0, 1), a whole number of components, {}, { varianceShare }, { components } or { model }',
   }),
+  /** Bring the dataset's nearest-neighbour index (<output>/index/) in line with features/ once the run is published. */
+  index: z.boolean(),
 });
 
 export type RunSettings = z.infer<typeof runSettingsSchema>;
@@ -95,6 +98,8 @@ export const stepResultFields = [
   'publishError',
   'pcaResult',
   'pcaError',
+  'indexResult',
+  'indexError',
 ] as const;
 
 export const checkRunEventSchema = z.object({
@@ -419,6 +424,23 @@ export interface PcaRunResult {
   millis: { covariance: number; eigen: number; project: number; total: number };
 }
 
+// --- UpdateIndex ------------------------------------------------------------------------------------------------
+
+/** The run whose publish the index follows (its id names the lease holder), and the dataset. */
+export const updateIndexEventSchema = z.object({
+  runId: runIdSchema,
+  output: storageLocationSchema,
+});
+
+export type UpdateIndexEvent = z.infer<typeof updateIndexEventSchema>;
+
+/** What the state machine keeps at $.indexResult: what the update did (vector-index.ts), where, how long it took. */
+export type UpdateIndexResult = IndexUpdate & {
+  /** The index's location (`<output>/index/`). */
+  location: string;
+  millis: number;
+};
+
 // --- Report -----------------------------------------------------------------------------------------------------
 
 export const reportEventSchema = z.object({
@@ -432,6 +454,9 @@ export const reportEventSchema = z.object({
   publishError: stepErrorSchema.nullish(),
   pcaResult: z.looseObject({ model: z.string(), fitted: z.boolean(), millis: z.unknown() }).nullish(),
   pcaError: stepErrorSchema.nullish(),
+  /** The index step's outcome: it never changes the run's, the report says it. */
+  indexResult: z.looseObject({ action: z.string(), rows: z.number(), location: z.string() }).nullish(),
+  indexError: stepErrorSchema.nullish(),
   /** CheckRun's refusal: the run did nothing but this report. */
   checkError: stepErrorSchema.nullish(),
   startedAt: z.string().optional(),

@@ -33,6 +33,8 @@ export type RunDefaultSubstitutions = {
   ToleratedFailurePercentage: string;
   /** JSON text: `null` or a PCA shorthand (`0.95`, `64`); see functions/shared/pca/pca-setting.ts. */
   PcaDefault: string;
+  /** JSON text: `true` or `false`, whether runs update the nearest-neighbour index after publishing. */
+  IndexDefault: string;
 };
 
 /**

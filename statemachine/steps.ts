@@ -12,6 +12,7 @@ import {
   failuresKey,
   featuresPrefix,
   groupFailuresPrefix,
+  indexPrefix,
   manifestsPrefix,
   mapResultsPrefix,
   partAuditsPrefix,
@@ -53,7 +54,8 @@ export interface Step {
   folder: string;
   description: string;
   /**
-   * How Lambda runs it: a container image (native sharp and ONNX Runtime, the model baked in), or a Node.js zip
+   * How Lambda runs it: the container image (functions/extract/Dockerfile: native sharp, ONNX Runtime and LanceDB,
+   * the model baked in; one image, each container step's handler named by the function's CMD), or a Node.js zip
    * on arm64 with the Parquet libraries from a layer.
    */
   packaging: 'container' | 'zip';
@@ -61,6 +63,8 @@ export interface Step {
   memoryMb: number;
   /** Lambda's timeout; `per-batch`: sized from the batch size and the time per image (infra/extract-sizing.ts). */
   timeoutSeconds: number | 'per-batch';
+  /** Its /tmp, when Lambda's default 512 MB is too small (https://docs.aws.amazon.com/lambda/latest/dg/API_EphemeralStorage.html). */
+  ephemeralStorageMb?: number;
   access: StepAccess;
 }
 
@@ -225,17 +229,42 @@ export const steps = [
     },
   },
   {
+    name: 'UpdateIndex',
+    folder: 'update-index',
+    description: "Brings the dataset's nearest-neighbour index (LanceDB, index/) in line with features/ after a publish",
+    // LanceDB is a native library (Rust): it cannot go in the arm64 zip and its layer; the image carries its
+    // linux binary beside sharp's and ONNX Runtime's.
+    packaging: 'container',
+    // Rows are added a row group at a time; building the ANN index (from 10,000 rows) holds its graph and its
+    // scalar-quantized vectors (a byte per dimension: 1.3 KB a row).
+    memoryMb: 3008,
+    timeoutSeconds: wholeRun,
+    // LanceDB spills an IVF index build's shuffle to /tmp, about 1.3 KB a vector (vector-index.ts): Lambda's most,
+    // 10 GB, holds some 7 million. Unused ephemeral storage costs nothing; what is used, little.
+    ephemeralStorageMb: 10_240,
+    // The dataset's parts (listed, footers and vectors read); the LanceDB files and the manifest under index/,
+    // which an update adds, rewrites and prunes (optimize() removes superseded versions).
+    access: {
+      list: [output(featuresPrefix), output(indexPrefix)],
+      read: [output(`${featuresPrefix}*`), output(`${indexPrefix}*`)],
+      write: [output(`${indexPrefix}*`)],
+      delete: [output(`${indexPrefix}*`)],
+      lease: true,
+    },
+  },
+  {
     name: 'Report',
     folder: 'report',
-    description: "Renders a run's report.html: counts, failures, PCA plots",
-    packaging: 'zip',
+    description: "Renders a run's report.html: counts, failures, PCA plots, neighbours and thumbnails",
+    // The image: sharp makes the page's thumbnails (a zip on arm64 has no libvips).
+    packaging: 'container',
     memoryMb: 1024,
     timeoutSeconds: 300,
     // The validation report, failures and staged parts of the run (there whether it was published or not), a sample
-    // of its reduced points, the model.
+    // of its reduced points, the model; the images it shows as thumbnails.
     access: {
       list: [output(runsPrefix), output(pcaPartitionsPrefix)],
-      read: [runs.all, output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
+      read: ['input:*', runs.all, output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
       write: [runs.reportHtml],
     },
   },

@@ -13,6 +13,7 @@ interface StartOptions {
   outPrefix?: string;
   runId?: string;
   pca?: number | null;
+  index?: boolean;
   wait?: boolean;
   stack: string;
   stateMachineArn?: string;
@@ -35,6 +36,8 @@ export function addStartCommand(program: Command): void {
       "PCA after validation: off, a variance share such as 0.95, or a number of components (default: the deployment's)",
       pcaShorthand,
     )
+    .option('--index', "update the dataset's nearest-neighbour index after publishing (default: the deployment's indexAfterPublish)")
+    .option('--no-index', 'do not update the index after publishing, whatever the deployment says')
     .option('--wait', 'follow the run to its end; exit code 0 only if it succeeded')
     .addOption(
       new Option('--stack <name>', 'the deployed stack, whose outputs name the state machine')
@@ -62,6 +65,7 @@ async function start(options: StartOptions): Promise<void> {
     input: { bucket: options.bucket, prefix: normalizePrefix(options.prefix ?? defaults.input.prefix) },
     ...(options.outPrefix !== undefined ? { output: { ...defaults.output, prefix: normalizePrefix(options.outPrefix) } } : {}),
     ...(options.pca !== undefined ? { pca: options.pca } : {}),
+    ...(options.index !== undefined ? { index: options.index } : {}),
   };
   const run = runLocations(defaults, overrides);
   checkSeparate(run);

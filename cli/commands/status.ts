@@ -22,6 +22,7 @@ export function printRunStatus(status: RunStatus): void {
     `status     ${status.status}`,
     `images     ${items}`,
     ...(status.validation ? [`validation ${status.validation.passed ? 'passed' : 'FAILED'}: ${status.validation.summary}`] : []),
+    ...(status.index ? [status.index.replace(/^index /, 'index      ')] : []),
     ...(status.error ? [`error      ${status.error.error}: ${status.error.cause}`] : []),
     `dataset    ${status.dataset}`,
     `report     ${status.report}`,

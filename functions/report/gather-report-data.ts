@@ -40,6 +40,9 @@ export interface ReportRequest {
     checkError?: StepError | null;
     pca?: PcaStepResult | null;
     pcaError?: StepError | null;
+    /** The index step's result or caught error (it ran only when the run's index setting asked). */
+    index?: { action: string; rows: number; location: string; millis?: unknown } | null;
+    indexError?: StepError | null;
   };
   /** The execution's start (ISO 8601), for the run's elapsed time. */
   startedAt?: string;
@@ -76,6 +79,13 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
     notes.push(
       `The run passed validation but could not be published: ${errorText(steps.publishError)}. No image is missing ` +
         "from features/; it may hold some of this run's parts beside the rows they replace until publishing is done.",
+    );
+  }
+
+  if (steps.indexError) {
+    notes.push(
+      `The dataset is published, but its nearest-neighbour index was not updated: ${errorText(steps.indexError)}. ` +
+        '`featurize similar` searches exactly until the next update (the next run with the index on, or `featurize index`).',
     );
   }
 
@@ -199,6 +209,7 @@ function timings(steps: ReportRequest['steps'], startedAt: string | undefined, n
     ['validate', steps.validation],
     ['publish', steps.publish],
     ['pca', steps.pca],
+    ['index', steps.index],
   ] as const) {
     const millis = (result as { millis?: unknown } | null | undefined)?.millis;
     if (typeof millis === 'number') rows.push({ step, millis });

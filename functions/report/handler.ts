@@ -4,7 +4,8 @@
  * adds what only the state machine knows (step results, the execution's start).
  *
  * Event (the Report state's Parameters):
- *   { runId, output: { bucket, prefix }, pca, validation, reduce, publish, publishError, pcaResult, pcaError, startedAt }
+ *   { runId, output: { bucket, prefix }, pca, validation, reduce, publish, publishError, pcaResult, pcaError,
+ *     indexResult, indexError, startedAt }
  * Returns { report, location, bytes }: the page's key relative to the output location, its full location, size.
  */
 
@@ -32,6 +33,8 @@ export async function report(event: ReportEvent): Promise<ReportResult> {
       checkError: event.checkError,
       pca: event.pcaResult,
       pcaError: event.pcaError,
+      index: event.indexResult,
+      indexError: event.indexError,
     },
     ...(event.startedAt ? { startedAt: event.startedAt } : {}),
   });

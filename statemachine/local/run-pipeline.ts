@@ -43,6 +43,8 @@ export interface PipelineSettings {
   toleratedFailurePercentage: number;
   /** PCA after validation: passed in the execution input, as `featurize start` and the console would. */
   pca?: PcaSetting;
+  /** Update the nearest-neighbour index after publishing: passed in the execution input, as `pca` is. */
+  index?: boolean;
   /**
    * The incremental path: a JSON manifest of the keys to process ([{ Key, Size }], keys relative to the input),
    * passed in the execution input as the upload trigger passes it (`featurize watch`).
@@ -74,6 +76,8 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
     ToleratedFailurePercentage: String(settings.toleratedFailurePercentage),
     // Locally the run's own input says whether to reduce dimensions; a deployment may default it (CDK context).
     PcaDefault: 'null',
+    // Likewise the index: the CLI says per run (featurize run --index, or an output that has one).
+    IndexDefault: 'false',
     ...(Object.fromEntries(steps.map((step) => [functionArnPlaceholder(step), stepFunctionArn(step.name)])) as Record<
       FunctionArnPlaceholder,
       string
@@ -128,6 +132,7 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
       executionName: settings.runId,
       input: {
         ...(settings.pca !== undefined ? { pca: settings.pca } : {}),
+        ...(settings.index !== undefined ? { index: settings.index } : {}),
         ...(settings.manifest ? { manifest: settings.manifest } : {}),
       },
       parallelism: settings.workers,

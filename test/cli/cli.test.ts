@@ -43,6 +43,8 @@ describe('featurize command line', () => {
       '--max-pixels',
       '--pca',
       '--pca-model',
+      '--index',
+      '--no-index',
     ]) {
       expect(result.stdout).toContain(option);
     }

@@ -84,8 +84,10 @@ beforeAll(async () => {
         ValidateFunctionArn: lambda('validate'),
         PublishFunctionArn: lambda('publish'),
         PcaFunctionArn: lambda('pca'),
+        UpdateIndexFunctionArn: lambda('update-index'),
         ReportFunctionArn: lambda('report'),
         PcaDefault: 'null',
+        IndexDefault: 'false',
       }),
     ),
   });
@@ -116,7 +118,7 @@ describe('featurize start', () => {
     expect(cloudFormation.requests.map((r) => [r.get('Action'), r.get('StackName')])).toContainEqual(['DescribeStacks', 'Featurize']);
   });
 
-  it('sends the whole output location with --out-prefix (the definition merges top-level keys), and --pca', async () => {
+  it('sends the whole output location with --out-prefix (the definition merges top-level keys), --pca and --index', async () => {
     const { code } = await featurize(
       'start',
       '--bucket',
@@ -129,6 +131,7 @@ describe('featurize start', () => {
       'kiwi-1',
       '--pca',
       '0.9',
+      '--index',
     );
     expect(code).toBe(0);
     expect(startRequests()[0]).toMatchObject({ name: 'kiwi-1' });
@@ -136,6 +139,7 @@ describe('featurize start', () => {
       input: { bucket: 'fruits', prefix: 'images/Kiwi/' },
       output: { bucket: 'fruits', prefix: 'experiments/kiwi/' },
       pca: 0.9,
+      index: true,
     });
   });
 
@@ -169,7 +173,15 @@ describe('featurize start', () => {
       (e) => {
         e.mapRuns = [{ ...e.mapRuns![0]!, status: 'SUCCEEDED', itemCounts: counts(9, 1, 10) }];
         e.status = 'SUCCEEDED';
-        e.output = JSON.stringify({ validation: { passed: true, summary: '9 vectors, 1 failure (10%): checks passed' } });
+        e.output = JSON.stringify({
+          validation: { passed: true, summary: '9 vectors, 1 failure (10%): checks passed' },
+          // What the UpdateIndex step's Catch keeps: the run succeeded all the same.
+          indexResult: null,
+          indexError: {
+            Error: 'PublishLeaseBusyError',
+            Cause: JSON.stringify({ errorMessage: 'the output is being published by run r-2' }),
+          },
+        });
       },
     ]);
     const { code, stdout, stderr } = await featurize('start', '--bucket', 'fruits', '--wait', '--interval', '0.01', '--run-id', 'r-ok');
@@ -183,6 +195,9 @@ describe('featurize start', () => {
     expect(stdout).toContain('status     SUCCEEDED');
     expect(stdout).toContain('images     9 succeeded, 1 failed, 0 pending (of 10)');
     expect(stdout).toContain('validation passed: 9 vectors, 1 failure (10%): checks passed');
+    expect(stdout).toContain(
+      'index      not updated (the dataset is published): PublishLeaseBusyError: the output is being published by run r-2',
+    );
     expect(stdout).toContain('dataset    s3://fruits/datasets/mobilenet-v2/features/');
     expect(stdout).toContain('report     s3://fruits/datasets/mobilenet-v2/runs/r-ok/report.json');
   });

@@ -40,6 +40,7 @@ const shortNames: [string, string][] = [
   ['AWS::Lambda::Function', 'Publish'],
   ['AWS::Lambda::Function', 'Pca'],
   ['AWS::Lambda::Function', 'Report'],
+  ['AWS::Lambda::Function', 'UpdateIndex'],
   ['AWS::Lambda::Function', 'UploadTriggerFunction'],
   ['AWS::Logs::LogGroup', 'ExtractLogs'],
   ['AWS::Logs::LogGroup', 'PlanReduceLogs'],
@@ -50,6 +51,7 @@ const shortNames: [string, string][] = [
   ['AWS::Logs::LogGroup', 'PublishLogs'],
   ['AWS::Logs::LogGroup', 'PcaLogs'],
   ['AWS::Logs::LogGroup', 'ReportLogs'],
+  ['AWS::Logs::LogGroup', 'UpdateIndexLogs'],
   ['AWS::Logs::LogGroup', 'UploadTriggerFunctionLogs'],
   ['AWS::Logs::LogGroup', 'StateMachineLogs'],
   ['AWS::SQS::Queue', 'UploadTriggerQueue'],
@@ -70,6 +72,8 @@ beforeAll(async () => {
 });
 
 const role = (prefix: string) => logicalId(template, 'AWS::IAM::Role', prefix);
+const functionNamed = (name: string) =>
+  template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
 /** A zip function's bundled code, as its asset holds it. */
 const bundle = async (name: string) => {
   const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
@@ -145,7 +149,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     });
   });
 
-  it('builds the extract function as an x86_64 container image from the Dockerfile, sized for the 5-minute child limit', async () => {
+  it('builds the extract, index and report functions from one x86_64 container image, extract sized for the 5-minute child limit', async () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       PackageType: 'Image',
       Architectures: ['x86_64'],
@@ -163,6 +167,22 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
         },
       },
     });
+    // One image for the container steps, each function's CMD naming its handler (test/infra/extract-image.test.ts
+    // checks the image bundles them so).
+    const containerFunctions = ['Extract', 'UpdateIndex', 'Report'].map((name) => [name, functionNamed(name).Properties] as const);
+    for (const [name, properties] of containerFunctions) {
+      expect(properties, name).toMatchObject({ PackageType: 'Image', Architectures: ['x86_64'] });
+      expect(properties.Code.ImageUri, name).toEqual(containerFunctions[0]![1].Code.ImageUri);
+    }
+    expect(Object.fromEntries(containerFunctions.map(([name, properties]) => [name, properties.ImageConfig]))).toEqual({
+      Extract: { Command: ['extract.handler'] },
+      UpdateIndex: { Command: ['update-index.handler'] },
+      Report: { Command: ['report.handler'] },
+    });
+    // LanceDB spills an index build to /tmp: Lambda's most; the others keep the default 512 MB.
+    expect(functionNamed('UpdateIndex').Properties).toMatchObject({ MemorySize: 3008, Timeout: 900, EphemeralStorage: { Size: 10240 } });
+    expect(functionNamed('Extract').Properties.EphemeralStorage).toBeUndefined();
+    expect(functionNamed('Report').Properties).toMatchObject({ MemorySize: 1024, Timeout: 300 });
     const assets = JSON.parse(await readFile(join(synth.outdir, `${synth.stack.artifactId}.assets.json`), 'utf8'));
     const images = Object.values(assets.dockerImages) as {
       source: { directory: string; dockerFile: string; platform: string; dockerBuildArgs: Record<string, string> };
@@ -189,7 +209,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     expect(await readdir(context)).not.toContain('node_modules');
   });
 
-  it('runs the reduce steps, validate, publish, PCA and report on Node.js 22 (arm64) with the Parquet layer', () => {
+  it('runs the reduce steps, validate, publish and PCA on Node.js 22 (arm64) with the Parquet layer', () => {
     const layer = logicalId(template, 'AWS::Lambda::LayerVersion', 'ParquetLayer');
     for (const name of ['PlanReduce', 'ReducePart', 'AuditPart', 'FinishReduce', 'Validate', 'Publish', 'Pca']) {
       const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
@@ -201,11 +221,6 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
         Layers: [{ Ref: layer }],
       });
     }
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('report.html'),
-      Timeout: 300,
-      Layers: [{ Ref: layer }],
-    });
     template.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleRuntimes: ['nodejs22.x'] });
   });
 
@@ -219,7 +234,6 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       ['Validate', true],
       ['Publish', true],
       ['Pca', true],
-      ['Report', true],
       ['UploadTriggerFunction', false],
     ] as const) {
       // /var/task/index.mjs, and the layer's packages where Node's resolution finds them (Lambda: /opt/nodejs).
@@ -255,17 +269,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     // Everything else is inside: middy, zod, vega and the AWS SDK are not imported from node_modules at run time.
     // (Static imports of minified ESM: `import{a as b}from"pkg";`. Optional dynamic imports, such as vega's
     // `try { await import("canvas") }`, are not dependencies.)
-    for (const name of [
-      'PlanReduce',
-      'ReducePart',
-      'AuditPart',
-      'FinishReduce',
-      'Validate',
-      'Publish',
-      'Pca',
-      'Report',
-      'UploadTriggerFunction',
-    ]) {
+    for (const name of ['PlanReduce', 'ReducePart', 'AuditPart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'UploadTriggerFunction']) {
       const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
       expect(
         imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)),
@@ -310,8 +314,11 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       ExtractFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Extract',
       PublishFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Publish',
       ReportFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-Report',
+      UpdateIndexFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:featurize-UpdateIndex',
       // No PCA unless asked for (-c pca=0.95): the JSON the Prepare state parses.
       PcaDefault: 'null',
+      // No index update after publishing unless asked for (-c indexAfterPublish=true).
+      IndexDefault: 'false',
     });
     const asl = substituteDefinition(definition, resolved);
     expect(validateAsl(asl)).toMatchObject({ isValid: true, errors: [] });
@@ -551,10 +558,11 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('report: reads what the run left, writes only report.html', () => {
+    it('report: reads what the run left and the images it shows as thumbnails, writes only report.html', () => {
       expect(grantsOf(template, role('ReportRole'), names)).toEqual(
         [
           listing(`${out}runs/*`, `${out}features-pca/*`),
+          `s3:GetObject <Data.Arn>/images/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*`,
           `s3:GetObject <Data.Arn>/${out}features-pca/*`,
           `s3:GetObject <Data.Arn>/${out}pca/*`,
@@ -563,6 +571,24 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           ...logsOf('ReportLogs'),
         ].sort(),
       );
+    });
+
+    it('update-index: reads the dataset, writes and prunes only index/, under the lease', () => {
+      expect(grantsOf(template, role('UpdateIndexRole'), names)).toEqual(
+        [
+          listing(`${out}features/*`, `${out}index/*`),
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:GetObject <Data.Arn>/${out}index/*`,
+          `s3:PutObject <Data.Arn>/${out}index/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}index/*`,
+          `s3:DeleteObject <Data.Arn>/${out}index/*`,
+          ...leaseGrants,
+          ...logsOf('UpdateIndexLogs'),
+        ].sort(),
+      );
+      expect(functionNamed('UpdateIndex').Properties.Environment.Variables).toMatchObject({
+        FEATURIZE_LEASE_TABLE: { Ref: logicalId(template, 'AWS::DynamoDB::GlobalTable', 'Table') },
+      });
     });
 
     it('trigger: consumes its queue, writes manifests, starts executions of this state machine', () => {
@@ -586,9 +612,19 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       const execution = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Featurize-featurize';
       expect(grantsOf(template, role('StateMachineRole'), names)).toEqual(
         [
-          ...['CheckRun', 'Extract', 'PlanReduce', 'ReducePart', 'AuditPart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'Report'].map(
-            (fn) => `lambda:InvokeFunction <${fn}.Arn>`,
-          ),
+          ...[
+            'CheckRun',
+            'Extract',
+            'PlanReduce',
+            'ReducePart',
+            'AuditPart',
+            'FinishReduce',
+            'Validate',
+            'Publish',
+            'UpdateIndex',
+            'Pca',
+            'Report',
+          ].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
           listing('images/*'),
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*/reduce/plan.json`,

@@ -20,6 +20,7 @@ const values: DefinitionSubstitutions = {
   MaxConcurrency: '0',
   ToleratedFailurePercentage: '5',
   PcaDefault: '0.95',
+  IndexDefault: 'false',
   CheckRunFunctionArn: localFunctionArn('featurize-check-run'),
   ExtractFunctionArn: localFunctionArn('featurize-extract'),
   PlanReduceFunctionArn: localFunctionArn('featurize-plan-reduce'),
@@ -29,6 +30,7 @@ const values: DefinitionSubstitutions = {
   ValidateFunctionArn: localFunctionArn('featurize-validate'),
   PublishFunctionArn: localFunctionArn('featurize-publish'),
   PcaFunctionArn: localFunctionArn('featurize-pca'),
+  UpdateIndexFunctionArn: localFunctionArn('featurize-update-index'),
   ReportFunctionArn: localFunctionArn('featurize-report'),
 };
 

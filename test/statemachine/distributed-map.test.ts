@@ -133,6 +133,10 @@ async function execute(
       },
       // Publishing is not what these tests are about: bound, so that a run that passes reaches PCA and its report.
       [stepFunctionArn('Publish')]: async () => ({ parts: [] }),
+      // Bound because every Task state must be; these runs do not ask for an index (test/statemachine/index-states.test.ts).
+      [stepFunctionArn('UpdateIndex')]: async () => {
+        throw new Error('UpdateIndex runs only when the run asks for an index');
+      },
       [stepFunctionArn('Pca')]: async (event) => {
         pcaEvents.push(event as JsonObject);
         return {};

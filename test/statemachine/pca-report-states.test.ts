@@ -50,6 +50,9 @@ function afterPublish(overrides: Record<string, JSONValue>): JSONValue {
     pca: null,
     pcaResult: null,
     pcaError: null,
+    index: false,
+    indexResult: null,
+    indexError: null,
     reduce: { rows: 200, failures: 4 },
     validation: { passed: true, summary: 'all 12 checks passed' },
     publish: {

@@ -86,6 +86,9 @@ async function execute(where: Place, runId: string, batches: FixtureBatch[], opt
     publishError: null,
     pcaResult: null,
     pcaError: null,
+    index: false,
+    indexResult: null,
+    indexError: null,
   };
   if (options.startAt === 'ChoosePublish') {
     state.reduce = { runId, parts: [] };

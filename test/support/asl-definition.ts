@@ -33,6 +33,7 @@ export const substitutions: DefinitionSubstitutions = {
   MaxConcurrency: '0',
   ToleratedFailurePercentage: '5',
   PcaDefault: 'null',
+  IndexDefault: 'false',
   ...(Object.fromEntries(
     steps.map((step) => [functionArnPlaceholder(step), `arn:aws:lambda:local:000000000000:function:${step.folder}`]),
   ) as Record<FunctionArnPlaceholder, string>),

@@ -32,6 +32,14 @@ describe('deployment settings', () => {
     expect(fromContext({}, env).maxItemsPerBatch).toBe(100);
   });
 
+  it('updates no index after publishing unless asked to, by context or FEATURIZE_INDEX', () => {
+    expect(fromContext({}).indexAfterPublish).toBe(false);
+    expect(fromContext({ indexAfterPublish: 'true' }).indexAfterPublish).toBe(true);
+    expect(fromContext({ indexAfterPublish: true }).indexAfterPublish).toBe(true);
+    expect(fromContext({}, { FEATURIZE_INDEX: 'true' }).indexAfterPublish).toBe(true);
+    expect(() => fromContext({ indexAfterPublish: 'yes' })).toThrow(/indexAfterPublish \(context or FEATURIZE_INDEX\)/);
+  });
+
   it('refuses prefixes that would let outputs trigger runs, naming the setting', () => {
     expect(() => fromContext({ inputPrefix: '' })).toThrow(/inputPrefix .*must not be empty/);
     expect(() => fromContext({ inputPrefix: 'data/', outputPrefix: 'data/out/' })).toThrow(/outputPrefix .*must not contain/);

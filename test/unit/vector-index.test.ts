@@ -1,3 +1,4 @@
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
@@ -53,11 +54,22 @@ describe('the vector index follows the dataset', () => {
     expect(await indexedPaths(storage)).toEqual(added.map((row) => row.path).sort());
   });
 
-  it('builds an ANN index from exactSearchRows rows on, whose answers match an exact scan', async () => {
+  it('builds an ANN index from exactSearchRows rows on, whose answers match an exact scan, leaving no scratch files', async () => {
     const storage = new FsStorage(join(stores.dir, 'large'));
     const rows = clusteredRows(exactSearchRows, { width: 16, labels: Array.from({ length: 50 }, (_, i) => `L${i}`) });
     await writeFeatureParts(storage, runs[0]!, rows, { rowsPerPart: 5000 });
-    expect(await updateIndex(storage)).toMatchObject({ action: 'built', rows: exactSearchRows, ann: 'IVF_HNSW_SQ' });
+    // LanceDB spills the IVF shuffle to TMPDIR: a warm Lambda's /tmp must not keep it.
+    const temporary = join(stores.dir, 'tmp');
+    await mkdir(temporary);
+    const previous = process.env.TMPDIR;
+    process.env.TMPDIR = temporary;
+    try {
+      expect(await updateIndex(storage)).toMatchObject({ action: 'built', rows: exactSearchRows, ann: 'IVF_HNSW_SQ' });
+    } finally {
+      if (previous === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previous;
+    }
+    expect(await readdir(temporary)).toEqual([]);
     const { rows: read, matrix } = await readDatasetVectors(storage);
     const queries = [0, 777, 4242, 9999];
     const exact = exactNeighbours(matrix, selectRows(matrix, queries), 10);

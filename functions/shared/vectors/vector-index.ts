@@ -12,6 +12,9 @@
  * Up to `exactSearchRows` rows LanceDB scans every vector (exact); above, an IVF-HNSW-SQ index answers and the
  * returned candidates' similarities are recomputed exactly from their stored vectors.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
 import { type PartFile, readPartRowGroups } from '../dataset/feature-parts.ts';
 import { ConfigError } from '../errors.ts';
@@ -176,12 +179,33 @@ async function* indexRows(part: PartFile) {
  */
 async function maintainAnnIndex(table: lancedb.Table, rows: number): Promise<string | null> {
   const indexed = (await table.listIndices()).some((index) => index.columns.includes('vector'));
-  if (!indexed && rows >= exactSearchRows) {
-    const { Index } = await loadLancedb();
-    await table.createIndex('vector', { config: Index.hnswSq({ distanceType: 'cosine' }) });
-  }
-  await table.optimize({ cleanupOlderThan: new Date() });
+  await inScratchFolder(async () => {
+    if (!indexed && rows >= exactSearchRows) {
+      const { Index } = await loadLancedb();
+      await table.createIndex('vector', { config: Index.hnswSq({ distanceType: 'cosine' }) });
+    }
+    await table.optimize({ cleanupOlderThan: new Date() });
+  });
   return indexed || rows >= exactSearchRows ? 'IVF_HNSW_SQ' : null;
+}
+
+/**
+ * LanceDB spills an IVF index's shuffle to the system's temporary folder (TMPDIR: about 1.3 KB a vector, seen at
+ * 20,000 by `npm run bench:search`) and leaves it there. Each update gets a folder of its own, removed after, so
+ * that a warm Lambda's /tmp (the index function's ephemeral storage, statemachine/steps.ts) does not fill up.
+ */
+async function inScratchFolder<T>(work: () => Promise<T>): Promise<T> {
+  const previous = process.env.TMPDIR;
+  const folder = await mkdtemp(join(tmpdir(), 'featurize-index-'));
+  // LanceDB (Rust, std::env::temp_dir) reads TMPDIR from this process's environment when it spills.
+  process.env.TMPDIR = folder;
+  try {
+    return await work();
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+    await rm(folder, { recursive: true, force: true });
+  }
 }
 
 /** The index, opened for queries. */

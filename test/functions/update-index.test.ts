@@ -1,0 +1,84 @@
+/**
+ * The index function as Lambda runs it: its event (test/events/update-index.json), the dataset and the index on S3
+ * (fauxqs), the output's lease in the deployment's DynamoDB table (dynalite), as FEATURIZE_LEASE_TABLE names it.
+ */
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
+import { readIndexManifest } from '../../functions/shared/vectors/vector-index.ts';
+import { handler } from '../../functions/update-index/handler.ts';
+import event from '../events/update-index.json' with { type: 'json' };
+import { clusteredRows, writeFeatureParts } from '../support/feature-parts.ts';
+import { useTestStores } from '../support/stores.ts';
+
+// fauxqs, its endpoint in AWS_ENDPOINT_URL_S3 (LanceDB reads it too), and the event's bucket.
+useTestStores('update-index', [event.output.bucket]);
+const table = 'featurize-leases';
+const context = { functionName: 'featurize-update-index', awsRequestId: 'r' } as never;
+const output = () => new S3Storage(event.output.bucket, event.output.prefix);
+
+let server: ReturnType<typeof dynalite>;
+let client: DynamoDBClient;
+const environment = ['FEATURIZE_LEASE_TABLE', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_LAMBDA_FUNCTION_NAME'] as const;
+const saved = Object.fromEntries(environment.map((name) => [name, process.env[name]]));
+
+beforeAll(async () => {
+  server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  client = new DynamoDBClient({ endpoint, region: 'us-east-1' });
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      KeySchema: [{ AttributeName: 'resource', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'resource', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  // As the stack sets them (infra/step-functions.ts), and as Lambda does: no lock file can stand in for the table.
+  Object.assign(process.env, {
+    FEATURIZE_LEASE_TABLE: table,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_LAMBDA_FUNCTION_NAME: 'featurize-update-index',
+  });
+  await writeFeatureParts(output(), event.runId, clusteredRows(40, { width: 16, prefix: 's3://fruits/images' }), { rowsPerPart: 20 });
+});
+
+afterAll(async () => {
+  for (const name of environment) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+  client.destroy();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('the update-index function', () => {
+  it('waits its turn while another run holds the output, changing nothing (the state machine retries it)', async () => {
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { resource: { S: output().root }, owner: { S: 'a publishing run' }, expiresAt: { N: String(Date.now() + 60_000) } },
+      }),
+    );
+    await expect(handler(event, context)).rejects.toMatchObject({ name: 'PublishLeaseBusyError' });
+    expect(await readIndexManifest(output())).toBeUndefined();
+    await client.send(
+      new PutItemCommand({ TableName: table, Item: { resource: { S: output().root }, owner: { S: 'nobody' }, expiresAt: { N: '0' } } }),
+    );
+  });
+
+  it('builds the index of the dataset on S3 under the lease, then finds it current', async () => {
+    expect(await handler(event, context)).toMatchObject({
+      action: 'built',
+      rows: 40,
+      partsAdded: 2,
+      location: 's3://fruits/datasets/mobilenet-v2/index/',
+      millis: expect.any(Number),
+    });
+    expect(await readIndexManifest(output())).toMatchObject({ rows: 40, parts: [{}, {}] });
+    expect(await handler(event, context)).toMatchObject({ action: 'current', rows: 40 });
+  });
+});
