@@ -74,7 +74,8 @@ export async function writeMapRun(run: FixtureRun): Promise<Map<string, ShardRow
       BatchInput: { runId: run.runId, input: run.input, output: run.output },
     };
     if (batch.status === 'SUCCEEDED') {
-      const result = await writeShard(run, batch, input.locationOf.bind(input), rowsByPath);
+      const result = syntheticShard(run.runId, batch.items, input.locationOf.bind(input), batch.modelId);
+      for (const row of result.rows) rowsByPath.set(row.path, row);
       await output.write(result.shard, result.bytes);
       executions.push({ status: 'SUCCEEDED', event, output: result.output });
     } else if (batch.status === 'FAILED') {
@@ -142,13 +143,17 @@ export async function writeResultFiles(
   );
 }
 
-async function writeShard(
-  run: FixtureRun,
-  batch: Extract<FixtureBatch, { status: 'SUCCEEDED' }>,
+/**
+ * One succeeded batch as the extract function leaves it: the shard's rows (synthetic vectors unless an item says
+ * otherwise), its bytes, and the function's result. Also what the synthetic extract handler writes.
+ */
+export function syntheticShard(
+  runId: string,
+  batchItems: readonly FixtureItem[],
   locationOf: (key: string) => string,
-  rowsByPath: Map<string, ShardRow>,
-) {
-  const rows: ShardRow[] = batch.items.map((item) => {
+  modelId = testModel.modelId,
+): { shard: string; bytes: Uint8Array; output: ExtractBatchResult; rows: ShardRow[] } {
+  const rows: ShardRow[] = batchItems.map((item) => {
     const path = locationOf(item.key);
     return {
       path,
@@ -160,13 +165,12 @@ async function writeShard(
       failure: item.failure ?? null,
     };
   });
-  for (const row of rows) rowsByPath.set(row.path, row);
-  const batchId = batchIdOf(batch.items.map((item) => item.key));
-  const shard = shardKey(run.runId, batchId);
-  const modelId = batch.modelId ?? testModel.modelId;
+  const batchId = batchIdOf(batchItems.map((item) => item.key));
+  const keys = batchItems.map((item) => item.key).sort(compareKeys);
+  const shard = shardKey(runId, batchId);
   const featureLength = rows.find((row) => row.features)?.features?.length ?? 1280;
   const bytes = encodeShard(rows, featureLength, {
-    runId: run.runId,
+    runId,
     batchId,
     modelId,
     engine: testModel.engine,
@@ -174,7 +178,7 @@ async function writeShard(
   });
   const failures = rows.filter((row) => row.failure).length;
   const output: ExtractBatchResult = {
-    runId: run.runId,
+    runId,
     batchId,
     shard,
     items: rows.length,
@@ -184,13 +188,10 @@ async function writeShard(
     engine: testModel.engine,
     modelId,
     preprocessing: testPreprocessing,
-    keys: {
-      first: [...batch.items.map((item) => item.key)].sort(compareKeys)[0]!,
-      last: [...batch.items.map((item) => item.key)].sort(compareKeys).at(-1)!,
-    },
+    keys: { first: keys[0]!, last: keys.at(-1)! },
     millis: { total: 812, inference: 640 },
   };
-  return { shard, bytes, output };
+  return { shard, bytes, output, rows };
 }
 
 function md5(text: string): string {
