@@ -146,7 +146,9 @@ describe('extract timeout', () => {
   });
 
   it('keeps the default batch at 250: 500 needs a per-image time of 32 ms or less', () => {
-    expect(() => checkedExtractTimeout(500, settingSources.msPerImage.default, retryPolicies)).toThrow(/needs a 60 s extract timeout.* could take 329 s/);
+    expect(() => checkedExtractTimeout(500, settingSources.msPerImage.default, retryPolicies)).toThrow(
+      /needs a 60 s extract timeout.* could take 329 s/,
+    );
     // 2 × (10 + 500 × 0.032) = 52 s; 6 + 4 × 52 + 83 = 297 s.
     expect(checkedExtractTimeout(500, 32, retryPolicies)).toBe(52);
     expect(() => checkedExtractTimeout(500, 33, retryPolicies)).toThrow(/over the 300 s limit/);
