@@ -208,12 +208,16 @@ async function readProfiles(dir: string, pid: number): Promise<Map<number, CpuPr
 
 type Frame = CpuProfile['nodes'][number]['callFrame'];
 
+/** This script's own sampling of /proc, left out like the profiler's thread. */
+const profilerStage = 'the profiler (left out)';
+
 /**
  * What a JavaScript thread was doing at one sample, from its stack (innermost frame first). The first rule that
  * matches wins, so the specific ones come first.
  */
 const rules: { stage: string; matches: (frames: readonly Frame[]) => boolean }[] = [
   { stage: 'waiting (event loop idle)', matches: (f) => f[0]?.functionName === '(idle)' },
+  { stage: profilerStage, matches: anyFrame((fr) => fr.url === import.meta.url) },
   { stage: 'garbage collection', matches: (f) => f[0]?.functionName === '(garbage collector)' },
   { stage: 'model loading', matches: anyFrame((fr) => /^create(Onnx|Tfjs)Engine$|^warmUp$/.test(fr.functionName)) },
   { stage: 'inference: pixels to float32', matches: anyFrame((fr) => fr.functionName === 'normalizePixels') },
@@ -221,6 +225,9 @@ const rules: { stage: string; matches: (frames: readonly Frame[]) => boolean }[]
   { stage: 'shard encoding (Arrow IPC)', matches: anyFrame((fr) => fr.functionName === 'encodeShard') },
   { stage: 'SHA-256 of the bytes read', matches: anyFrame((fr) => fr.url === 'node:internal/crypto/hash') },
   { stage: 'sharp calls (JavaScript side)', matches: anyFrame((fr) => fr.url.includes('/node_modules/sharp/')) },
+  { stage: 'Parquet reading (hyparquet)', matches: anyFrame((fr) => fr.url.includes('/hyparquet/')) },
+  { stage: 'Parquet writing (parquet-wasm)', matches: anyFrame((fr) => fr.url.includes('/parquet-wasm/')) },
+  { stage: 'file system calls (JavaScript side)', matches: anyFrame((fr) => fr.url.startsWith('node:internal/fs')) },
   { stage: 'logging and metrics', matches: anyFrame((fr) => fr.url.includes('@aws-lambda-powertools')) },
   { stage: 'module loading', matches: anyFrame((fr) => fr.url.startsWith('node:internal/modules')) },
   { stage: 'worker messaging (piscina)', matches: anyFrame((fr) => fr.url.includes('/piscina/')) },
@@ -319,7 +326,7 @@ function stageBreakdown(m: Measurement, profiles: ReadonlyMap<number, CpuProfile
     const shares = profileShares(profile, thread.tid === m.pid);
     const busy = 1 - (shares.get('waiting (event loop idle)') ?? 0);
     for (const [stage, share] of shares) {
-      if (stage !== 'waiting (event loop idle)') add(group, stage, (cpuMs * share) / Math.max(busy, 1e-9));
+      if (stage !== 'waiting (event loop idle)' && stage !== profilerStage) add(group, stage, (cpuMs * share) / Math.max(busy, 1e-9));
     }
   }
   return [...totals]
@@ -335,7 +342,8 @@ function stageBreakdown(m: Measurement, profiles: ReadonlyMap<number, CpuProfile
 function groupOf({ threads, stage }: Pick<StageCpu, 'threads' | 'stage'>): string {
   if (stage === 'module loading' || stage === 'model loading') return 'start-up: modules and models loading';
   if (stage === 'garbage collection' || threads.startsWith("V8's helpers")) return "garbage collection, V8's helper threads";
-  if (threads === 'libvips threads' || threads === 'libuv pool' || stage === 'sharp calls (JavaScript side)') {
+  const extractRead = threads === 'extract workers' && stage === 'file system calls (JavaScript side)';
+  if (threads === 'libvips threads' || threads === 'libuv pool' || stage === 'sharp calls (JavaScript side)' || extractRead) {
     return 'decode + resize (sharp: libvips, libuv pool, its JavaScript calls), file reads';
   }
   if (threads === 'extract workers') {
@@ -343,7 +351,7 @@ function groupOf({ threads, stage }: Pick<StageCpu, 'threads' | 'stage'>): strin
       ? `extract: ${stage}`
       : 'extract: the rest (shard encoding, SHA-256, logging, messaging, JavaScript)';
   }
-  if (threads === 'reduce-part workers' || (stage.startsWith('step ') && stage !== 'step check-run')) {
+  if (threads === 'reduce-part workers' || stage.startsWith('Parquet') || (stage.startsWith('step ') && stage !== 'step check-run')) {
     return 'after the map: reduce, validate, publish, report';
   }
   return 'main thread: state machine runner, map bookkeeping, check-run';
