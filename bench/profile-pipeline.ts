@@ -9,10 +9,12 @@
  *
  *   node bench/profile-pipeline.ts [--input <folder>] [--batch-size 50] [--workers <n>] [--json profile.json]
  *                                  [--profiles <dir>]   (keeps the .cpuprofile files, for Chrome DevTools)
+ *                                  [--node-flags '--single-threaded-gc']   (each thread's GC in its own profile)
  *
  * Shares are comparable on a busy machine; absolute figures only from a quiet one (the load is printed).
  */
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +32,8 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '50' },
     workers: { type: 'string', default: String(availableParallelism()) },
     json: { type: 'string' },
+    // More flags for the profiled process, e.g. --single-threaded-gc: each thread's GC then shows in its own profile.
+    'node-flags': { type: 'string', default: '' },
     // Keeps V8's .cpuprofile files there (one per JavaScript thread; Chrome DevTools opens them).
     profiles: { type: 'string' },
     // Internal: the profiled child's side.
@@ -74,6 +78,7 @@ async function profile(): Promise<void> {
       [
         '--cpu-prof',
         `--cpu-prof-dir=${profileDir}`,
+        ...args['node-flags'].split(' ').filter(Boolean),
         script,
         '--measure',
         '--input',
@@ -104,11 +109,11 @@ async function profile(): Promise<void> {
 /** The child: one pipeline run, every thread's CPU time sampled from /proc while it runs. */
 async function measure(): Promise<Measurement> {
   const threads = new Map<number, ThreadCpu>();
-  const sample = async () => {
-    for (const thread of await threadCpuTimes()) threads.set(thread.tid, thread);
+  const sample = () => {
+    for (const thread of threadCpuTimes()) threads.set(thread.tid, thread);
   };
   // A thread's last reading before it ends is its total: the pools' threads end with the run.
-  const sampler = setInterval(() => void sample(), 200);
+  const sampler = setInterval(sample, 200);
   const handlers: HandlerReport[] = [];
   const channel = new BroadcastChannel(profileChannelName);
   channel.onmessage = (message) => handlers.push((message as { data: HandlerReport }).data);
@@ -152,7 +157,7 @@ async function measure(): Promise<Measurement> {
     const wallMs = performance.now() - started;
     const used = process.cpuUsage(cpu);
     clearInterval(sampler);
-    await sample();
+    sample();
     channel.close();
     const images = (outcome.stateOutputs.get('FinishReduce') as { reduce: { listed: number } }).reduce.listed;
     const processCpuMs = (used.user + used.system) / 1000;
@@ -172,21 +177,25 @@ async function measure(): Promise<Measurement> {
   }
 }
 
-/** Every thread of this process and its CPU time (user + system), from /proc/self/task/<tid>/stat (proc(5)). */
-async function threadCpuTimes(): Promise<ThreadCpu[]> {
-  const tids = await readdir('/proc/self/task').catch(() => []);
-  const threads = await Promise.all(
-    tids.map(async (tid) => {
-      const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => undefined);
-      if (!stat) return undefined;
-      // "tid (name) state ppid ..."; the name may hold spaces and parentheses, so split after the last ')'.
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      return { tid: Number(tid), name, cpuMs: ticks * 10 };
-    }),
-  );
-  return threads.filter((thread) => thread !== undefined);
+/**
+ * Every thread of this process and its CPU time (user + system), from /proc/self/task/<tid>/stat (proc(5)).
+ * Synchronous, so that the profile finds all of its samples under this function and leaves them out.
+ */
+function threadCpuTimes(): ThreadCpu[] {
+  const threads: ThreadCpu[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    // "tid (name) state ppid ..."; the name may hold spaces and parentheses, so split after the last ')'.
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    threads.push({ tid: Number(tid), name, cpuMs: (Number(fields[11]) + Number(fields[12])) * 10 });
+  }
+  return threads;
 }
 
 interface CpuProfile {
