@@ -1,8 +1,8 @@
 /**
  * A step's own handler, wrapped for bench/profile-pipeline.ts: the local runner imports this module in place of
- * `functions/<folder>/handler.ts` (`?folder=<folder>&channel=<name>` in its URL). It tells the profiler which OS thread it is
- * (so that /proc's per-thread CPU can be told apart from the runtime's other threads) and, after each event, its
- * thread's CPU time and how long its event loop waited meanwhile (waiting for decoded images, reads, writes).
+ * `functions/<folder>/handler.ts` (`?folder=<folder>&channel=<name>` in its URL). It tells the profiler which OS
+ * thread it is (so that /proc's per-thread CPU can be told apart from the runtime's other threads) and, after each
+ * event, its thread's CPU time and how long its event loop waited meanwhile (for decoded images, reads, writes).
  */
 import { readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
