@@ -37,6 +37,16 @@ export const settingSources = {
    * to outputPrefix or to one of these, exactly; CheckRun and `start` refuse any other.
    */
   extraOutputPrefixes: { env: 'FEATURIZE_EXTRA_OUTPUT_PREFIXES', default: '' },
+  /**
+   * Not 500: a batch's extract timeout is twice a cold batch (infra/extract-sizing.ts), 2 × (10 s + 500 × 40 ms)
+   * = 60 s at the default msPerImage, and with the Retry lists' attempts and longest waits a batch that keeps timing
+   * out could run 4 × 60 + 89 = 329 s, over the EXPRESS child's 300 s (the synth refuses it). 500 holds only with
+   * msPerImage ≤ 32 (the `onnx` extract path takes ~9 ms of CPU per Fruits-360 image; 40 keeps tfjs-wasm and
+   * camera photos safe): a deployment running `onnx` on small images may set both. Bytes never fail a batch: the ItemBatcher closes one at
+   * 256 KiB of input too (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itembatcher.html), which
+   * holds 500 listed objects while keys stay under ~400 bytes (228 of S3's longest, 1,024-byte keys): long keys
+   * only make batches smaller.
+   */
   maxItemsPerBatch: { env: 'FEATURIZE_BATCH_SIZE', default: 250 },
   maxConcurrency: { env: 'FEATURIZE_MAX_CONCURRENCY', default: 100 },
   toleratedFailurePercentage: { env: 'FEATURIZE_TOLERATED_FAILURE_PERCENTAGE', default: 5 },

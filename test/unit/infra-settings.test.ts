@@ -6,7 +6,7 @@ import {
   retrierWaitSeconds,
   worstCaseChildSeconds,
 } from '../../infra/extract-sizing.ts';
-import { stackSettings } from '../../infra/settings.ts';
+import { settingSources, stackSettings } from '../../infra/settings.ts';
 import { readDefinitionTextSync, retriersOf } from '../../statemachine/definition.ts';
 
 const fromContext = (context: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => stackSettings((key) => context[key], env);
@@ -151,5 +151,14 @@ describe('extract timeout', () => {
     // 4 full attempts, 6 throttled ones and waits of 62 + 21 s: 6 + 4 × 44 + 83 = 265 s; a 54 s timeout makes 305 s.
     expect(checkedExtractTimeout(300, 40, retryPolicies)).toBe(44);
     expect(() => checkedExtractTimeout(420, 40, retryPolicies)).toThrow(/could take 305 s, over the 300 s limit .*lower maxItemsPerBatch/);
+  });
+
+  it('keeps the default batch at 250: 500 needs a per-image time of 32 ms or less', () => {
+    expect(() => checkedExtractTimeout(500, settingSources.msPerImage.default, retryPolicies)).toThrow(
+      /needs a 60 s extract timeout.* could take 329 s/,
+    );
+    // 2 × (10 + 500 × 0.032) = 52 s; 6 + 4 × 52 + 83 = 297 s.
+    expect(checkedExtractTimeout(500, 32, retryPolicies)).toBe(52);
+    expect(() => checkedExtractTimeout(500, 33, retryPolicies)).toThrow(/over the 300 s limit/);
   });
 });

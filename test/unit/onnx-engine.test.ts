@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onnxModelPath, onnxRuntimeSettings } from '../../functions/shared/config.ts';
+import { loadModelDescriptor, normalizePixels } from '../../functions/shared/model/model-descriptor.ts';
 import { createOnnxEngine } from '../../functions/shared/model/onnx-engine.ts';
 import { decodeModel, encodeModel } from '../../functions/shared/model/onnx-schema.ts';
 import { maxAbsDifference, modelDir, referenceCases } from '../support/shared-data.ts';
@@ -47,6 +48,38 @@ describe('the ONNX engine', () => {
       vectors.forEach((vector, i) => {
         expect(maxAbsDifference(vector, cases[i]!.features)).toBeLessThanOrEqual(1e-4);
       });
+    } finally {
+      engine.dispose();
+    }
+  });
+});
+
+describe('the input tensor', () => {
+  it('holds (p − mean) / scale rounded to float32 for every byte value, into a given buffer or a new one', async () => {
+    const descriptor = { ...(await loadModelDescriptor(modelDir)), inputSize: 16, normalization: { mean: 127.5, scale: 127.5 } };
+    const perImage = 16 * 16 * 3;
+    const images = [0, 1].map((i) => Uint8Array.from({ length: perImage }, (_, j) => (j + i * 7) % 256));
+    const expected = Float32Array.from(images.flatMap((pixels) => [...pixels].map((p) => (p - 127.5) / 127.5)));
+    expect(normalizePixels(images, descriptor)).toEqual(expected);
+    const into = new Float32Array(2 * perImage).fill(Number.NaN);
+    expect(normalizePixels(images, descriptor, into)).toBe(into);
+    expect(into).toEqual(expected);
+    expect(() => normalizePixels(images, descriptor, new Float32Array(perImage))).toThrow(RangeError);
+  });
+
+  it('gives the same vectors, bit for bit, batch after batch and for calls made at once', async () => {
+    const engine = await createOnnxEngine(modelDir, { modelPath: exported });
+    try {
+      const pixels = (await referenceCases()).slice(0, 3).map((c) => c.pixels);
+      const reversed = [...pixels].reverse();
+      const first = await engine.extract(pixels);
+      const firstReversed = await engine.extract(reversed);
+      await engine.extract(pixels.slice(0, 2));
+      expect(await engine.extract(pixels)).toEqual(first);
+      // The second call's pixels must not land in the buffer the first call's pending run reads.
+      const [together, togetherReversed] = await Promise.all([engine.extract(pixels), engine.extract(reversed)]);
+      expect(together).toEqual(first);
+      expect(togetherReversed).toEqual(firstReversed);
     } finally {
       engine.dispose();
     }

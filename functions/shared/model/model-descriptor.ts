@@ -66,17 +66,39 @@ export function splitVectors(values: Float32Array, count: number, descriptor: Mo
   return Array.from({ length: count }, (_, i) => values.slice(i * featureLength, (i + 1) * featureLength));
 }
 
-/** Bytes (RGB, HWC) to the network's float input, batched: [n, size, size, 3]. */
-export function normalizePixels(images: readonly Uint8Array[], descriptor: ModelDescriptor): Float32Array {
-  const { mean, scale } = descriptor.normalization;
+/**
+ * Bytes (RGB, HWC) to the network's float input, batched: [n, size, size, 3], written into `into` when given (it
+ * must hold exactly n images). A byte has 256 values, so each one's float is computed once, exactly as before
+ * ((p − mean) / scale, rounded to float32), and looked up: the profile showed the per-element division costing a
+ * fifth of inference.
+ */
+export function normalizePixels(images: readonly Uint8Array[], descriptor: ModelDescriptor, into?: Float32Array): Float32Array {
   const perImage = descriptor.inputSize * descriptor.inputSize * 3;
-  const input = new Float32Array(images.length * perImage);
-  images.forEach((pixels, i) => {
+  const input = into ?? new Float32Array(images.length * perImage);
+  if (input.length !== images.length * perImage) {
+    throw new RangeError(`the input buffer holds ${input.length} values, ${images.length} images take ${images.length * perImage}`);
+  }
+  const values = byteValues(descriptor.normalization);
+  for (let i = 0; i < images.length; i++) {
+    const pixels = images[i]!;
     if (pixels.length !== perImage) {
       throw new RangeError(`image ${i} has ${pixels.length} bytes, the model takes ${perImage}`);
     }
     const offset = i * perImage;
-    for (let j = 0; j < perImage; j++) input[offset + j] = ((pixels[j] as number) - mean) / scale;
-  });
+    for (let j = 0; j < perImage; j++) input[offset + j] = values[pixels[j]!]!;
+  }
   return input;
+}
+
+const byteValueTables = new Map<string, Float32Array>();
+
+/** The network's input value of each byte value 0–255, under a normalization. */
+function byteValues({ mean, scale }: ModelDescriptor['normalization']): Float32Array {
+  const key = `${mean}/${scale}`;
+  let table = byteValueTables.get(key);
+  if (!table) {
+    table = Float32Array.from({ length: 256 }, (_, byte) => (byte - mean) / scale);
+    byteValueTables.set(key, table);
+  }
+  return table;
 }
