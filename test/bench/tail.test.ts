@@ -26,10 +26,10 @@ describe('bench:tail', () => {
 
     const bench = JSON.parse(await readFile(json, 'utf8')) as TailBench;
     expect(bench.rows).toBe(250);
-    expect(bench.steps.map((step) => step.name)).toEqual(['planReduce', 'reducePart', 'finishReduce', 'validate', 'publish']);
+    expect(bench.steps.map((step) => step.name)).toEqual(['planReduce', 'reducePart', 'auditPart', 'finishReduce', 'validate', 'publish']);
     for (const step of bench.steps) {
       expect(Object.keys(step).sort()).toEqual(['children', 'maxChildPeakMiB', 'maxChildSeconds', 'name', 'seconds']);
-      expect(step.children).toBe(step.name === 'reducePart' ? 3 : 1);
+      expect(step.children).toBe(step.name === 'reducePart' || step.name === 'auditPart' ? 3 : 1);
       // A child's peak is a Node process's: more than its baseline, far less than this machine's memory.
       expect(step.maxChildPeakMiB).toBeGreaterThan(30);
       expect(step.maxChildPeakMiB).toBeLessThan(2048);
