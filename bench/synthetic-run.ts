@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { locationPrefix } from '../functions/shared/dataset/run-scope.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
+import { compareKeys } from '../functions/shared/storage/storage.ts';
 import type { RunEvent } from '../statemachine/contracts.ts';
 import { type FixtureBatch, writeMapRun } from '../test/support/map-run.ts';
 
@@ -16,7 +17,9 @@ export async function writeSyntheticRun(dir: string, rows: number, runId = 'benc
   const input = { bucket: join(dir, 'in'), prefix: 'images/' };
   const output = { bucket: join(dir, 'out'), prefix: '' };
   const inputStorage = openStorage({ bucket: input.bucket });
-  const keys = Array.from({ length: rows }, (_, i) => `images/Label ${i % 131}/${i}_100.jpg`);
+  // In key order, as the Distributed Map's ItemReader lists them and its ItemBatcher cuts them into batches: each
+  // batch, and so each reduce group, covers a range of keys of its own.
+  const keys = Array.from({ length: rows }, (_, i) => `images/Label ${i % 131}/${i}_100.jpg`).sort(compareKeys);
   for (const key of keys) await inputStorage.write(key, '');
   const batches: FixtureBatch[] = [];
   for (let i = 0; i < rows; i += batchSize) {
