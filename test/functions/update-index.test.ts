@@ -2,15 +2,14 @@
  * The index function as Lambda runs it: its event (test/events/update-index.json), the dataset and the index on S3
  * (fauxqs), the output's lease in the deployment's DynamoDB table (dynalite), as FEATURIZE_LEASE_TABLE names it.
  */
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import { readIndexManifest } from '../../functions/shared/vectors/vector-index.ts';
 import { handler } from '../../functions/update-index/handler.ts';
 import event from '../events/update-index.json' with { type: 'json' };
 import { clusteredRows, writeFeatureParts } from '../support/feature-parts.ts';
+import { type LeaseTable, startLeaseTable } from '../support/lease-table.ts';
 import { useTestStores } from '../support/stores.ts';
 
 // fauxqs, its endpoint in AWS_ENDPOINT_URL_S3 (LanceDB reads it too), and the event's bucket.
@@ -19,28 +18,18 @@ const table = 'featurize-leases';
 const context = { functionName: 'featurize-update-index', awsRequestId: 'r' } as never;
 const output = () => new S3Storage(event.output.bucket, event.output.prefix);
 
-let server: ReturnType<typeof dynalite>;
+let leaseTable: LeaseTable;
 let client: DynamoDBClient;
 const environment = ['FEATURIZE_LEASE_TABLE', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_LAMBDA_FUNCTION_NAME'] as const;
 const saved = Object.fromEntries(environment.map((name) => [name, process.env[name]]));
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  client = new DynamoDBClient({ endpoint, region: 'us-east-1' });
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      KeySchema: [{ AttributeName: 'resource', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'resource', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  leaseTable = await startLeaseTable(table);
+  client = leaseTable.client;
   // As the stack sets them (infra/step-functions.ts), and as Lambda does: no lock file can stand in for the table.
   Object.assign(process.env, {
     FEATURIZE_LEASE_TABLE: table,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: leaseTable.endpoint,
     AWS_LAMBDA_FUNCTION_NAME: 'featurize-update-index',
   });
   await writeFeatureParts(output(), event.runId, clusteredRows(40, { width: 16, prefix: 's3://fruits/images' }), { rowsPerPart: 20 });
@@ -51,8 +40,7 @@ afterAll(async () => {
     if (saved[name] === undefined) delete process.env[name];
     else process.env[name] = saved[name];
   }
-  client.destroy();
-  await new Promise((resolve) => server.close(resolve));
+  await leaseTable.close();
 });
 
 describe('the update-index function', () => {

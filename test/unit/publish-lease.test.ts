@@ -1,10 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { link, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DynamoLeaseStore,
@@ -14,35 +12,21 @@ import {
   withLease,
 } from '../../functions/shared/dataset/publish-lease.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import { type LeaseTable, startLeaseTable } from '../support/lease-table.ts';
 
 let dir: string;
 let client: DynamoDBClient;
-let server: ReturnType<typeof dynalite>;
+let leaseTable: LeaseTable;
 const table = 'featurize-leases';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'publish-lease-'));
-  // A real DynamoDB implementation (dynalite), conditional writes included.
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      KeySchema: [{ AttributeName: 'resource', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'resource', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  leaseTable = await startLeaseTable(table);
+  client = leaseTable.client;
 });
 
 afterAll(async () => {
-  client.destroy();
-  await new Promise((resolve) => server.close(resolve));
+  await leaseTable.close();
   await rm(dir, { recursive: true, force: true });
 });
 
