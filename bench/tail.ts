@@ -62,7 +62,7 @@ try {
   const parts = await step('reducePart', children);
   // A child's second state: its part read back, its range of the input listed.
   const audits = await step('auditPart', children);
-  const finish = await step('finishReduce', [{ output: run.output, plan: planned }]);
+  const finish = await step('finishReduce', [{ output: run.output, plan: planned, mapError: null }]);
   const reduced = finish.reports[0]!.result as ReduceResult;
   const validate = await step('validate', [{ ...run, toleratedFailurePercentage: 0, reduce: reduced }]);
   const validation = validate.reports[0]!.result as ValidationResult;

@@ -331,6 +331,8 @@ export type ReducePartStats = z.infer<typeof reducePartStatsSchema>;
 export const finishReduceEventSchema = z.object({
   output: storageLocationSchema,
   plan: planReduceResultSchema,
+  /** The ReduceParts map's error when it failed (its Catch): FinishReduce then names the failed children's own. */
+  mapError: stepErrorSchema.nullable(),
 });
 
 export type FinishReduceEvent = z.infer<typeof finishReduceEventSchema>;

@@ -2,9 +2,11 @@
  * The finish-reduce Lambda: after the ReduceParts map, sums the groups' stats into the run's ReduceResult and
  * writes runs/<runId>/failures.jsonl (finish-reduce.ts).
  *
- * Event (the state machine's FinishReduce state): { output: { bucket, prefix }, plan: PlanReduceResult } (the
- *   plan names the run).
+ * Event (the state machine's FinishReduce state): { output: { bucket, prefix }, plan: PlanReduceResult (it names
+ *   the run), mapError: null }.
  * Returns ReduceResult, which the state machine keeps at $.reduce and hands to the validator.
+ * After a failed ReduceParts map (the ExplainReduceFailure state: mapError set) it throws ReduceGroupFailedError
+ * with the failed children's own error instead (reduce-map-failure.ts).
  */
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -16,9 +18,15 @@ import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { finishReduce as finish } from './finish-reduce.ts';
+import { reduceMapFailure } from './reduce-map-failure.ts';
 
 export async function finishReduce(event: FinishReduceEvent): Promise<ReduceResult> {
-  const result = await finish({ output: openStorage(event.output), plan: event.plan });
+  const output = openStorage(event.output);
+  if (event.mapError) {
+    const { runId, groups } = event.plan;
+    throw await reduceMapFailure({ runId, output, outputPrefix: event.output.prefix, groups, mapError: event.mapError });
+  }
+  const result = await finish({ output, plan: event.plan });
   logger.info('run reduced', { ...result, parts: result.parts.length });
   metrics.addMetric('RowsWritten', MetricUnit.Count, result.rows);
   metrics.addMetric('FailuresRecorded', MetricUnit.Count, result.failures);

@@ -42,6 +42,14 @@ export class RunArtifactError extends FeaturizeError {
 }
 
 /**
+ * A ReduceParts child failed after its retries: its message names the group and the child's own error (the
+ * map's own error only says that too many children failed).
+ */
+export class ReduceGroupFailedError extends FeaturizeError {
+  override name = 'ReduceGroupFailedError';
+}
+
+/**
  * A run that cannot start as asked: a setting of the wrong type or out of range, an unknown setting, an input or
  * output location that does not exist or overlaps the other, an output holding files this pipeline did not write.
  * Retrying cannot help; the cause names what to change.

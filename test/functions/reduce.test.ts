@@ -392,7 +392,7 @@ describe('reduce', () => {
     expect(await reducePartHandler(childEvent, context)).toMatchObject({ index: 0, rows: 2, failures: 0 });
     // The fixture's images are not written: the part's range of the input lists none.
     expect(await auditPartHandler(childEvent, context)).toMatchObject({ index: 0, rows: 2, listed: 0 });
-    const result = (await finishReduceHandler({ output: fixture.output, plan }, context)) as ReduceResult;
+    const result = (await finishReduceHandler({ output: fixture.output, plan, mapError: null }, context)) as ReduceResult;
 
     expect(result).toMatchObject({
       runId: fixture.runId,

@@ -18,7 +18,9 @@ import { handler as reducePartHandler } from '../../functions/reduce-part/handle
 import { handler as reportHandler } from '../../functions/report/handler.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
+import { batchIdOf, shardKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import type { Storage } from '../../functions/shared/storage/storage.ts';
 import { handler as validateHandler } from '../../functions/validate/handler.ts';
 import { lambdaContext as context, distributedMapHandler, executionContext, from, type JSONValue } from '../support/asl-definition.ts';
 import { type FixtureBatch, items, writeMapRun } from '../support/map-run.ts';
@@ -28,6 +30,7 @@ type Handler = (event: JSONValue) => Promise<never>;
 const handlers: Record<string, Handler> = {
   PlanReduce: (event) => planReduceHandler(event as never, context) as Promise<never>,
   FinishReduce: (event) => finishReduceHandler(event as never, context) as Promise<never>,
+  ExplainReduceFailure: (event) => finishReduceHandler(event as never, context) as Promise<never>,
   Validate: (event) => validateHandler(event as never, context) as Promise<never>,
   Publish: (event) => publishHandler(event as never, context) as Promise<never>,
   Pca: (event) => pcaHandler(event as never, context) as Promise<never>,
@@ -56,6 +59,8 @@ interface RunOptions {
   /** The state execution starts at, with the state the execution holds after Validate when it is later. */
   startAt?: 'PlanReduce' | 'ChoosePublish';
   publish?: Handler;
+  /** Done to the output after the map's results are written, before PlanReduce: what a faulty store would do. */
+  damage?: (output: Storage) => Promise<void>;
 }
 
 /** The run's inputs and map results, then the execution from PlanReduce on; its output, or the error it failed with. */
@@ -63,6 +68,7 @@ async function execute(where: Place, runId: string, batches: FixtureBatch[], opt
   const input = openStorage({ bucket: where.input });
   for (const batch of batches) for (const item of batch.items) await input.write(item.key, `bytes of ${item.key}`);
   await writeMapRun({ runId, input: { bucket: where.input }, output: where.output, batches });
+  await options.damage?.(openStorage(where.output));
   let manifest = null;
   if (options.manifest) {
     manifest = { bucket: where.input, key: `${runId}.json` };
@@ -231,5 +237,19 @@ describe('state machine: write, audit, publish', () => {
     expect(await reportPage(where, 'run-a')).toContain(
       'The run passed validation but could not be published: PublishRefusedError: run run-a has no validation report',
     );
+  });
+  it("fails the run with a failed ReduceParts child's own error, naming its group, not only the map's", async () => {
+    const where = place('child-error');
+    const lost = shardKey('run-a', batchIdOf(['images/Pear/1.jpg']));
+
+    const { error } = await execute(where, 'run-a', [...succeeded(['Kiwi/1.jpg', 'Kiwi/2.jpg']), ...succeeded(['Pear/1.jpg'])], {
+      damage: (output) => output.remove([lost]),
+    });
+
+    expect(error?.name).toBe('ReduceGroupFailedError');
+    expect(error?.message).toMatch(
+      /^reduce group 0 of 1 of run run-a failed after its retries: \w+Error: .*shards\/.*; nothing was published$/,
+    );
+    expect(await snapshot(openStorage(where.output), 'features/')).toEqual({});
   });
 });
