@@ -16,7 +16,8 @@
  * LanceDB table, and the table's compaction (optimize() rewrites the small fragments each row group added before
  * it drops them): some 15 to 20 GB at a million vectors, removed at the end.
  *
- * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ... } (the line printed first).
+ * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ..., buildLoad, queryLoad } (the line printed
+ * first); the loads say how busy the machine was meanwhile, and a figure taken while it was busy is NOT A RESULT.
  */
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { exactNeighbours, type Neighbour, normalizeRows } from '../functions/shared/vectors/exact-search.ts';
 import { defaultSearchEffort, openIndex, updateIndex } from '../functions/shared/vectors/vector-index.ts';
 import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
+import { cpuTimes, describeLoad, loadDuring } from './machine-load.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,9 +96,18 @@ try {
   }
   const writeSeconds = (performance.now() - writeStart) / 1000;
 
+  // How busy the machine was during the build and during the queries (this process's own CPU left out): the
+  // figures are results only when others used under 5 % of it.
+  const measuring = () => ({ times: cpuTimes(), own: process.cpuUsage() });
+  const loadSince = (start: ReturnType<typeof measuring>) => {
+    const own = process.cpuUsage(start.own);
+    return loadDuring(start.times, cpuTimes(), (own.user + own.system) / 1e6);
+  };
   const buildStart = performance.now();
+  const buildMeasure = measuring();
   const update = await updateIndex(storage);
   const buildSeconds = (performance.now() - buildStart) / 1000;
+  const buildLoad = loadSince(buildMeasure);
   const indexBytes = await folderBytes(join(dir, indexPrefix));
 
   const openStart = performance.now();
@@ -105,6 +116,7 @@ try {
   const openMillis = performance.now() - openStart;
   const latencies: number[] = [];
   let hits = 0;
+  const queryMeasure = measuring();
   for (let q = 0; q < queryCount; q++) {
     const query = queries.data.subarray(q * width, (q + 1) * width);
     const t0 = performance.now();
@@ -113,6 +125,7 @@ try {
     const wanted = new Set(exact[q]!.map((nb) => nb.index));
     hits += found.filter((match) => wanted.has(Number(/\/(\d+)\.jpg$/.exec(match.path)?.[1]))).length;
   }
+  const queryLoad = loadSince(queryMeasure);
   latencies.sort((a, b) => a - b);
   const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
   const result = {
@@ -132,12 +145,15 @@ try {
     // This process's peak: the parts' writing and the exact search as well as LanceDB's build (a bound on what
     // the index function needs).
     peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
+    buildLoad,
+    queryLoad,
   };
   console.log(JSON.stringify(result));
   if (args.json) await writeFile(args.json, `${JSON.stringify(result, null, 2)}\n`);
   console.log(
     `${n} synthetic vectors, ${result.search}: build ${result.buildSeconds} s, index ${round(indexBytes / 2 ** 20)} MiB; ` +
-      `query p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms; recall@10 ${result.recallAt10} vs exact (${queryCount} queries)`,
+      `query p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms; recall@10 ${result.recallAt10} vs exact (${queryCount} queries)\n` +
+      `  build: ${describeLoad(buildLoad)}\n  queries: ${describeLoad(queryLoad)}`,
   );
 } finally {
   await rm(dir, { recursive: true, force: true });
