@@ -4,7 +4,7 @@
  * peak RSS is that scenario's own. Ends with the ratios (pipeline vs raw inference, engine vs engine) and the
  * cost per million images on Lambda computed from the measured per-image time.
  *
- *   node bench/bench.ts [--images N] [--engines onnx,tfjs] [--pipeline-input <folder>] [--json results.json]
+ *   node bench/bench.ts [--images N] [--engines onnx,tfjs,onnx-int8] [--pipeline-input <folder>] [--json results.json]
  *                       [--only stages,all-cores,pipeline,tail]
  */
 import { execFile } from 'node:child_process';
@@ -31,8 +31,12 @@ const { engine: defaultEngine, inferenceBatchSize: defaultBatch } = extractionSe
 const { values: args } = parseArgs({
   options: {
     images: { type: 'string', default: '480' },
-    // The default engine first: the summary's ratios read "default ÷ other".
-    engines: { type: 'string', default: [defaultEngine, ...engineNames.filter((name) => name !== defaultEngine)].join(',') },
+    // The default engine first: the summary's ratios read "default ÷ other". The opt-in onnx-int8 engine only when
+    // named (`--engines onnx,onnx-int8`, after `npm run build:onnx-int8`).
+    engines: {
+      type: 'string',
+      default: [defaultEngine, ...engineNames.filter((name) => name !== defaultEngine && name !== 'onnx-int8')].join(','),
+    },
     'pipeline-input': { type: 'string', default: join(imagesDir, 'fruits-360-large') },
     json: { type: 'string' },
     // Some parts only, e.g. to measure again what a busy machine disturbed: stages, datasets, pipeline, tail.

@@ -107,18 +107,21 @@ export function checkOutputOutsideInput(input: Required<StorageLocation>, output
 }
 
 /**
- * A bad FEATURIZE_* value or a missing model fails here, once, rather than in every worker; for the onnx engine
- * the model's ONNX export is made (about a second) when it is missing or stale.
+ * A bad FEATURIZE_* value or a missing model fails here, once, rather than in every worker; for the onnx and
+ * onnx-int8 engines the model's ONNX export is made (a few seconds) when it is missing or stale.
  */
 export async function prepareModel(): Promise<void> {
-  const [{ extractionSettings, onnxModelPath }, { loadModelDescriptor }, { ensureOnnxExport }] = await Promise.all([
+  const [config, { loadModelDescriptor }, { ensureOnnxExport, ensureOnnxInt8Export }] = await Promise.all([
     import('../functions/shared/config.ts'),
     import('../functions/shared/model/model-descriptor.ts'),
     import('../tools/onnx-export/export-onnx.ts'),
   ]);
-  const settings = extractionSettings();
+  const settings = config.extractionSettings();
   const descriptor = await loadModelDescriptor(settings.modelDir);
-  if (settings.engine !== 'onnx') return;
-  const made = await ensureOnnxExport(settings.modelDir, onnxModelPath(descriptor.name));
-  if (made) process.stdout.write(`featurize: exported ${descriptor.id} to ONNX for the onnx engine: ${made.path}\n`);
+  if (settings.engine === 'tfjs') return;
+  const made =
+    settings.engine === 'onnx'
+      ? await ensureOnnxExport(settings.modelDir, config.onnxModelPath(descriptor.name))
+      : await ensureOnnxInt8Export(settings.modelDir, config.tfliteModelPath(), config.onnxInt8ModelPath(descriptor.name));
+  if (made) process.stdout.write(`featurize: exported ${made.sourceModel} to ONNX for the ${settings.engine} engine: ${made.path}\n`);
 }

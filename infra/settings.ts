@@ -135,7 +135,10 @@ const schema = z
         return z.NEVER;
       }
     }),
-    engine: z.enum(engineNames),
+    // The extract image carries the TF.js model and its float ONNX export (infra/assets.ts), not the int8 file.
+    engine: z
+      .enum(engineNames)
+      .refine((engine) => engine !== 'onnx-int8', 'onnx-int8 runs locally only: the extract image has no int8 model'),
     indexAfterPublish: booleanSetting,
     tfjsNode: booleanSetting,
     extractArchitecture: z.enum(['x86_64', 'arm64']),

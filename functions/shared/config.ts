@@ -47,9 +47,11 @@ export type ResizeMode = (typeof resizeModes)[number];
  * `onnx` (ONNX Runtime on the ONNX export, `npm run build:onnx`) is the default: on the same two cores it ran
  * 190 images/s against TF.js wasm's 49 (3.9x), 10.3 CPU ms per image against 39.7 (`npm run tune:onnx`, 2-core
  * x86 machine shared with other work). `tfjs` needs no build step; its native backend (tfjs-node) stays in the
- * Lambda image as the fallback, not measured against ONNX Runtime here.
+ * Lambda image as the fallback, not measured against ONNX Runtime here. `onnx-int8` (opt-in, local only: the
+ * Lambda image carries no int8 file) runs the model's int8 form (`npm run build:onnx-int8`), whose vectors are
+ * close to the float ones but not equal, so they carry a model id of their own.
  */
-export const engineNames = ['tfjs', 'onnx'] as const;
+export const engineNames = ['tfjs', 'onnx', 'onnx-int8'] as const;
 export type EngineName = (typeof engineNames)[number];
 
 export interface ExtractionSettings {
@@ -157,6 +159,21 @@ export function leaseSettings(env: NodeJS.ProcessEnv = process.env): LeaseSettin
 /** Where the ONNX export of a model lives: FEATURIZE_ONNX_MODEL, else `build/models/<model name>.onnx` here. */
 export function onnxModelPath(modelName: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.FEATURIZE_ONNX_MODEL ?? join(repoRoot, 'build', 'models', `${modelName}.onnx`));
+}
+
+/**
+ * Where the int8 ONNX export of a model lives (the `onnx-int8` engine): FEATURIZE_ONNX_INT8_MODEL, else
+ * `build/models/<model name>.int8.onnx` here.
+ */
+export function onnxInt8ModelPath(modelName: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.FEATURIZE_ONNX_INT8_MODEL ?? join(repoRoot, 'build', 'models', `${modelName}.int8.onnx`));
+}
+
+/** The quantized TFLite model the int8 export reads its weights and quantization from: FEATURIZE_TFLITE_MODEL, else ../shared's. */
+export function tfliteModelPath(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(
+    env.FEATURIZE_TFLITE_MODEL ?? join(sharedDir(env), 'models', 'mobilenet_v2_100_224_qat_tflite', 'mobilenet_v2_1.0_224_quant.tflite'),
+  );
 }
 
 export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'layout', 'all'] as const;

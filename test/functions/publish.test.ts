@@ -11,6 +11,7 @@ import { listParts, openPart, partKeyValues, readPartPaths, readPartRowGroups } 
 import { leaseStoreFor } from '../../functions/shared/dataset/publish-lease.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
+import { featureEngine } from '../../functions/shared/model/engine-factory.ts';
 import { reportKey } from '../../functions/shared/run-layout.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
@@ -31,6 +32,7 @@ import { literal, query } from '../support/duckdb.ts';
 import { type FixtureBatch, items, testModel, testPreprocessing, writeMapRun } from '../support/map-run.ts';
 import type { KilledPublish } from '../support/publish-killed.ts';
 import { reduceEvent, reduceRun } from '../support/reduce-run.ts';
+import { modelDir } from '../support/shared-data.ts';
 import { snapshot } from '../support/snapshot.ts';
 import { useTestStores } from '../support/stores.ts';
 
@@ -620,6 +622,29 @@ describe('publish, runs against each other', () => {
     const all = await stage(where, 'run-all', [{ status: 'SUCCEEDED', items: items(olderKeys) }]);
     await publish(where, 'run-all', 'full', all.reduced.parts);
     expect(Object.values(await rowsByRun(output))).toEqual(Array(olderKeys.length).fill('run-all'));
+  });
+
+  it('refuses, changing nothing, an onnx-int8 run on a dataset of the float onnx engine: the engines record different model ids', async () => {
+    const [float, int8] = [await featureEngine('onnx', modelDir), await featureEngine('onnx-int8', modelDir)];
+    try {
+      const where = onFilesystem('int8');
+      const output = openStorage(where.output);
+      const a = await stage(where, 'run-a', [{ status: 'SUCCEEDED', items: items(olderKeys), modelId: float.descriptor.id }], 2);
+      await publish(where, 'run-a', 'full', a.reduced.parts);
+      const before = await snapshot(output, 'features/');
+      const kiwi = await stage(where, 'run-k', [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']), modelId: int8.descriptor.id }]);
+
+      const error = await run(where, 'run-k', scoped(where, 'images/Kiwi/'), kiwi.reduced.parts).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({
+        name: 'PublishRefusedError',
+        message: expect.stringContaining(`holds vectors of ${float.descriptor.id}, this run's are of ${int8.descriptor.id}`),
+      });
+      expect(await snapshot(output, 'features/')).toEqual(before);
+    } finally {
+      float.dispose();
+      int8.dispose();
+    }
   });
 });
 

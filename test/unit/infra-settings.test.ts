@@ -88,6 +88,7 @@ describe('deployment settings', () => {
 
   it('refuses unknown engines and resize modes, and a batch size SQS cannot deliver without a window', () => {
     expect(() => fromContext({ engine: 'pytorch' })).toThrow(/engine \(context or FEATURIZE_ENGINE\)/);
+    expect(() => fromContext({ engine: 'onnx-int8' })).toThrow(/onnx-int8 runs locally only/);
     expect(() => fromContext({ resize: 'letterbox' })).toThrow(/resize/);
     expect(() => fromContext({ uploadBatchWindowSeconds: 0, uploadBatchSize: 100 })).toThrow(/uploadBatchSize/);
   });

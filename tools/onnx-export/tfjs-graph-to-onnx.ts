@@ -37,10 +37,10 @@ import {
  * loads in any ONNX Runtime since 1.7, onnxruntime-web, OpenVINO and TensorRT alike. IR version 7 goes with it.
  */
 export const onnxOpset = 13;
-const irVersion = 7;
+export const irVersion = 7;
 
 /** The batch dimension, symbolic in the ONNX file. */
-const batch = -1;
+export const batch = -1;
 const batchDimName = 'n';
 
 interface TfNode {
@@ -313,8 +313,7 @@ function windowOutput(
     const stride = strides[axis]!;
     let [before, after] = [0, 0];
     if (padding === 'SAME') {
-      const total = Math.max((Math.ceil(size / stride) - 1) * stride + span - size, 0);
-      [before, after] = [Math.floor(total / 2), total - Math.floor(total / 2)];
+      [before, after] = samePadding(size, span, stride);
     } else if (padding === 'EXPLICIT') {
       [before, after] = [explicit[2 * (axis + 1)] ?? 0, explicit[2 * (axis + 1) + 1] ?? 0];
     } else if (padding !== 'VALID') {
@@ -325,6 +324,12 @@ function windowOutput(
     return Math.floor((size + before + after - span) / stride) + 1;
   });
   return [out[0]!, out[1]!, [...begin, ...end]];
+}
+
+/** TF's (and TFLite's) SAME padding of one axis, [before, after]: ceil(size / stride) outputs, the odd pixel at the end. */
+export function samePadding(size: number, span: number, stride: number): [number, number] {
+  const total = Math.max((Math.ceil(size / stride) - 1) * stride + span - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
 /**
@@ -341,20 +346,20 @@ function hwioToOihw(values: Float32Array | Int32Array, shape: readonly number[])
   return out;
 }
 
-function ints(name: string, values: number[]): AttributeProto {
+export function ints(name: string, values: number[]): AttributeProto {
   return { name, type: 'INTS', ints: values };
 }
 
-function int(name: string, value: number): AttributeProto {
+export function int(name: string, value: number): AttributeProto {
   return { name, type: 'INT', i: value };
 }
 
-function valueInfo(name: string, shape: number[]): ValueInfoProto {
+export function valueInfo(name: string, shape: number[]): ValueInfoProto {
   const dim = shape.map((d) => (d === batch ? { dim_param: batchDimName } : { dim_value: d }));
   return { name, type: { tensor_type: { elem_type: tensorDataType.float, shape: { dim } } } };
 }
 
 /** raw_data is little-endian by specification; so are the platforms Node and ONNX Runtime run on. */
-function littleEndianBytes(view: ArrayBufferView): Uint8Array {
+export function littleEndianBytes(view: ArrayBufferView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }

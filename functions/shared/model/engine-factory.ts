@@ -32,5 +32,9 @@ async function createEngine(name: EngineName, modelDir: string): Promise<Feature
       const { createOnnxEngine } = await import('./onnx-engine.ts');
       return createOnnxEngine(modelDir);
     }
+    case 'onnx-int8': {
+      const { createOnnxEngine } = await import('./onnx-engine.ts');
+      return createOnnxEngine(modelDir, { precision: 'int8' });
+    }
   }
 }

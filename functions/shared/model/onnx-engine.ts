@@ -1,41 +1,59 @@
 /**
  * ONNX Runtime engine (CPU execution provider), running the ONNX export of the model directory's TF.js graph
- * model (`npm run build:onnx`). Same input contract as the TF.js engine: NHWC float32, normalised by the
- * descriptor; the same `features` output.
+ * model (`npm run build:onnx`), or its int8 form (`npm run build:onnx-int8`). Same input contract as the TF.js
+ * engine: NHWC float32, normalised by the descriptor; the same `features` output.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { type OnnxRuntimeSettings, onnxModelPath, onnxRuntimeSettings } from '../config.ts';
+import { type OnnxRuntimeSettings, onnxInt8ModelPath, onnxModelPath, onnxRuntimeSettings } from '../config.ts';
 import { ModelLoadError } from '../errors.ts';
 import { logger } from '../observability.ts';
 import { type FeatureEngine, warmUp } from './feature-engine.ts';
 import { loadModelDescriptor, type ModelDescriptor, normalizePixels, splitVectors } from './model-descriptor.ts';
-import { decodeModel, sourceModelKey } from './onnx-schema.ts';
+import { decodeModel, precisionKey, quantizedFromKey, sourceModelKey } from './onnx-schema.ts';
 
 export interface OnnxEngineOptions {
-  /** The .onnx file; by default the one `npm run build:onnx` writes for this model (see onnxModelPath). */
+  /** The .onnx file; by default the one `npm run build:onnx` (or `build:onnx-int8`) writes for this model. */
   modelPath?: string;
   session?: OnnxRuntimeSettings;
+  /** `float32`: the float export (the `onnx` engine); `int8`: the int8 export (`onnx-int8`). */
+  precision?: OnnxPrecision;
 }
+
+export type OnnxPrecision = 'float32' | 'int8';
+
+/** What each precision's vectors record in their model id after the source model's, and how its file is made. */
+const precisions = {
+  float32: { idTag: 'onnx', build: 'npm run build:onnx', variable: 'FEATURIZE_ONNX_MODEL', path: onnxModelPath },
+  int8: { idTag: 'onnx-int8', build: 'npm run build:onnx-int8', variable: 'FEATURIZE_ONNX_INT8_MODEL', path: onnxInt8ModelPath },
+} as const;
 
 export async function createOnnxEngine(modelDir: string, options: OnnxEngineOptions = {}): Promise<FeatureEngine> {
   const source = await loadModelDescriptor(modelDir);
-  const modelPath = options.modelPath ?? onnxModelPath(source.name);
+  const precision = options.precision ?? 'float32';
+  const { idTag, build, variable, path } = precisions[precision];
+  const modelPath = options.modelPath ?? path(source.name);
   const settings = options.session ?? onnxRuntimeSettings();
   const bytes = await readFile(modelPath).catch((error: NodeJS.ErrnoException) => {
-    const hint = error.code === 'ENOENT' ? ': run `npm run build:onnx` to export it, or set FEATURIZE_ONNX_MODEL' : '';
+    const hint = error.code === 'ENOENT' ? `: run \`${build}\` to export it, or set ${variable}` : '';
     throw new ModelLoadError(`cannot read the ONNX model ${modelPath}${hint} (${error.message})`);
   });
-  const exportedFrom = onnxSourceModel(bytes, modelPath);
-  if (exportedFrom !== source.id) {
+  const exported = onnxExportMetadata(bytes, modelPath);
+  if (exported.source !== source.id) {
     throw new ModelLoadError(
-      `${modelPath} was exported from ${exportedFrom}, not from the model in ${modelDir} (${source.id}): run \`npm run build:onnx\``,
+      `${modelPath} was exported from ${exported.source}, not from the model in ${modelDir} (${source.id}): run \`${build}\``,
     );
   }
-  // The vectors record both: the TF.js source model, and the exact exported file that ran.
+  if (exported.precision !== precision) {
+    throw new ModelLoadError(
+      `${modelPath} holds the ${exported.precision} export, this engine runs the ${precision} one: run \`${build}\``,
+    );
+  }
+  // The vectors record both: the TF.js source model, and the exact exported file that ran (int8 vectors are
+  // not float ones, so their id says so: a dataset refuses to mix them).
   const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-  const descriptor: ModelDescriptor = { ...source, id: `${source.id}/onnx@${digest}` };
+  const descriptor: ModelDescriptor = { ...source, id: `${source.id}/${idTag}@${digest}` };
   const session = await ort.InferenceSession.create(bytes, sessionOptions(settings)).catch((error: unknown) => {
     throw new ModelLoadError(`ONNX Runtime cannot load ${modelPath}: ${(error as Error).message}`);
   });
@@ -45,10 +63,17 @@ export async function createOnnxEngine(modelDir: string, options: OnnxEngineOpti
   return engine;
 }
 
-/** The source model id the export recorded in its metadata (see tfjsGraphToOnnx). */
-export function onnxSourceModel(bytes: Uint8Array, modelPath: string): string {
+/** The source model id and the precision an export recorded in its metadata (see tfjsGraphToOnnx, tfliteToOnnxInt8). */
+export function onnxExportMetadata(bytes: Uint8Array, modelPath: string): { source: string; precision: string; quantizedFrom?: string } {
   try {
-    return decodeModel(bytes).metadata_props.find((entry) => entry.key === sourceModelKey)?.value ?? 'an unknown model';
+    const metadata = decodeModel(bytes).metadata_props;
+    const value = (key: string) => metadata.find((entry) => entry.key === key)?.value;
+    const quantizedFrom = value(quantizedFromKey);
+    return {
+      source: value(sourceModelKey) ?? 'an unknown model',
+      precision: value(precisionKey) ?? 'float32',
+      ...(quantizedFrom !== undefined ? { quantizedFrom } : {}),
+    };
   } catch (error) {
     throw new ModelLoadError(`${modelPath} is not an ONNX model: ${(error as Error).message}`);
   }

@@ -92,9 +92,13 @@ message TensorShapeProto {
 
 /** ModelProto.metadata_props key of our exports: the source model's id, so that a stale export is refused. */
 export const sourceModelKey = 'featurize.source_model';
+/** metadata_props key of the int8 export (value `int8`), so that neither engine runs the other's file. */
+export const precisionKey = 'featurize.precision';
+/** metadata_props key of the int8 export: the TFLite file (`name@sha`) its weights and quantization came from. */
+export const quantizedFromKey = 'featurize.quantized_from';
 
 /** `TensorProto.DataType` values used here. */
-export const tensorDataType = { float: 1, int64: 7 } as const;
+export const tensorDataType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
 
 export interface ModelProto {
   ir_version: number;

@@ -10,9 +10,12 @@ import { featureEngine } from '../model/engine-factory.ts';
 import { loadModelDescriptor } from '../model/model-descriptor.ts';
 import type { VectorSource } from './dataset-vectors.ts';
 
-/** The engine recorded with a vector (`onnxruntime/cpu`, `tfjs/wasm`, `tfjs/tensorflow`) as the setting naming it. */
-function engineNameOf(engine: string): EngineName | undefined {
-  if (engine.startsWith('onnxruntime/')) return 'onnx';
+/**
+ * The engine recorded with a vector (`onnxruntime/cpu`, `tfjs/wasm`, `tfjs/tensorflow`) as the setting naming it;
+ * ONNX Runtime's int8 vectors say so in their model id (`…/onnx-int8@<sha>`).
+ */
+function engineNameOf(engine: string, modelId: string): EngineName | undefined {
+  if (engine.startsWith('onnxruntime/')) return modelId.includes('/onnx-int8@') ? 'onnx-int8' : 'onnx';
   if (engine.startsWith('tfjs/')) return 'tfjs';
   return undefined;
 }
@@ -21,7 +24,7 @@ function engineNameOf(engine: string): EngineName | undefined {
 export async function vectorForImage(bytes: Uint8Array, what: string, source: VectorSource, modelDir: string): Promise<Float32Array> {
   const unavailable = (why: string) =>
     new ModelLoadError(`the dataset's model ${source.modelId} (${source.engine}) is not available here: ${why}`);
-  const engineName = engineNameOf(source.engine);
+  const engineName = engineNameOf(source.engine, source.modelId);
   if (!engineName) throw unavailable('this version knows no such engine');
   const descriptor = await loadModelDescriptor(modelDir).catch((error: Error) => {
     throw unavailable(error.message);
