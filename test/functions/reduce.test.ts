@@ -387,6 +387,7 @@ describe('reduce', () => {
         output: fixture.output,
         scope: fixture.scope as RunEvent['scope'],
         startedAt: fixture.startedAt,
+        pca: null,
       },
     };
     expect(await reducePartHandler(childEvent, context)).toMatchObject({ index: 0, rows: 2, failures: 0 });
