@@ -448,7 +448,7 @@ describe('reduce', () => {
       },
       'run-fan',
     );
-    const state = { ...event('run-fan', where), maxConcurrency: 0 } as unknown as JSONValue;
+    const state = { ...event('run-fan', where), maxConcurrency: 0, pca: null } as unknown as JSONValue;
     const execution = from('PlanReduce', undefined, 'FinishReduce').run(state, {
       overrides: {
         taskResourceLocalHandlers: {

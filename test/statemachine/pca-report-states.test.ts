@@ -50,6 +50,7 @@ function afterPublish(overrides: Record<string, JSONValue>): JSONValue {
     input: { bucket: 'fruits', prefix: 'images/' },
     manifest: null,
     output: { bucket: dir, prefix: '' },
+    maxConcurrency: 0,
     checkError: null,
     mapError: null,
     pca: null,
