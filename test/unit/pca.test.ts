@@ -158,7 +158,12 @@ describe('streaming covariance', () => {
       }
     };
     // Part sizes in the order merged: a single row first and in the middle, an empty part, uneven others.
-    for (const sizes of [[1, 0, 150, 1, 248], [399, 1], [0, 400], [100, 100, 100, 100]]) {
+    for (const sizes of [
+      [1, 0, 150, 1, 248],
+      [399, 1],
+      [0, 400],
+      [100, 100, 100, 100],
+    ]) {
       const merged = new ScatterAccumulator(17);
       let start = 0;
       for (const size of sizes) {
