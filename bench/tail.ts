@@ -57,6 +57,8 @@ try {
     output: run.output,
     scope: run.scope,
     startedAt: run.startedAt,
+    // This bench measures the tail without PCA: no part moments.
+    pca: null,
   };
   const children = groups.map((group) => ({ Items: [group] as [ReduceGroup], BatchInput: batchInput }));
   const parts = await step('reducePart', children);

@@ -43,6 +43,8 @@ export function printSummary({ runId, outcome, output, workers, seconds }: RunSu
   // The latest state that ran holds everything the earlier ones added (each keeps its input, ResultPath).
   const state = ([
     'Report',
+    'PublishPca',
+    'PcaParts',
     'Pca',
     'UpdateIndex',
     'Publish',

@@ -10,7 +10,14 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { manifestsPrefix, mapResultsPrefix, reduceMapResultsPrefix, reducePlanKey } from '../functions/shared/run-layout.ts';
+import {
+  manifestsPrefix,
+  mapResultsPrefix,
+  pcaMapResultsPrefix,
+  pcaPlanKey,
+  reduceMapResultsPrefix,
+  reducePlanKey,
+} from '../functions/shared/run-layout.ts';
 import {
   type DefinitionSubstitutions,
   definitionPath,
@@ -90,13 +97,14 @@ export class PipelineStateMachine extends Construct {
         // ItemReader (listing): the input prefix only. ItemReader (manifest): the trigger's manifests only.
         listing(bucket, [inputPrefix]),
         allow(['s3:GetObject'], objects(`${manifestsPrefix}*`)),
-        // ItemReader (the ReduceParts map): the run's reduce plan, under every output prefix a run may write.
-        allow(['s3:GetObject'], objects(reducePlanKey('*'), outputPrefixes)),
-        // ResultWriter (both maps), under every output prefix a run may write: Step Functions uploads results in
+        // ItemReader (the ReduceParts and PcaParts maps): the run's reduce and PCA plans, under every output prefix a
+        // run may write.
+        allow(['s3:GetObject'], [...objects(reducePlanKey('*'), outputPrefixes), ...objects(pcaPlanKey('*'), outputPrefixes)]),
+        // ResultWriter (every map), under every output prefix a run may write: Step Functions uploads results in
         // parts and reads them back for the map's manifest.
         allow(
           ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
-          [...objects(`${mapResultsPrefix('*')}*`, outputPrefixes), ...objects(`${reduceMapResultsPrefix('*')}*`, outputPrefixes)],
+          [mapResultsPrefix, reduceMapResultsPrefix, pcaMapResultsPrefix].flatMap((prefix) => objects(`${prefix('*')}*`, outputPrefixes)),
         ),
       ],
       settings.bucketKmsKeyArn,

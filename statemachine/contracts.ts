@@ -274,6 +274,8 @@ export const reducePartEventSchema = z.object({
     scope: runScopeSchema,
     /** When the execution started: recorded in the part. */
     startedAt: z.string().min(1),
+    /** The run's pca setting: when it is a fit, ReducePart writes its part's scatter moments for Pca to merge. */
+    pca: pcaSettingSchema,
   }),
 });
 
@@ -392,7 +394,7 @@ export interface PublishResult {
   millis: number;
 }
 
-// --- Pca --------------------------------------------------------------------------------------------------------
+// --- Pca, PcaParts (PcaPart), PublishPca: the PCA fan-out ------------------------------------------------------
 
 /** A share in (0, 1), a number of components, {}, { varianceShare }, { components } or { model: "<uri>" }. */
 export const pcaEventSchema = z.object({
@@ -402,6 +404,62 @@ export const pcaEventSchema = z.object({
 });
 
 export type PcaEvent = z.infer<typeof pcaEventSchema>;
+
+/**
+ * One item of the PCA plan (runs/<runId>/pca/plan.json, a JSON array of these): a features part to reduce, as Pca
+ * listed it (key relative to the output location; version: its ETag, or its mtime locally).
+ */
+export const pcaPlanItemSchema = z.object({ key: z.string().min(1), size: count, version: z.string() });
+
+export type PcaPlanItem = z.infer<typeof pcaPlanItemSchema>;
+
+/** What Pca returns at $.pcaPlan: the model, and the plan the PcaParts map reads. */
+export const pcaPlanSchema = z.object({
+  runId: runIdSchema,
+  modelId: z.string().min(1),
+  /** The model's key relative to the output location. */
+  model: z.string().min(1),
+  fitted: z.boolean(),
+  components: count,
+  varianceShare: z.number(),
+  /** The plan object, by full bucket key: the PcaParts map's s3:getObject ItemReader reads it. */
+  plan: z.object({ bucket: z.string().min(1), key: z.string().min(1) }),
+  /** This run's parts in the plan. */
+  parts: count,
+  /** Older parts in the plan: publishing rewrote their source since they were reduced. */
+  rewrittenParts: count,
+  /** When Pca began (epoch ms): PublishPca reports the fan-out's time from it. */
+  startedMs: z.number().nonnegative(),
+  millis: z.object({ covariance: count, eigen: count, plan: count }),
+});
+
+export type PcaPlan = z.infer<typeof pcaPlanSchema>;
+
+/** One PcaParts child: its one planned part (ItemBatcher MaxItemsPerBatch 1) and the model to reduce it with. */
+export const pcaPartEventSchema = z.object({
+  Items: z.tuple([pcaPlanItemSchema]),
+  BatchInput: z.object({ runId: runIdSchema, output: storageLocationSchema, modelId: z.string().min(1) }),
+});
+
+export type PcaPartEvent = z.infer<typeof pcaPartEventSchema>;
+
+/** What PcaPart returns (a line of the map's results): the staged reduced part, or null when its source was gone. */
+export interface PcaPartResult {
+  source: string;
+  staged: string | null;
+  /** The version of the source part it read. */
+  version: string | null;
+  rows: number;
+}
+
+/** PublishPca: the run (its id names the lease holder), the output, and what Pca planned. */
+export const publishPcaEventSchema = z.object({
+  runId: runIdSchema,
+  output: storageLocationSchema,
+  plan: pcaPlanSchema,
+});
+
+export type PublishPcaEvent = z.infer<typeof publishPcaEventSchema>;
 
 export interface PcaRunResult {
   runId: string;
@@ -421,8 +479,11 @@ export interface PcaRunResult {
   rewrittenParts: number;
   /** Reduced parts removed: their source part is no longer in features/ (a full run replaced it, or it emptied). */
   removedParts: number;
+  /** Planned parts PublishPca reduced again itself: a publish changed their source after PcaPart read it. */
+  reducedAgain: number;
   /** The folder of the reduced parts, relative to the output location. */
   dataset: string;
+  /** covariance: merging the parts' moments; project: the PcaParts map and PublishPca; total: from Pca's start. */
   millis: { covariance: number; eigen: number; project: number; total: number };
 }
 

@@ -16,8 +16,11 @@ import {
   manifestsPrefix,
   mapResultsPrefix,
   partAuditsPrefix,
+  partMomentsPrefix,
   pcaModelsPrefix,
   pcaPartitionsPrefix,
+  pcaPlanKey,
+  pcaStagedPartsPrefix,
   publishJournalKey,
   publishRecordKey,
   reducePlanKey,
@@ -130,10 +133,15 @@ export const steps = [
     // Holds one part's bytes (about 90 MB at the default 25,000 rows; FEATURIZE_PART_ROWS caps it).
     memoryMb: 3008,
     timeoutSeconds: wholeRun,
-    // The group's shards; its part, stats and failure records. Nothing of features/.
+    // The group's shards; its part, stats, failure records and (PCA) moments. Nothing of features/.
     access: {
       read: [runs.shards],
-      writeTagged: [runs.stagedParts, output(`${reduceStatsPrefix(anyRun)}*`), output(`${groupFailuresPrefix(anyRun)}*`)],
+      writeTagged: [
+        runs.stagedParts,
+        output(`${reduceStatsPrefix(anyRun)}*`),
+        output(`${groupFailuresPrefix(anyRun)}*`),
+        output(`${partMomentsPrefix(anyRun)}*`),
+      ],
     },
   },
   {
@@ -165,7 +173,7 @@ export const steps = [
       list: [output(runsPrefix)],
       read: [output(`${reducePrefix(anyRun)}*`)],
       write: [runs.failures],
-      delete: [runs.stagedParts, output(`${reduceStatsPrefix(anyRun)}*`)],
+      delete: [runs.stagedParts, output(`${reduceStatsPrefix(anyRun)}*`), output(`${partMomentsPrefix(anyRun)}*`)],
     },
   },
   {
@@ -214,16 +222,61 @@ export const steps = [
   {
     name: 'Pca',
     folder: 'pca',
-    description: "Fits PCA on a run's vectors (or applies a saved model) and writes the reduced partition",
+    description: "Fits PCA from the moments of a run's parts (or takes a saved model) and plans the reduction, a part per child",
     packaging: 'zip',
+    // Two width² float64 matrices (13 MB each at 1280) and the eigendecomposition's; the time of the
+    // eigendecomposition shrinks with more CPU, which Lambda gives with memory.
     memoryMb: 3008,
     timeoutSeconds: wholeRun,
-    // The run's parts, the partition it rewrites, saved models (a model to apply must be under pca/); deletes
-    // reduced parts whose source parts are gone.
+    // The run's part moments; features/ listed, footers read (the extractor, rewritten_at), the partition's footers;
+    // saved models (a model to apply must be under pca/); the model and the plan written.
     access: {
-      list: [output(featuresPrefix), output(pcaPartitionsPrefix)],
-      read: [output(`${featuresPrefix}*`), output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
-      write: [output(`${pcaPartitionsPrefix}*`), output(`${pcaModelsPrefix}*`)],
+      list: [output(featuresPrefix), output(pcaPartitionsPrefix), output(runsPrefix)],
+      read: [
+        output(`${featuresPrefix}*`),
+        output(`${pcaPartitionsPrefix}*`),
+        output(`${pcaModelsPrefix}*`),
+        output(`${partMomentsPrefix(anyRun)}*`),
+      ],
+      write: [output(`${pcaModelsPrefix}*`)],
+      writeTagged: [output(pcaPlanKey(anyRun))],
+      lease: true,
+    },
+  },
+  {
+    name: 'PcaPart',
+    folder: 'pca-part',
+    description: "Reduces one features part by the run's PCA model into a reduced part staged under runs/<runId>/pca/parts/",
+    packaging: 'zip',
+    // Holds one row group of the source and the reduced part (k/1280 of its vectors).
+    memoryMb: 2048,
+    timeoutSeconds: wholeRun,
+    // Its features part (listed for its version, then read) and the model; the staged reduced part.
+    access: {
+      list: [output(featuresPrefix)],
+      read: [output(`${featuresPrefix}*`), output(`${pcaModelsPrefix}*`)],
+      writeTagged: [output(`${pcaStagedPartsPrefix(anyRun)}*`)],
+    },
+  },
+  {
+    name: 'PublishPca',
+    folder: 'publish-pca',
+    description: "Copies a run's staged reduced parts into the model's partition of features-pca/, under the output's lease",
+    packaging: 'zip',
+    // Copies server-side; reduces again inline only a part a publish changed after PcaPart read it.
+    memoryMb: 2048,
+    timeoutSeconds: wholeRun,
+    // The plan, the model, the staged reduced parts (copy sources and their footers); features/ listed (and a changed
+    // part read); the partition written and pruned (CopyObject: GetObject on the source, PutObject on the target).
+    access: {
+      list: [output(featuresPrefix), output(pcaPartitionsPrefix), output(runsPrefix)],
+      read: [
+        output(pcaPlanKey(anyRun)),
+        output(`${pcaStagedPartsPrefix(anyRun)}*`),
+        output(`${featuresPrefix}*`),
+        output(`${pcaModelsPrefix}*`),
+      ],
+      write: [output(`${pcaPartitionsPrefix}*`)],
       delete: [output(`${pcaPartitionsPrefix}*`)],
       lease: true,
     },

@@ -13,7 +13,14 @@ import { RunArtifactError } from '../shared/errors.ts';
 import type { FailureCode } from '../shared/failures.ts';
 import { parseJsonDocument } from '../shared/json-document.ts';
 import { logger } from '../shared/observability.ts';
-import { batchFailuresKey, failuresKey, reduceStatsPrefix, stagedPartsPrefix } from '../shared/run-layout.ts';
+import {
+  batchFailuresKey,
+  failuresKey,
+  partMomentsIndex,
+  partMomentsPrefix,
+  reduceStatsPrefix,
+  stagedPartsPrefix,
+} from '../shared/run-layout.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 
 export interface FinishReduceRequest {
@@ -27,6 +34,7 @@ export async function finishReduce({ output, plan }: FinishReduceRequest): Promi
   const failureFiles: string[] = [];
   const failureCodes: Partial<Record<FailureCode, number>> = {};
   const staleStats: string[] = [];
+  const withPart = new Set<number>();
   let rows = 0;
   let failures = 0;
   let groups = 0;
@@ -49,7 +57,10 @@ export async function finishReduce({ output, plan }: FinishReduceRequest): Promi
     for (const [code, count] of Object.entries(stats.failureCodes) as [FailureCode, number][]) {
       failureCodes[code] = (failureCodes[code] ?? 0) + count;
     }
-    if (stats.part) parts.push(stats.part);
+    if (stats.part) {
+      parts.push(stats.part);
+      withPart.add(stats.index);
+    }
     if (stats.failureRecords) failureFiles.push(stats.failureRecords);
   }
   if (groups !== plan.groups) throw new RunArtifactError(`the stats of reduce group ${groups} of ${plan.groups} are missing`);
@@ -57,7 +68,7 @@ export async function finishReduce({ output, plan }: FinishReduceRequest): Promi
   await output.write(failuresKey(runId), concatenated(output, [...failureFiles, batchFailuresKey(runId)]));
   // Every item of a failed or never-run batch is recorded as BATCH_FAILED (plan-reduce/map-results.ts).
   if (plan.batchFailures > 0) failureCodes.BATCH_FAILED = (failureCodes.BATCH_FAILED ?? 0) + plan.batchFailures;
-  await removeLeftovers(output, runId, parts, staleStats);
+  await removeLeftovers(output, runId, parts, staleStats, withPart);
 
   return {
     runId,
@@ -79,10 +90,22 @@ async function* concatenated(output: Storage, keys: readonly string[]): AsyncGen
   for (const key of keys) yield* output.readStream(key);
 }
 
-/** Staged parts and stats an earlier attempt wrote beyond this one's (its map results had more rows). */
-async function removeLeftovers(output: Storage, runId: string, parts: readonly string[], staleStats: readonly string[]): Promise<void> {
+/**
+ * Staged parts, stats and part moments an earlier attempt wrote beyond this one's (its map results had more rows):
+ * afterwards the moments objects are exactly one per part of this attempt, all that Pca merges.
+ */
+async function removeLeftovers(
+  output: Storage,
+  runId: string,
+  parts: readonly string[],
+  staleStats: readonly string[],
+  withPart: ReadonlySet<number>,
+): Promise<void> {
   const written = new Set(parts);
   const leftovers = (await listParts(output, stagedPartsPrefix(runId))).map((object) => object.key).filter((key) => !written.has(key));
+  for await (const object of output.list(partMomentsPrefix(runId))) {
+    if (!withPart.has(partMomentsIndex(runId, object.key) ?? -1)) leftovers.push(object.key);
+  }
   if (leftovers.length + staleStats.length === 0) return;
   await output.remove([...leftovers, ...staleStats]);
   logger.info('staged parts of an earlier attempt removed', { leftovers, staleStats });

@@ -10,7 +10,7 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { PcaError } from '../shared/errors.ts';
 import type { PcaSelection } from '../shared/pca/pca-model.ts';
-import type { ScatterAccumulator } from './scatter-accumulator.ts';
+import type { ScatterAccumulator } from '../shared/pca/scatter-accumulator.ts';
 
 export interface PcaFit {
   samples: number;

@@ -4,7 +4,7 @@
  * runs/<runId>/reduce/ for FinishReduce (reduce-part.ts).
  *
  * Event (ItemBatcher of one item): { Items: [ReduceGroup], BatchInput: { runId, input: { bucket },
- *   output: { bucket, prefix }, startedAt } }.
+ *   output: { bucket, prefix }, startedAt, pca } }; when pca is a fit, the part's scatter moments are written too.
  * Returns the group's ReducePartStats (small: the map's ResultWriter records it; FinishReduce reads the copy
  * the function wrote).
  */
@@ -24,9 +24,16 @@ import { reduceGroup } from './reduce-part.ts';
 const settings = reduceSettings();
 
 export async function reducePart(event: ReducePartEvent): Promise<ReducePartStats> {
-  const { runId, input, output, startedAt } = event.BatchInput;
+  const { runId, input, output, startedAt, pca } = event.BatchInput;
   const stats = await reduceGroup(
-    { runId, group: event.Items[0], input: openStorage({ bucket: input.bucket }), output: openStorage(output), startedAt },
+    {
+      runId,
+      group: event.Items[0],
+      input: openStorage({ bucket: input.bucket }),
+      output: openStorage(output),
+      startedAt,
+      moments: pca !== null && 'fit' in pca,
+    },
     settings,
   );
   logger.info('part reduced', { ...stats });

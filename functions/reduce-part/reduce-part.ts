@@ -14,7 +14,8 @@ import { partMetadataKeys } from '../shared/dataset/feature-parts.ts';
 import { type DatasetRow, encodeParquet } from '../shared/dataset/parquet-writer.ts';
 import { RunArtifactError } from '../shared/errors.ts';
 import { countFailureCodes, type FailureRecord } from '../shared/failures.ts';
-import { groupFailuresKey, intermediateTags, reduceStatsKey } from '../shared/run-layout.ts';
+import { ScatterAccumulator } from '../shared/pca/scatter-accumulator.ts';
+import { groupFailuresKey, intermediateTags, partMomentsKey, reduceStatsKey } from '../shared/run-layout.ts';
 import { decodeShard, type ShardMetadata } from '../shared/shards/shard-file.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 
@@ -26,6 +27,11 @@ export interface ReduceGroupRequest {
   output: Storage;
   /** When the run started (its execution): recorded in the part, see publish-plan.ts. */
   startedAt: string;
+  /**
+   * The run fits PCA: the part's scatter moments (mean and Σ(x − x̄)(x − x̄)ᵀ, float64) are accumulated from the
+   * vectors on their way to the writer and written beside its stats, for Pca to merge (scatter-accumulator.ts).
+   */
+  moments?: boolean;
 }
 
 export interface ReduceOptions {
@@ -42,13 +48,19 @@ export async function reduceGroup(request: ReduceGroupRequest, options: ReduceOp
     // No vector in the group: its shards still hold the failure records.
     for await (const _ of shards.rows());
   } else {
+    // Assigned in the callback below: typed by a cast, so that the check after it is not narrowed to `undefined`.
+    let moments = undefined as ScatterAccumulator | undefined;
     const bytes = await encodeParquet(
-      countRows(shards.rows(), (n) => {
-        rows += n;
+      eachChunk(shards.rows(), (chunk) => {
+        rows += chunk.length;
+        if (!request.moments || chunk.length === 0) return;
+        moments ??= new ScatterAccumulator(chunk[0]!.features.length);
+        moments.add(chunk.map((row) => row.features));
       }),
       { rowGroupRows: options.rowGroupRows, metadata: partMetadata(request, options.now ?? new Date()) },
     );
     await output.write(group.part, bytes, { tags: intermediateTags });
+    if (moments) await output.write(partMomentsKey(runId, group.index), moments.toBytes(), { tags: intermediateTags });
   }
   const failureRecords = shards.failures.length > 0 ? groupFailuresKey(runId, group.index) : null;
   if (failureRecords) {
@@ -85,9 +97,9 @@ function partMetadata({ runId, group, input, startedAt }: ReduceGroupRequest, no
   };
 }
 
-async function* countRows<T>(chunks: AsyncIterable<T[]>, count: (n: number) => void): AsyncGenerator<T[]> {
+async function* eachChunk<T>(chunks: AsyncIterable<T[]>, seen: (chunk: T[]) => void): AsyncGenerator<T[]> {
   for await (const chunk of chunks) {
-    count(chunk.length);
+    seen(chunk);
     yield chunk;
   }
 }

@@ -16,7 +16,11 @@
  *                                          (items of failed batches), stats/NNNNN.json and failures/NNNNN.jsonl
  *                                          (each group's counts and failure records), audits/NNNNN.json (each
  *                                          group's audit: its part read back, its range of the input listed),
+ *                                          moments/NNNNN.bin (each part's scatter moments, when the run fits PCA),
  *                                          map/ (the map's results)
+ *   runs/<runId>/pca/                      the PCA fan-out's work (intermediate): plan.json (the parts to reduce,
+ *                                          the PcaParts map's items), parts/part-….parquet (reduced parts staged
+ *                                          before PublishPca copies them into the partition), map/ (the map's results)
  *   runs/<runId>/report.json               the validation report
  *   runs/<runId>/report.html               the run's report for people: counts, failures, PCA plots
  *   runs/<runId>/rewrites/part-….parquet   parts the run's publish wrote anew: older parts without the rows it
@@ -171,6 +175,46 @@ export function partAuditsPrefix(runId: string): string {
 
 export function partAuditKey(runId: string, index: number): string {
   return `${partAuditsPrefix(runId)}${String(index).padStart(5, '0')}.json`;
+}
+
+/** Each part's scatter moments (functions/shared/pca/scatter-accumulator.ts), which the PCA fit merges. */
+export function partMomentsPrefix(runId: string): string {
+  return `${reducePrefix(runId)}moments/`;
+}
+
+export function partMomentsKey(runId: string, index: number): string {
+  return `${partMomentsPrefix(runId)}${String(index).padStart(5, '0')}.bin`;
+}
+
+/** The group index a moments key names, or undefined for another key. */
+export function partMomentsIndex(runId: string, key: string): number | undefined {
+  const match = /^(\d{5,})\.bin$/.exec(key.slice(partMomentsPrefix(runId).length));
+  return key.startsWith(partMomentsPrefix(runId)) && match ? Number(match[1]) : undefined;
+}
+
+/** The PCA fan-out of a run (functions/pca, pca-part, publish-pca). */
+export function pcaRunPrefix(runId: string): string {
+  return `${runPrefix(runId)}pca/`;
+}
+
+/** The parts the PcaParts map reduces, one item each (a JSON array). */
+export function pcaPlanKey(runId: string): string {
+  return `${pcaRunPrefix(runId)}plan.json`;
+}
+
+/** Reduced parts as PcaPart writes them, before PublishPca copies them into the model's partition. */
+export function pcaStagedPartsPrefix(runId: string): string {
+  return `${pcaRunPrefix(runId)}parts/`;
+}
+
+/** Where PcaPart stages the reduction of a features part: under the part's own name. */
+export function pcaStagedPartKey(runId: string, featuresKey: string): string {
+  return pcaStagedPartsPrefix(runId) + featuresKey.slice(featuresKey.lastIndexOf('/') + 1);
+}
+
+/** The PcaParts map's ResultWriter output. */
+export function pcaMapResultsPrefix(runId: string): string {
+  return `${pcaRunPrefix(runId)}map/`;
 }
 
 export function groupFailuresPrefix(runId: string): string {

@@ -92,19 +92,19 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
 export async function runPipeline(settings: PipelineSettings): Promise<ExecutionOutcome> {
   const definition = await loadDefinition(substitutionsFor(settings));
   const fannedOut = new Set(resourcesInDistributedMaps(definition));
-  // A step the maps invoke runs on worker threads, started when a map begins (not before CheckRun, which may
-  // refuse the run in a moment), so that their models load while the map lists its items.
+  // A step the maps invoke runs on worker threads, started when its map begins (not before CheckRun, which may
+  // refuse the run in a moment): the extraction map's as it starts listing its items, so that their models load
+  // meanwhile; the others' at their first child, so that a run never starts the threads of a map it does not reach
+  // (PcaParts in a run without PCA).
   const pools = new Map<string, FunctionPool>();
-  const startPools = () => {
-    for (const step of steps) {
-      const arn = stepFunctionArn(step.name);
-      if (!fannedOut.has(arn) || pools.has(arn)) continue;
-      const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
-      pools.set(
-        arn,
-        createFunctionPool({ functionName: localFunctionName(step), handlerModule, threads: settings.workers, env: settings.env }),
-      );
-    }
+  const startPool = (step: (typeof steps)[number]) => {
+    const arn = stepFunctionArn(step.name);
+    if (pools.has(arn)) return;
+    const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
+    pools.set(
+      arn,
+      createFunctionPool({ functionName: localFunctionName(step), handlerModule, threads: settings.workers, env: settings.env }),
+    );
   };
   const functions: Record<string, LocalFunction> = {};
   for (const step of steps) {
@@ -112,14 +112,15 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
     const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
     functions[arn] = fannedOut.has(arn)
       ? (event) => {
-          startPools();
+          startPool(step);
           return pools.get(arn)!.invoke(event);
         }
       : inThisThread(localFunctionName(step), handlerModule);
   }
+  const extractionSteps = steps.filter((step) => extractionResources(definition).includes(stepFunctionArn(step.name)));
   const observer: MapRunObserver = {
     mapRunStarting: () => {
-      startPools();
+      for (const step of extractionSteps) startPool(step);
       settings.observer?.mapRunStarting?.();
     },
     mapRunStarted: (run) => settings.observer?.mapRunStarted?.(run),
@@ -149,6 +150,12 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
 function resourcesInDistributedMaps(definition: StateMachineDefinition): string[] {
   const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
   return maps.flatMap(mapResources);
+}
+
+/** The Resource of every Task state inside an extraction map's ItemProcessor. */
+function extractionResources(definition: StateMachineDefinition): string[] {
+  const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
+  return maps.filter(isExtractionMap).flatMap(mapResources);
 }
 
 /** A map whose children run the extract function: the one the progress follows (the reduce fan-out's is over in moments). */

@@ -84,6 +84,8 @@ beforeAll(async () => {
         ValidateFunctionArn: lambda('validate'),
         PublishFunctionArn: lambda('publish'),
         PcaFunctionArn: lambda('pca'),
+        PcaPartFunctionArn: lambda('pca-part'),
+        PublishPcaFunctionArn: lambda('publish-pca'),
         UpdateIndexFunctionArn: lambda('update-index'),
         ReportFunctionArn: lambda('report'),
         PcaDefault: 'null',

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as pca } from '../../functions/pca/handler.ts';
 import { handler as report } from '../../functions/report/handler.ts';
 import { listParts, openPart, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import { applyPca, decodePcaModel, explainedVarianceRatio } from '../../functions/shared/pca/pca-model.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import type { PcaRunResult, ReportResult } from '../../statemachine/contracts.ts';
+import type { ReportResult } from '../../statemachine/contracts.ts';
+import { runPcaSteps } from '../support/pca-steps.ts';
 import { runWithRealModel } from '../support/real-run.ts';
 import { sampleKeys } from '../support/shared-data.ts';
 
@@ -40,7 +40,7 @@ describe('PCA and report on a real run: MobileNetV2 vectors of 100 Fruits-360 im
     const { reduced, validation, published } = await runWithRealModel(out, runId, [keys.slice(0, 50), keys.slice(50)]);
     expect(validation.passed).toBe(true);
 
-    const result = (await pca({ runId, output: location, pca: {} } as never, context)) as PcaRunResult;
+    const result = await runPcaSteps({ runId, output: location, pca: {} });
 
     const storage = new FsStorage(out);
     const model = decodePcaModel(await readFile(join(out, result.model), 'utf8'));

@@ -4,25 +4,27 @@ import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { fitPca } from '../../functions/pca/fit-pca.ts';
 import { handler } from '../../functions/pca/handler.ts';
-import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
 import { publishRun } from '../../functions/publish/publish-run.ts';
 import { listParts, openPart, partKeyValues, readPartRowGroups } from '../../functions/shared/dataset/feature-parts.ts';
 import { leaseStoreFor } from '../../functions/shared/dataset/publish-lease.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { applyPca, decodePcaModel, encodePcaModel } from '../../functions/shared/pca/pca-model.ts';
 import { pcaSummaries, pcaSummaryLines } from '../../functions/shared/pca/pca-summary.ts';
+import { ScatterAccumulator } from '../../functions/shared/pca/scatter-accumulator.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
-import type { PcaEvent, PcaRunResult, RunScope } from '../../statemachine/contracts.ts';
+import type { PcaEvent, RunScope } from '../../statemachine/contracts.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { writeMapRun } from '../support/map-run.ts';
+import { type PcaStepsEvent, runPcaSteps } from '../support/pca-steps.ts';
 import { reduceRun } from '../support/reduce-run.ts';
 import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'pca', awsRequestId: 'test' } as Context;
-const invoke = (event: unknown) => handler(event as PcaEvent, context) as Promise<PcaRunResult>;
+/** The run's PCA as the state machine runs it: Pca, a PcaPart per planned part, PublishPca. */
+const invoke = (event: PcaStepsEvent) => runPcaSteps(event);
 
 const width = 96;
 
@@ -218,7 +220,10 @@ describe('pca handler', () => {
       await writeMapRun({ runId, ...place, batches: batches.map((batch) => ({ status: 'SUCCEEDED' as const, items: batch.map(item) })) });
       const options = { partRows: 6, rowGroupRows: 4, readConcurrency: 2, leaseMs: 60_000 };
       const startedAt = new Date().toISOString();
-      const { parts } = await reduceRun({ runId, input: openStorage(place.input), output: storage, startedAt, outputPrefix: '' }, options);
+      const { parts } = await reduceRun(
+        { runId, input: openStorage(place.input), output: storage, startedAt, outputPrefix: '', moments: true },
+        options,
+      );
       const scope: RunScope = kind === 'full' ? { kind, prefix: locationPrefix({ ...place.input, prefix: 'images/' }) } : { kind };
       return publishRun({ runId, output: storage, scope, parts, lease: await leaseStoreFor(storage) }, options);
     };
@@ -244,12 +249,38 @@ describe('pca handler', () => {
     await expectTwinOfFeatures(storage, 'pca/run-a/model.json', 'features-pca/pca_model=run-a/');
   });
 
+  it('reduces again a part a publish rewrote after its PcaPart read it, and writes no twin for a part removed meanwhile', async () => {
+    const place = { bucket: join(stores.dir, 'changed') };
+    const storage = new FsStorage(place.bucket);
+    await writeFeatureParts(storage, 'changed', rows.slice(0, 200), { rowsPerPart: 100 });
+
+    const result = await runPcaSteps({ runId: 'changed', output: place, pca: { components: 3 } }, async () => {
+      // Between the children and PublishPca: a publish rewrites part 00000 without half its rows, removes part 00001.
+      await writeFeatureParts(storage, 'changed', rows.slice(0, 50));
+      await storage.remove(['features/part-changed-00001.parquet']);
+    });
+
+    expect(result).toMatchObject({ parts: 2, rows: 50, reducedAgain: 1, removedParts: 0 });
+    expect((await listParts(storage, 'runs/changed/pca/parts/')).map((part) => part.key)).toEqual([
+      'runs/changed/pca/parts/part-changed-00000.parquet',
+      'runs/changed/pca/parts/part-changed-00001.parquet',
+    ]);
+    await expectTwinOfFeatures(storage, 'pca/changed/model.json', 'features-pca/pca_model=changed/');
+    // PublishPca again: the same partition (idempotent).
+    const again = await runPcaSteps({ runId: 'changed', output: place, pca: { model: join(place.bucket, 'pca/changed/model.json') } });
+    expect(again).toMatchObject({ parts: 1, rows: 50, reducedAgain: 0, removedParts: 0 });
+    await expectTwinOfFeatures(storage, 'pca/changed/model.json', 'features-pca/pca_model=changed/');
+  });
+
   it.each([
     [{ runId: 'r', output, pca: null }, /pca: /],
     [{ runId: 'r', output, pca: 1.5 }, /pca: expected null, a variance share/],
     [{ runId: 'r', output }, /pca: /],
     [{ runId: '../x', output, pca: 0.9 }, /runId/],
   ])('rejects a malformed event with InvalidEventError naming the field (%#)', async (event, pattern) => {
-    await expect(invoke(event)).rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringMatching(pattern) });
+    await expect(handler(event as PcaEvent, context)).rejects.toMatchObject({
+      name: 'InvalidEventError',
+      message: expect.stringMatching(pattern),
+    });
   });
 });

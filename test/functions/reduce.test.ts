@@ -387,6 +387,7 @@ describe('reduce', () => {
         output: fixture.output,
         scope: fixture.scope as RunEvent['scope'],
         startedAt: fixture.startedAt,
+        pca: null,
       },
     };
     expect(await reducePartHandler(childEvent, context)).toMatchObject({ index: 0, rows: 2, failures: 0 });
@@ -447,7 +448,7 @@ describe('reduce', () => {
       },
       'run-fan',
     );
-    const state = { ...event('run-fan', where), maxConcurrency: 0 } as unknown as JSONValue;
+    const state = { ...event('run-fan', where), maxConcurrency: 0, pca: null } as unknown as JSONValue;
     const execution = from('PlanReduce', undefined, 'FinishReduce').run(state, {
       overrides: {
         taskResourceLocalHandlers: {

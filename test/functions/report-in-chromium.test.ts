@@ -5,10 +5,10 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as pca } from '../../functions/pca/handler.ts';
 import { handler as report } from '../../functions/report/handler.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import type { ReportResult } from '../../statemachine/contracts.ts';
+import { runPcaSteps } from '../support/pca-steps.ts';
 import { sampleFailures, sampleLabels, writeSampleRun } from '../support/sample-run.ts';
 
 // Debian's chromium (.ci/run installs it); CHROMIUM_PATH points elsewhere.
@@ -36,7 +36,7 @@ beforeAll(async () => {
   profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
   const output = { bucket: dir };
   await writeSampleRun(new FsStorage(dir), 'seen');
-  const pcaResult = await pca({ runId: 'seen', output, pca: { components: 3 } } as never, context);
+  const pcaResult = await runPcaSteps({ runId: 'seen', output, pca: { components: 3 } });
   const { location } = (await report(
     {
       runId: 'seen',

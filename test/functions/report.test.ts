@@ -2,21 +2,20 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { handler as pcaHandler } from '../../functions/pca/handler.ts';
 import { gatherReportData } from '../../functions/report/gather-report-data.ts';
 import { handler } from '../../functions/report/handler.ts';
 import { renderReport } from '../../functions/report/render-report.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
-import type { PcaRunResult, ReportEvent, ReportResult } from '../../statemachine/contracts.ts';
+import type { ReportEvent, ReportResult } from '../../statemachine/contracts.ts';
 import fixture from '../events/report.json' with { type: 'json' };
+import { runPcaSteps } from '../support/pca-steps.ts';
 import { sampleLabels, writeSampleRun } from '../support/sample-run.ts';
 import { useTestStores } from '../support/stores.ts';
 
 const context = { functionName: 'report', awsRequestId: 'test' } as Context;
 const invoke = (event: unknown) => handler(event as ReportEvent, context) as Promise<ReportResult>;
-const fitPca = (runId: string, output: { bucket: string; prefix?: string }) =>
-  pcaHandler({ runId, output, pca: 0.9 } as never, context) as Promise<PcaRunResult>;
+const fitPca = (runId: string, output: { bucket: string; prefix?: string }) => runPcaSteps({ runId, output, pca: 0.9 });
 
 const escaped = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 

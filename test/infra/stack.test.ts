@@ -39,6 +39,8 @@ const shortNames: [string, string][] = [
   ['AWS::Lambda::Function', 'Validate'],
   ['AWS::Lambda::Function', 'Publish'],
   ['AWS::Lambda::Function', 'Pca'],
+  ['AWS::Lambda::Function', 'PcaPart'],
+  ['AWS::Lambda::Function', 'PublishPca'],
   ['AWS::Lambda::Function', 'Report'],
   ['AWS::Lambda::Function', 'UpdateIndex'],
   ['AWS::Lambda::Function', 'UploadTriggerFunction'],
@@ -50,6 +52,8 @@ const shortNames: [string, string][] = [
   ['AWS::Logs::LogGroup', 'ValidateLogs'],
   ['AWS::Logs::LogGroup', 'PublishLogs'],
   ['AWS::Logs::LogGroup', 'PcaLogs'],
+  ['AWS::Logs::LogGroup', 'PcaPartLogs'],
+  ['AWS::Logs::LogGroup', 'PublishPcaLogs'],
   ['AWS::Logs::LogGroup', 'ReportLogs'],
   ['AWS::Logs::LogGroup', 'UpdateIndexLogs'],
   ['AWS::Logs::LogGroup', 'UploadTriggerFunctionLogs'],
@@ -211,7 +215,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
 
   it('runs the reduce steps, validate, publish and PCA on Node.js 22 (arm64) with the Parquet layer', () => {
     const layer = logicalId(template, 'AWS::Lambda::LayerVersion', 'ParquetLayer');
-    for (const name of ['PlanReduce', 'ReducePart', 'AuditPart', 'FinishReduce', 'Validate', 'Publish', 'Pca']) {
+    for (const name of ['PlanReduce', 'ReducePart', 'AuditPart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'PcaPart', 'PublishPca']) {
       const fn = template.findResources('AWS::Lambda::Function')[Object.keys(names).find((id) => names[id] === name)!]!;
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -234,6 +238,8 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       ['Validate', true],
       ['Publish', true],
       ['Pca', true],
+      ['PcaPart', true],
+      ['PublishPca', true],
       ['UploadTriggerFunction', false],
     ] as const) {
       // /var/task/index.mjs, and the layer's packages where Node's resolution finds them (Lambda: /opt/nodejs).
@@ -269,7 +275,18 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
     // Everything else is inside: middy, zod, vega and the AWS SDK are not imported from node_modules at run time.
     // (Static imports of minified ESM: `import{a as b}from"pkg";`. Optional dynamic imports, such as vega's
     // `try { await import("canvas") }`, are not dependencies.)
-    for (const name of ['PlanReduce', 'ReducePart', 'AuditPart', 'FinishReduce', 'Validate', 'Publish', 'Pca', 'UploadTriggerFunction']) {
+    for (const name of [
+      'PlanReduce',
+      'ReducePart',
+      'AuditPart',
+      'FinishReduce',
+      'Validate',
+      'Publish',
+      'Pca',
+      'PcaPart',
+      'PublishPca',
+      'UploadTriggerFunction',
+    ]) {
       const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
       expect(
         imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)),
@@ -455,13 +472,14 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('reduce-part: reads shards; writes its staged part, stats and failure records (tagged); nothing of features/', () => {
+    it('reduce-part: reads shards; writes its staged part, stats, failure records and moments (tagged); nothing of features/', () => {
       expect(grantsOf(template, role('ReducePartRole'), names)).toEqual(
         [
           `s3:GetObject <Data.Arn>/${out}runs/*/shards/*`,
           ...writesTagged('runs/*/parts/*'),
           ...writesTagged('runs/*/reduce/stats/*'),
           ...writesTagged('runs/*/reduce/failures/*'),
+          ...writesTagged('runs/*/reduce/moments/*'),
           ...logsOf('ReducePartLogs'),
         ].sort(),
       );
@@ -478,7 +496,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('finish-reduce: reads the reduce stats and records; writes failures, deletes leftover staged parts and stats', () => {
+    it('finish-reduce: reads the reduce stats and records; writes failures, deletes leftover staged parts, stats and moments', () => {
       expect(grantsOf(template, role('FinishReduceRole'), names)).toEqual(
         [
           listing(`${out}runs/*`),
@@ -487,6 +505,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           `s3:AbortMultipartUpload <Data.Arn>/${out}runs/*/failures.jsonl`,
           `s3:DeleteObject <Data.Arn>/${out}runs/*/parts/*`,
           `s3:DeleteObject <Data.Arn>/${out}runs/*/reduce/stats/*`,
+          `s3:DeleteObject <Data.Arn>/${out}runs/*/reduce/moments/*`,
           ...logsOf('FinishReduceLogs'),
         ].sort(),
       );
@@ -540,20 +559,48 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('pca: reads the dataset, its partitions and models; writes and prunes its partition, writes models', () => {
+    it("pca: reads the parts' moments, the dataset's footers, its partitions and models; writes models and the plan (tagged)", () => {
       expect(grantsOf(template, role('PcaRole'), names)).toEqual(
         [
-          listing(`${out}features/*`, `${out}features-pca/*`),
+          listing(`${out}features/*`, `${out}features-pca/*`, `${out}runs/*`),
           `s3:GetObject <Data.Arn>/${out}features/*`,
           `s3:GetObject <Data.Arn>/${out}features-pca/*`,
           `s3:GetObject <Data.Arn>/${out}pca/*`,
-          `s3:PutObject <Data.Arn>/${out}features-pca/*`,
-          `s3:AbortMultipartUpload <Data.Arn>/${out}features-pca/*`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/reduce/moments/*`,
           `s3:PutObject <Data.Arn>/${out}pca/*`,
           `s3:AbortMultipartUpload <Data.Arn>/${out}pca/*`,
-          `s3:DeleteObject <Data.Arn>/${out}features-pca/*`,
+          ...writesTagged('runs/*/pca/plan.json'),
           ...leaseGrants,
           ...logsOf('PcaLogs'),
+        ].sort(),
+      );
+    });
+
+    it('pca-part: lists and reads the dataset and the models; writes its staged reduced part (tagged); no lease', () => {
+      expect(grantsOf(template, role('PcaPartRole'), names)).toEqual(
+        [
+          listing(`${out}features/*`),
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:GetObject <Data.Arn>/${out}pca/*`,
+          ...writesTagged('runs/*/pca/parts/*'),
+          ...logsOf('PcaPartLogs'),
+        ].sort(),
+      );
+    });
+
+    it('publish-pca: reads the plan, the staged reduced parts, the dataset and the models; writes and prunes the partitions only', () => {
+      expect(grantsOf(template, role('PublishPcaRole'), names)).toEqual(
+        [
+          listing(`${out}features/*`, `${out}features-pca/*`, `${out}runs/*`),
+          `s3:GetObject <Data.Arn>/${out}runs/*/pca/plan.json`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/pca/parts/*`,
+          `s3:GetObject <Data.Arn>/${out}features/*`,
+          `s3:GetObject <Data.Arn>/${out}pca/*`,
+          `s3:PutObject <Data.Arn>/${out}features-pca/*`,
+          `s3:AbortMultipartUpload <Data.Arn>/${out}features-pca/*`,
+          `s3:DeleteObject <Data.Arn>/${out}features-pca/*`,
+          ...leaseGrants,
+          ...logsOf('PublishPcaLogs'),
         ].sort(),
       );
     });
@@ -623,14 +670,18 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
             'Publish',
             'UpdateIndex',
             'Pca',
+            'PcaPart',
+            'PublishPca',
             'Report',
           ].map((fn) => `lambda:InvokeFunction <${fn}.Arn>`),
           listing('images/*'),
           `s3:GetObject <Data.Arn>/${out}manifests/*`,
           `s3:GetObject <Data.Arn>/${out}runs/*/reduce/plan.json`,
+          `s3:GetObject <Data.Arn>/${out}runs/*/pca/plan.json`,
           ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].flatMap((action) => [
             `${action} <Data.Arn>/${out}runs/*/map/*`,
             `${action} <Data.Arn>/${out}runs/*/reduce/map/*`,
+            `${action} <Data.Arn>/${out}runs/*/pca/map/*`,
           ]),
           'states:StartExecution arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Featurize-featurize',
           `states:DescribeExecution ${execution}:*`,

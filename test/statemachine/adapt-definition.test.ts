@@ -24,7 +24,7 @@ describe('definition adapted for aws-local-stepfunctions', () => {
   it('turns each Distributed Map into a Task state of the same name that keeps its ResultPath, Catch and Next', async () => {
     const original = await definition();
     const { definition: adapted, distributedMaps } = adaptDefinition(original);
-    expect([...distributedMaps.keys()]).toEqual(['Extract', 'ExtractManifest', 'ReduceParts']);
+    expect([...distributedMaps.keys()]).toEqual(['Extract', 'ExtractManifest', 'ReduceParts', 'PcaParts']);
     const states = asRecord(adapted.States);
     const map = asRecord(original.States).Extract!;
     expect(states.Extract).toEqual({

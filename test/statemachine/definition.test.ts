@@ -30,6 +30,8 @@ const values: DefinitionSubstitutions = {
   ValidateFunctionArn: localFunctionArn('featurize-validate'),
   PublishFunctionArn: localFunctionArn('featurize-publish'),
   PcaFunctionArn: localFunctionArn('featurize-pca'),
+  PcaPartFunctionArn: localFunctionArn('featurize-pca-part'),
+  PublishPcaFunctionArn: localFunctionArn('featurize-publish-pca'),
   UpdateIndexFunctionArn: localFunctionArn('featurize-update-index'),
   ReportFunctionArn: localFunctionArn('featurize-report'),
 };
@@ -56,11 +58,12 @@ describe('state machine definition', () => {
     expect(JSON.stringify(definition)).not.toContain('${Extract');
   });
 
-  it('names its Distributed Maps and the functions their children invoke: extraction (two item sources) and the reduce fan-out', async () => {
+  it('names its Distributed Maps and the functions their children invoke: extraction (two item sources), the reduce and PCA fan-outs', async () => {
     expect(distributedMapStates(await readDefinitionText())).toEqual([
       ['Extract', ['${ExtractFunctionArn}']],
       ['ExtractManifest', ['${ExtractFunctionArn}']],
       ['ReduceParts', ['${ReducePartFunctionArn}', '${AuditPartFunctionArn}']],
+      ['PcaParts', ['${PcaPartFunctionArn}']],
     ]);
   });
 

@@ -141,6 +141,13 @@ async function execute(
         pcaEvents.push(event as JsonObject);
         return {};
       },
+      // Bound because every Task state must be; these runs reach PCA's fan-out only through Pca, whose result is empty.
+      [stepFunctionArn('PcaPart')]: async () => {
+        throw new Error('PcaPart runs only over a PCA plan');
+      },
+      [stepFunctionArn('PublishPca')]: async () => {
+        throw new Error('PublishPca runs only after a PCA plan');
+      },
       [stepFunctionArn('Report')]: async (event) => {
         reportEvents.push(event as JsonObject);
         return { report: `runs/${runId}/report.html` };
@@ -226,6 +233,7 @@ describe('local execution of the state machine', () => {
           output: { bucket: run.outputDir, prefix: '' },
           scope: { kind: 'full', prefix: `${imagesDir}/` },
           startedAt: expect.any(String),
+          pca: null,
         },
       })),
     );

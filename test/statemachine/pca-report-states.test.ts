@@ -11,12 +11,15 @@ import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as pcaHandler } from '../../functions/pca/handler.ts';
+import { handler as pcaPartHandler } from '../../functions/pca-part/handler.ts';
+import { handler as publishPcaHandler } from '../../functions/publish-pca/handler.ts';
 import { handler as reportHandler } from '../../functions/report/handler.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { substituteDefinition } from '../../statemachine/definition.ts';
 import {
   lambdaContext as context,
   definitionText,
+  distributedMapHandler,
   executionContext,
   from,
   type JSONValue,
@@ -26,6 +29,8 @@ import { writeSampleRun } from '../support/sample-run.ts';
 
 const handlers = {
   Pca: (event: JSONValue) => pcaHandler(event as never, context) as Promise<never>,
+  PcaParts: distributedMapHandler('PcaParts', { PcaPart: (event) => pcaPartHandler(event as never, context) as Promise<never> }, 'run'),
+  PublishPca: (event: JSONValue) => publishPcaHandler(event as never, context) as Promise<never>,
   Report: (event: JSONValue) => reportHandler(event as never, context) as Promise<never>,
 };
 
@@ -45,6 +50,7 @@ function afterPublish(overrides: Record<string, JSONValue>): JSONValue {
     input: { bucket: 'fruits', prefix: 'images/' },
     manifest: null,
     output: { bucket: dir, prefix: '' },
+    maxConcurrency: 0,
     checkError: null,
     mapError: null,
     pca: null,
@@ -104,7 +110,8 @@ describe('state machine: PCA and report after publishing', () => {
     const { output, error } = await run(afterPublish({ pca: { components: 3 } }));
     expect(error).toBeUndefined();
     expect(output).toMatchObject({
-      pcaResult: { modelId: 'run', components: 3, fitted: true, rows: 200 },
+      pcaPlan: { modelId: 'run', plan: { bucket: dir, key: 'runs/run/pca/plan.json' }, parts: 2 },
+      pcaResult: { modelId: 'run', components: 3, fitted: true, rows: 200, parts: 2, reducedAgain: 0 },
       pcaError: null,
       report: { report: 'runs/run/report.html', location: join(dir, 'runs/run/report.html') },
     });

@@ -6,7 +6,8 @@
 import { seededRandom } from '../../functions/report/reservoir-sample.ts';
 import { partMetadataKeys } from '../../functions/shared/dataset/feature-parts.ts';
 import { encodeParquet } from '../../functions/shared/dataset/parquet-writer.ts';
-import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
+import { ScatterAccumulator } from '../../functions/shared/pca/scatter-accumulator.ts';
+import { featuresPrefix, partKey, partMomentsKey } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 
 export interface FeatureRow {
@@ -21,7 +22,8 @@ export const testSource = { modelId: 'mobilenet_v2_test@000000000000', engine: '
 
 /**
  * Writes `rows` as the run's parts `<folder>part-<runId>-NNNNN.parquet` (features/ unless told), `rowsPerPart`
- * rows each, with the reducer's own Parquet writer and part metadata.
+ * rows each, with the reducer's own Parquet writer and part metadata, and each part's scatter moments
+ * (runs/<runId>/reduce/moments/NNNNN.bin) as the reducer writes them for a run that fits PCA.
  */
 export async function writeFeatureParts(
   output: Storage,
@@ -53,6 +55,9 @@ export async function writeFeatureParts(
     const key = partKey(runId, index, folder);
     await output.write(key, await encodeParquet(once(chunk), { rowGroupRows, metadata }));
     keys.push(key);
+    const moments = new ScatterAccumulator(chunk[0]!.features.length);
+    moments.add(chunk.map((row) => row.features));
+    await output.write(partMomentsKey(runId, index), moments.toBytes());
   }
   return keys;
 }

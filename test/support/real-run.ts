@@ -55,7 +55,8 @@ export async function runWithRealModel(out: string, runId: string, batches: read
     startedAt: new Date().toISOString(),
     mapError: null,
   };
-  const reduced = await reduceEvent(run);
+  // The part moments too, as for a run that fits PCA (pca-real-run.test.ts fits on them).
+  const reduced = await reduceEvent(run, undefined, true);
   const validation = (await validate(
     { ...run, toleratedFailurePercentage: 0, reduce: reduced } satisfies ValidateEvent,
     context,

@@ -22,6 +22,8 @@ export interface ReduceRequest {
   startedAt: string;
   /** The output location's key prefix in its bucket: the map's manifest names result files by full key. */
   outputPrefix: string;
+  /** The run fits PCA: each group's part moments are written too. */
+  moments?: boolean;
 }
 
 export async function reduceRun(request: ReduceRequest, options: ReduceSettings & Pick<ReduceOptions, 'now'>): Promise<ReduceResult> {
@@ -29,16 +31,20 @@ export async function reduceRun(request: ReduceRequest, options: ReduceSettings 
   // The plan's bucket only tells the map's ItemReader where to read; here the plan is read through `output`.
   const plan = await planReduce({ runId, output, outputLocation: { bucket: output.root, prefix: request.outputPrefix } }, options);
   const groups = JSON.parse(Buffer.from(await output.read(reducePlanKey(runId))).toString('utf8')) as ReduceGroup[];
-  for (const group of groups) await reduceGroup({ runId, group, input, output, startedAt }, options);
+  for (const group of groups) await reduceGroup({ runId, group, input, output, startedAt, moments: request.moments ?? false }, options);
   return finishReduce({ output, plan });
 }
 
 /**
  * What the reduce states do with the state machine's event (the reduce settings read from the environment),
- * each group audited afterwards; `beforeAudit` runs between, to change what the reducer wrote as a faulty
+ * with the part moments of a run that fits PCA when `moments`, each group audited afterwards; `beforeAudit` runs between, to change what the reducer wrote as a faulty
  * reducer would have.
  */
-export async function reduceEvent(event: RunEvent, beforeAudit?: (reduced: ReduceResult) => Promise<void>): Promise<ReduceResult> {
+export async function reduceEvent(
+  event: RunEvent,
+  beforeAudit?: (reduced: ReduceResult) => Promise<void>,
+  moments = false,
+): Promise<ReduceResult> {
   const reduced = await reduceRun(
     {
       runId: event.runId,
@@ -46,6 +52,7 @@ export async function reduceEvent(event: RunEvent, beforeAudit?: (reduced: Reduc
       output: openStorage(event.output),
       startedAt: event.startedAt,
       outputPrefix: event.output.prefix,
+      moments,
     },
     reduceSettings(),
   );

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { fitPca } from '../../functions/pca/fit-pca.ts';
-import { ScatterAccumulator } from '../../functions/pca/scatter-accumulator.ts';
 import { seededRandom } from '../../functions/report/reservoir-sample.ts';
 import {
   applyPca,
@@ -12,6 +11,7 @@ import {
   type PcaSelection,
 } from '../../functions/shared/pca/pca-model.ts';
 import { parsePcaText, pcaDefaultSubstitution, pcaSettingSchema } from '../../functions/shared/pca/pca-setting.ts';
+import { ScatterAccumulator } from '../../functions/shared/pca/scatter-accumulator.ts';
 
 const width = 64;
 
@@ -146,6 +146,45 @@ describe('streaming covariance', () => {
     whole.forEach((value, i) => {
       expect(value).toBeCloseTo(reference[i]!, 12);
     });
+  });
+
+  it("merges the moments of k parts, one of a single row and one empty, into one accumulator's over all rows", () => {
+    const random = seededRandom(12);
+    const rows = Array.from({ length: 400 }, () => Float64Array.from({ length: 17 }, (_, i) => 50 + i * 3 + random() * (1 + (i % 4))));
+    const whole = accumulate(rows);
+    const relativeClose = (actual: ArrayLike<number>, expected: ArrayLike<number>) => {
+      for (let i = 0; i < expected.length; i++) {
+        expect(Math.abs(actual[i]! - expected[i]!)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(expected[i]!)));
+      }
+    };
+    // Part sizes in the order merged: a single row first and in the middle, an empty part, uneven others.
+    for (const sizes of [
+      [1, 0, 150, 1, 248],
+      [399, 1],
+      [0, 400],
+      [100, 100, 100, 100],
+    ]) {
+      const merged = new ScatterAccumulator(17);
+      let start = 0;
+      for (const size of sizes) {
+        // Each part's moments go through their bytes, as PcaPart's reader gets them from ReducePart.
+        const part = size === 0 ? new ScatterAccumulator(17) : accumulate(rows.slice(start, start + size), [64]);
+        merged.merge(ScatterAccumulator.fromBytes(part.toBytes(), 'part'));
+        start += size;
+      }
+      expect(merged.count).toBe(400);
+      relativeClose(merged.mean, whole.mean);
+      relativeClose(merged.covariance(), whole.covariance());
+    }
+  });
+
+  it('refuses moments of another width and bytes that are not moments', () => {
+    const moments = accumulate([Float64Array.of(1, 2), Float64Array.of(3, 5)]);
+    expect(() => new ScatterAccumulator(3).merge(moments)).toThrow(/moments of vectors of 2 values, expected 3/);
+    expect(() => ScatterAccumulator.fromBytes(moments.toBytes().subarray(8), 'runs/r/reduce/moments/00000.bin')).toThrow(
+      /runs\/r\/reduce\/moments\/00000.bin is not the scatter moments of a part/,
+    );
+    expect(ScatterAccumulator.fromBytes(moments.toBytes(), 'x').covariance()).toEqual(moments.covariance());
   });
 });
 

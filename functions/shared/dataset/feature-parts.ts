@@ -31,6 +31,19 @@ export const partMetadataKeys = {
   rewrittenAt: 'featurize.rewritten_at',
 } as const;
 
+/** A part as listed: its name, and what changes when it is rewritten (ETag on S3, mtime locally). */
+export interface PartVersion {
+  key: string;
+  size: number;
+  version: string;
+}
+
+export function partVersion(object: StoredObject): PartVersion {
+  return { key: object.key, size: object.size, version: object.etag ?? object.lastModified?.toISOString() ?? '' };
+}
+
+export const sameVersion = (a: PartVersion, b: PartVersion) => a.key === b.key && a.size === b.size && a.version === b.version;
+
 export interface PartFile {
   key: string;
   metadata: FileMetaData;

@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
-import { type PartFile, readPartRowGroups } from '../dataset/feature-parts.ts';
+import { type PartFile, type PartVersion, partVersion, readPartRowGroups, sameVersion } from '../dataset/feature-parts.ts';
 import { ConfigError } from '../errors.ts';
 import { featuresPrefix, indexManifestKey, indexPrefix } from '../run-layout.ts';
 import { readIfPresent, type Storage, type StoredObject } from '../storage/storage.ts';
@@ -26,13 +26,6 @@ import { normalizeRows } from './exact-search.ts';
 const tableName = 'images';
 /** Below this many rows a scan of every vector is fast (tens of milliseconds) and exact: no ANN index. */
 export const exactSearchRows = 10_000;
-
-/** A part as the index knows it: its name, and what changes when it is rewritten (ETag on S3, mtime locally). */
-export interface PartVersion {
-  key: string;
-  size: number;
-  version: string;
-}
 
 export interface IndexManifest extends VectorSource {
   dimension: number;
@@ -58,12 +51,6 @@ export interface SimilarImage {
   label: string;
   similarity: number;
 }
-
-function partVersion(object: StoredObject): PartVersion {
-  return { key: object.key, size: object.size, version: object.etag ?? object.lastModified?.toISOString() ?? '' };
-}
-
-const sameVersion = (a: PartVersion, b: PartVersion) => a.key === b.key && a.size === b.size && a.version === b.version;
 
 export async function readIndexManifest(storage: Storage): Promise<IndexManifest | undefined> {
   const bytes = await readIfPresent(storage, indexManifestKey);

@@ -4,8 +4,8 @@
  */
 import { Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
-import { type PartWriterOptions, partWriterProperties } from '../shared/dataset/part-writer-properties.ts';
-import { featuresVector, recordBatchOf } from '../shared/shards/shard-file.ts';
+import { type PartWriterOptions, partWriterProperties } from '../dataset/part-writer-properties.ts';
+import { featuresVector, recordBatchOf } from '../shards/shard-file.ts';
 
 export interface ReducedRows {
   paths: string[];
