@@ -94,8 +94,8 @@ describe('FeaturizeStack on an existing bucket', () => {
       expect(kms, id).toEqual(expected);
       if (reads || writes) readers++;
     }
-    // Eleven step functions, the trigger, and the state machine (ItemReader, ResultWriter).
-    expect(readers).toBe(13);
+    // Thirteen step functions, the trigger, and the state machine (ItemReader, ResultWriter).
+    expect(readers).toBe(15);
   });
 
   it('reserves the asked concurrency for the extract function only', () => {
