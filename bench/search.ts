@@ -6,8 +6,9 @@
  *   node bench/search.ts [--n 20000] [--queries 200] [--part-rows 25000] [--ef 100] [--refine 2]
  *                        [--dir <folder>] [--json <file>]
  *
- * The dataset is written as the reducer's Parquet parts and indexed by the product's own code (vector-index.ts:
- * an exact scan below 10,000 rows, IVF-HNSW-SQ above). Exact neighbours of the queries (held-out vectors from the
+ * The dataset is written as the reducer's Parquet parts and indexed by the product's own code: the index function's
+ * (functions/update-index: an exact scan below 10,000 rows, IVF-HNSW-SQ above), run in a process of its own
+ * (bench/tail-step.ts) as one Lambda invocation runs it, so that its peak memory is the function's alone. Exact neighbours of the queries (held-out vectors from the
  * same distribution) are computed part by part as the parts are written, so no more than a part is ever in memory
  * here (25,000 vectors: about 0.5 GB with their copies), and the index update reads a row group at a time; what
  * LanceDB holds while it builds the ANN index is its own (its scalar-quantized vectors: 1.3 GB at a million).
@@ -16,7 +17,7 @@
  * LanceDB table, and the table's compaction (optimize() rewrites the small fragments each row group added before
  * it drops them): some 15 to 20 GB at a million vectors, removed at the end.
  *
- * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ..., buildLoad, queryLoad } (the line printed
+ * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ..., buildPeakMiB, buildLoad, queryLoad } (the line printed
  * first); the loads say how busy the machine was meanwhile, and a figure taken while it was busy is NOT A RESULT.
  */
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -27,9 +28,11 @@ import { seededRandom } from '../functions/report/reservoir-sample.ts';
 import { indexPrefix } from '../functions/shared/run-layout.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { exactNeighbours, type Neighbour, normalizeRows } from '../functions/shared/vectors/exact-search.ts';
-import { defaultSearchEffort, openIndex, updateIndex } from '../functions/shared/vectors/vector-index.ts';
+import { defaultSearchEffort, openIndex } from '../functions/shared/vectors/vector-index.ts';
+import type { UpdateIndexResult } from '../statemachine/contracts.ts';
 import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
 import { cpuTimes, describeLoad, loadDuring } from './machine-load.ts';
+import { runStepProcess } from './step-process.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -96,18 +99,21 @@ try {
   }
   const writeSeconds = (performance.now() - writeStart) / 1000;
 
-  // How busy the machine was during the build and during the queries (this process's own CPU left out): the
-  // figures are results only when others used under 5 % of it.
+  // How busy the machine was during the build and during the queries (this process's own CPU, and the build's,
+  // left out): the figures are results only when others used under 5 % of it.
   const measuring = () => ({ times: cpuTimes(), own: process.cpuUsage() });
-  const loadSince = (start: ReturnType<typeof measuring>) => {
+  const loadSince = (start: ReturnType<typeof measuring>, childCpuSeconds = 0) => {
     const own = process.cpuUsage(start.own);
-    return loadDuring(start.times, cpuTimes(), (own.user + own.system) / 1e6);
+    return loadDuring(start.times, cpuTimes(), (own.user + own.system) / 1e6 + childCpuSeconds);
   };
-  const buildStart = performance.now();
   const buildMeasure = measuring();
-  const update = await updateIndex(storage);
-  const buildSeconds = (performance.now() - buildStart) / 1000;
-  const buildLoad = loadSince(buildMeasure);
+  const build = await runStepProcess({
+    step: 'updateIndex',
+    event: { runId: '20260101T000000Z-index', output: { bucket: dir, prefix: '' } },
+  });
+  const update = build.result as UpdateIndexResult;
+  const buildSeconds = build.seconds;
+  const buildLoad = loadSince(buildMeasure, build.cpuSeconds);
   const indexBytes = await folderBytes(join(dir, indexPrefix));
 
   const openStart = performance.now();
@@ -142,8 +148,10 @@ try {
     ...(update.ann ? effort : {}),
     openMs: round(openMillis),
     writePartsSeconds: round(writeSeconds),
-    // This process's peak: the parts' writing and the exact search as well as LanceDB's build (a bound on what
-    // the index function needs).
+    // The index function's own peak while it built the index (what its memory setting must hold), and its CPU.
+    buildPeakMiB: Math.round(build.peakMiB),
+    buildCpuSeconds: round(build.cpuSeconds),
+    // This process's peak: the parts' writing, the exact search, and the queries.
     peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
     buildLoad,
     queryLoad,
@@ -151,7 +159,7 @@ try {
   console.log(JSON.stringify(result));
   if (args.json) await writeFile(args.json, `${JSON.stringify(result, null, 2)}\n`);
   console.log(
-    `${n} synthetic vectors, ${result.search}: build ${result.buildSeconds} s, index ${round(indexBytes / 2 ** 20)} MiB; ` +
+    `${n} synthetic vectors, ${result.search}: build ${result.buildSeconds} s (${result.buildCpuSeconds} s of CPU, peak ${result.buildPeakMiB} MiB), index ${round(indexBytes / 2 ** 20)} MiB; ` +
       `query p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms; recall@10 ${result.recallAt10} vs exact (${queryCount} queries)\n` +
       `  build: ${describeLoad(buildLoad)}\n  queries: ${describeLoad(queryLoad)}`,
   );

@@ -1,18 +1,18 @@
 /**
  * One invocation of a step after extraction (plan-reduce, one reduce-part or audit-part child, finish-reduce,
- * validate or publish), run by bench/tail.ts in a process of its own, as one
+ * validate, publish, or update-index), run by bench/tail.ts or bench/search.ts in a process of its own, as one
  * Lambda invocation runs it: the handler's own function, without the middy wrapping. Sends the parent (IPC) the
- * step's result, its seconds, and the process's peak resident memory: VmHWM of /proc/self/status, which starts
+ * step's result, its seconds and CPU seconds, and the process's peak resident memory: VmHWM of /proc/self/status, which starts
  * afresh with the process's own memory (getrusage's maxRSS does not: Linux carries it over from the parent through
  * fork and exec, so every child would report the bench's own peak).
  *
  *   fork('bench/tail-step.ts', [JSON.stringify({ step, event })])
  */
 import { readFileSync } from 'node:fs';
-import type { FinishReduceEvent, ReducePartEvent, RunEvent, ValidateEvent } from '../statemachine/contracts.ts';
+import type { FinishReduceEvent, ReducePartEvent, RunEvent, UpdateIndexEvent, ValidateEvent } from '../statemachine/contracts.ts';
 
 /** The step's name in statemachine/steps.ts, uncapitalized (model:aws sizes each step from it). */
-export type TailStepName = 'planReduce' | 'reducePart' | 'auditPart' | 'finishReduce' | 'validate' | 'publish';
+export type TailStepName = 'planReduce' | 'reducePart' | 'auditPart' | 'finishReduce' | 'validate' | 'publish' | 'updateIndex';
 
 export type TailStepRequest =
   /** planReduce: the run's event; publish: { runId, output } of it. */
@@ -23,11 +23,14 @@ export type TailStepRequest =
   | { step: 'auditPart'; event: ReducePartEvent }
   | { step: 'finishReduce'; event: FinishReduceEvent }
   /** validate: the run's event with the reduce's result. */
-  | { step: 'validate'; event: ValidateEvent };
+  | { step: 'validate'; event: ValidateEvent }
+  | { step: 'updateIndex'; event: UpdateIndexEvent };
 
 export interface TailStepReport {
   result: unknown;
   seconds: number;
+  /** User and system CPU seconds of the whole process (every thread), start-up included. */
+  cpuSeconds: number;
   peakMiB: number;
 }
 
@@ -36,9 +39,11 @@ const request = JSON.parse(process.argv[2] ?? '{}') as TailStepRequest;
 const work = await stepFunction(request);
 const started = performance.now();
 const result = await work();
+const cpu = process.cpuUsage();
 const report: TailStepReport = {
   result,
   seconds: (performance.now() - started) / 1000,
+  cpuSeconds: (cpu.user + cpu.system) / 1e6,
   peakMiB: peakResidentKiB() / 1024,
 };
 process.send?.(report);
@@ -73,6 +78,10 @@ async function stepFunction(request: TailStepRequest): Promise<() => Promise<unk
     case 'publish': {
       const { publish } = await import('../functions/publish/handler.ts');
       return () => publish({ runId: request.event.runId, output: request.event.output });
+    }
+    case 'updateIndex': {
+      const { updateIndex } = await import('../functions/update-index/handler.ts');
+      return () => updateIndex(request.event);
     }
   }
 }

@@ -8,7 +8,6 @@
  * child's end (process start-up included).
  * Writes `{ rows, steps: [{ name, children, maxChildSeconds, maxChildPeakMiB, seconds }] }` (model:aws reads it).
  */
-import { fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +16,9 @@ import pMap from 'p-map';
 import { reducePlanKey } from '../functions/shared/run-layout.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
 import type { PlanReduceResult, ReduceGroup, ReduceResult, ValidationResult } from '../statemachine/contracts.ts';
+import { runStepProcess } from './step-process.ts';
 import { writeSyntheticRun } from './synthetic-run.ts';
-import type { TailStepName, TailStepReport, TailStepRequest } from './tail-step.ts';
+import type { TailStepName, TailStepRequest } from './tail-step.ts';
 
 export interface TailStep {
   name: TailStepName;
@@ -32,8 +32,6 @@ export interface TailBench {
   rows: number;
   steps: TailStep[];
 }
-
-const stepScript = new URL('./tail-step.ts', import.meta.url).pathname;
 
 const { values: args } = parseArgs({ options: { rows: { type: 'string' }, json: { type: 'string' } } });
 const rows = Number(args.rows);
@@ -84,7 +82,7 @@ try {
 async function step<Name extends TailStepName>(name: Name, events: Extract<TailStepRequest, { step: Name }>['event'][]) {
   const started = performance.now();
   const requests = events.map((event) => ({ step: name, event }) as TailStepRequest);
-  const reports = await pMap(requests, child, { concurrency: availableParallelism() });
+  const reports = await pMap(requests, runStepProcess, { concurrency: availableParallelism() });
   const figures: TailStep = {
     name,
     children: reports.length,
@@ -93,22 +91,6 @@ async function step<Name extends TailStepName>(name: Name, events: Extract<TailS
     seconds: round((performance.now() - started) / 1000),
   };
   return { figures, reports };
-}
-
-function child(request: TailStepRequest): Promise<TailStepReport> {
-  return new Promise((resolve, reject) => {
-    // stdout (the functions' JSON logs) is dropped; stderr shows a child's failure.
-    const process_ = fork(stepScript, [JSON.stringify(request)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    let report: TailStepReport | undefined;
-    process_.on('message', (message) => {
-      report = message as TailStepReport;
-    });
-    process_.on('error', reject);
-    process_.on('exit', (code) => {
-      if (code === 0 && report) resolve(report);
-      else reject(new Error(`the ${request.step} child exited with code ${code} without its figures`));
-    });
-  });
 }
 
 function round(seconds: number): number {
