@@ -90,7 +90,7 @@ try {
     const flat = new Float32Array(rows.length * width);
     for (const [i, row] of rows.entries()) flat.set(row.features, i * width);
     const matrix = normalizeRows(flat, width);
-    const found = exactNeighbours(matrix, queries, k);
+    const found = await exactNeighbours(matrix, queries, k);
     exact = exact.map((best, q) =>
       [...best, ...found[q]!.map((nb) => ({ index: nb.index + start, similarity: nb.similarity }))]
         .sort((a, b) => b.similarity - a.similarity)

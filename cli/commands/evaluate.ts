@@ -25,7 +25,7 @@ async function evaluate(dataset: string, options: { json?: boolean; s3Endpoint?:
     import('../../functions/shared/vectors/knn-evaluation.ts'),
   ]);
   const vectors = await readDatasetVectors(openStorage(parseStorageUri(dataset)));
-  const result = evaluateKnn(vectors);
+  const result = await evaluateKnn(vectors);
   if (!result) throw new ConfigError(`${dataset} has too few images to evaluate: it needs two with different content`);
   if (options.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -93,10 +93,10 @@ export async function analyseRunVectors(
 
   const labels = new Set(images.map((image) => image.label));
   const enough = images.length >= minimumLabelledImages && labels.size >= 2;
-  const knn = enough ? evaluateKnn({ source: { modelId: '', engine: '', preprocessing: '' }, rows: images, matrix }) : undefined;
+  const knn = enough ? await evaluateKnn({ source: { modelId: '', engine: '', preprocessing: '' }, rows: images, matrix }) : undefined;
 
   // Nearest neighbours of other content, which near-duplicates, misclassified and examples are read from.
-  const neighbours = exactNeighbours(matrix, matrix, neighboursPerExample + 1, {
+  const neighbours = await exactNeighbours(matrix, matrix, neighboursPerExample + 1, {
     skip: (query, base) => images[query]!.sha256 === images[base]!.sha256,
   });
   const nearPairs = neighbours.flatMap((found, query) =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../functions/report/reservoir-sample.ts';
 import type { DatasetVectors, ImageRow } from '../../functions/shared/vectors/dataset-vectors.ts';
-import { exactNeighbours, normalizeRows } from '../../functions/shared/vectors/exact-search.ts';
+import { exactNeighbours, normalizeRows, selectRows } from '../../functions/shared/vectors/exact-search.ts';
 import { evaluateKnn, majorityLabel } from '../../functions/shared/vectors/knn-evaluation.ts';
 
 function dataset(rows: (ImageRow & { vector: number[] })[]): DatasetVectors {
@@ -14,14 +14,14 @@ function dataset(rows: (ImageRow & { vector: number[] })[]): DatasetVectors {
 }
 
 describe('exact cosine search', () => {
-  it('finds what a float64 scan of every pair finds, with skips and candidates', () => {
+  it('finds what a float64 scan of every pair finds, with skips and candidates', async () => {
     const random = seededRandom(7);
     const dimension = 37;
     const raw = Array.from({ length: 301 }, () => Array.from({ length: dimension }, () => random() - 0.3));
     const matrix = normalizeRows(Float32Array.from(raw.flat()), dimension);
     const candidates = raw.map((_, i) => i).filter((i) => i % 3 !== 0);
     const skip = (query: number, base: number) => (query + base) % 11 === 0;
-    const found = exactNeighbours(matrix, matrix, 7, { candidates, skip });
+    const found = await exactNeighbours(matrix, matrix, 7, { candidates, skip });
 
     const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
     raw.forEach((q, qi) => {
@@ -37,9 +37,31 @@ describe('exact cosine search', () => {
     });
   });
 
-  it('gives an all-zero vector similarity 0 to everything', () => {
+  it('searches across blocks of queries and of base rows as one scan', async () => {
+    const random = seededRandom(11);
+    const dimension = 8;
+    const raw = Array.from({ length: 4500 }, () => Array.from({ length: dimension }, () => random() - 0.5));
+    const matrix = normalizeRows(Float32Array.from(raw.flat()), dimension);
+    const queries = selectRows(
+      matrix,
+      Array.from({ length: 1100 }, (_, i) => i * 4),
+    );
+    const found = await exactNeighbours(matrix, queries, 3);
+    for (let q = 0; q < queries.count; q++) {
+      const query = queries.data.subarray(q * dimension, (q + 1) * dimension);
+      const best = Array.from({ length: matrix.count }, (_, row) => ({
+        index: row,
+        similarity: query.reduce((sum, x, i) => sum + x * matrix.data[row * dimension + i]!, 0),
+      }))
+        .sort((a, b) => b.similarity - a.similarity)
+        .slice(0, 3);
+      expect(found[q]!.map((n) => n.index)).toEqual(best.map((n) => n.index));
+    }
+  });
+
+  it('gives an all-zero vector similarity 0 to everything', async () => {
     const matrix = normalizeRows(Float32Array.from([0, 0, 3, 4]), 2);
-    expect(exactNeighbours(matrix, matrix, 2)[0]).toEqual([
+    expect((await exactNeighbours(matrix, matrix, 2))[0]).toEqual([
       { index: 0, similarity: 0 },
       { index: 1, similarity: 0 },
     ]);
@@ -47,9 +69,9 @@ describe('exact cosine search', () => {
 });
 
 describe('kNN evaluation', () => {
-  it('leaves one out, and its copies, as computed by hand', () => {
+  it('leaves one out, and its copies, as computed by hand', async () => {
     // Cosines: A1·A2 0.8, A1·B2 0.6, A1·B1 0, A2·B2 0.96, A2·B1 0.6, B1·B2 0.8; A3 is a copy of A1 (same hash).
-    const result = evaluateKnn(
+    const result = await evaluateKnn(
       dataset([
         { path: '/d/A/1.jpg', label: 'A', sha256: 'a1', vector: [1, 0] },
         { path: '/d/A/2.jpg', label: 'A', sha256: 'a2', vector: [0.8, 0.6] },
@@ -73,8 +95,8 @@ describe('kNN evaluation', () => {
     });
   });
 
-  it("tests Test images against Training ones when the paths carry Fruits-360's split", () => {
-    const result = evaluateKnn(
+  it("tests Test images against Training ones when the paths carry Fruits-360's split", async () => {
+    const result = await evaluateKnn(
       dataset([
         { path: 's3://b/fruits/Training/A/1.jpg', label: 'A', sha256: '1', vector: [1, 0] },
         { path: 's3://b/fruits/Training/B/1.jpg', label: 'B', sha256: '2', vector: [0, 1] },
@@ -90,9 +112,9 @@ describe('kNN evaluation', () => {
     expect(result?.confusions).toEqual([{ label: 'A', predicted: 'B', images: 1 }]);
   });
 
-  it('has nothing to evaluate when every image is a copy of the others', () => {
+  it('has nothing to evaluate when every image is a copy of the others', async () => {
     const rows = [0, 1].map((i) => ({ path: `/d/A/${i}.jpg`, label: 'A', sha256: 'same', vector: [1, 0] }));
-    expect(evaluateKnn(dataset(rows))).toBeUndefined();
+    expect(await evaluateKnn(dataset(rows))).toBeUndefined();
   });
 
   it('breaks a tie of votes for the nearer label', () => {

@@ -72,7 +72,7 @@ describe('the vector index follows the dataset', () => {
     expect(await readdir(temporary)).toEqual([]);
     const { rows: read, matrix } = await readDatasetVectors(storage);
     const queries = [0, 777, 4242, 9999];
-    const exact = exactNeighbours(matrix, selectRows(matrix, queries), 10);
+    const exact = await exactNeighbours(matrix, selectRows(matrix, queries), 10);
     let found = 0;
     for (const [q, row] of queries.entries()) {
       const query = matrix.data.subarray(row * 16, (row + 1) * 16);

@@ -2,10 +2,10 @@
  * Exact cosine search over unit vectors held in one Float32Array: the reference every faster search (the LanceDB
  * index) is measured against, and the search `evaluate` uses, whose figures must be exact.
  *
- * Cosine similarity of unit vectors is their dot product. The scan is blocked: a tile of base rows (small enough
- * to stay in cache) is read once for a group of queries, and each base row's values are loaded once for four
- * queries' dot products at a time.
+ * Cosine similarity of unit vectors is their dot product: every query's with every base row, computed a block at
+ * a time by a matrix product (dot-products.ts), then scanned for each query's k best.
  */
+import { dotProducts } from './dot-products.ts';
 
 /** `count` vectors of `dimension` floats, row after row, each scaled to unit length (or left all zero). */
 export interface VectorMatrix {
@@ -51,52 +51,37 @@ export interface SearchOptions {
   skip?: (query: number, base: number) => boolean;
 }
 
-const queryGroup = 4;
-/** 64 rows of 1280 floats: 320 KB, within a core's L2 cache while a group of queries runs over them. */
-const tileBytes = 320 * 1024;
+/** Blocks of queries and of base rows: their products, 1,024 × 4,096 floats (16 MB), are scanned for the top k. */
+const queryBlockRows = 1024;
+const baseBlockRows = 4096;
 
 /** The `k` most similar base rows to each query row, most similar first (ties: the lower row first). */
-export function exactNeighbours(base: VectorMatrix, queries: VectorMatrix, k: number, options: SearchOptions = {}): Neighbour[][] {
+export async function exactNeighbours(
+  base: VectorMatrix,
+  queries: VectorMatrix,
+  k: number,
+  options: SearchOptions = {},
+): Promise<Neighbour[][]> {
   if (base.dimension !== queries.dimension) {
     throw new RangeError(`queries have ${queries.dimension} values, the base ${base.dimension}`);
   }
   const { dimension } = base;
-  const candidates = options.candidates ?? Array.from({ length: base.count }, (_, i) => i);
+  const { candidates, skip } = options;
+  const candidateCount = candidates?.length ?? base.count;
   const tops = Array.from({ length: queries.count }, () => new TopK(k));
-  const tileRows = Math.max(1, Math.floor(tileBytes / (dimension * 4)));
-  const b = base.data;
-  const q = queries.data;
-  const scores = new Float64Array(queryGroup);
-  for (let tileStart = 0; tileStart < candidates.length; tileStart += tileRows) {
-    const tileEnd = Math.min(candidates.length, tileStart + tileRows);
-    for (let q0 = 0; q0 < queries.count; q0 += queryGroup) {
-      const inGroup = Math.min(queryGroup, queries.count - q0);
-      // Rows past the end of a short group repeat its first query: computed, never recorded.
-      const o0 = q0 * dimension;
-      const o1 = (q0 + (inGroup > 1 ? 1 : 0)) * dimension;
-      const o2 = (q0 + (inGroup > 2 ? 2 : 0)) * dimension;
-      const o3 = (q0 + (inGroup > 3 ? 3 : 0)) * dimension;
-      for (let c = tileStart; c < tileEnd; c++) {
-        const row = candidates[c]!;
-        const ob = row * dimension;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        for (let i = 0; i < dimension; i++) {
-          const v = b[ob + i]!;
-          s0 += v * q[o0 + i]!;
-          s1 += v * q[o1 + i]!;
-          s2 += v * q[o2 + i]!;
-          s3 += v * q[o3 + i]!;
-        }
-        scores[0] = s0;
-        scores[1] = s1;
-        scores[2] = s2;
-        scores[3] = s3;
-        for (let g = 0; g < inGroup; g++) {
-          if (options.skip?.(q0 + g, row)) continue;
-          tops[q0 + g]!.offer(row, scores[g]!);
+  for (let c0 = 0; c0 < candidateCount; c0 += baseBlockRows) {
+    const c1 = Math.min(candidateCount, c0 + baseBlockRows);
+    const block = candidates ? selectRows(base, candidates.slice(c0, c1)).data : base.data.subarray(c0 * dimension, c1 * dimension);
+    for (let q0 = 0; q0 < queries.count; q0 += queryBlockRows) {
+      const q1 = Math.min(queries.count, q0 + queryBlockRows);
+      const products = await dotProducts(queries.data.subarray(q0 * dimension, q1 * dimension), q1 - q0, block, c1 - c0, dimension);
+      for (let q = q0; q < q1; q++) {
+        const top = tops[q]!;
+        const offset = (q - q0) * (c1 - c0) - c0;
+        for (let c = c0; c < c1; c++) {
+          const row = candidates ? candidates[c]! : c;
+          if (skip?.(q, row)) continue;
+          top.offer(row, products[offset + c]!);
         }
       }
     }

@@ -45,14 +45,14 @@ export function splitOf(path: string): 'train' | 'test' | undefined {
 }
 
 /** Evaluates `dataset`; undefined when there is nothing to test (no test image, or no other image to compare). */
-export function evaluateKnn(dataset: DatasetVectors): KnnEvaluation | undefined {
+export async function evaluateKnn(dataset: DatasetVectors): Promise<KnnEvaluation | undefined> {
   const { rows, matrix } = dataset;
   const splits = rows.map((row) => splitOf(row.path));
   const train = splits.flatMap((split, i) => (split === 'train' ? [i] : []));
   const test = splits.flatMap((split, i) => (split === 'test' ? [i] : []));
   const mode = train.length > 0 && test.length > 0 ? 'split' : 'leave-one-out';
   const queries = mode === 'split' ? test : rows.map((_, i) => i);
-  const neighbours = exactNeighbours(matrix, selectRows(matrix, queries), voteK, {
+  const neighbours = await exactNeighbours(matrix, mode === 'split' ? selectRows(matrix, queries) : matrix, voteK, {
     ...(mode === 'split' ? { candidates: train } : {}),
     ...(mode === 'leave-one-out' ? { skip: (query: number, base: number) => rows[queries[query]!]!.sha256 === rows[base]!.sha256 } : {}),
   });

@@ -44,7 +44,7 @@ export async function findSimilar(dataset: Storage, image: string, k: number, mo
     own >= 0
       ? { dimension: matrix.dimension, count: 1, data: matrix.data.subarray(own * matrix.dimension, (own + 1) * matrix.dimension) }
       : { dimension: matrix.dimension, count: 1, data: await computeVector() };
-  const [neighbours = []] = exactNeighbours(matrix, query, k, { skip: (_, base) => base === own });
+  const [neighbours = []] = await exactNeighbours(matrix, query, k, { skip: (_, base) => base === own });
   return {
     matches: neighbours.map((n) => ({ path: rows[n.index]!.path, label: rows[n.index]!.label, similarity: n.similarity })),
     search: 'exact',
