@@ -234,6 +234,8 @@ export const reduceGroupSchema = z.object({
    * so the children's listings together are one listing of the input, whatever the map's results say.
    */
   listRange: z.object({ after: z.string().nullable(), through: z.string().nullable() }),
+  /** The share of the run's rows sampled for the report, by their paths' rank (functions/shared/dataset/row-sample.ts). */
+  sampleShare: z.number().min(0).max(1),
   ...modelFields,
 });
 

@@ -29,6 +29,7 @@ import {
   reportHtmlKey,
   reportKey,
   rewritesPrefix,
+  rowSamplesPrefix,
   runsPrefix,
   shardsPrefix,
   stagedPartsPrefix,
@@ -133,7 +134,7 @@ export const steps = [
     // Holds one part's bytes (about 90 MB at the default 25,000 rows; FEATURIZE_PART_ROWS caps it).
     memoryMb: 3008,
     timeoutSeconds: wholeRun,
-    // The group's shards; its part, stats, failure records and (PCA) moments. Nothing of features/.
+    // The group's shards; its part, stats, failure records, sample and (PCA) moments. Nothing of features/.
     access: {
       read: [runs.shards],
       writeTagged: [
@@ -141,6 +142,7 @@ export const steps = [
         output(`${reduceStatsPrefix(anyRun)}*`),
         output(`${groupFailuresPrefix(anyRun)}*`),
         output(`${partMomentsPrefix(anyRun)}*`),
+        output(`${rowSamplesPrefix(anyRun)}*`),
       ],
     },
   },
@@ -173,7 +175,12 @@ export const steps = [
       list: [output(runsPrefix)],
       read: [output(`${reducePrefix(anyRun)}*`)],
       write: [runs.failures],
-      delete: [runs.stagedParts, output(`${reduceStatsPrefix(anyRun)}*`), output(`${partMomentsPrefix(anyRun)}*`)],
+      delete: [
+        runs.stagedParts,
+        output(`${reduceStatsPrefix(anyRun)}*`),
+        output(`${partMomentsPrefix(anyRun)}*`),
+        output(`${rowSamplesPrefix(anyRun)}*`),
+      ],
     },
   },
   {

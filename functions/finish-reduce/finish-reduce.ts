@@ -19,6 +19,8 @@ import {
   partMomentsIndex,
   partMomentsPrefix,
   reduceStatsPrefix,
+  rowSampleIndex,
+  rowSamplesPrefix,
   stagedPartsPrefix,
 } from '../shared/run-layout.ts';
 import type { Storage } from '../shared/storage/storage.ts';
@@ -91,8 +93,9 @@ async function* concatenated(output: Storage, keys: readonly string[]): AsyncGen
 }
 
 /**
- * Staged parts, stats and part moments an earlier attempt wrote beyond this one's (its map results had more rows):
- * afterwards the moments objects are exactly one per part of this attempt, all that Pca merges.
+ * Staged parts, stats, part moments and samples an earlier attempt wrote beyond this one's (its map results had
+ * more rows): afterwards the moments objects are exactly one per part of this attempt, all that Pca merges, and the
+ * samples of no other rows than this attempt's reach the report.
  */
 async function removeLeftovers(
   output: Storage,
@@ -105,6 +108,9 @@ async function removeLeftovers(
   const leftovers = (await listParts(output, stagedPartsPrefix(runId))).map((object) => object.key).filter((key) => !written.has(key));
   for await (const object of output.list(partMomentsPrefix(runId))) {
     if (!withPart.has(partMomentsIndex(runId, object.key) ?? -1)) leftovers.push(object.key);
+  }
+  for await (const object of output.list(rowSamplesPrefix(runId))) {
+    if (!withPart.has(rowSampleIndex(runId, object.key) ?? -1)) leftovers.push(object.key);
   }
   if (leftovers.length + staleStats.length === 0) return;
   await output.remove([...leftovers, ...staleStats]);

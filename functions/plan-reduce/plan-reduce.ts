@@ -6,13 +6,14 @@
  * child of its own (functions/reduce-part). The items of failed and never-run batches, which no shard holds,
  * go to `runs/<runId>/reduce/batch-failures.jsonl` for FinishReduce. Knows nothing of Lambda.
  *
- * Each group also gets a range of the input's keys (after the previous group's last key, through its own last; the
+ * Each group also gets the share of the run's rows its part samples for the report (row-sample.ts), and a range of the input's keys (after the previous group's last key, through its own last; the
  * first from the start, the last to the end), which its child lists anew for the validation's accounting.
  *
  * Its memory holds one small record per succeeded batch (shard key, counts, first and last key), never a row.
  * Idempotent: the same map results give the same plan, the same part keys.
  */
 import type { PlanReduceResult, ReduceGroup } from '../../statemachine/contracts.ts';
+import { sampleShare } from '../shared/dataset/row-sample.ts';
 import { RunArtifactError } from '../shared/errors.ts';
 import { batchFailuresKey, intermediateTags, partKey, reducePlanKey, stagedPartsPrefix } from '../shared/run-layout.ts';
 import { compareKeys, normalizePrefix, type Storage } from '../shared/storage/storage.ts';
@@ -44,6 +45,7 @@ export async function planReduce(request: PlanReduceRequest, options: PlanReduce
   const model = runModel(results.succeeded);
 
   const groups: ReduceGroup[] = [];
+  const share = sampleShare(results.succeeded.reduce((sum, batch) => sum + batch.vectors, 0));
   let parts = 0;
   let listedThrough: string | null = null;
   for (const batches of batchGroups(results.succeeded, options.partRows)) {
@@ -63,6 +65,7 @@ export async function planReduce(request: PlanReduceRequest, options: PlanReduce
       rows,
       keys: { first: first.keys.first, last },
       listRange: { after: listedThrough, through },
+      sampleShare: share,
       modelId: first.modelId,
       engine: first.engine,
       preprocessing: first.preprocessing,

@@ -1,7 +1,8 @@
 /**
  * One group of a run's shards to one staged part: streams the group's shards (in key order, read ahead while
  * the writer works) into a Parquet part at the key the plan gave it (runs/<runId>/parts/), and writes the
- * group's failure records and counts under runs/<runId>/reduce/ for FinishReduce. Nothing under `features/`
+ * group's failure records and counts under runs/<runId>/reduce/ for FinishReduce, and its share of the report's
+ * sample of the run's vectors (row-sample.ts). Nothing under `features/`
  * changes here (write, audit, publish). Knows nothing of Lambda.
  *
  * Memory holds one part's bytes and its failure records, whatever the run's size. Staged parts and the
@@ -12,6 +13,7 @@ import { pMapIterable } from 'p-map';
 import type { ReduceGroup, ReducePartStats } from '../../statemachine/contracts.ts';
 import { partMetadataKeys } from '../shared/dataset/feature-parts.ts';
 import { type DatasetRow, encodeParquet } from '../shared/dataset/parquet-writer.ts';
+import { inSample, writeRowSample } from '../shared/dataset/row-sample.ts';
 import { RunArtifactError } from '../shared/errors.ts';
 import { countFailureCodes, type FailureRecord } from '../shared/failures.ts';
 import { ScatterAccumulator } from '../shared/pca/scatter-accumulator.ts';
@@ -50,9 +52,11 @@ export async function reduceGroup(request: ReduceGroupRequest, options: ReduceOp
   } else {
     // Assigned in the callback below: typed by a cast, so that the check after it is not narrowed to `undefined`.
     let moments = undefined as ScatterAccumulator | undefined;
+    const sample: DatasetRow[] = [];
     const bytes = await encodeParquet(
       eachChunk(shards.rows(), (chunk) => {
         rows += chunk.length;
+        for (const row of chunk) if (inSample(row.path, group.sampleShare)) sample.push(row);
         if (!request.moments || chunk.length === 0) return;
         moments ??= new ScatterAccumulator(chunk[0]!.features.length);
         moments.add(chunk.map((row) => row.features));
@@ -61,6 +65,7 @@ export async function reduceGroup(request: ReduceGroupRequest, options: ReduceOp
     );
     await output.write(group.part, bytes, { tags: intermediateTags });
     if (moments) await output.write(partMomentsKey(runId, group.index), moments.toBytes(), { tags: intermediateTags });
+    await writeRowSample(output, runId, group, sample);
   }
   const failureRecords = shards.failures.length > 0 ? groupFailuresKey(runId, group.index) : null;
   if (failureRecords) {

@@ -5,6 +5,7 @@
  */
 
 import { type StepError, stepErrorText } from '../../statemachine/contracts.ts';
+import { sampleVectors } from '../shared/dataset/row-sample.ts';
 import { describeScope } from '../shared/dataset/run-scope.ts';
 import { ObjectReadError, PcaError } from '../shared/errors.ts';
 import { decodePcaModel, explainedVarianceRatio, keptVarianceShare, type PcaModel } from '../shared/pca/pca-model.ts';
@@ -49,7 +50,7 @@ export interface ReportRequest {
   now?: Date;
   maxPoints?: number;
   examplesPerCode?: number;
-  /** Vectors the kNN and near-duplicate analyses sample at most, and the run size above which they are skipped. */
+  /** Vectors the kNN and near-duplicate analyses take at most of the run's sample, and the run size above which copies are not counted. */
   maxVectors?: number;
   maxVectorRows?: number;
 }
@@ -62,7 +63,7 @@ export async function gatherReportData(request: ReportRequest): Promise<ReportDa
     now = new Date(),
     maxPoints = 2000,
     examplesPerCode = 5,
-    maxVectors = 2000,
+    maxVectors = sampleVectors,
     maxVectorRows = 200_000,
   } = request;
   const notes: string[] = [];

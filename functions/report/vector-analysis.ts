@@ -3,17 +3,17 @@
  * label), near-duplicates (cosine ≥ 0.99 with different content) and copies (one content hash under several
  * paths), a few images whose nearest neighbour has another label, and a few nearest-neighbour examples.
  *
- * Copies are found over every row of the run (its paths and hashes). The vector analyses run on a fixed-seed
- * uniform sample of at most `maxVectors` of the run's vectors: exact search costs n² dot products, and a report
- * must render within its function's timeout. Runs above `maxRows` are not read for vectors at all.
+ * The vector analyses run on the run's sample, which its ReducePart children drew as they wrote the parts
+ * (row-sample.ts): at most `maxVectors` vectors, whatever the run's size, since exact search costs n² dot products
+ * and a report must render within its function's timeout. Copies are found over every row of the run (its paths
+ * and hashes, not its vectors), in runs of at most `maxRows` rows.
  */
 import { listParts, openPart, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
+import { readRunSample } from '../shared/dataset/row-sample.ts';
 import { stagedPartsPrefix } from '../shared/run-layout.ts';
 import type { Storage } from '../shared/storage/storage.ts';
-import type { ImageRow } from '../shared/vectors/dataset-vectors.ts';
 import { exactNeighbours, normalizeRows } from '../shared/vectors/exact-search.ts';
 import { evaluateKnn, type KnnEvaluation } from '../shared/vectors/knn-evaluation.ts';
-import { ReservoirSample } from './reservoir-sample.ts';
 
 export const nearDuplicateSimilarity = 0.99;
 /** kNN accuracy means something with at least two labels and this many images. */
@@ -41,7 +41,9 @@ export interface VectorAnalysis {
   /** Undefined with a reason when the run has too few labelled images. */
   knn: KnnEvaluation | undefined;
   knnSkipped?: string;
-  sameContent: DuplicateGroups;
+  /** Undefined, with a reason, in runs above the report's row limit. */
+  sameContent: DuplicateGroups | undefined;
+  sameContentSkipped?: string;
   nearDuplicates: DuplicateGroups;
   /** Images whose nearest neighbour (another content) has another label. */
   misclassified: { image: ImageRef; nearest: ImageRef & { similarity: number } }[];
@@ -50,10 +52,6 @@ export interface VectorAnalysis {
 }
 
 export type VectorAnalysisResult = { state: 'done'; analysis: VectorAnalysis } | { state: 'skipped'; reason: string };
-
-interface SampledRow extends ImageRow {
-  features: Float32Array;
-}
 
 /** Analyses the run's staged parts (there whether it was published or not). */
 export async function analyseRunVectors(
@@ -65,23 +63,23 @@ export async function analyseRunVectors(
   const parts = await Promise.all((await listParts(output, stagedPartsPrefix(runId))).map((object) => openPart(output, object)));
   const rows = parts.reduce((sum, part) => sum + Number(part.metadata.num_rows), 0);
   if (rows === 0) return { state: 'skipped', reason: 'the run has no feature rows.' };
-  if (rows > maxRows) {
-    return { state: 'skipped', reason: `the run has ${rows} rows, more than the ${maxRows} the report reads vectors of.` };
-  }
-  const sample = new ReservoirSample<SampledRow>(maxVectors);
-  const byContent = new Map<string, ImageRef[]>();
-  for (const part of parts) {
-    for await (const group of readPartRowGroups(part, ['path', 'label', 'sha256', 'features'])) {
-      for (const row of group) {
-        const image = { path: String(row.path), label: String(row.label), sha256: String(row.sha256) };
-        const same = byContent.get(image.sha256);
-        if (same) same.push({ path: image.path, label: image.label });
-        else byContent.set(image.sha256, [{ path: image.path, label: image.label }]);
-        sample.offer({ ...image, features: Float32Array.from(row.features as ArrayLike<number>) });
+  const sampled = await readRunSample(output, runId, maxVectors);
+  if (sampled.length === 0) return { state: 'skipped', reason: "the run's reduce left no sample of its vectors." };
+  let sameContent: DuplicateGroups | undefined;
+  if (rows <= maxRows) {
+    const byContent = new Map<string, ImageRef[]>();
+    for (const part of parts) {
+      for await (const group of readPartRowGroups(part, ['path', 'label', 'sha256'])) {
+        for (const row of group) {
+          const image = { path: String(row.path), label: String(row.label) };
+          const same = byContent.get(String(row.sha256));
+          if (same) same.push(image);
+          else byContent.set(String(row.sha256), [image]);
+        }
       }
     }
+    sameContent = duplicateGroups([...byContent.values()].filter((paths) => paths.length > 1));
   }
-  const sampled = sample.items;
   const dimension = sampled[0]!.features.length;
   const data = new Float32Array(sampled.length * dimension);
   sampled.forEach((row, i) => {
@@ -116,7 +114,8 @@ export async function analyseRunVectors(
       analysed: images.length,
       knn,
       ...(enough ? {} : { knnSkipped: `it needs at least ${minimumLabelledImages} images of two labels or more` }),
-      sameContent: duplicateGroups([...byContent.values()].filter((paths) => paths.length > 1)),
+      sameContent,
+      ...(sameContent ? {} : { sameContentSkipped: `the run has ${rows} rows, more than the ${maxRows} whose hashes the report reads` }),
       nearDuplicates: duplicateGroups(connectedGroups(images.length, nearPairs).map((group) => group.map(ref))),
       misclassified: misclassified.slice(0, shownExamples),
       neighbours: neighbours.slice(0, shownExamples).map((found, query) => ({
@@ -166,6 +165,6 @@ export function shownPaths(analysis: VectorAnalysis): string[] {
   return [
     ...analysis.misclassified.flatMap((m) => [m.image.path, m.nearest.path]),
     ...analysis.neighbours.flatMap((n) => [n.image.path, ...n.matches.map((m) => m.path)]),
-    ...[analysis.sameContent, analysis.nearDuplicates].flatMap((groups) => groups.examples.flat().map((image) => image.path)),
+    ...[analysis.sameContent, analysis.nearDuplicates].flatMap((groups) => groups?.examples.flat().map((image) => image.path) ?? []),
   ];
 }

@@ -28,7 +28,7 @@ export function vectorsSections(result: VectorAnalysisResult | undefined, thumbn
   const { analysis } = result;
   const sampled =
     analysis.analysed < analysis.rows
-      ? `A fixed-seed uniform sample of ${analysis.analysed} of the run's ${analysis.rows} vectors, searched exactly (cosine).`
+      ? `A uniform sample of ${analysis.analysed} of the run's ${analysis.rows} vectors (the rows whose paths hash lowest, drawn as the parts were written: the same images from run to run), searched exactly (cosine).`
       : `All ${analysis.rows} vectors of the run, searched exactly (cosine).`;
   const note = thumbnails?.unavailable ? `<p class="muted">No thumbnails: ${escapeHtml(thumbnails.unavailable)}.</p>` : '';
   const similarity = (s: number) => `, cosine ${s.toFixed(3)}`;
@@ -59,7 +59,17 @@ ${analysis.neighbours
 </section>
 <section id="duplicates">
 <h2>Duplicates</h2>
-${groupsBlock('Same content under different paths', 'same-content', 'one content hash (SHA-256) under several paths, over every row of the run', analysis.sameContent, thumbnails)}
+${
+  analysis.sameContent
+    ? groupsBlock(
+        'Same content under different paths',
+        'same-content',
+        'one content hash (SHA-256) under several paths, over every row of the run',
+        analysis.sameContent,
+        thumbnails,
+      )
+    : `<h3>Same content under different paths</h3><p class="muted" data-groups="same-content">Not counted: ${escapeHtml(analysis.sameContentSkipped ?? '')}.</p>`
+}
 ${groupsBlock('Near-duplicates', 'near-duplicates', `cosine similarity ≥ ${nearDuplicateSimilarity} between different contents, within the vectors analysed`, analysis.nearDuplicates, thumbnails)}
 </section>`;
 }

@@ -188,8 +188,28 @@ export function partMomentsKey(runId: string, index: number): string {
 
 /** The group index a moments key names, or undefined for another key. */
 export function partMomentsIndex(runId: string, key: string): number | undefined {
-  const match = /^(\d{5,})\.bin$/.exec(key.slice(partMomentsPrefix(runId).length));
-  return key.startsWith(partMomentsPrefix(runId)) && match ? Number(match[1]) : undefined;
+  return groupIndexOf(partMomentsPrefix(runId), '.bin', key);
+}
+
+/** Each part's share of the report's sample of the run's vectors (functions/shared/dataset/row-sample.ts). */
+export function rowSamplesPrefix(runId: string): string {
+  return `${reducePrefix(runId)}samples/`;
+}
+
+export function rowSampleKey(runId: string, index: number): string {
+  return `${rowSamplesPrefix(runId)}${String(index).padStart(5, '0')}.arrow`;
+}
+
+/** The group index a sample key names, or undefined for another key. */
+export function rowSampleIndex(runId: string, key: string): number | undefined {
+  return groupIndexOf(rowSamplesPrefix(runId), '.arrow', key);
+}
+
+function groupIndexOf(prefix: string, extension: string, key: string): number | undefined {
+  const name = key.startsWith(prefix) ? key.slice(prefix.length) : '';
+  return /^\d{5,}$/.test(name.slice(0, -extension.length)) && name.endsWith(extension)
+    ? Number(name.slice(0, -extension.length))
+    : undefined;
 }
 
 /** The PCA fan-out of a run (functions/pca, pca-part, publish-pca). */

@@ -8,6 +8,7 @@ import { handler as planReduceHandler } from '../../functions/plan-reduce/handle
 import { planReduce } from '../../functions/plan-reduce/plan-reduce.ts';
 import { handler as reducePartHandler } from '../../functions/reduce-part/handler.ts';
 import { reduceSettings } from '../../functions/shared/config.ts';
+import { readRunSample } from '../../functions/shared/dataset/row-sample.ts';
 import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import type { FailureRecord } from '../../functions/shared/failures.ts';
 import { failuresKey, reducePlanKey, reduceStatsKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
@@ -226,7 +227,7 @@ describe('reduce', () => {
     expect(groups).toEqual([{ groups: 2n }]);
   });
 
-  it('leaves the same parts with the same rows when retried, and removes a part an earlier attempt left over', async () => {
+  it('leaves the same parts with the same rows when retried, and removes a part and a sample an earlier attempt left over', async () => {
     const where = onFilesystem('retried');
     await writeMapRun({
       runId: 'run-retry',
@@ -236,12 +237,20 @@ describe('reduce', () => {
     const request = reduceRequest('run-retry', where);
     const first = await reduceRun(request, { ...options, partRows: 2 });
     const before = await stagedRows(where.output.bucket, 'run-retry');
+    const samples = join(where.output.bucket, 'runs/run-retry/reduce/samples');
+    // Three rows (one batch: one part): every one sampled for the report, in the part's sample.
+    expect(await readdir(samples)).toEqual(['00000.arrow']);
+    expect((await readRunSample(request.output, 'run-retry', 10)).map((row) => row.path).sort()).toEqual(
+      before.map((row) => row.path).sort(),
+    );
     await writeFile(
       join(where.output.bucket, 'runs/run-retry/parts/part-run-retry-00002.parquet'),
       'left over by an attempt with more results',
     );
+    await writeFile(join(samples, '00001.arrow'), 'left over by an attempt with more results');
 
     const second = await reduceRun(request, { ...options, partRows: 2 });
+    expect(await readdir(samples)).toEqual(['00000.arrow']);
 
     // The same result but for its own wall time.
     expect({ ...second, millis: 0 }).toEqual({ ...first, millis: 0 });

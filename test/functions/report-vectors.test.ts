@@ -62,17 +62,26 @@ describe("report: the run's vectors", () => {
     expect(html).toMatch(/No thumbnails: the images could not be read \(.*gone.*\)\./);
   });
 
-  it('skips the vectors of a run above the limit, saying so', async () => {
+  it('analyses the sample of a run above the row limit, and says its copies were not counted', async () => {
     const runId = '20260101T000000Z-cccccc';
     const output = await stagedRun(runId, clusteredRows(30, { width: 16 }));
     const data = await gatherReportData({ runId, output, pcaRequested: false, steps: {}, maxVectorRows: 20 });
-    expect(await renderReport(data)).toContain('Not analysed: the run has 30 rows, more than the 20 the report reads vectors of.');
+    expect(data.vectors).toMatchObject({ state: 'done', analysis: { rows: 30, analysed: 30, sameContent: undefined } });
+    expect(await renderReport(data)).toContain('Not counted: the run has 30 rows, more than the 20 whose hashes the report reads.');
   });
 
-  it('samples at most the vector limit, and says how many of how many', async () => {
-    const runId = '20260101T000000Z-dddddd';
-    const output = await stagedRun(runId, clusteredRows(60, { width: 16 }));
-    const data = await gatherReportData({ runId, output, pcaRequested: false, steps: {}, maxVectors: 25 });
-    expect(await renderReport(data)).toContain("A fixed-seed uniform sample of 25 of the run's 60 vectors");
+  it('takes at most the vector limit of the sample, the same rows however the run was cut into parts', async () => {
+    const rows = clusteredRows(60, { width: 16 });
+    const analysed = async (runId: string, rowsPerPart: number) => {
+      const output = new FsStorage(join(stores.dir, runId));
+      await writeFeatureParts(output, runId, rows, { folder: stagedPartsPrefix(runId), rowsPerPart });
+      const data = await gatherReportData({ runId, output, pcaRequested: false, steps: {}, maxVectors: 25 });
+      return { data, html: await renderReport(data) };
+    };
+    const inOnePart = await analysed('20260101T000000Z-dddddd', 60);
+    const inSevenParts = await analysed('20260101T000000Z-eeeeee', 9);
+    expect(inOnePart.html).toContain("A uniform sample of 25 of the run's 60 vectors");
+    const shown = (data: typeof inOnePart.data) => (data.vectors?.state === 'done' ? data.vectors.analysis.neighbours : undefined);
+    expect(shown(inSevenParts.data)).toEqual(shown(inOnePart.data));
   });
 });

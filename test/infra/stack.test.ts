@@ -472,7 +472,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('reduce-part: reads shards; writes its staged part, stats, failure records and moments (tagged); nothing of features/', () => {
+    it('reduce-part: reads shards; writes its staged part, stats, failure records, sample and moments (tagged); nothing of features/', () => {
       expect(grantsOf(template, role('ReducePartRole'), names)).toEqual(
         [
           `s3:GetObject <Data.Arn>/${out}runs/*/shards/*`,
@@ -480,6 +480,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           ...writesTagged('runs/*/reduce/stats/*'),
           ...writesTagged('runs/*/reduce/failures/*'),
           ...writesTagged('runs/*/reduce/moments/*'),
+          ...writesTagged('runs/*/reduce/samples/*'),
           ...logsOf('ReducePartLogs'),
         ].sort(),
       );
@@ -496,7 +497,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('finish-reduce: reads the reduce stats and records; writes failures, deletes leftover staged parts, stats and moments', () => {
+    it('finish-reduce: reads the reduce stats and records; writes failures, deletes leftover staged parts, stats, moments and samples', () => {
       expect(grantsOf(template, role('FinishReduceRole'), names)).toEqual(
         [
           listing(`${out}runs/*`),
@@ -506,6 +507,7 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
           `s3:DeleteObject <Data.Arn>/${out}runs/*/parts/*`,
           `s3:DeleteObject <Data.Arn>/${out}runs/*/reduce/stats/*`,
           `s3:DeleteObject <Data.Arn>/${out}runs/*/reduce/moments/*`,
+          `s3:DeleteObject <Data.Arn>/${out}runs/*/reduce/samples/*`,
           ...logsOf('FinishReduceLogs'),
         ].sort(),
       );

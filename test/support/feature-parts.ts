@@ -6,6 +6,7 @@
 import { seededRandom } from '../../functions/report/reservoir-sample.ts';
 import { partMetadataKeys } from '../../functions/shared/dataset/feature-parts.ts';
 import { encodeParquet } from '../../functions/shared/dataset/parquet-writer.ts';
+import { inSample, sampleShare, writeRowSample } from '../../functions/shared/dataset/row-sample.ts';
 import { ScatterAccumulator } from '../../functions/shared/pca/scatter-accumulator.ts';
 import { featuresPrefix, partKey, partMomentsKey } from '../../functions/shared/run-layout.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
@@ -23,7 +24,8 @@ export const testSource = { modelId: 'mobilenet_v2_test@000000000000', engine: '
 /**
  * Writes `rows` as the run's parts `<folder>part-<runId>-NNNNN.parquet` (features/ unless told), `rowsPerPart`
  * rows each, with the reducer's own Parquet writer and part metadata, and each part's scatter moments
- * (runs/<runId>/reduce/moments/NNNNN.bin) as the reducer writes them for a run that fits PCA.
+ * (runs/<runId>/reduce/moments/NNNNN.bin) and sample for the report (runs/<runId>/reduce/samples/) as the reducer
+ * writes them.
  */
 export async function writeFeatureParts(
   output: Storage,
@@ -43,6 +45,7 @@ export async function writeFeatureParts(
     [partMetadataKeys.preprocessing]: source.preprocessing,
   };
   const keys: string[] = [];
+  const share = sampleShare(rows.length);
   for (let start = 0, index = 0; start < rows.length; start += rowsPerPart, index++) {
     const chunk = rows.slice(start, start + rowsPerPart).map((row) => ({
       path: row.path,
@@ -58,6 +61,12 @@ export async function writeFeatureParts(
     const moments = new ScatterAccumulator(chunk[0]!.features.length);
     moments.add(chunk.map((row) => row.features));
     await output.write(partMomentsKey(runId, index), moments.toBytes());
+    await writeRowSample(
+      output,
+      runId,
+      { index, ...source },
+      chunk.filter((row) => inSample(row.path, share)),
+    );
   }
   return keys;
 }
