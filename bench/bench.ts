@@ -182,6 +182,20 @@ function printSummary(): void {
       `  ${engine.padEnd(8)} ${single.toFixed(1).padStart(19)} ${all.toFixed(1).padStart(21)} ${batch.toFixed(1).padStart(22)} ${pipeline.toFixed(1).padStart(20)} ${(pipeline / all).toFixed(2).padStart(22)}`,
     );
   }
+  // The machine's limit for an engine: its cores kept busy decoding and inferring, nothing else (the issue's yardstick).
+  const decode = find('decode+resize', 'fruits-360-large', `concurrency ${cores}`);
+  for (const engine of engines) {
+    const inference = find('inference', 'reference', `${engine} ${cores} workers`);
+    const pipeline = find('pipeline', 'pipeline', engine);
+    if (!decode || !inference || !pipeline) continue;
+    const limitMs = decode.cpuMsPerImage + inference.cpuMsPerImage;
+    const limit = (cores * 1000) / limitMs;
+    console.log(
+      `  ${engine}: decode ${decode.cpuMsPerImage.toFixed(2)} + inference ${inference.cpuMsPerImage.toFixed(2)} = ${limitMs.toFixed(2)} ms of CPU per image, ` +
+        `a limit of ${limit.toFixed(1)} images/s on ${cores} cores; the pipeline ${pipeline.imagesPerSecond.toFixed(1)} (${(pipeline.imagesPerSecond / limit).toFixed(2)} of it), ` +
+        `${pipeline.cpuMsPerImage.toFixed(2)} ms of CPU per image (${(pipeline.cpuMsPerImage / limitMs).toFixed(2)} × the limit's)`,
+    );
+  }
   const [first, second] = engines;
   if (first && second) {
     const a = figures.get(first)!;
