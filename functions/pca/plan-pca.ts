@@ -14,6 +14,7 @@
  * Knows nothing of Lambda.
  */
 
+import pMap from 'p-map';
 import type { PcaPlan, PcaPlanItem } from '../../statemachine/contracts.ts';
 import { listParts, openPart, partKeyValues, partMetadataKeys, partVersion } from '../shared/dataset/feature-parts.ts';
 import { PcaError } from '../shared/errors.ts';
@@ -59,6 +60,7 @@ export async function planPca(request: PcaPlanRequest): Promise<PcaPlan> {
   const millis = { covariance: 0, eigen: 0, plan: 0 };
   if ('fit' in mode) {
     const moments = await mergedMoments(output, runId);
+    await checkMomentsCount(output, runId, moments.count, parts);
     millis.covariance = performance.now() - started;
     const fit = fitPca(moments, mode.fit);
     millis.eigen = performance.now() - started - millis.covariance;
@@ -124,6 +126,20 @@ async function mergedMoments(output: Storage, runId: string): Promise<ScatterAcc
     );
   }
   return merged;
+}
+
+/**
+ * The merged moments must count exactly the rows of the run's parts: a moments object missing, left over or
+ * written twice would fit the model on other vectors than the dataset's, silently.
+ */
+async function checkMomentsCount(output: Storage, runId: string, momentsRows: number, parts: readonly StoredObject[]): Promise<void> {
+  const footers = await pMap(parts, (object) => openPart(output, object), { concurrency: 16 });
+  const partRows = footers.reduce((sum, part) => sum + Number(part.metadata.num_rows), 0);
+  if (momentsRows !== partRows) {
+    throw new PcaError(
+      `run ${runId}: the part moments under ${output.locationOf(partMomentsPrefix(runId))} count ${momentsRows} rows, its ${parts.length} parts hold ${partRows}: not fitting a model on other vectors than the dataset's`,
+    );
+  }
 }
 
 /**

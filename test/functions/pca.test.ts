@@ -11,6 +11,7 @@ import { locationPrefix } from '../../functions/shared/dataset/run-scope.ts';
 import { applyPca, decodePcaModel, encodePcaModel } from '../../functions/shared/pca/pca-model.ts';
 import { pcaSummaries, pcaSummaryLines } from '../../functions/shared/pca/pca-summary.ts';
 import { ScatterAccumulator } from '../../functions/shared/pca/scatter-accumulator.ts';
+import { partMomentsKey } from '../../functions/shared/run-layout.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
@@ -186,6 +187,18 @@ describe('pca handler', () => {
     // A run whose every image failed has nothing to reduce: applying a saved model to it is not an error.
     const nothing = await invoke({ runId: 'all-failed', output, pca: { model: 's3://datasets/fruits/pca/run-1/model.json' } });
     expect(nothing).toMatchObject({ modelId: 'run-1', fitted: false, rows: 0, parts: 0 });
+  });
+
+  it("refuses to fit on moments that do not count the run's rows (one part's moments missing)", async () => {
+    const storage = new FsStorage(join(stores.dir, 'moments-missing'));
+    await writeFeatureParts(storage, 'run-m', clusteredRows(30, { width }), { rowsPerPart: 10 });
+    await storage.remove([partMomentsKey('run-m', 1)]);
+    await expect(
+      invoke({ runId: 'run-m', output: { bucket: join(stores.dir, 'moments-missing'), prefix: '' }, pca: 4 }),
+    ).rejects.toMatchObject({
+      name: 'PcaError',
+      message: expect.stringMatching(/count 20 rows, its 3 parts hold 30/),
+    });
   });
 
   it('summarises the models of a dataset location and what each has reduced, for featurize inspect', async () => {
