@@ -52,6 +52,33 @@ export type RowCheck = (typeof rowChecks)[number];
 export async function auditPart(request: AuditPartRequest, shape: VectorShape): Promise<PartAudit> {
   const started = performance.now();
   const { runId, group, output } = request;
+  // The listing (a LIST request per 1,000 keys on S3) runs while the part is read, not after it.
+  const [found, listed] = await Promise.all([readStagedPart(request, shape), listGroupRange(request)]);
+  const audit: PartAudit = {
+    runId,
+    index: group.index,
+    ...found,
+    listed: listed?.toJSON() ?? null,
+    millis: Math.round(performance.now() - started),
+  };
+  await output.write(partAuditKey(runId, group.index), JSON.stringify(audit), { tags: intermediateTags });
+  return audit;
+}
+
+/** The group's range of the input listed anew; null when the run's inputs are a manifest. */
+async function listGroupRange(request: AuditPartRequest): Promise<PathDigests | null> {
+  if (request.manifest !== null) return null;
+  const listed = new PathDigests();
+  for await (const path of listedInputRange(request.input, request.group.listRange)) listed.add(path);
+  return listed;
+}
+
+/** What the staged part holds, row by row, as an independent reader sees it. */
+async function readStagedPart(
+  request: AuditPartRequest,
+  shape: VectorShape,
+): Promise<Pick<PartAudit, 'part' | 'rows' | 'labels' | 'metadata' | 'tallies' | 'bounds' | 'placed'>> {
+  const { runId, group, output } = request;
   const tallies = Object.fromEntries(rowChecks.map((check) => [check, new Tally()])) as Record<RowCheck, Tally>;
   const labels = new Map<string, number>();
   const placed = new PathDigests();
@@ -90,15 +117,7 @@ export async function auditPart(request: AuditPartRequest, shape: VectorShape): 
     }
   }
 
-  let listed: PathDigests | null = null;
-  if (request.manifest === null) {
-    listed = new PathDigests();
-    for await (const path of listedInputRange(request.input, group.listRange)) listed.add(path);
-  }
-
-  const audit: PartAudit = {
-    runId,
-    index: group.index,
+  return {
     part: object ? { key: object.key, size: object.size, etag: object.etag ?? null } : null,
     rows,
     labels: Object.fromEntries(labels),
@@ -106,11 +125,7 @@ export async function auditPart(request: AuditPartRequest, shape: VectorShape): 
     tallies: Object.fromEntries(rowChecks.map((check) => [check, tallies[check].toJSON()])),
     bounds,
     placed: placed.toJSON(),
-    listed: listed?.toJSON() ?? null,
-    millis: Math.round(performance.now() - started),
   };
-  await output.write(partAuditKey(runId, group.index), JSON.stringify(audit), { tags: intermediateTags });
-  return audit;
 }
 
 /** The staged part as listed now (its size and ETag, which Validate compares with its own listing). */
