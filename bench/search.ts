@@ -3,8 +3,12 @@
  * and recall@10 against exact search, on SYNTHETIC vectors (MobileNetV2-shaped: 1280 float32 ≥ 0 from a
  * 64-dimensional latent through a ReLU, plus noise; 50 clusters of latents), not real image features.
  *
- *   node bench/search.ts [--n 20000] [--queries 200] [--part-rows 25000] [--ef 100] [--refine 2]
+ *   node bench/search.ts [--n 20000] [--queries 200] [--part-rows 25000] [--ef 100[,200...]] [--refine 2]
  *                        [--dir <folder>] [--json <file>]
+ *
+ * Several `--ef` values are measured on the same build, one after the other (a build at a million vectors takes
+ * most of an hour; the search effort is a query's setting): the result's first-level figures are the first's,
+ * `efforts` lists them all.
  *
  * The dataset is written as the reducer's Parquet parts and indexed by the product's own code: the index function's
  * (functions/update-index: an exact scan below 10,000 rows, IVF-HNSW-SQ above), run in a process of its own
@@ -17,7 +21,7 @@
  * LanceDB table, and the table's compaction (optimize() rewrites the small fragments each row group added before
  * it drops them): some 15 to 20 GB at a million vectors, removed at the end.
  *
- * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ..., buildPeakMiB, buildLoad, queryLoad } (the line printed
+ * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ..., buildPeakMiB, buildLoad, queryLoad, efforts } (the line printed
  * first); the loads say how busy the machine was meanwhile, and a figure taken while it was busy is NOT A RESULT.
  */
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -31,7 +35,7 @@ import { exactNeighbours, type Neighbour, normalizeRows } from '../functions/sha
 import { defaultSearchEffort, openIndex } from '../functions/shared/vectors/vector-index.ts';
 import type { UpdateIndexResult } from '../statemachine/contracts.ts';
 import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
-import { cpuTimes, describeLoad, loadDuring } from './machine-load.ts';
+import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import { runStepProcess } from './step-process.ts';
 
 const { values: args } = parseArgs({
@@ -117,35 +121,47 @@ try {
   const indexBytes = await folderBytes(join(dir, indexPrefix));
 
   const openStart = performance.now();
-  const effort = { ef: Number(args.ef), refineFactor: Number(args.refine) };
-  const index = await openIndex(storage, effort);
+  await openIndex(storage);
   const openMillis = performance.now() - openStart;
-  const latencies: number[] = [];
-  let hits = 0;
-  const queryMeasure = measuring();
-  for (let q = 0; q < queryCount; q++) {
-    const query = queries.data.subarray(q * width, (q + 1) * width);
-    const t0 = performance.now();
-    const found = await index.search(query, k);
-    latencies.push(performance.now() - t0);
-    const wanted = new Set(exact[q]!.map((nb) => nb.index));
-    hits += found.filter((match) => wanted.has(Number(/\/(\d+)\.jpg$/.exec(match.path)?.[1]))).length;
+  const efforts: QueryFigures[] = [];
+  for (const ef of args.ef.split(',').map(Number)) {
+    const effort = { ef, refineFactor: Number(args.refine) };
+    const index = await openIndex(storage, effort);
+    const latencies: number[] = [];
+    let hits = 0;
+    const queryMeasure = measuring();
+    for (let q = 0; q < queryCount; q++) {
+      const query = queries.data.subarray(q * width, (q + 1) * width);
+      const t0 = performance.now();
+      const found = await index.search(query, k);
+      latencies.push(performance.now() - t0);
+      const wanted = new Set(exact[q]!.map((nb) => nb.index));
+      hits += found.filter((match) => wanted.has(Number(/\/(\d+)\.jpg$/.exec(match.path)?.[1]))).length;
+    }
+    const queryLoad = loadSince(queryMeasure);
+    latencies.sort((a, b) => a - b);
+    const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+    efforts.push({
+      ...(update.ann ? effort : {}),
+      p50Ms: round(percentile(0.5)),
+      p95Ms: round(percentile(0.95)),
+      recallAt10: round(hits / (queryCount * k), 3),
+      queryLoad,
+    });
   }
-  const queryLoad = loadSince(queryMeasure);
-  latencies.sort((a, b) => a - b);
-  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+  const [first] = efforts as [QueryFigures];
   const result = {
     n,
     buildSeconds: round(buildSeconds),
     indexBytes,
-    p50Ms: round(percentile(0.5)),
-    p95Ms: round(percentile(0.95)),
-    recallAt10: round(hits / (queryCount * k), 3),
+    p50Ms: first.p50Ms,
+    p95Ms: first.p95Ms,
+    recallAt10: first.recallAt10,
     vectors: 'synthetic',
     width,
     queries: queryCount,
     search: update.ann ?? 'exact scan',
-    ...(update.ann ? effort : {}),
+    ...(update.ann ? { ef: first.ef, refineFactor: first.refineFactor } : {}),
     openMs: round(openMillis),
     writePartsSeconds: round(writeSeconds),
     // The index function's own peak while it built the index (what its memory setting must hold), and its CPU.
@@ -154,17 +170,32 @@ try {
     // This process's peak: the parts' writing, the exact search, and the queries.
     peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
     buildLoad,
-    queryLoad,
+    queryLoad: first.queryLoad,
+    efforts,
   };
   console.log(JSON.stringify(result));
   if (args.json) await writeFile(args.json, `${JSON.stringify(result, null, 2)}\n`);
   console.log(
-    `${n} synthetic vectors, ${result.search}: build ${result.buildSeconds} s (${result.buildCpuSeconds} s of CPU, peak ${result.buildPeakMiB} MiB), index ${round(indexBytes / 2 ** 20)} MiB; ` +
-      `query p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms; recall@10 ${result.recallAt10} vs exact (${queryCount} queries)\n` +
-      `  build: ${describeLoad(buildLoad)}\n  queries: ${describeLoad(queryLoad)}`,
+    `${n} synthetic vectors, ${result.search}: build ${result.buildSeconds} s (${result.buildCpuSeconds} s of CPU, peak ${result.buildPeakMiB} MiB), index ${round(indexBytes / 2 ** 20)} MiB\n` +
+      `  build: ${describeLoad(buildLoad)}`,
   );
+  for (const figures of efforts) {
+    console.log(
+      `  ${figures.ef === undefined ? 'exact scan' : `ef ${figures.ef}, refine ${figures.refineFactor}`}: query p50 ${figures.p50Ms} ms, p95 ${figures.p95Ms} ms; ` +
+        `recall@10 ${figures.recallAt10} vs exact (${queryCount} queries); ${describeLoad(figures.queryLoad)}`,
+    );
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+interface QueryFigures {
+  ef?: number;
+  refineFactor?: number;
+  p50Ms: number;
+  p95Ms: number;
+  recallAt10: number;
+  queryLoad: LoadDuring;
 }
 
 function round(value: number, digits = 1): number {
