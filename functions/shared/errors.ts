@@ -111,3 +111,11 @@ export class PublishLeaseBusyError extends FeaturizeError {
 export class PublishLeaseLostError extends FeaturizeError {
   override name = 'PublishLeaseLostError';
 }
+
+/**
+ * Building the dataset's ANN index would need more memory than the update may use (its Lambda function's): refused
+ * before any change, not killed mid-build. The index step's failure fails nothing (the run's indexError).
+ */
+export class IndexBuildRefusedError extends FeaturizeError {
+  override name = 'IndexBuildRefusedError';
+}

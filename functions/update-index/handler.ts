@@ -11,13 +11,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { type UpdateIndexEvent, type UpdateIndexResult, updateIndexEventSchema } from '../../statemachine/contracts.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { updateDatasetIndex } from './update-index.ts';
 
-export async function updateIndex(event: UpdateIndexEvent): Promise<UpdateIndexResult> {
-  const result = await updateDatasetIndex(event);
+export async function updateIndex(event: UpdateIndexEvent, context?: Pick<Context, 'memoryLimitInMB'>): Promise<UpdateIndexResult> {
+  // The function's memory setting (MB, compared as MiB: the build's bound has a margin); locally 0, no limit.
+  const memoryLimitMiB = Number(context?.memoryLimitInMB) || undefined;
+  const result = await updateDatasetIndex(event, memoryLimitMiB);
   logger.info(`index ${result.action}`, { runId: event.runId, ...result });
   metrics.addMetric('IndexedImages', MetricUnit.Count, result.rows);
   return result;

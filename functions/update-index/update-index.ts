@@ -7,9 +7,10 @@ import { indexPrefix } from '../shared/run-layout.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { updateIndexUnderLease } from '../shared/vectors/index-under-lease.ts';
 
-export async function updateDatasetIndex(event: UpdateIndexEvent): Promise<UpdateIndexResult> {
+/** `memoryLimitMiB`: the function's memory, which a first ANN build must fit (vector-index.ts). */
+export async function updateDatasetIndex(event: UpdateIndexEvent, memoryLimitMiB?: number): Promise<UpdateIndexResult> {
   const started = performance.now();
   const output = openStorage(event.output);
-  const update = await updateIndexUnderLease(output, event.runId);
+  const update = await updateIndexUnderLease(output, event.runId, { memoryLimitMiB });
   return { ...update, location: output.locationOf(indexPrefix), millis: Math.round(performance.now() - started) };
 }

@@ -1,11 +1,12 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { IndexBuildRefusedError } from '../../functions/shared/errors.ts';
 import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { readDatasetVectors } from '../../functions/shared/vectors/dataset-vectors.ts';
 import { exactNeighbours, selectRows } from '../../functions/shared/vectors/exact-search.ts';
-import { exactSearchRows, openIndex, readIndexManifest, updateIndex } from '../../functions/shared/vectors/vector-index.ts';
+import { annBuildMiB, exactSearchRows, openIndex, readIndexManifest, updateIndex } from '../../functions/shared/vectors/vector-index.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { useTestStores } from '../support/stores.ts';
 
@@ -82,6 +83,39 @@ describe('the vector index follows the dataset', () => {
     expect(found / 40).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('refuses an ANN build beyond the memory it may use before changing anything, and builds it within', async () => {
+    const storage = new FsStorage(join(stores.dir, 'memory'));
+    const first = clusteredRows(30, { width: 16, prefix: '/in/a' });
+    await writeFeatureParts(storage, runs[0]!, first);
+    await updateIndex(storage, { memoryLimitMiB: 512 });
+    const small = await readIndexManifest(storage);
+    expect(small).toMatchObject({ rows: 30, ann: null });
+
+    // The next run crosses exactSearchRows: its update would build the ANN index, which needs annBuildMiB.
+    await writeFeatureParts(storage, runs[1]!, clusteredRows(exactSearchRows, { width: 16, prefix: '/in/b', seed: 3 }), {
+      rowsPerPart: 5000,
+    });
+    const needed = annBuildMiB(exactSearchRows + 30, 16);
+    expect(needed).toBe(902);
+    const refused = updateIndex(storage, { memoryLimitMiB: 512 });
+    await expect(refused).rejects.toThrow(IndexBuildRefusedError);
+    await expect(refused).rejects.toThrow(
+      `building the index over 10,030 vectors needs about 902 MiB, more than the 512 MiB this update may use: deploy with ` +
+        `-c updateIndexMemoryMb=10240 (about 87,443,748 vectors), or build it with featurize index ${storage.locationOf('')} where the memory is`,
+    );
+    expect(await readIndexManifest(storage)).toEqual(small);
+    expect(await indexedPaths(storage)).toEqual(first.map((row) => row.path).sort());
+
+    expect(await updateIndex(storage, { memoryLimitMiB: needed })).toMatchObject({ action: 'updated', rows: 10_030, ann: 'IVF_HNSW_SQ' });
+  });
+
+  it('bounds the ANN build memory measured at 1,280 floats a vector', () => {
+    // bench:search, the update alone in its process: 12,000, 200,000 and 1,000,000 vectors.
+    expect(annBuildMiB(12_000, 1280)).toBeGreaterThan(773);
+    expect(annBuildMiB(200_000, 1280)).toBeGreaterThan(2_548);
+    expect(annBuildMiB(1_000_000, 1280)).toBeGreaterThan(9_212);
+  });
+
   it('refuses a dataset mixing two models', async () => {
     const storage = new FsStorage(join(stores.dir, 'mixed'));
     await writeFeatureParts(storage, runs[0]!, clusteredRows(4, { width: 16 }));
@@ -96,8 +130,10 @@ describe('the vector index follows the dataset', () => {
     await writeFeatureParts(storage, runs[0]!, clusteredRows(12, { width: 16 }), { rowsPerPart: 6 });
     let checks = 0;
     await expect(
-      updateIndex(storage, () => {
-        if (++checks === 3) throw new Error('lease lost');
+      updateIndex(storage, {
+        check: () => {
+          if (++checks === 3) throw new Error('lease lost');
+        },
       }),
     ).rejects.toThrow('lease lost');
     expect(await readIndexManifest(storage)).toBeUndefined();

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
 import { type PartFile, type PartVersion, partVersion, readPartRowGroups, sameVersion } from '../dataset/feature-parts.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, IndexBuildRefusedError } from '../errors.ts';
 import { featuresPrefix, indexManifestKey, indexPrefix } from '../run-layout.ts';
 import { readIfPresent, type Storage, type StoredObject } from '../storage/storage.ts';
 import { openDatasetParts, partsSource, type VectorSource } from './dataset-vectors.ts';
@@ -44,6 +44,26 @@ export interface IndexUpdate {
   ann: string | null;
   /** The model of the index replaced because the dataset's is another. */
   replacedModel?: string;
+}
+
+export interface UpdateIndexOptions {
+  /** The caller's lease check, run before each change. */
+  check?: () => void;
+  /**
+   * The memory the update may use, in MiB (its Lambda function's): an ANN build estimated to need more is refused
+   * before anything changes, instead of the process being killed mid-build.
+   */
+  memoryLimitMiB?: number;
+}
+
+/**
+ * A bound on the memory building the ANN index takes, in MiB. Measured by `npm run bench:search`, the update alone
+ * in its process, 1,280 floats a vector: 773 MiB at 12,000 vectors, 2,548 at 200,000, 9,212 at 1,000,000 (HNSW
+ * holds its graph and every vector in memory while it builds). This lies above each: 900 MiB and 1.75 times the
+ * vectors' float32 bytes.
+ */
+export function annBuildMiB(rows: number, dimension: number): number {
+  return Math.ceil(900 + (rows * dimension * 4 * 1.75) / 2 ** 20);
 }
 
 export interface SimilarImage {
@@ -95,7 +115,8 @@ const sqlString = (value: string) => `'${value.replaceAll("'", "''")}'`;
  * Brings the index in line with features/. `check` runs before each change (the caller's lease check). A
  * dataset without parts, or mixing models, is refused.
  */
-export async function updateIndex(storage: Storage, check: () => void = () => {}): Promise<IndexUpdate> {
+export async function updateIndex(storage: Storage, options: UpdateIndexOptions = {}): Promise<IndexUpdate> {
+  const { check = () => {}, memoryLimitMiB } = options;
   const { objects, parts } = await openDatasetParts(storage);
   const source = partsSource(storage, parts);
   const manifest = await readIndexManifest(storage);
@@ -115,8 +136,15 @@ export async function updateIndex(storage: Storage, check: () => void = () => {}
   const added = current.filter((part) => !known.some((k) => sameVersion(k, part)));
   const removed = known.filter((part) => !current.some((c) => sameVersion(c, part)));
 
-  check();
   let table: lancedb.Table | undefined = rebuild ? undefined : await db.openTable(tableName);
+  const indexed = table !== undefined && (await hasVectorIndex(table));
+  const datasetRows = parts.reduce((sum, part) => sum + Number(part.metadata.num_rows), 0);
+  if (memoryLimitMiB !== undefined && !indexed && datasetRows >= exactSearchRows) {
+    const width = rebuild ? await vectorWidth(parts[0]!) : manifest!.dimension;
+    refuseBuildBeyond(memoryLimitMiB, datasetRows, width, storage);
+  }
+
+  check();
   const stale = [...new Set([...removed, ...added].map((part) => part.key))];
   if (table && stale.length > 0) await table.delete(`part IN (${stale.map(sqlString).join(', ')})`);
   let dimension = manifest?.dimension ?? 0;
@@ -131,7 +159,7 @@ export async function updateIndex(storage: Storage, check: () => void = () => {}
   }
   if (!table) throw new ConfigError(`${storage.locationOf(featuresPrefix)} has parts but no rows to index`);
   const rows = await table.countRows();
-  const ann = await maintainAnnIndex(table, rows);
+  const ann = await maintainAnnIndex(table, rows, indexed);
   const update: IndexManifest = { ...source, dimension, rows, parts: current, ann, updatedAt: new Date().toISOString() };
   check();
   await storage.write(indexManifestKey, `${JSON.stringify(update, null, 1)}\n`);
@@ -143,6 +171,33 @@ export async function updateIndex(storage: Storage, check: () => void = () => {}
     ann,
     ...(manifest && !sameSource ? { replacedModel: manifest.modelId } : {}),
   };
+}
+
+/** The ANN build needs more than `memoryLimitMiB`: an IndexBuildRefusedError saying what to do instead. */
+function refuseBuildBeyond(memoryLimitMiB: number, rows: number, width: number, storage: Storage): void {
+  const needed = annBuildMiB(rows, width);
+  if (needed <= memoryLimitMiB) return;
+  const largest = Math.floor(((lambdaMaxMemoryMiB - 900) * 2 ** 20) / (width * 4 * 1.75));
+  throw new IndexBuildRefusedError(
+    `building the index over ${rows.toLocaleString('en-US')} vectors needs about ${needed.toLocaleString('en-US')} MiB, ` +
+      `more than the ${memoryLimitMiB.toLocaleString('en-US')} MiB this update may use: deploy with ` +
+      `-c updateIndexMemoryMb=${lambdaMaxMemoryMiB} (about ${largest.toLocaleString('en-US')} vectors), or build it with ` +
+      `featurize index ${storage.locationOf('')} where the memory is; later runs' updates extend it`,
+  );
+}
+
+/** Lambda's largest memory setting. */
+const lambdaMaxMemoryMiB = 10_240;
+
+async function vectorWidth(part: PartFile): Promise<number> {
+  for await (const group of readPartRowGroups(part, ['features'])) {
+    if (group.length > 0) return (group[0]!.features as ArrayLike<number>).length;
+  }
+  return 0;
+}
+
+async function hasVectorIndex(table: lancedb.Table): Promise<boolean> {
+  return (await table.listIndices()).some((index) => index.columns.includes('vector'));
 }
 
 async function* indexRows(part: PartFile) {
@@ -164,8 +219,7 @@ async function* indexRows(part: PartFile) {
  * Small tables are scanned; from `exactSearchRows` on, an IVF-HNSW-SQ index on cosine distance (built once, then
  * extended by optimize(), which also compacts the small files each update adds and drops old versions).
  */
-async function maintainAnnIndex(table: lancedb.Table, rows: number): Promise<string | null> {
-  const indexed = (await table.listIndices()).some((index) => index.columns.includes('vector'));
+async function maintainAnnIndex(table: lancedb.Table, rows: number, indexed: boolean): Promise<string | null> {
   await inScratchFolder(async () => {
     if (!indexed && rows >= exactSearchRows) {
       const { Index } = await loadLancedb();
