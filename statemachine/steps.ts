@@ -295,8 +295,8 @@ export const steps = [
     // LanceDB is a native library (Rust): it cannot go in the arm64 zip and its layer; the image carries its
     // linux binary beside sharp's and ONNX Runtime's.
     packaging: 'container',
-    // Rows are added a row group at a time; building the ANN index (from 10,000 rows) holds its graph and its
-    // scalar-quantized vectors (a byte per dimension: 1.3 KB a row).
+    // Rows are added a row group at a time; building the ANN index (from 10,000 rows) holds its graph and the
+    // vectors: about 240,000 fit in 3,008 MB (annBuildMiB, vector-index.ts); a larger first build is refused.
     memoryMb: 3008,
     timeoutSeconds: wholeRun,
     // LanceDB spills an IVF index build's shuffle to /tmp, about 1.3 KB a vector (vector-index.ts): Lambda's most,
