@@ -59,6 +59,9 @@ describe('the vector index follows the dataset', () => {
     const storage = new FsStorage(join(stores.dir, 'large'));
     const rows = clusteredRows(exactSearchRows, { width: 16, labels: Array.from({ length: 50 }, (_, i) => `L${i}`) });
     await writeFeatureParts(storage, runs[0]!, rows, { rowsPerPart: 5000 });
+    // A first build reads the vectors' width from the dataset: 902 MiB at 16 floats, 900 were it not known.
+    await expect(updateIndex(storage, { memoryLimitMiB: 901 })).rejects.toThrow(IndexBuildRefusedError);
+    expect(await readIndexManifest(storage)).toBeUndefined();
     // LanceDB spills the IVF shuffle to TMPDIR: a warm Lambda's /tmp must not keep it.
     const temporary = join(stores.dir, 'tmp');
     await mkdir(temporary);

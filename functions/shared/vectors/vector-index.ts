@@ -63,7 +63,15 @@ export interface UpdateIndexOptions {
  * vectors' float32 bytes.
  */
 export function annBuildMiB(rows: number, dimension: number): number {
-  return Math.ceil(900 + (rows * dimension * 4 * 1.8) / 2 ** 20);
+  return Math.ceil(annBuildBaseMiB + (rows * dimension * annBuildBytesPerValue) / 2 ** 20);
+}
+
+const annBuildBaseMiB = 900;
+const annBuildBytesPerValue = 4 * 1.8;
+
+/** The most vectors whose ANN build `annBuildMiB` lets into `memoryMiB`: its inverse. */
+function annBuildVectors(memoryMiB: number, dimension: number): number {
+  return Math.floor(((memoryMiB - annBuildBaseMiB) * 2 ** 20) / (dimension * annBuildBytesPerValue));
 }
 
 export interface SimilarImage {
@@ -177,7 +185,7 @@ export async function updateIndex(storage: Storage, options: UpdateIndexOptions 
 function refuseBuildBeyond(memoryLimitMiB: number, rows: number, width: number, storage: Storage): void {
   const needed = annBuildMiB(rows, width);
   if (needed <= memoryLimitMiB) return;
-  const largest = Math.floor(((lambdaMaxMemoryMiB - 900) * 2 ** 20) / (width * 4 * 1.8));
+  const largest = annBuildVectors(lambdaMaxMemoryMiB, width);
   throw new IndexBuildRefusedError(
     `building the index over ${rows.toLocaleString('en-US')} vectors needs about ${needed.toLocaleString('en-US')} MiB, ` +
       `more than the ${memoryLimitMiB.toLocaleString('en-US')} MiB this update may use: deploy with ` +
