@@ -1,7 +1,7 @@
 /**
  * The first step of the reduce fan-out: reads the Distributed Map's results (a line at a time, map-results.ts),
- * cuts the run's succeeded batches, in key order, into groups of about `partRows` vectors (a group never splits
- * a batch), and writes them as the plan `runs/<runId>/reduce/plan.json`, one JSON array item per group: the
+ * cuts the run's succeeded batches, in key order, into the fewest groups of at most `partRows` vectors (a group
+ * never splits a batch), as even as the batches allow, and writes them as the plan `runs/<runId>/reduce/plan.json`, one JSON array item per group: the
  * ReduceParts map reads it (ItemReader s3:getObject, JSON) and compacts each group into one staged part in a
  * child of its own (functions/reduce-part). The items of failed and never-run batches, which no shard holds,
  * go to `runs/<runId>/reduce/batch-failures.jsonl` for FinishReduce. Knows nothing of Lambda.
@@ -97,16 +97,29 @@ export async function planReduce(request: PlanReduceRequest, options: PlanReduce
 }
 
 /**
- * Consecutive batches of about `partRows` vectors each (a part never splits a batch), so that each part covers
- * a range of paths, which its metadata records (featurize.path_min/max): the publisher then judges most parts
- * against a run's scope without reading them.
+ * Consecutive batches in the fewest groups of at most `partRows` vectors (a part never splits a batch), of even
+ * size: the largest part sets how long the reduce's slowest child takes (30,000 vectors make two parts of 15,000,
+ * not 25,000 and 5,000). Each part covers a range of paths, which its metadata records
+ * (featurize.path_min/max): the publisher then judges most parts against a run's scope without reading them. A
+ * group ends before the batch that would take the run's vectors up to it past its even share's end.
  */
 function* batchGroups(batches: readonly SucceededBatch[], partRows: number): Generator<SucceededBatch[]> {
+  const total = batches.reduce((sum, batch) => sum + batch.vectors, 0);
+  const groups = Math.max(1, Math.ceil(total / partRows));
   let group: SucceededBatch[] = [];
   let vectors = 0;
+  let before = 0;
+  // Where the group being filled should end; with no vector at all, only the shard cap cuts.
+  const evenEndAfter = (vectorsBefore: number) =>
+    total === 0 ? Number.POSITIVE_INFINITY : ((Math.round((vectorsBefore * groups) / total) + 1) * total) / groups;
+  let evenEnd = evenEndAfter(0);
   for (const batch of batches) {
-    if (group.length > 0 && (vectors + batch.vectors > partRows || group.length === maxShardsPerGroup)) {
+    const full = vectors + batch.vectors > partRows || before + vectors + batch.vectors > evenEnd;
+    if (group.length > 0 && (full || group.length === maxShardsPerGroup)) {
       yield group;
+      before += vectors;
+      // The next group's share ends at the even boundary after the one this group's end is nearest.
+      evenEnd = evenEndAfter(before);
       group = [];
       vectors = 0;
     }

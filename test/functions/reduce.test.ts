@@ -227,6 +227,23 @@ describe('reduce', () => {
     expect(groups).toEqual([{ groups: 2n }]);
   });
 
+  it('cuts a run of more than one part into parts of even size, so that no child of the reduce takes much longer than the rest', async () => {
+    const where = onFilesystem('even');
+    const keys = Array.from({ length: 12 }, (_, i) => `images/Kiwi/${String(i).padStart(2, '0')}.jpg`);
+    await writeMapRun({
+      runId: 'run-even',
+      ...where,
+      batches: [0, 2, 4, 6, 8, 10].map((start) => ({ status: 'SUCCEEDED' as const, items: items(keys.slice(start, start + 2)) })),
+    });
+
+    await reduceRun(reduceRequest('run-even', where), { ...options, partRows: 8 });
+
+    const rows = await stagedRows(where.output.bucket, 'run-even');
+    expect(rows).toHaveLength(12);
+    // 12 vectors in batches of 2 against a cap of 8: two parts of 6, not one of 8 and one of 4.
+    expect([...Map.groupBy(rows, (row) => row.filename as string).values()].map((part) => part.length)).toEqual([6, 6]);
+  });
+
   it('leaves the same parts with the same rows when retried, and removes a part and a sample an earlier attempt left over', async () => {
     const where = onFilesystem('retried');
     await writeMapRun({
