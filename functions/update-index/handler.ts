@@ -17,10 +17,14 @@ import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { updateDatasetIndex } from './update-index.ts';
 
-export async function updateIndex(event: UpdateIndexEvent, context?: Pick<Context, 'memoryLimitInMB'>): Promise<UpdateIndexResult> {
-  // The function's memory setting (MB, compared as MiB: the build's bound has a margin); locally 0, no limit.
+export async function updateIndex(
+  event: UpdateIndexEvent,
+  context?: Pick<Context, 'memoryLimitInMB' | 'getRemainingTimeInMillis'>,
+): Promise<UpdateIndexResult> {
+  // The function's memory setting (MB, compared as MiB: the build's bound has a margin), which also gives its
+  // vCPUs, and the invocation's time left; locally memory 0: no limit.
   const memoryLimitMiB = Number(context?.memoryLimitInMB) || undefined;
-  const result = await updateDatasetIndex(event, memoryLimitMiB);
+  const result = await updateDatasetIndex(event, { memoryLimitMiB, remainingMs: context && (() => context.getRemainingTimeInMillis()) });
   logger.info(`index ${result.action}`, { runId: event.runId, ...result });
   metrics.addMetric('IndexedImages', MetricUnit.Count, result.rows);
   return result;

@@ -6,11 +6,15 @@ import type { UpdateIndexEvent, UpdateIndexResult } from '../../statemachine/con
 import { indexPrefix } from '../shared/run-layout.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
 import { updateIndexUnderLease } from '../shared/vectors/index-under-lease.ts';
+import type { UpdateIndexOptions } from '../shared/vectors/vector-index.ts';
 
-/** `memoryLimitMiB`: the function's memory, which a first ANN build must fit (vector-index.ts). */
-export async function updateDatasetIndex(event: UpdateIndexEvent, memoryLimitMiB?: number): Promise<UpdateIndexResult> {
+/** `limits`: the function's memory and the invocation's time left, which a first ANN build must fit (vector-index.ts). */
+export async function updateDatasetIndex(
+  event: UpdateIndexEvent,
+  limits: Pick<UpdateIndexOptions, 'memoryLimitMiB' | 'remainingMs'> = {},
+): Promise<UpdateIndexResult> {
   const started = performance.now();
   const output = openStorage(event.output);
-  const update = await updateIndexUnderLease(output, event.runId, { memoryLimitMiB });
+  const update = await updateIndexUnderLease(output, event.runId, limits);
   return { ...update, location: output.locationOf(indexPrefix), millis: Math.round(performance.now() - started) };
 }

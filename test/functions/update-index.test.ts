@@ -5,8 +5,8 @@
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
-import { readIndexManifest } from '../../functions/shared/vectors/vector-index.ts';
-import { handler } from '../../functions/update-index/handler.ts';
+import { exactSearchRows, readIndexManifest } from '../../functions/shared/vectors/vector-index.ts';
+import { handler, updateIndex } from '../../functions/update-index/handler.ts';
 import event from '../events/update-index.json' with { type: 'json' };
 import { clusteredRows, writeFeatureParts } from '../support/feature-parts.ts';
 import { type LeaseTable, startLeaseTable } from '../support/lease-table.ts';
@@ -68,5 +68,26 @@ describe('the update-index function', () => {
     });
     expect(await readIndexManifest(output())).toMatchObject({ rows: 40, parts: [{}, {}] });
     expect(await handler(event, context)).toMatchObject({ action: 'current', rows: 40 });
+  });
+
+  it("refuses a first ANN build that its invocation's time left cannot hold, from Lambda's context, changing nothing", async () => {
+    const large = { ...event, output: { ...event.output, prefix: 'datasets/large/' } };
+    const storage = new S3Storage(large.output.bucket, large.output.prefix);
+    await writeFeatureParts(storage, event.runId, clusteredRows(exactSearchRows, { width: 16, prefix: 's3://fruits/images' }), {
+      rowsPerPart: 5000,
+    });
+    // As Lambda gives them: the function's memory setting, and a deadline, here 10 ms away (called without middy,
+    // whose own timer would end the invocation first).
+    const lambdaContext = {
+      functionName: 'featurize-update-index',
+      awsRequestId: 'r',
+      memoryLimitInMB: '10240',
+      getRemainingTimeInMillis: () => 10,
+    };
+    await expect(updateIndex(large, lambdaContext)).rejects.toMatchObject({
+      name: 'IndexBuildRefusedError',
+      message: expect.stringContaining('(80 % of the 0 s this update has left)'),
+    });
+    expect(await readIndexManifest(storage)).toBeUndefined();
   });
 });

@@ -6,7 +6,15 @@ import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { readDatasetVectors } from '../../functions/shared/vectors/dataset-vectors.ts';
 import { exactNeighbours, selectRows } from '../../functions/shared/vectors/exact-search.ts';
-import { annBuildMiB, exactSearchRows, openIndex, readIndexManifest, updateIndex } from '../../functions/shared/vectors/vector-index.ts';
+import {
+  annBuildCpuSeconds,
+  annBuildMiB,
+  annBuildRefusal,
+  exactSearchRows,
+  openIndex,
+  readIndexManifest,
+  updateIndex,
+} from '../../functions/shared/vectors/vector-index.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { useTestStores } from '../support/stores.ts';
 
@@ -86,7 +94,7 @@ describe('the vector index follows the dataset', () => {
     expect(found / 40).toBeGreaterThanOrEqual(0.9);
   });
 
-  it('refuses an ANN build beyond the memory it may use before changing anything, and builds it within', async () => {
+  it('refuses an ANN build beyond the memory or the time it may use before changing anything, and builds it within', async () => {
     const storage = new FsStorage(join(stores.dir, 'memory'));
     const first = clusteredRows(30, { width: 16, prefix: '/in/a' });
     await writeFeatureParts(storage, runs[0]!, first);
@@ -104,12 +112,22 @@ describe('the vector index follows the dataset', () => {
     await expect(refused).rejects.toThrow(IndexBuildRefusedError);
     await expect(refused).rejects.toThrow(
       `building the index over 10,030 vectors needs about 902 MiB, more than the 512 MiB this update may use: deploy with ` +
-        `-c updateIndexMemoryMb=10240 (about 85,014,755 vectors), or build it with featurize index ${storage.locationOf('')} where the memory is`,
+        `-c updateIndexMemoryMb=10240 (about 85,014,755 vectors), or build it with featurize index ${storage.locationOf('')} where the memory and time are`,
     );
+    // Within memory, but with less time left than the build takes on the function's vCPUs: refused the same way.
+    const late = updateIndex(storage, { memoryLimitMiB: 2048, remainingMs: () => 100 });
+    await expect(late).rejects.toThrow(
+      /takes about 0 s on this function's 1\.2 vCPUs \(0 s of CPU\), more than the 0 s it may take \(80 % of the 0 s this update has left\)/,
+    );
+    expect(await readIndexManifest(storage)).toEqual(small);
     expect(await readIndexManifest(storage)).toEqual(small);
     expect(await indexedPaths(storage)).toEqual(first.map((row) => row.path).sort());
 
-    expect(await updateIndex(storage, { memoryLimitMiB: needed })).toMatchObject({ action: 'updated', rows: 10_030, ann: 'IVF_HNSW_SQ' });
+    expect(await updateIndex(storage, { memoryLimitMiB: needed, remainingMs: () => 60_000 })).toMatchObject({
+      action: 'updated',
+      rows: 10_030,
+      ann: 'IVF_HNSW_SQ',
+    });
   });
 
   it('bounds the ANN build memory measured at 1,280 floats a vector', () => {
@@ -117,6 +135,25 @@ describe('the vector index follows the dataset', () => {
     expect(annBuildMiB(12_000, 1280)).toBeGreaterThan(773);
     expect(annBuildMiB(200_000, 1280)).toBeGreaterThan(2_548);
     expect(annBuildMiB(1_000_000, 1280)).toBeGreaterThan(9_415);
+  });
+
+  it('bounds the ANN build CPU time measured at 1,280 floats a vector, and refuses on Lambda what 15 minutes cannot build', () => {
+    // bench:search, quiet, the build alone in its process: 200,000 and 1,000,000 vectors.
+    expect(annBuildCpuSeconds(200_000, 1280)).toBeGreaterThan(567);
+    expect(annBuildCpuSeconds(1_000_000, 1280)).toBeGreaterThan(5_386);
+    const fifteenMinutes = () => 15 * 60 * 1000;
+    // The default function (3,008 MB, 1.7 vCPUs) builds 200,000 vectors within its memory and time.
+    expect(annBuildRefusal({ memoryLimitMiB: 3008, remainingMs: fifteenMinutes }, 200_000, 1280, 's3://b/out/')).toBeUndefined();
+    // 1,000,000 fit Lambda's largest memory, not its 15 minutes: no larger function to suggest, only featurize index.
+    expect(annBuildRefusal({ memoryLimitMiB: 10_240 }, 1_000_000, 1280, 's3://b/out/')).toBeUndefined();
+    expect(annBuildRefusal({ memoryLimitMiB: 10_240, remainingMs: fifteenMinutes }, 1_000_000, 1280, 's3://b/out/')).toBe(
+      "building the index over 1,000,000 vectors takes about 22 min on this function's 5.8 vCPUs (112 min of CPU), more than " +
+        "the 12 min it may take (80 % of the 15 min this update has left): build it with featurize index s3://b/out/ where the memory and time are; later runs' updates extend it",
+    );
+    // 400,000 are beyond the default function's memory and time, within the largest's.
+    expect(annBuildRefusal({ memoryLimitMiB: 3008, remainingMs: fifteenMinutes }, 400_000, 1280, 's3://b/out/')).toMatch(
+      /^building the index over 400,000 vectors needs about 4,416 MiB, more than the 3,008 MiB this update may use and takes about \d+ min .*: deploy with -c updateIndexMemoryMb=10240 \(about [\d,]+ vectors\), or build it with featurize index s3:\/\/b\/out\//,
+    );
   });
 
   it('refuses a dataset mixing two models', async () => {

@@ -51,9 +51,15 @@ export interface UpdateIndexOptions {
   check?: () => void;
   /**
    * The memory the update may use, in MiB (its Lambda function's): an ANN build estimated to need more is refused
-   * before anything changes, instead of the process being killed mid-build.
+   * before anything changes, instead of the process being killed mid-build. It also gives the function's vCPUs.
    */
   memoryLimitMiB?: number;
+  /**
+   * The milliseconds the update has left (its Lambda invocation's): with `memoryLimitMiB`, an ANN build estimated
+   * to take longer on the function's vCPUs is refused before anything changes, instead of being stopped at the
+   * function's timeout, every run again.
+   */
+  remainingMs?: () => number;
 }
 
 /**
@@ -73,6 +79,43 @@ const annBuildBytesPerValue = 4 * 1.8;
 function annBuildVectors(memoryMiB: number, dimension: number): number {
   return Math.floor(((memoryMiB - annBuildBaseMiB) * 2 ** 20) / (dimension * annBuildBytesPerValue));
 }
+
+/**
+ * A bound on the CPU time building the ANN index takes, in seconds. Measured by `npm run bench:search` on a quiet
+ * 2-core EPYC, the build alone in its process, 1,280 floats a vector: 567 s at 200,000 vectors, 5,386 s at
+ * 1,000,000, so growing as the vectors to the power 1.4 (the IVF training and the HNSW graphs both grow faster than
+ * the rows). This is 1.25 times that curve, in proportion to the vectors' width.
+ */
+export function annBuildCpuSeconds(rows: number, dimension: number): number {
+  return annBuildCpuMargin * annBuildCpuAtScale * (rows / annBuildScaleRows) ** annBuildCpuExponent * (dimension / 1280);
+}
+
+const annBuildCpuAtScale = 567;
+const annBuildScaleRows = 200_000;
+const annBuildCpuExponent = 1.4;
+const annBuildCpuMargin = 1.25;
+
+/** The most vectors whose ANN build `annBuildCpuSeconds` lets into `cpuSeconds`: its inverse. */
+function annBuildVectorsIn(cpuSeconds: number, dimension: number): number {
+  const scale = annBuildCpuMargin * annBuildCpuAtScale * (dimension / 1280);
+  return Math.floor(annBuildScaleRows * (cpuSeconds / scale) ** (1 / annBuildCpuExponent));
+}
+
+/** A Lambda function's vCPUs: one per 1,769 MB, six at most (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). */
+function lambdaVcpus(memoryMiB: number): number {
+  return Math.min(6, memoryMiB / 1769);
+}
+
+/**
+ * The CPU seconds the build gets in `seconds` of a function of `memoryMiB`: each vCPU kept as busy as the two
+ * cores here were (1.76 of 2 at 1,000,000 vectors; assumed beyond two, not measured).
+ */
+function lambdaCpuSeconds(memoryMiB: number, seconds: number): number {
+  return seconds * lambdaVcpus(memoryMiB) * 0.88;
+}
+
+/** The share of an invocation's remaining time a build may take: the rest reads the parts and adds their rows. */
+const annBuildTimeShare = 0.8;
 
 export interface SimilarImage {
   path: string;
@@ -124,7 +167,7 @@ const sqlString = (value: string) => `'${value.replaceAll("'", "''")}'`;
  * dataset without parts, or mixing models, is refused.
  */
 export async function updateIndex(storage: Storage, options: UpdateIndexOptions = {}): Promise<IndexUpdate> {
-  const { check = () => {}, memoryLimitMiB } = options;
+  const { check = () => {}, memoryLimitMiB, remainingMs } = options;
   const { objects, parts } = await openDatasetParts(storage);
   const source = partsSource(storage, parts);
   const manifest = await readIndexManifest(storage);
@@ -149,7 +192,8 @@ export async function updateIndex(storage: Storage, options: UpdateIndexOptions 
   const datasetRows = parts.reduce((sum, part) => sum + Number(part.metadata.num_rows), 0);
   if (memoryLimitMiB !== undefined && !indexed && datasetRows >= exactSearchRows) {
     const width = rebuild ? await vectorWidth(parts[0]!) : manifest!.dimension;
-    refuseBuildBeyond(memoryLimitMiB, datasetRows, width, storage);
+    const refusal = annBuildRefusal({ memoryLimitMiB, remainingMs }, datasetRows, width, storage.locationOf(''));
+    if (refusal) throw new IndexBuildRefusedError(refusal);
   }
 
   check();
@@ -181,18 +225,56 @@ export async function updateIndex(storage: Storage, options: UpdateIndexOptions 
   };
 }
 
-/** The ANN build needs more than `memoryLimitMiB`: an IndexBuildRefusedError saying what to do instead. */
-function refuseBuildBeyond(memoryLimitMiB: number, rows: number, width: number, storage: Storage): void {
-  const needed = annBuildMiB(rows, width);
-  if (needed <= memoryLimitMiB) return;
-  const largest = annBuildVectors(lambdaMaxMemoryMiB, width);
-  throw new IndexBuildRefusedError(
-    `building the index over ${rows.toLocaleString('en-US')} vectors needs about ${needed.toLocaleString('en-US')} MiB, ` +
-      `more than the ${memoryLimitMiB.toLocaleString('en-US')} MiB this update may use: deploy with ` +
-      `-c updateIndexMemoryMb=${lambdaMaxMemoryMiB} (about ${largest.toLocaleString('en-US')} vectors), or build it with ` +
-      `featurize index ${storage.locationOf('')} where the memory is; later runs' updates extend it`,
+/**
+ * Why a first ANN build over `rows` vectors of `width` cannot run within `limits` (more memory than the function
+ * has, or more time than its vCPUs give in what is left of the invocation), saying what to do instead; undefined
+ * when it can. `location` is the output's, for the command to run instead.
+ */
+export function annBuildRefusal(
+  limits: { memoryLimitMiB: number; remainingMs?: (() => number) | undefined },
+  rows: number,
+  width: number,
+  location: string,
+): string | undefined {
+  const { memoryLimitMiB } = limits;
+  const neededMiB = annBuildMiB(rows, width);
+  const cpuSeconds = annBuildCpuSeconds(rows, width);
+  const leftSeconds = limits.remainingMs ? limits.remainingMs() / 1000 : undefined;
+  const buildSeconds = cpuSeconds / lambdaCpuSeconds(memoryLimitMiB, 1);
+  const tooLong = leftSeconds !== undefined && buildSeconds > leftSeconds * annBuildTimeShare;
+  if (neededMiB <= memoryLimitMiB && !tooLong) return undefined;
+
+  const reasons = [
+    ...(neededMiB > memoryLimitMiB
+      ? [`needs about ${count(neededMiB)} MiB, more than the ${count(memoryLimitMiB)} MiB this update may use`]
+      : []),
+    ...(tooLong
+      ? [
+          `takes about ${duration(buildSeconds)} on this function's ${lambdaVcpus(memoryLimitMiB).toFixed(1)} vCPUs ` +
+            `(${duration(cpuSeconds)} of CPU), more than the ${duration(leftSeconds! * annBuildTimeShare)} it may take ` +
+            `(${annBuildTimeShare * 100} % of the ${duration(leftSeconds!)} this update has left)`,
+        ]
+      : []),
+  ];
+  // The largest function, with as much time as this one (its timeout).
+  const largest = Math.min(
+    annBuildVectors(lambdaMaxMemoryMiB, width),
+    leftSeconds === undefined
+      ? Number.POSITIVE_INFINITY
+      : annBuildVectorsIn(lambdaCpuSeconds(lambdaMaxMemoryMiB, leftSeconds * annBuildTimeShare), width),
+  );
+  const largerFunction =
+    memoryLimitMiB < lambdaMaxMemoryMiB && largest >= rows
+      ? `deploy with -c updateIndexMemoryMb=${lambdaMaxMemoryMiB} (about ${count(largest)} vectors), or `
+      : '';
+  return (
+    `building the index over ${count(rows)} vectors ${reasons.join(' and ')}: ${largerFunction}build it with ` +
+    `featurize index ${location} where the memory and time are; later runs' updates extend it`
   );
 }
+
+const count = (value: number) => Math.round(value).toLocaleString('en-US');
+const duration = (seconds: number) => (seconds < 120 ? `${count(seconds)} s` : `${count(seconds / 60)} min`);
 
 /** Lambda's largest memory setting. */
 const lambdaMaxMemoryMiB = 10_240;
