@@ -4,7 +4,7 @@
  * 64-dimensional latent through a ReLU, plus noise; 50 clusters of latents), not real image features.
  *
  *   node bench/search.ts [--n 20000] [--queries 200] [--part-rows 25000] [--ef 100[,200...]] [--refine 2]
- *                        [--dir <folder>] [--json <file>]
+ *                        [--update-rows 25000] [--dir <folder>] [--json <file>]
  *
  * Several `--ef` values are measured on the same build, one after the other (a build at a million vectors takes
  * most of an hour; the search effort is a query's setting): the result's first-level figures are the first's,
@@ -20,6 +20,10 @@
  * Disk, in --dir (default: the system's temporary folder), about 5 KB a vector for each of: the Parquet parts, the
  * LanceDB table, and the table's compaction (optimize() rewrites the small fragments each row group added before
  * it drops them): some 15 to 20 GB at a million vectors, removed at the end.
+ *
+ * Then, as an incremental run's publish does, one more part of `--update-rows` vectors (default one part's; 0: none) is
+ * added to the dataset and the index updated again in a process of its own: the update's time, CPU and peak memory
+ * (what the index function needs on every later run), and the first effort's recall and latency over the larger index.
  *
  * --json writes { n, buildSeconds, indexBytes, p50Ms, p95Ms, recallAt10, ..., buildPeakMiB, buildLoad, queryLoad, efforts } (the line printed
  * first); the loads say how busy the machine was meanwhile, and a figure taken while it was busy is NOT A RESULT.
@@ -45,6 +49,7 @@ const { values: args } = parseArgs({
     'part-rows': { type: 'string', default: '25000' },
     ef: { type: 'string', default: String(defaultSearchEffort.ef) },
     refine: { type: 'string', default: String(defaultSearchEffort.refineFactor) },
+    'update-rows': { type: 'string' },
     dir: { type: 'string', default: tmpdir() },
     json: { type: 'string' },
   },
@@ -52,6 +57,7 @@ const { values: args } = parseArgs({
 const n = Number(args.n);
 const queryCount = Number(args.queries);
 const partRows = Number(args['part-rows']);
+const updateRows = Number(args['update-rows'] ?? partRows);
 const width = 1280;
 const latent = 64;
 const clusters = 50;
@@ -82,14 +88,14 @@ try {
   const storage = new FsStorage(dir);
   // Exact top-k per query, merged over the parts as they are written.
   let exact: Neighbour[][] = Array.from({ length: queryCount }, () => []);
-  const writeStart = performance.now();
-  for (let start = 0, part = 0; start < n; start += partRows, part++) {
+  let parts = 0;
+  const writePart = async (start: number, end: number) => {
     const rows: FeatureRow[] = [];
-    for (let r = start; r < Math.min(n, start + partRows); r++) {
+    for (let r = start; r < end; r++) {
       const { cluster, features } = syntheticVector();
       rows.push({ path: `/bench/C${cluster}/${r}.jpg`, label: `C${cluster}`, features });
     }
-    const runId = `20260101T000000Z-${part.toString(16).padStart(6, '0')}`;
+    const runId = `20260101T000000Z-${(parts++).toString(16).padStart(6, '0')}`;
     await writeFeatureParts(storage, runId, rows, { rowGroupRows: 5000 });
     const flat = new Float32Array(rows.length * width);
     for (const [i, row] of rows.entries()) flat.set(row.features, i * width);
@@ -100,7 +106,9 @@ try {
         .sort((a, b) => b.similarity - a.similarity)
         .slice(0, k),
     );
-  }
+  };
+  const writeStart = performance.now();
+  for (let start = 0; start < n; start += partRows) await writePart(start, Math.min(n, start + partRows));
   const writeSeconds = (performance.now() - writeStart) / 1000;
 
   // How busy the machine was during the build and during the queries (this process's own CPU, and the build's,
@@ -110,22 +118,22 @@ try {
     const own = process.cpuUsage(start.own);
     return loadDuring(start.times, cpuTimes(), (own.user + own.system) / 1e6 + childCpuSeconds);
   };
-  const buildMeasure = measuring();
-  const build = await runStepProcess({
-    step: 'updateIndex',
-    event: { runId: '20260101T000000Z-index', output: { bucket: dir, prefix: '' } },
-  });
-  const update = build.result as UpdateIndexResult;
-  const buildSeconds = build.seconds;
-  const buildLoad = loadSince(buildMeasure, build.cpuSeconds);
+  const updateStep = async () => {
+    const measure = measuring();
+    const step = await runStepProcess({
+      step: 'updateIndex',
+      event: { runId: '20260101T000000Z-index', output: { bucket: dir, prefix: '' } },
+    });
+    return { ...step, update: step.result as UpdateIndexResult, load: loadSince(measure, step.cpuSeconds) };
+  };
+  const build = await updateStep();
+  const { update, seconds: buildSeconds, load: buildLoad } = build;
   const indexBytes = await folderBytes(join(dir, indexPrefix));
 
   const openStart = performance.now();
   await openIndex(storage);
   const openMillis = performance.now() - openStart;
-  const efforts: QueryFigures[] = [];
-  for (const ef of args.ef.split(',').map(Number)) {
-    const effort = { ef, refineFactor: Number(args.refine) };
+  const measureQueries = async (effort: { ef: number; refineFactor: number }): Promise<QueryFigures> => {
     const index = await openIndex(storage, effort);
     const latencies: number[] = [];
     let hits = 0;
@@ -141,13 +149,35 @@ try {
     const queryLoad = loadSince(queryMeasure);
     latencies.sort((a, b) => a - b);
     const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
-    efforts.push({
+    return {
       ...(update.ann ? effort : {}),
       p50Ms: round(percentile(0.5)),
       p95Ms: round(percentile(0.95)),
       recallAt10: round(hits / (queryCount * k), 3),
       queryLoad,
-    });
+    };
+  };
+  const efforts: QueryFigures[] = [];
+  for (const ef of args.ef.split(',').map(Number)) efforts.push(await measureQueries({ ef, refineFactor: Number(args.refine) }));
+
+  // An incremental run's part: the index function's work on every later run.
+  let incremental: IncrementalUpdate | undefined;
+  if (updateRows > 0) {
+    await writePart(n, n + updateRows);
+    const step = await updateStep();
+    const queried = await measureQueries({ ef: efforts[0]!.ef ?? defaultSearchEffort.ef, refineFactor: Number(args.refine) });
+    incremental = {
+      rows: updateRows,
+      action: step.update.action,
+      seconds: round(step.seconds),
+      cpuSeconds: round(step.cpuSeconds),
+      peakMiB: Math.round(step.peakMiB),
+      load: step.load,
+      p50Ms: queried.p50Ms,
+      p95Ms: queried.p95Ms,
+      recallAt10: queried.recallAt10,
+      queryLoad: queried.queryLoad,
+    };
   }
   const [first] = efforts as [QueryFigures];
   const result = {
@@ -172,6 +202,7 @@ try {
     buildLoad,
     queryLoad: first.queryLoad,
     efforts,
+    ...(incremental ? { incremental } : {}),
   };
   console.log(JSON.stringify(result));
   if (args.json) await writeFile(args.json, `${JSON.stringify(result, null, 2)}\n`);
@@ -185,8 +216,29 @@ try {
         `recall@10 ${figures.recallAt10} vs exact (${queryCount} queries); ${describeLoad(figures.queryLoad)}`,
     );
   }
+  if (incremental) {
+    console.log(
+      `then ${incremental.rows} more vectors (an incremental run's part): update ${incremental.seconds} s (${incremental.cpuSeconds} s of CPU, ` +
+        `peak ${incremental.peakMiB} MiB), ${describeLoad(incremental.load)}\n` +
+        `  over ${n + incremental.rows}: query p50 ${incremental.p50Ms} ms, p95 ${incremental.p95Ms} ms; recall@10 ${incremental.recallAt10}; ` +
+        describeLoad(incremental.queryLoad),
+    );
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+interface IncrementalUpdate {
+  rows: number;
+  action: UpdateIndexResult['action'];
+  seconds: number;
+  cpuSeconds: number;
+  peakMiB: number;
+  load: LoadDuring;
+  p50Ms: number;
+  p95Ms: number;
+  recallAt10: number;
+  queryLoad: LoadDuring;
 }
 
 interface QueryFigures {
