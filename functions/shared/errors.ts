@@ -97,8 +97,8 @@ export class PublishRefusedError extends FeaturizeError {
 }
 
 /**
- * Another run holds the lease on the output's dataset (it is publishing): transient, the state machine retries
- * the publish with backoff until the lease is free.
+ * Another run holds the lease on the output's dataset (it is publishing) or on its index (updating it): transient,
+ * the state machine retries the publish or the index update with backoff until the lease is free.
  */
 export class PublishLeaseBusyError extends FeaturizeError {
   override name = 'PublishLeaseBusyError';
@@ -113,8 +113,8 @@ export class PublishLeaseLostError extends FeaturizeError {
 }
 
 /**
- * Building the dataset's ANN index would need more memory than the update may use (its Lambda function's): refused
- * before any change, not killed mid-build. The index step's failure fails nothing (the run's indexError).
+ * Building the dataset's ANN index would need more memory, or more time, than the update has (its Lambda
+ * function's and invocation's): refused before any change, not killed mid-build. The index step's failure fails nothing (the run's indexError).
  */
 export class IndexBuildRefusedError extends FeaturizeError {
   override name = 'IndexBuildRefusedError';

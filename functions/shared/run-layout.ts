@@ -29,6 +29,7 @@
  *   publish-journal.json                   the publish under way: written before its first change to features/,
  *                                          removed after its last; one left behind is finished by the next publish
  *   publish.lock                           the lease on the dataset (local outputs; deployed: a DynamoDB table)
+ *   index.lock                             the lease on the index (likewise)
  *   manifests/<name>.json                  the keys of an incremental run ([{ Key, Size, Etag }])
  *   index/                                 the nearest-neighbour index of features/ (a LanceDB database) and
  *   index/featurize-index.json             what it holds: the model and the part versions it was built from
@@ -108,6 +109,9 @@ export function publishRecordKey(runId: string): string {
 
 /** The lease on a local output's dataset (deployed outputs keep theirs in a DynamoDB table). */
 export const publishLockKey = 'publish.lock';
+
+/** The lease on a local output's index: index updates take turns, without keeping publishes waiting. */
+export const indexLockKey = 'index.lock';
 
 /** The LanceDB database indexing features/ for nearest-neighbour search. */
 export const indexPrefix = 'index/';

@@ -579,7 +579,7 @@ describe('publish, runs against each other', () => {
 
     expect(busy.length).toBeGreaterThan(0);
     expect(busy[0]).toMatch(
-      /^run run-[bc]#\w+ \(process \d+ on .+\) holds the lease on .*publish\.lock; this run publishes once it is free$/,
+      /^run run-[bc]#\w+ \(process \d+ on .+\) holds the lease on .*publish\.lock; free again when it is done or its lease expires$/,
     );
     expect(await rowsByRun(openStorage(runs.where.output))).toEqual(afterBoth.scoped);
   });

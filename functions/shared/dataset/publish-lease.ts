@@ -30,7 +30,7 @@ import {
 import { cacheDir, type LeaseSettings, leaseSettings } from '../config.ts';
 import { ConfigError, PublishLeaseBusyError, PublishLeaseLostError, StorageUnavailableError } from '../errors.ts';
 import { logger } from '../observability.ts';
-import { publishLockKey } from '../run-layout.ts';
+import { indexLockKey, publishLockKey } from '../run-layout.ts';
 import type { Storage } from '../storage/storage.ts';
 
 /** A lease held: renewed in the background until released. */
@@ -56,7 +56,7 @@ export interface LeaseStore {
 export async function withLease<T>(store: LeaseStore, owner: string, leaseMs: number, work: (lease: Lease) => Promise<T>): Promise<T> {
   const attempt = await store.tryAcquire(owner, leaseMs);
   if (!attempt.acquired) {
-    throw new PublishLeaseBusyError(`${attempt.holder} holds the lease on ${store.where}; this run publishes once it is free`);
+    throw new PublishLeaseBusyError(`${attempt.holder} holds the lease on ${store.where}; free again when it is done or its lease expires`);
   }
   let lost = false;
   let renewing = Promise.resolve();
@@ -328,20 +328,31 @@ function processRuns(pid: number): boolean {
 }
 
 /**
- * Where the lease on an output is kept: the deployment's DynamoDB table when one is set; otherwise a lock file,
+ * Where a lease on an output is kept (`publish`: on its dataset, features/; `index`: on its index, which is read
+ * from the dataset but never changes it): the deployment's DynamoDB table when one is set; otherwise a lock file,
  * inside a local output, or for an S3 output written from this machine, in this user's cache (which then only
  * serializes the runs of this machine: set FEATURIZE_LEASE_TABLE to share the deployed table).
  */
 export async function leaseStoreFor(
   output: Storage,
   settings: Pick<LeaseSettings, 'table' | 'inLambda'> = leaseSettings(),
+  lease: 'publish' | 'index' = 'publish',
 ): Promise<LeaseStore> {
-  if (settings.table) return new DynamoLeaseStore(settings.table, output.root);
+  // The dataset's lease keeps the output's own name (the one earlier deployments took); the index's is beside it.
+  const resource = lease === 'publish' ? output.root : `${output.root}#index`;
+  if (settings.table) return new DynamoLeaseStore(settings.table, resource);
   if (settings.inLambda)
     throw new ConfigError('FEATURIZE_LEASE_TABLE is not set: a Lambda function cannot serialize publishes with a lock file');
   const folder = output.root.startsWith('s3://') ? join(cacheDir(), 'locks') : output.root;
   await mkdir(folder, { recursive: true });
   return new FileLeaseStore(
-    join(folder, output.root.startsWith('s3://') ? `${Buffer.from(output.root).toString('base64url')}.lock` : publishLockKey),
+    join(
+      folder,
+      output.root.startsWith('s3://')
+        ? `${Buffer.from(resource).toString('base64url')}.lock`
+        : lease === 'publish'
+          ? publishLockKey
+          : indexLockKey,
+    ),
   );
 }

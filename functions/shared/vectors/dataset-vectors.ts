@@ -32,8 +32,14 @@ export interface DatasetVectors {
   matrix: VectorMatrix;
 }
 
+/** features/ as listed (names, sizes, versions) and opened (the parts' footers). */
+export interface DatasetParts {
+  objects: StoredObject[];
+  parts: PartFile[];
+}
+
 /** The dataset's parts under `features/`, opened (footers only); none is a ConfigError naming the place. */
-export async function openDatasetParts(storage: Storage): Promise<{ objects: StoredObject[]; parts: PartFile[] }> {
+export async function openDatasetParts(storage: Storage): Promise<DatasetParts> {
   const objects = await listParts(storage);
   if (objects.length === 0) throw new ConfigError(`no Parquet parts under ${storage.locationOf(featuresPrefix)}`);
   return { objects, parts: await Promise.all(objects.map((object) => openPart(storage, object))) };

@@ -16,11 +16,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
-import { type PartFile, type PartVersion, partVersion, readPartRowGroups, sameVersion } from '../dataset/feature-parts.ts';
-import { ConfigError, IndexBuildRefusedError } from '../errors.ts';
+import { listParts, type PartFile, type PartVersion, partVersion, readPartRowGroups, sameVersion } from '../dataset/feature-parts.ts';
+import { ConfigError, IndexBuildRefusedError, PublishLeaseBusyError } from '../errors.ts';
 import { featuresPrefix, indexManifestKey, indexPrefix } from '../run-layout.ts';
 import { readIfPresent, type Storage, type StoredObject } from '../storage/storage.ts';
-import { openDatasetParts, partsSource, type VectorSource } from './dataset-vectors.ts';
+import { type DatasetParts, openDatasetParts, partsSource, type VectorSource } from './dataset-vectors.ts';
 import { normalizeRows } from './exact-search.ts';
 
 const tableName = 'images';
@@ -60,19 +60,25 @@ export interface UpdateIndexOptions {
    * function's timeout, every run again.
    */
   remainingMs?: () => number;
+  /**
+   * features/ as listed and opened under the dataset's lease (index-under-lease.ts): a state the dataset was in
+   * between publishes. Parts a publish replaced or removed since are left for the next update. Listed now when
+   * not given.
+   */
+  snapshot?: DatasetParts;
 }
 
 /**
  * A bound on the memory building the ANN index takes, in MiB. Measured by `npm run bench:search`, the update alone
- * in its process, 1,280 floats a vector: 773 MiB at 12,000 vectors, 2,548 at 200,000, 9,212 and 9,415 at 1,000,000 (HNSW
- * holds its graph and every vector in memory while it builds). This lies above each: 900 MiB and 1.8 times the
- * vectors' float32 bytes.
+ * in its process, 1,280 floats a vector: 773 MiB at 12,000 vectors, 2,548 and 2,666 at 200,000 (two days), 9,212
+ * and 9,415 at 1,000,000 (HNSW holds its graph and every vector in memory while it builds). This lies above each:
+ * 1,100 MiB and 1.8 times the vectors' float32 bytes.
  */
 export function annBuildMiB(rows: number, dimension: number): number {
   return Math.ceil(annBuildBaseMiB + (rows * dimension * annBuildBytesPerValue) / 2 ** 20);
 }
 
-const annBuildBaseMiB = 900;
+const annBuildBaseMiB = 1100;
 const annBuildBytesPerValue = 4 * 1.8;
 
 /** The most vectors whose ANN build `annBuildMiB` lets into `memoryMiB`: its inverse. */
@@ -82,15 +88,16 @@ function annBuildVectors(memoryMiB: number, dimension: number): number {
 
 /**
  * A bound on the CPU time building the ANN index takes, in seconds. Measured by `npm run bench:search` on a quiet
- * 2-core EPYC, the build alone in its process, 1,280 floats a vector: 567 s at 200,000 vectors, 5,386 s at
- * 1,000,000, so growing as the vectors to the power 1.4 (the IVF training and the HNSW graphs both grow faster than
- * the rows). This is 1.25 times that curve, in proportion to the vectors' width.
+ * 2-core EPYC, the build alone in its process, 1,280 floats a vector: 567 s at 200,000 vectors and 5,386 s at
+ * 1,000,000 one day, so growing as the vectors to the power 1.4 (the IVF training and the HNSW graphs both grow
+ * faster than the rows); 705 s at 200,000 another day, on the same machine. This is 1.25 times the slower day's
+ * curve, in proportion to the vectors' width.
  */
 export function annBuildCpuSeconds(rows: number, dimension: number): number {
   return annBuildCpuMargin * annBuildCpuAtScale * (rows / annBuildScaleRows) ** annBuildCpuExponent * (dimension / 1280);
 }
 
-const annBuildCpuAtScale = 567;
+const annBuildCpuAtScale = 705;
 const annBuildScaleRows = 200_000;
 const annBuildCpuExponent = 1.4;
 const annBuildCpuMargin = 1.25;
@@ -108,10 +115,11 @@ function lambdaVcpus(memoryMiB: number): number {
 
 /**
  * The CPU seconds the build gets in `seconds` of a function of `memoryMiB`: each vCPU kept as busy as the two
- * cores here were (1.76 of 2 at 1,000,000 vectors; assumed beyond two, not measured).
+ * cores here were (1.66 of 2 at 200,000 vectors, 1.76 at 1,000,000: the lower; beyond two cores assumed, not
+ * measured).
  */
 function lambdaCpuSeconds(memoryMiB: number, seconds: number): number {
-  return seconds * lambdaVcpus(memoryMiB) * 0.88;
+  return seconds * lambdaVcpus(memoryMiB) * 0.83;
 }
 
 /** The share of an invocation's remaining time a build may take: the rest reads the parts and adds their rows. */
@@ -168,7 +176,7 @@ const sqlString = (value: string) => `'${value.replaceAll("'", "''")}'`;
  */
 export async function updateIndex(storage: Storage, options: UpdateIndexOptions = {}): Promise<IndexUpdate> {
   const { check = () => {}, memoryLimitMiB, remainingMs } = options;
-  const { objects, parts } = await openDatasetParts(storage);
+  const { objects, parts } = options.snapshot ?? (await openDatasetParts(storage));
   const source = partsSource(storage, parts);
   const manifest = await readIndexManifest(storage);
   const db = await connect(storage);
@@ -200,25 +208,46 @@ export async function updateIndex(storage: Storage, options: UpdateIndexOptions 
   const stale = [...new Set([...removed, ...added].map((part) => part.key))];
   if (table && stale.length > 0) await table.delete(`part IN (${stale.map(sqlString).join(', ')})`);
   let dimension = manifest?.dimension ?? 0;
+  const replaced = new Set<string>();
   for (const part of parts.filter((p) => added.some((a) => a.key === p.key))) {
-    for await (const rows of indexRows(part)) {
-      if (rows.length === 0) continue;
-      check();
-      dimension = rows[0]!.vector.length;
-      if (table) await table.add(rows);
-      else table = await db.createTable(tableName, rows, { mode: 'overwrite' });
+    try {
+      for await (const rows of indexRows(part)) {
+        if (rows.length === 0) continue;
+        check();
+        dimension = rows[0]!.vector.length;
+        if (table) await table.add(rows);
+        else table = await db.createTable(tableName, rows, { mode: 'overwrite' });
+      }
+    } catch (error) {
+      // A part a publish removed or rewrote while it was read is left for the next update; any other failure stands.
+      if ((await partsReplacedSince(storage, [part.key], current)).length === 0) throw error;
+      replaced.add(part.key);
     }
+  }
+  // Parts a publish replaced after the snapshot: their rows may mix two versions, so they go, and the manifest does
+  // not name them; the next update indexes what they became.
+  for (const key of await partsReplacedSince(
+    storage,
+    added.map((part) => part.key),
+    current,
+  ))
+    replaced.add(key);
+  if (table && replaced.size > 0) await table.delete(`part IN (${[...replaced].map(sqlString).join(', ')})`);
+  if (!table && replaced.size > 0) {
+    // Retried by the state machine, as when the lease is busy: the next attempt reads what the publish left.
+    throw new PublishLeaseBusyError(`a publish replaced every part of ${storage.locationOf(featuresPrefix)} while it was indexed`);
   }
   if (!table) throw new ConfigError(`${storage.locationOf(featuresPrefix)} has parts but no rows to index`);
   const rows = await table.countRows();
   const ann = await maintainAnnIndex(table, rows, indexed);
-  const update: IndexManifest = { ...source, dimension, rows, parts: current, ann, updatedAt: new Date().toISOString() };
+  const indexedParts = current.filter((part) => !replaced.has(part.key));
+  const update: IndexManifest = { ...source, dimension, rows, parts: indexedParts, ann, updatedAt: new Date().toISOString() };
   check();
   await storage.write(indexManifestKey, `${JSON.stringify(update, null, 1)}\n`);
   return {
     action: rebuild ? 'built' : 'updated',
     rows,
-    partsAdded: added.length,
+    partsAdded: added.filter((part) => !replaced.has(part.key)).length,
     partsRemoved: removed.filter((part) => !added.some((a) => a.key === part.key)).length,
     ann,
     ...(manifest && !sameSource ? { replacedModel: manifest.modelId } : {}),
@@ -278,6 +307,17 @@ const duration = (seconds: number) => (seconds < 120 ? `${count(seconds)} s` : `
 
 /** Lambda's largest memory setting. */
 const lambdaMaxMemoryMiB = 10_240;
+
+/** Which of `keys` features/ no longer holds at their `snapshot` version (removed, or rewritten by a publish). */
+async function partsReplacedSince(storage: Storage, keys: readonly string[], snapshot: readonly PartVersion[]): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const now = (await listParts(storage)).map(partVersion);
+  return keys.filter((key) => {
+    const then = snapshot.find((part) => part.key === key);
+    const listed = now.find((part) => part.key === key);
+    return !then || !listed || !sameVersion(then, listed);
+  });
+}
 
 async function vectorWidth(part: PartFile): Promise<number> {
   for await (const group of readPartRowGroups(part, ['features'])) {
