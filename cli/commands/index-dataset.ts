@@ -3,6 +3,7 @@
  * (`<output>/index/`, functions/shared/vectors/vector-index.ts), under the lease publishes take, so that it never
  * reads features/ halfway through a publish.
  */
+import { totalmem } from 'node:os';
 import type { Command } from 'commander';
 import { s3EndpointOption, useS3Endpoint } from '../options.ts';
 
@@ -25,6 +26,8 @@ async function indexDataset(dataset: string, options: { s3Endpoint?: string }): 
     import('../index-summary.ts'),
   ]);
   const storage = openStorage(parseStorageUri(dataset));
-  const update = await updateIndexUnderLease(storage, 'index');
+  // The machine's memory, or the container's limit where one is set (Node reports a huge number where none is).
+  const machineMemoryMiB = Math.min(totalmem(), process.constrainedMemory() || Number.POSITIVE_INFINITY) / 2 ** 20;
+  const update = await updateIndexUnderLease(storage, 'index', { machineMemoryMiB });
   process.stdout.write(`${describeIndexUpdate(update, storage.locationOf(indexPrefix))}\n`);
 }

@@ -123,6 +123,11 @@ describe('the vector index follows the dataset', () => {
     expect(await readIndexManifest(storage)).toEqual(small);
     expect(await indexedPaths(storage)).toEqual(first.map((row) => row.path).sort());
 
+    // featurize index on a machine: its memory, and no time limit.
+    await expect(updateIndex(storage, { machineMemoryMiB: 1024 })).rejects.toThrow(
+      "building the index over 10,030 vectors needs about 1,102 MiB, more than this machine's 1,024 MiB: run featurize index on one with more memory",
+    );
+    expect(await readIndexManifest(storage)).toEqual(small);
     expect(await updateIndex(storage, { memoryLimitMiB: needed, remainingMs: () => 60_000 })).toMatchObject({
       action: 'updated',
       rows: 10_030,

@@ -61,6 +61,11 @@ export interface UpdateIndexOptions {
    */
   remainingMs?: () => number;
   /**
+   * The memory of the machine the update runs on (`featurize index`), in MiB: an ANN build estimated to need more
+   * is refused before anything changes, instead of being killed (or swapping) an hour into the build.
+   */
+  machineMemoryMiB?: number;
+  /**
    * features/ as listed and opened under the dataset's lease (index-under-lease.ts): a state the dataset was in
    * between publishes. Parts a publish replaced or removed since are left for the next update. Listed now when
    * not given.
@@ -175,7 +180,7 @@ const sqlString = (value: string) => `'${value.replaceAll("'", "''")}'`;
  * dataset without parts, or mixing models, is refused.
  */
 export async function updateIndex(storage: Storage, options: UpdateIndexOptions = {}): Promise<IndexUpdate> {
-  const { check = () => {}, memoryLimitMiB, remainingMs } = options;
+  const { check = () => {}, memoryLimitMiB, remainingMs, machineMemoryMiB } = options;
   const { objects, parts } = options.snapshot ?? (await openDatasetParts(storage));
   const source = partsSource(storage, parts);
   const manifest = await readIndexManifest(storage);
@@ -198,9 +203,12 @@ export async function updateIndex(storage: Storage, options: UpdateIndexOptions 
   let table: lancedb.Table | undefined = rebuild ? undefined : await db.openTable(tableName);
   const indexed = table !== undefined && (await hasVectorIndex(table));
   const datasetRows = parts.reduce((sum, part) => sum + Number(part.metadata.num_rows), 0);
-  if (memoryLimitMiB !== undefined && !indexed && datasetRows >= exactSearchRows) {
+  if ((memoryLimitMiB !== undefined || machineMemoryMiB !== undefined) && !indexed && datasetRows >= exactSearchRows) {
     const width = rebuild ? await vectorWidth(parts[0]!) : manifest!.dimension;
-    const refusal = annBuildRefusal({ memoryLimitMiB, remainingMs }, datasetRows, width, storage.locationOf(''));
+    const refusal =
+      memoryLimitMiB !== undefined
+        ? annBuildRefusal({ memoryLimitMiB, remainingMs }, datasetRows, width, storage.locationOf(''))
+        : annBuildRefusalOnMachine(machineMemoryMiB!, datasetRows, width);
     if (refusal) throw new IndexBuildRefusedError(refusal);
   }
 
@@ -299,6 +307,16 @@ export function annBuildRefusal(
   return (
     `building the index over ${count(rows)} vectors ${reasons.join(' and ')}: ${largerFunction}build it with ` +
     `featurize index ${location} where the memory and time are; later runs' updates extend it`
+  );
+}
+
+/** As annBuildRefusal, for `featurize index` on a machine of `memoryMiB`: its time is the user's to spend. */
+export function annBuildRefusalOnMachine(memoryMiB: number, rows: number, width: number): string | undefined {
+  const neededMiB = annBuildMiB(rows, width);
+  if (neededMiB <= memoryMiB) return undefined;
+  return (
+    `building the index over ${count(rows)} vectors needs about ${count(neededMiB)} MiB, more than this machine's ` +
+    `${count(memoryMiB)} MiB: run featurize index on one with more memory; later runs' updates extend the index`
   );
 }
 
