@@ -11,12 +11,13 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { defaultImagesDir, type EngineName, engineNames, extractionSettings } from '../functions/shared/config.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { estimateCost, formatCostEstimate } from '../infra/cost-estimate.ts';
 import { coldStartSeconds } from '../infra/extract-sizing.ts';
 import { settingSources } from '../infra/settings.ts';
+import { benchArgs } from './bench-args.ts';
 import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 import type { ScenarioOptions, ScenarioResult } from './scenario.ts';
@@ -28,20 +29,18 @@ const inferenceScript = new URL('./measure-inference.ts', import.meta.url).pathn
 const imagesDir = defaultImagesDir();
 // The defaults a run gets (FEATURIZE_ENGINE, FEATURIZE_INFERENCE_BATCH), whatever this shell sets.
 const { engine: defaultEngine, inferenceBatchSize: defaultBatch } = extractionSettings({});
-const { values: args } = parseArgs({
-  options: {
-    images: { type: 'string', default: '480' },
-    // The default engine first: the summary's ratios read "default ÷ other". The opt-in onnx-int8 engine only when
-    // named (`--engines onnx,onnx-int8`, after `npm run build:onnx-int8`).
-    engines: {
-      type: 'string',
-      default: [defaultEngine, ...engineNames.filter((name) => name !== defaultEngine && name !== 'onnx-int8')].join(','),
-    },
-    'pipeline-input': { type: 'string', default: join(imagesDir, 'fruits-360-large') },
-    json: { type: 'string' },
-    // Some parts only, e.g. to measure again what a busy machine disturbed: stages, datasets, pipeline, tail.
-    only: { type: 'string', default: 'stages,all-cores,pipeline,tail' },
+const args = benchArgs(import.meta.filename, {
+  images: { type: 'string', default: '480' },
+  // The default engine first: the summary's ratios read "default ÷ other". The opt-in onnx-int8 engine only when
+  // named (`--engines onnx,onnx-int8`, after `npm run build:onnx-int8`).
+  engines: {
+    type: 'string',
+    default: [defaultEngine, ...engineNames.filter((name) => name !== defaultEngine && name !== 'onnx-int8')].join(','),
   },
+  'pipeline-input': { type: 'string', default: join(imagesDir, 'fruits-360-large') },
+  json: { type: 'string' },
+  // Some parts only, e.g. to measure again what a busy machine disturbed: stages, datasets, pipeline, tail.
+  only: { type: 'string', default: 'stages,all-cores,pipeline,tail' },
 });
 const parts = new Set(args.only.split(','));
 const sampleSize = Number(args.images);

@@ -6,27 +6,25 @@
  *   [--concurrency 1000] [--account-concurrency 1000] [--batch 250] [--json FILE]
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { extractionSettings } from '../functions/shared/config.ts';
 import { coldStartSeconds } from '../infra/extract-sizing.ts';
 import { settingSources } from '../infra/settings.ts';
 import { type StepName, stepNamed } from '../statemachine/steps.ts';
 import { defaultAccountConcurrency, type ModelPrediction, predictRun, type TailStepSizing } from './aws-model.ts';
+import { benchArgs } from './bench-args.ts';
 import type { TailBench } from './tail.ts';
 
 const { engine: defaultEngine, inferenceBatchSize } = extractionSettings({});
-const { values: args } = parseArgs({
-  options: {
-    images: { type: 'string' },
-    tail: { type: 'string' },
-    'cpu-ms-per-image': { type: 'string' },
-    bench: { type: 'string' },
-    engine: { type: 'string', default: defaultEngine },
-    concurrency: { type: 'string', default: '1000' },
-    'account-concurrency': { type: 'string', default: String(defaultAccountConcurrency) },
-    batch: { type: 'string', default: String(settingSources.maxItemsPerBatch.default) },
-    json: { type: 'string' },
-  },
+const args = benchArgs(import.meta.filename, {
+  images: { type: 'string' },
+  tail: { type: 'string' },
+  'cpu-ms-per-image': { type: 'string' },
+  bench: { type: 'string' },
+  engine: { type: 'string', default: defaultEngine },
+  concurrency: { type: 'string', default: '1000' },
+  'account-concurrency': { type: 'string', default: String(defaultAccountConcurrency) },
+  batch: { type: 'string', default: String(settingSources.maxItemsPerBatch.default) },
+  json: { type: 'string' },
 });
 
 try {

@@ -9,20 +9,18 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { parseArgs } from 'node:util';
 import { seededRandom } from '../functions/report/reservoir-sample.ts';
 import { ScatterAccumulator } from '../functions/shared/pca/scatter-accumulator.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
 import { runPcaSteps } from '../test/support/pca-steps.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    rows: { type: 'string', default: '10000' },
-    parts: { type: 'string', default: '2' },
-    share: { type: 'string', default: '0.95' },
-    batch: { type: 'string', default: '250' },
-  },
+const args = benchArgs(import.meta.filename, {
+  rows: { type: 'string', default: '10000' },
+  parts: { type: 'string', default: '2' },
+  share: { type: 'string', default: '0.95' },
+  batch: { type: 'string', default: '250' },
 });
 const rows = Number(args.rows);
 const width = 1280;

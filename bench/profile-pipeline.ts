@@ -18,27 +18,26 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { BroadcastChannel } from 'node:worker_threads';
 import { defaultImagesDir } from '../functions/shared/config.ts';
 import { newRunId } from '../functions/shared/run-layout.ts';
 import { runPipeline } from '../statemachine/local/run-pipeline.ts';
+import { benchArgs } from './bench-args.ts';
 import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import type { HandlerReport } from './profiled-handler.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    input: { type: 'string', default: join(defaultImagesDir(), 'fruits-360-large') },
-    'batch-size': { type: 'string', default: '50' },
-    workers: { type: 'string', default: String(availableParallelism()) },
-    json: { type: 'string' },
-    // More flags for the profiled process, e.g. --single-threaded-gc: each thread's GC then shows in its own profile.
-    'node-flags': { type: 'string', default: '' },
-    // Keeps V8's .cpuprofile files there (one per JavaScript thread; Chrome DevTools opens them).
-    profiles: { type: 'string' },
-    // Internal: the profiled child's side.
-    measure: { type: 'boolean', default: false },
-  },
+const args = benchArgs(import.meta.filename, {
+  input: { type: 'string', default: join(defaultImagesDir(), 'fruits-360-large') },
+  'batch-size': { type: 'string', default: '50' },
+  workers: { type: 'string', default: String(availableParallelism()) },
+  json: { type: 'string' },
+  // More flags for the profiled process, e.g. --single-threaded-gc: each thread's GC then shows in its own profile.
+  'node-flags': { type: 'string', default: '' },
+  // Keeps V8's .cpuprofile files there (one per JavaScript thread; Chrome DevTools opens them).
+  profiles: { type: 'string' },
+  // Internal: the profiled child's side.
+  measure: { type: 'boolean', default: false },
 });
 
 /** The profiled handlers' reports reach the main thread on this channel. */

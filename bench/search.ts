@@ -31,7 +31,6 @@
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { seededRandom } from '../functions/report/reservoir-sample.ts';
 import { indexPrefix } from '../functions/shared/run-layout.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
@@ -39,20 +38,19 @@ import { exactNeighbours, type Neighbour, normalizeRows } from '../functions/sha
 import { defaultSearchEffort, openIndex } from '../functions/shared/vectors/vector-index.ts';
 import type { UpdateIndexResult } from '../statemachine/contracts.ts';
 import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
+import { benchArgs } from './bench-args.ts';
 import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import { runStepProcess } from './step-process.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    n: { type: 'string', default: '20000' },
-    queries: { type: 'string', default: '200' },
-    'part-rows': { type: 'string', default: '25000' },
-    ef: { type: 'string', default: String(defaultSearchEffort.ef) },
-    refine: { type: 'string', default: String(defaultSearchEffort.refineFactor) },
-    'update-rows': { type: 'string' },
-    dir: { type: 'string', default: tmpdir() },
-    json: { type: 'string' },
-  },
+const args = benchArgs(import.meta.filename, {
+  n: { type: 'string', default: '20000' },
+  queries: { type: 'string', default: '200' },
+  'part-rows': { type: 'string', default: '25000' },
+  ef: { type: 'string', default: String(defaultSearchEffort.ef) },
+  refine: { type: 'string', default: String(defaultSearchEffort.refineFactor) },
+  'update-rows': { type: 'string' },
+  dir: { type: 'string', default: tmpdir() },
+  json: { type: 'string' },
 });
 const n = Number(args.n);
 const queryCount = Number(args.queries);

@@ -11,11 +11,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import pMap from 'p-map';
 import { reducePlanKey } from '../functions/shared/run-layout.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
 import type { PlanReduceResult, ReduceGroup, ReduceResult, ValidationResult } from '../statemachine/contracts.ts';
+import { benchArgs } from './bench-args.ts';
 import { runStepProcess } from './step-process.ts';
 import { writeSyntheticRun } from './synthetic-run.ts';
 import type { TailStepName, TailStepRequest } from './tail-step.ts';
@@ -33,7 +33,7 @@ export interface TailBench {
   steps: TailStep[];
 }
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string' }, json: { type: 'string' } } });
+const args = benchArgs(import.meta.filename, { rows: { type: 'string' }, json: { type: 'string' } });
 const rows = Number(args.rows);
 if (!Number.isInteger(rows) || rows <= 0) {
   console.error('bench:tail: --rows must be a positive whole number of rows, e.g. --rows 20000');

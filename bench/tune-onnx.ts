@@ -14,8 +14,9 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { type EngineName, graphOptimizationLevels } from '../functions/shared/config.ts';
+import { benchArgs } from './bench-args.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 
 interface Candidate {
@@ -30,7 +31,7 @@ interface Outcome extends Candidate {
   peakRssMb: number;
 }
 
-const { values } = parseArgs({ options: { images: { type: 'string', default: '256' }, rounds: { type: 'string', default: '5' } } });
+const values = benchArgs(import.meta.filename, { images: { type: 'string', default: '256' }, rounds: { type: 'string', default: '5' } });
 const images = Number(values.images);
 const rounds = Number(values.rounds);
 const measureScript = fileURLToPath(new URL('./measure-inference.ts', import.meta.url));
