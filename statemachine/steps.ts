@@ -296,7 +296,7 @@ export const steps = [
     // linux binary beside sharp's and ONNX Runtime's.
     packaging: 'container',
     // Rows are added a row group at a time; building the ANN index (from 10,000 rows) holds its graph and the
-    // vectors: about 217,000 fit in 3,008 MB (annBuildMiB, vector-index.ts); a first build larger than its memory,
+    // vectors: about 217,000 fit in 3,008 MB (annBuildMiB, ann-build-limits.ts); a first build larger than its memory,
     // or longer than its vCPUs give in the invocation's time left (annBuildCpuSeconds), is refused.
     memoryMb: 3008,
     timeoutSeconds: wholeRun,

@@ -4,17 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { IndexBuildRefusedError } from '../../functions/shared/errors.ts';
 import { featuresPrefix, partKey } from '../../functions/shared/run-layout.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
+import { annBuildCpuSeconds, annBuildMiB, annBuildRefusal } from '../../functions/shared/vectors/ann-build-limits.ts';
 import { readDatasetVectors } from '../../functions/shared/vectors/dataset-vectors.ts';
 import { exactNeighbours, selectRows } from '../../functions/shared/vectors/exact-search.ts';
-import {
-  annBuildCpuSeconds,
-  annBuildMiB,
-  annBuildRefusal,
-  exactSearchRows,
-  openIndex,
-  readIndexManifest,
-  updateIndex,
-} from '../../functions/shared/vectors/vector-index.ts';
+import { exactSearchRows, openIndex, readIndexManifest, updateIndex } from '../../functions/shared/vectors/vector-index.ts';
 import { clusteredRows, testSource, writeFeatureParts } from '../support/feature-parts.ts';
 import { useTestStores } from '../support/stores.ts';
 
