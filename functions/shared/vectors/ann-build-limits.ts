@@ -6,8 +6,8 @@
 
 /**
  * A bound on the memory building the ANN index takes, in MiB. Measured by `npm run bench:search`, the update alone
- * in its process, 1,280 floats a vector: 773 MiB at 12,000 vectors, 2,548 and 2,666 at 200,000 (two days), 9,212
- * and 9,415 at 1,000,000 (HNSW holds its graph and every vector in memory while it builds). This lies above each:
+ * in its process, 1,280 floats a vector: 773 MiB at 12,000 vectors, 2,548 and 2,666 at 200,000 (two days), 9,212,
+ * 9,415 and 9,428 at 1,000,000 (HNSW holds its graph and every vector in memory while it builds). This lies above each:
  * 1,100 MiB and 1.8 times the vectors' float32 bytes.
  */
 export function annBuildMiB(rows: number, dimension: number): number {
@@ -26,7 +26,7 @@ function annBuildVectors(memoryMiB: number, dimension: number): number {
  * A bound on the CPU time building the ANN index takes, in seconds. Measured by `npm run bench:search` on a quiet
  * 2-core EPYC, the build alone in its process, 1,280 floats a vector: 567 s at 200,000 vectors and 5,386 s at
  * 1,000,000 one day, so growing as the vectors to the power 1.4 (the IVF training and the HNSW graphs both grow
- * faster than the rows); 705 s at 200,000 another day, on the same machine. This is 1.25 times the slower day's
+ * faster than the rows); 705 s at 200,000 and 5,853 s at 1,000,000 another day, on the same machine. This is 1.25 times the slower day's
  * curve, in proportion to the vectors' width.
  */
 export function annBuildCpuSeconds(rows: number, dimension: number): number {
