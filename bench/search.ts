@@ -171,10 +171,7 @@ try {
       cpuSeconds: round(step.cpuSeconds),
       peakMiB: Math.round(step.peakMiB),
       load: step.load,
-      p50Ms: queried.p50Ms,
-      p95Ms: queried.p95Ms,
-      recallAt10: queried.recallAt10,
-      queryLoad: queried.queryLoad,
+      ...queried,
     };
   }
   const [first] = efforts as [QueryFigures];
@@ -226,17 +223,14 @@ try {
   await rm(dir, { recursive: true, force: true });
 }
 
-interface IncrementalUpdate {
+/** The update an incremental run's part causes, and the queries over the larger index after it. */
+interface IncrementalUpdate extends QueryFigures {
   rows: number;
   action: UpdateIndexResult['action'];
   seconds: number;
   cpuSeconds: number;
   peakMiB: number;
   load: LoadDuring;
-  p50Ms: number;
-  p95Ms: number;
-  recallAt10: number;
-  queryLoad: LoadDuring;
 }
 
 interface QueryFigures {

@@ -1,7 +1,8 @@
 /**
  * `featurize index <dataset>`: builds or brings up to date the dataset's nearest-neighbour index
- * (`<output>/index/`, functions/shared/vectors/vector-index.ts), under the lease publishes take, so that it never
- * reads features/ halfway through a publish.
+ * (`<output>/index/`, functions/shared/vectors/vector-index.ts) under the index's lease, from a listing of features/
+ * taken under the dataset's, so that it never reads features/ halfway through a publish nor keeps runs from
+ * publishing while it builds (functions/shared/vectors/index-under-lease.ts).
  */
 import { totalmem } from 'node:os';
 import type { Command } from 'commander';

@@ -1,9 +1,9 @@
 /**
  * The first step of the reduce fan-out: reads the Distributed Map's results (a line at a time, map-results.ts),
  * cuts the run's succeeded batches, in key order, into the fewest groups of at most `partRows` vectors (a group
- * never splits a batch), as even as the batches allow, and writes them as the plan `runs/<runId>/reduce/plan.json`, one JSON array item per group: the
- * ReduceParts map reads it (ItemReader s3:getObject, JSON) and compacts each group into one staged part in a
- * child of its own (functions/reduce-part). The items of failed and never-run batches, which no shard holds,
+ * never splits a batch), as even as the batches allow, and writes them as the plan `runs/<runId>/reduce/plan.json`,
+ * one JSON array item per group: the ReduceParts map reads it (ItemReader s3:getObject, JSON) and compacts each
+ * group into one staged part in a child of its own (functions/reduce-part). The items of failed and never-run batches, which no shard holds,
  * go to `runs/<runId>/reduce/batch-failures.jsonl` for FinishReduce. Knows nothing of Lambda.
  *
  * Each group also gets the share of the run's rows its part samples for the report (row-sample.ts), and a range of the input's keys (after the previous group's last key, through its own last; the

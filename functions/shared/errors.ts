@@ -114,7 +114,8 @@ export class PublishLeaseLostError extends FeaturizeError {
 
 /**
  * Building the dataset's ANN index would need more memory, or more time, than the update has (its Lambda
- * function's and invocation's): refused before any change, not killed mid-build. The index step's failure fails nothing (the run's indexError).
+ * function's and invocation's, or its machine's): refused before any change, not killed mid-build. The index
+ * step's failure fails nothing (the run's indexError).
  */
 export class IndexBuildRefusedError extends FeaturizeError {
   override name = 'IndexBuildRefusedError';

@@ -340,19 +340,13 @@ export async function leaseStoreFor(
 ): Promise<LeaseStore> {
   // The dataset's lease keeps the output's own name (the one earlier deployments took); the index's is beside it.
   const resource = lease === 'publish' ? output.root : `${output.root}#index`;
+  const lockName = lease === 'publish' ? publishLockKey : indexLockKey;
   if (settings.table) return new DynamoLeaseStore(settings.table, resource);
   if (settings.inLambda)
     throw new ConfigError('FEATURIZE_LEASE_TABLE is not set: a Lambda function cannot serialize publishes with a lock file');
   const folder = output.root.startsWith('s3://') ? join(cacheDir(), 'locks') : output.root;
   await mkdir(folder, { recursive: true });
   return new FileLeaseStore(
-    join(
-      folder,
-      output.root.startsWith('s3://')
-        ? `${Buffer.from(resource).toString('base64url')}.lock`
-        : lease === 'publish'
-          ? publishLockKey
-          : indexLockKey,
-    ),
+    join(folder, output.root.startsWith('s3://') ? `${Buffer.from(resource).toString('base64url')}.lock` : lockName),
   );
 }

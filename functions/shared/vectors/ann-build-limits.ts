@@ -26,8 +26,8 @@ function annBuildVectors(memoryMiB: number, dimension: number): number {
  * A bound on the CPU time building the ANN index takes, in seconds. Measured by `npm run bench:search` on a quiet
  * 2-core EPYC, the build alone in its process, 1,280 floats a vector: 567 s at 200,000 vectors and 5,386 s at
  * 1,000,000 one day, so growing as the vectors to the power 1.4 (the IVF training and the HNSW graphs both grow
- * faster than the rows); 705 s at 200,000 and 5,853 s at 1,000,000 another day, on the same machine. This is 1.25 times the slower day's
- * curve, in proportion to the vectors' width.
+ * faster than the rows); 705 s at 200,000 and 5,853 s at 1,000,000 another day, on the same machine. This is 1.25
+ * times the slower day's curve, in proportion to the vectors' width.
  */
 export function annBuildCpuSeconds(rows: number, dimension: number): number {
   return annBuildCpuMargin * annBuildCpuAtScale * (rows / annBuildScaleRows) ** annBuildCpuExponent * (dimension / 1280);

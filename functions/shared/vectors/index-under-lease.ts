@@ -12,7 +12,10 @@ import type { Storage } from '../storage/storage.ts';
 import { openDatasetParts } from './dataset-vectors.ts';
 import { type IndexUpdate, type UpdateIndexOptions, updateIndex } from './vector-index.ts';
 
-/** `updateIndex` under the index lease, on a snapshot of features/ taken under the dataset's; `runId` names the holder (a run's id, or the command's name). */
+/**
+ * `updateIndex` under the index lease, on a snapshot of features/ taken under the dataset's; `runId` names the holder
+ * (a run's id, or the command's name).
+ */
 export async function updateIndexUnderLease(
   storage: Storage,
   runId: string,

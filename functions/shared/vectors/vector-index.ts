@@ -178,12 +178,12 @@ export async function updateIndex(storage: Storage, options: UpdateIndexOptions 
   }
   // Parts a publish replaced after the snapshot: their rows may mix two versions, so they go, and the manifest does
   // not name them; the next update indexes what they became.
-  for (const key of await partsReplacedSince(
+  const replacedAfter = await partsReplacedSince(
     storage,
     added.map((part) => part.key),
     current,
-  ))
-    replaced.add(key);
+  );
+  for (const key of replacedAfter) replaced.add(key);
   if (table && replaced.size > 0) await table.delete(`part IN (${[...replaced].map(sqlString).join(', ')})`);
   if (!table && replaced.size > 0) {
     // Retried by the state machine, as when the lease is busy: the next attempt reads what the publish left.
