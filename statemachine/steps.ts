@@ -303,11 +303,12 @@ export const steps = [
     // LanceDB spills an IVF index build's shuffle to /tmp, about 1.3 KB a vector (vector-index.ts): Lambda's most,
     // 10 GB, holds some 7 million. Unused ephemeral storage costs nothing; what is used, little.
     ephemeralStorageMb: 10_240,
-    // The dataset's parts (listed, footers and vectors read); the LanceDB files and the manifest under index/,
-    // which an update adds, rewrites and prunes (optimize() removes superseded versions).
+    // The dataset's parts (listed, footers and vectors read) and an interrupted publish's journal (found, not
+    // finished: the index step never writes the dataset); the LanceDB files and the manifest under index/, which an
+    // update adds, rewrites and prunes (optimize() removes superseded versions).
     access: {
       list: [output(featuresPrefix), output(indexPrefix)],
-      read: [output(`${featuresPrefix}*`), output(`${indexPrefix}*`)],
+      read: [output(`${featuresPrefix}*`), output(`${indexPrefix}*`), output(publishJournalKey)],
       write: [output(`${indexPrefix}*`)],
       delete: [output(`${indexPrefix}*`)],
       lease: true,

@@ -113,6 +113,15 @@ export class PublishLeaseLostError extends FeaturizeError {
 }
 
 /**
+ * A publish a killed process left half-done (its journal) waits to be finished, by `featurize repair` or the next
+ * publish: until then features/ is between two states, and the index update, which only reads the dataset, refuses
+ * to index it. The index step's failure fails nothing (the run's indexError).
+ */
+export class PublishInterruptedError extends FeaturizeError {
+  override name = 'PublishInterruptedError';
+}
+
+/**
  * Building the dataset's ANN index would need more memory, or more time, than the update has (its Lambda
  * function's and invocation's, or its machine's): refused before any change, not killed mid-build. The index
  * step's failure fails nothing (the run's indexError).

@@ -622,12 +622,13 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       );
     });
 
-    it('update-index: reads the dataset, writes and prunes only index/, under the lease', () => {
+    it("update-index: reads the dataset and an interrupted publish's journal, writes and prunes only index/, under the lease", () => {
       expect(grantsOf(template, role('UpdateIndexRole'), names)).toEqual(
         [
           listing(`${out}features/*`, `${out}index/*`),
           `s3:GetObject <Data.Arn>/${out}features/*`,
           `s3:GetObject <Data.Arn>/${out}index/*`,
+          `s3:GetObject <Data.Arn>/${out}publish-journal.json`,
           `s3:PutObject <Data.Arn>/${out}index/*`,
           `s3:AbortMultipartUpload <Data.Arn>/${out}index/*`,
           `s3:DeleteObject <Data.Arn>/${out}index/*`,

@@ -5,8 +5,10 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { finishPendingPublish, type PublishJournal } from '../../functions/shared/dataset/publish-journal.ts';
 import { leaseStoreFor, withLease } from '../../functions/shared/dataset/publish-lease.ts';
-import { PublishLeaseBusyError } from '../../functions/shared/errors.ts';
+import { PublishInterruptedError, PublishLeaseBusyError } from '../../functions/shared/errors.ts';
+import { publishedPartKey, publishJournalKey, stagedPartsPrefix } from '../../functions/shared/run-layout.ts';
 import { FsStorage } from '../../functions/shared/storage/fs-storage.ts';
 import { openDatasetParts } from '../../functions/shared/vectors/dataset-vectors.ts';
 import { updateIndexUnderLease } from '../../functions/shared/vectors/index-under-lease.ts';
@@ -69,5 +71,39 @@ describe('an index update', () => {
     );
     expect(await updateIndex(storage)).toMatchObject({ action: 'updated', rows: 28, partsAdded: 1, partsRemoved: 0 });
     expect(await updateIndex(storage)).toMatchObject({ action: 'current', rows: 28 });
+  });
+
+  it('changes nothing while a publish a killed process left half-done waits to be finished, and says how to finish it', async () => {
+    const storage = new FsStorage(join(stores.dir, 'journal'));
+    const [older] = await writeFeatureParts(storage, runs[0]!, clusteredRows(20, { width: 16, prefix: '/in/a' }));
+    expect(await updateIndexUnderLease(storage, 'index')).toMatchObject({ action: 'built', rows: 20 });
+    const [staged] = await writeFeatureParts(storage, runs[1]!, clusteredRows(12, { width: 16, prefix: '/in/a' }), {
+      folder: stagedPartsPrefix(runs[1]!),
+    });
+    const published = publishedPartKey(staged!);
+    // Killed after its first copy, before its removal: features/ holds the older part and its replacement.
+    const journal: PublishJournal = {
+      runId: runs[1]!,
+      kind: 'full',
+      published: [published],
+      copies: [{ from: staged!, to: published }],
+      removals: [older!],
+      rewrittenParts: 0,
+      newerParts: [],
+      startedAt: new Date().toISOString(),
+    };
+    await storage.write(publishJournalKey, JSON.stringify(journal));
+    await storage.copy(staged!, published);
+
+    await expect(updateIndexUnderLease(storage, 'index')).rejects.toThrow(
+      new PublishInterruptedError(
+        `the publish of run ${runs[1]} into ${storage.root} was interrupted: \`featurize repair ${storage.root}\`, ` +
+          "or the next run's publish, finishes it; the index is left as it was until then",
+      ),
+    );
+    expect((await readIndexManifest(storage))?.parts.map((part) => part.key)).toEqual([older]);
+
+    await withLease(await leaseStoreFor(storage, local), 'repair', 60_000, (lease) => finishPendingPublish(storage, lease, 2));
+    expect(await updateIndexUnderLease(storage, 'index')).toMatchObject({ action: 'updated', rows: 12, partsAdded: 1, partsRemoved: 1 });
   });
 });

@@ -47,11 +47,16 @@ export async function commitPublish(output: Storage, journal: PublishJournal, le
   return carryOut(output, journal, lease, concurrency);
 }
 
+/** The journal of a publish a killed process left half-done; undefined when there is none. */
+export async function readPendingPublish(output: Storage): Promise<PublishJournal | undefined> {
+  const bytes = await readIfPresent(output, publishJournalKey);
+  return bytes ? parse(bytes, output.locationOf(publishJournalKey)) : undefined;
+}
+
 /** A publish a killed process left half-done, finished; undefined when there is none. Hold the lease. */
 export async function finishPendingPublish(output: Storage, lease: Lease, concurrency: number): Promise<PublishJournal | undefined> {
-  const bytes = await readIfPresent(output, publishJournalKey);
-  if (!bytes) return undefined;
-  const journal = parse(bytes, output.locationOf(publishJournalKey));
+  const journal = await readPendingPublish(output);
+  if (!journal) return undefined;
   logger.warn('finishing a publish that was interrupted', {
     runId: journal.runId,
     copies: journal.copies.length,
