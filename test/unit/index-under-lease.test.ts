@@ -73,6 +73,24 @@ describe('an index update', () => {
     expect(await updateIndex(storage)).toMatchObject({ action: 'current', rows: 28 });
   });
 
+  it('leaves out a part a publish removed before it was read (its reading fails), and retries when every part went', async () => {
+    const storage = new FsStorage(join(stores.dir, 'removed'));
+    const keys = await writeFeatureParts(storage, runs[0]!, clusteredRows(30, { width: 16, prefix: '/in/a' }), { rowsPerPart: 10 });
+    const snapshot = await openDatasetParts(storage);
+    await storage.remove([keys[0]!]);
+
+    expect(await updateIndex(storage, { snapshot })).toMatchObject({ action: 'built', rows: 20, partsAdded: 2 });
+    expect((await readIndexManifest(storage))?.parts.map((part) => part.key)).toEqual(keys.slice(1));
+    expect(await updateIndex(storage)).toMatchObject({ action: 'current', rows: 20 });
+
+    const gone = new FsStorage(join(stores.dir, 'all-removed'));
+    const goneKeys = await writeFeatureParts(gone, runs[0]!, clusteredRows(20, { width: 16, prefix: '/in/a' }), { rowsPerPart: 10 });
+    const goneSnapshot = await openDatasetParts(gone);
+    await gone.remove(goneKeys);
+    await expect(updateIndex(gone, { snapshot: goneSnapshot })).rejects.toThrow(PublishLeaseBusyError);
+    expect(await readIndexManifest(gone)).toBeUndefined();
+  });
+
   it('changes nothing while a publish a killed process left half-done waits to be finished, and says how to finish it', async () => {
     const storage = new FsStorage(join(stores.dir, 'journal'));
     const [older] = await writeFeatureParts(storage, runs[0]!, clusteredRows(20, { width: 16, prefix: '/in/a' }));
