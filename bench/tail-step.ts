@@ -9,14 +9,21 @@
  *   fork('bench/tail-step.ts', [JSON.stringify({ step, event })])
  */
 import { readFileSync } from 'node:fs';
-import type { FinishReduceEvent, ReducePartEvent, RunEvent, UpdateIndexEvent, ValidateEvent } from '../statemachine/contracts.ts';
+import type {
+  FinishReduceEvent,
+  PlanReduceEvent,
+  ReducePartEvent,
+  RunEvent,
+  UpdateIndexEvent,
+  ValidateEvent,
+} from '../statemachine/contracts.ts';
 
 /** The step's name in statemachine/steps.ts, uncapitalized (model:aws sizes each step from it). */
 export type TailStepName = 'planReduce' | 'reducePart' | 'auditPart' | 'finishReduce' | 'validate' | 'publish' | 'updateIndex';
 
 export type TailStepRequest =
-  /** planReduce: the run's event; publish: { runId, output } of it. */
-  | { step: 'planReduce'; event: RunEvent }
+  /** planReduce: the run's event and the reduce parallelism; publish: { runId, output } of it. */
+  | { step: 'planReduce'; event: PlanReduceEvent }
   | { step: 'publish'; event: RunEvent }
   /** reducePart, auditPart: one ReduceParts child's event, a group of the plan (its two states in turn). */
   | { step: 'reducePart'; event: ReducePartEvent }

@@ -44,7 +44,8 @@ const dir = await mkdtemp(join(tmpdir(), 'bench-tail-'));
 try {
   console.log(`bench:tail: ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; writing ${rows} rows of synthetic shards`);
   const run = await writeSyntheticRun(dir, rows);
-  const plan = await step('planReduce', [run]);
+  // As deployed: one part per FEATURIZE_PART_ROWS rows (infra/pipeline-state-machine.ts's ReduceParallelism).
+  const plan = await step('planReduce', [{ ...run, reduceParallelism: 1 }]);
   const planned = plan.reports[0]!.result as PlanReduceResult;
   // The ReduceParts map's items, as its ItemReader reads them: one child per group.
   const groups = JSON.parse(Buffer.from(await openStorage(run.output).read(reducePlanKey(run.runId))).toString('utf8')) as ReduceGroup[];

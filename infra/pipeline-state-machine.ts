@@ -24,6 +24,7 @@ import {
   maxInputBytesPerBatch,
   placeholderNames,
   type RunDefaultSubstitutions,
+  type RunnerSubstitutions,
   readDefinitionTextSync,
 } from '../statemachine/definition.ts';
 import { type FunctionArnPlaceholder, functionArnPlaceholder, type StepName, steps } from '../statemachine/steps.ts';
@@ -63,7 +64,10 @@ export class PipelineStateMachine extends Construct {
     const functionArns = Object.fromEntries(
       steps.map((step) => [functionArnPlaceholder(step), functions[step.name].functionArn]),
     ) as Record<FunctionArnPlaceholder, string>;
-    const substitutions: DefinitionSubstitutions = { ...runDefaults, ...functionArns };
+    // One part per FEATURIZE_PART_ROWS, as before: splitting a small run over more Lambdas would shorten its reduce
+    // on AWS too, but that is unmeasured, and every part is a file the dataset keeps.
+    const runner: RunnerSubstitutions = { ReduceParallelism: '1' };
+    const substitutions: DefinitionSubstitutions = { ...runDefaults, ...runner, ...functionArns };
     const missing = placeholderNames(readDefinitionTextSync()).filter((name) => !(name in substitutions));
     if (missing.length > 0) throw new Error(`${definitionPath} has placeholders the stack does not fill: ${missing.join(', ')}`);
 

@@ -209,8 +209,13 @@ export type ReduceResult = z.infer<typeof reduceResultSchema>;
 
 // --- PlanReduce, ReduceParts (ReducePart), FinishReduce: the reduce fan-out -------------------------------------
 
-/** PlanReduce takes the run's event, as every step after the map. */
-export const planReduceEventSchema = runEventSchema;
+/**
+ * PlanReduce takes the run's event, as every step after the map, and how many ReduceParts children the runner
+ * runs at once (the definition's ${ReduceParallelism}): a run large enough is cut into at least that many parts.
+ */
+export const planReduceEventSchema = runEventSchema.extend({ reduceParallelism: z.int().min(1).max(10_000) });
+
+export type PlanReduceEvent = z.infer<typeof planReduceEventSchema>;
 
 const modelFields = { modelId: z.string(), engine: z.string(), preprocessing: z.string() };
 

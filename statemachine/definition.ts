@@ -37,11 +37,20 @@ export type RunDefaultSubstitutions = {
   IndexDefault: string;
 };
 
+/** What the runner does, not what a run asks for: the execution input cannot change it. */
+export type RunnerSubstitutions = {
+  /**
+   * How many ReduceParts children run at once: PlanReduce cuts a run into at least this many parts when each
+   * still holds `minRowsPerPart` rows (plan-reduce.ts), so that the reduce and its audit use them all.
+   */
+  ReduceParallelism: string;
+};
+
 /**
  * Every placeholder the definition declares, by name: every value is a string, as in CloudFormation. The function
  * ARNs come from the list of steps (steps.ts), one per step.
  */
-export type DefinitionSubstitutions = RunDefaultSubstitutions & Record<FunctionArnPlaceholder, string>;
+export type DefinitionSubstitutions = RunDefaultSubstitutions & RunnerSubstitutions & Record<FunctionArnPlaceholder, string>;
 
 // A placeholder is `${` + a name + `}`; the Comment's `${...}` names none and stays as written.
 const placeholder = /\$\{([A-Za-z][A-Za-z0-9_]*)\}/g;

@@ -3,7 +3,8 @@
  * writes, one child per part (plan-reduce.ts).
  *
  * Event (the state machine's PlanReduce state): the run's event as every step after the map gets it
- *   ({ runId, input, manifest, output, scope, startedAt, mapError }); it uses runId and output.
+ *   ({ runId, input, manifest, output, scope, startedAt, mapError }) and the runner's reduceParallelism; it uses
+ *   runId, output and reduceParallelism.
  * Returns PlanReduceResult, which the state machine keeps at $.reducePlan: the plan's location for the map's
  * ItemReader, and what FinishReduce needs of the map's results.
  */
@@ -12,7 +13,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { type PlanReduceResult, planReduceEventSchema, type RunEvent } from '../../statemachine/contracts.ts';
+import { type PlanReduceEvent, type PlanReduceResult, planReduceEventSchema } from '../../statemachine/contracts.ts';
 import { reduceSettings } from '../shared/config.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
@@ -22,10 +23,10 @@ import { planReduce as plan } from './plan-reduce.ts';
 // Read once per container: a bad setting fails the cold start, loudly.
 const settings = reduceSettings();
 
-export async function planReduce(event: RunEvent): Promise<PlanReduceResult> {
+export async function planReduce(event: PlanReduceEvent): Promise<PlanReduceResult> {
   const result = await plan(
     { runId: event.runId, output: openStorage(event.output), outputLocation: { bucket: event.output.bucket, prefix: event.output.prefix } },
-    settings,
+    { ...settings, parallelism: event.reduceParallelism },
   );
   logger.info('reduce planned', { ...result });
   metrics.addMetric('ReduceGroups', MetricUnit.Count, result.groups);

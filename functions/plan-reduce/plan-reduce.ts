@@ -28,7 +28,15 @@ export interface PlanReduceRequest {
 
 export interface PlanReduceOptions {
   partRows: number;
+  /** ReduceParts children running at once: at least this many groups when each keeps `minRowsPerPart` rows (default 1). */
+  parallelism?: number;
 }
+
+/**
+ * The fewest rows a group gets for the sake of parallelism alone: below it a child's fixed costs (starting, reading
+ * its shards' footers, listing its range) outweigh what a second core saves, and the dataset would gain small files.
+ */
+export const minRowsPerPart = 1_000;
 
 /**
  * At most this many shards in a group: a group is one child's input, which Step Functions limits to 256 KiB
@@ -48,7 +56,7 @@ export async function planReduce(request: PlanReduceRequest, options: PlanReduce
   const share = sampleShare(results.succeeded.reduce((sum, batch) => sum + batch.vectors, 0));
   let parts = 0;
   let listedThrough: string | null = null;
-  for (const batches of batchGroups(results.succeeded, options.partRows)) {
+  for (const batches of batchGroups(results.succeeded, options.partRows, options.parallelism ?? 1)) {
     const rows = batches.reduce((sum, batch) => sum + batch.vectors, 0);
     const [first] = batches as [SucceededBatch];
     const last = batches
@@ -99,13 +107,15 @@ export async function planReduce(request: PlanReduceRequest, options: PlanReduce
 /**
  * Consecutive batches in the fewest groups of at most `partRows` vectors (a part never splits a batch), of even
  * size: the largest part sets how long the reduce's slowest child takes (30,000 vectors make two parts of 15,000,
- * not 25,000 and 5,000). Each part covers a range of paths, which its metadata records
- * (featurize.path_min/max): the publisher then judges most parts against a run's scope without reading them. A
- * group ends before the batch that would take the run's vectors up to it past its even share's end.
+ * not 25,000 and 5,000). At least `parallelism` groups while each keeps `minRowsPerPart` vectors: locally 11,795
+ * vectors on two workers make two parts, reduced and audited on both cores, not one on one. Each part covers a
+ * range of paths, which its metadata records (featurize.path_min/max): the publisher then judges most parts
+ * against a run's scope without reading them. A group ends before the batch that would take the run's vectors up
+ * to it past its even share's end.
  */
-function* batchGroups(batches: readonly SucceededBatch[], partRows: number): Generator<SucceededBatch[]> {
+function* batchGroups(batches: readonly SucceededBatch[], partRows: number, parallelism: number): Generator<SucceededBatch[]> {
   const total = batches.reduce((sum, batch) => sum + batch.vectors, 0);
-  const groups = Math.max(1, Math.ceil(total / partRows));
+  const groups = Math.max(1, Math.ceil(total / partRows), Math.min(parallelism, Math.floor(total / minRowsPerPart)));
   let group: SucceededBatch[] = [];
   let vectors = 0;
   let before = 0;

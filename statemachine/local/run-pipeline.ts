@@ -4,7 +4,6 @@
  * runs, and one execution.
  */
 
-import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { PcaSetting } from '../../functions/shared/pca/pca-setting.ts';
 import type { StorageLocation } from '../../functions/shared/storage/storage.ts';
 import { type DefinitionSubstitutions, loadDefinition, maxInputBytesPerBatch } from '../definition.ts';
@@ -78,6 +77,8 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
     PcaDefault: 'null',
     // Likewise the index: the CLI says per run (featurize run --index, or an output that has one).
     IndexDefault: 'false',
+    // The ReduceParts map runs a child per worker at once, or MaxConcurrency's fewer.
+    ReduceParallelism: String(Math.min(settings.workers, settings.maxConcurrency || settings.workers)),
     ...(Object.fromEntries(steps.map((step) => [functionArnPlaceholder(step), stepFunctionArn(step.name)])) as Record<
       FunctionArnPlaceholder,
       string
@@ -91,36 +92,44 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
  */
 export async function runPipeline(settings: PipelineSettings): Promise<ExecutionOutcome> {
   const definition = await loadDefinition(substitutionsFor(settings));
-  const fannedOut = new Set(resourcesInDistributedMaps(definition));
+  const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
   // A step the maps invoke runs on worker threads, started when its map begins (not before CheckRun, which may
   // refuse the run in a moment): the extraction map's as it starts listing its items, so that their models load
   // meanwhile; the others' at their first child, so that a run never starts the threads of a map it does not reach
-  // (PcaParts in a run without PCA).
+  // (PcaParts in a run without PCA). Every step of a map starts then, not at its own first invocation: AuditPart's
+  // threads load their modules while ReducePart's work, instead of after.
   const pools = new Map<string, FunctionPool>();
-  const startPool = (step: (typeof steps)[number]) => {
-    const arn = stepFunctionArn(step.name);
-    if (pools.has(arn)) return;
-    const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
-    pools.set(
-      arn,
-      createFunctionPool({ functionName: localFunctionName(step), handlerModule, threads: settings.workers, env: settings.env }),
-    );
+  const startPools = (map: DistributedMapState) => {
+    for (const arn of mapResources(map)) {
+      if (pools.has(arn)) continue;
+      const step = steps.find((candidate) => stepFunctionArn(candidate.name) === arn)!;
+      const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
+      pools.set(
+        arn,
+        createFunctionPool({
+          functionName: localFunctionName(step),
+          handlerModule,
+          threads: settings.workers,
+          env: settings.env,
+        }),
+      );
+    }
   };
   const functions: Record<string, LocalFunction> = {};
   for (const step of steps) {
     const arn = stepFunctionArn(step.name);
     const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
-    functions[arn] = fannedOut.has(arn)
+    const map = maps.find((candidate) => mapResources(candidate).includes(arn));
+    functions[arn] = map
       ? (event) => {
-          startPool(step);
+          startPools(map);
           return pools.get(arn)!.invoke(event);
         }
       : inThisThread(localFunctionName(step), handlerModule);
   }
-  const extractionSteps = steps.filter((step) => extractionResources(definition).includes(stepFunctionArn(step.name)));
   const observer: MapRunObserver = {
     mapRunStarting: () => {
-      for (const step of extractionSteps) startPool(step);
+      for (const map of maps.filter(isExtractionMap)) startPools(map);
       settings.observer?.mapRunStarting?.();
     },
     mapRunStarted: (run) => settings.observer?.mapRunStarted?.(run),
@@ -144,18 +153,6 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
   } finally {
     await Promise.all([...pools.values()].map((pool) => pool.close()));
   }
-}
-
-/** The Resource of every Task state inside a Distributed Map's ItemProcessor. */
-function resourcesInDistributedMaps(definition: StateMachineDefinition): string[] {
-  const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
-  return maps.flatMap(mapResources);
-}
-
-/** The Resource of every Task state inside an extraction map's ItemProcessor. */
-function extractionResources(definition: StateMachineDefinition): string[] {
-  const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
-  return maps.filter(isExtractionMap).flatMap(mapResources);
 }
 
 /** A map whose children run the extract function: the one the progress follows (the reduce fan-out's is over in moments). */

@@ -90,6 +90,7 @@ beforeAll(async () => {
         ReportFunctionArn: lambda('report'),
         PcaDefault: 'null',
         IndexDefault: 'false',
+        ReduceParallelism: '1',
       }),
     ),
   });

@@ -16,6 +16,7 @@ import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import type { Storage } from '../../functions/shared/storage/storage.ts';
 import type {
   PartAuditSummary,
+  PlanReduceEvent,
   PlanReduceResult,
   ReduceGroup,
   ReducePartEvent,
@@ -244,6 +245,27 @@ describe('reduce', () => {
     expect([...Map.groupBy(rows, (row) => row.filename as string).values()].map((part) => part.length)).toEqual([6, 6]);
   });
 
+  it('cuts a run into at least one part per ReduceParts child running at once, while each part keeps 1,000 rows', async () => {
+    const where = onFilesystem('parallel');
+    const keys = Array.from({ length: 2_400 }, (_, i) => `images/Kiwi/${String(i).padStart(4, '0')}.jpg`);
+    const batches = (count: number) =>
+      Array.from({ length: count / 200 }, (_, i) => ({ status: 'SUCCEEDED' as const, items: items(keys.slice(i * 200, (i + 1) * 200)) }));
+    const groupRows = async (runId: string, parallelism: number) => {
+      await planReduce({ runId, output: openStorage(where.output), outputLocation: where.output }, { partRows: 25_000, parallelism });
+      const plan = await openStorage(where.output).read(reducePlanKey(runId));
+      return (JSON.parse(Buffer.from(plan).toString('utf8')) as ReduceGroup[]).map((group) => group.rows);
+    };
+    await writeMapRun({ runId: 'run-wide', ...where, batches: batches(2_400) });
+    await writeMapRun({ runId: 'run-narrow', ...where, batches: batches(1_800) });
+
+    // 2,400 vectors under a cap of 25,000: one part on one child, two of 1,200 when two children run at once.
+    expect(await groupRows('run-wide', 1)).toEqual([2_400]);
+    expect(await groupRows('run-wide', 2)).toEqual([1_200, 1_200]);
+    expect(await groupRows('run-wide', 8)).toEqual([1_200, 1_200]);
+    // 1,800 vectors would make parts of 900: below minRowsPerPart a part costs more than a second core saves.
+    expect(await groupRows('run-narrow', 2)).toEqual([1_800]);
+  });
+
   it('leaves the same parts with the same rows when retried, and removes a part and a sample an earlier attempt left over', async () => {
     const where = onFilesystem('retried');
     await writeMapRun({
@@ -394,7 +416,7 @@ describe('reduce', () => {
       batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/36_100.jpg', 'images/Lemon/322_100.jpg']) }],
     });
 
-    const plan = (await planReduceHandler(fixture as RunEvent, context)) as PlanReduceResult;
+    const plan = (await planReduceHandler(fixture as PlanReduceEvent, context)) as PlanReduceResult;
     expect(plan).toMatchObject({
       runId: fixture.runId,
       plan: { bucket: 'fruits', key: `${fixture.output.prefix}${reducePlanKey(fixture.runId)}` },

@@ -336,6 +336,8 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       PcaDefault: 'null',
       // No index update after publishing unless asked for (-c indexAfterPublish=true).
       IndexDefault: 'false',
+      // One reduce part per FEATURIZE_PART_ROWS rows: on Lambda every part is a file of its own.
+      ReduceParallelism: '1',
     });
     const asl = substituteDefinition(definition, resolved);
     expect(validateAsl(asl)).toMatchObject({ isValid: true, errors: [] });

@@ -21,6 +21,7 @@ const values: DefinitionSubstitutions = {
   ToleratedFailurePercentage: '5',
   PcaDefault: '0.95',
   IndexDefault: 'false',
+  ReduceParallelism: '1',
   CheckRunFunctionArn: localFunctionArn('featurize-check-run'),
   ExtractFunctionArn: localFunctionArn('featurize-extract'),
   PlanReduceFunctionArn: localFunctionArn('featurize-plan-reduce'),

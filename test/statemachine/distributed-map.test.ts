@@ -219,6 +219,8 @@ describe('local execution of the state machine', () => {
         scope: { kind: 'full', prefix: `${imagesDir}/` },
         startedAt: expect.any(String),
         mapError: null,
+        // A reduce part per worker thread when the run is large enough (plan-reduce.ts).
+        reduceParallelism: 2,
       },
     ]);
     // One ReduceParts child per group of the plan, each given its group and the run; its AuditPart the same event.
@@ -238,7 +240,8 @@ describe('local execution of the state machine', () => {
       })),
     );
     expect(byGroup(run.auditPartEvents)).toEqual(run.reducePartEvents);
-    expect(run.validateEvents[0]).toMatchObject({ ...run.reduceEvents[0], toleratedFailurePercentage: 0, reduce: { rows: 0 } });
+    const { reduceParallelism: _, ...runEvent } = run.reduceEvents[0]!;
+    expect(run.validateEvents[0]).toMatchObject({ ...runEvent, toleratedFailurePercentage: 0, reduce: { rows: 0 } });
     expect(run.pcaEvents).toEqual([]);
     expect(run.reportEvents).toHaveLength(1);
     expect(run.outcome.output).toMatchObject({ validation: { passed: true } });
@@ -360,6 +363,12 @@ describe('local execution of the state machine', () => {
     });
     expect(run.extractCalls).toHaveLength(13);
     expect(most).toBe(2);
+  });
+
+  it('plans the reduce for as many children at once as the workers, or MaxConcurrency when it allows fewer', async () => {
+    const planned = async (settings: Partial<PipelineSettings>) => (await execute({ settings })).reduceEvents[0]?.reduceParallelism;
+    expect(await planned({ workers: 3, maxConcurrency: 0 })).toBe(3);
+    expect(await planned({ workers: 3, maxConcurrency: 1 })).toBe(1);
   });
 
   it("retries a batch whose function fails with an error the ItemProcessor's Retry names, and the run completes", async () => {

@@ -34,6 +34,7 @@ export const substitutions: DefinitionSubstitutions = {
   ToleratedFailurePercentage: '5',
   PcaDefault: 'null',
   IndexDefault: 'false',
+  ReduceParallelism: '1',
   ...(Object.fromEntries(
     steps.map((step) => [functionArnPlaceholder(step), `arn:aws:lambda:local:000000000000:function:${step.folder}`]),
   ) as Record<FunctionArnPlaceholder, string>),
