@@ -1,6 +1,7 @@
 /**
- * One worker thread standing in for one Lambda sandbox. It imports the function's handler module once, so the
- * module's cold-start work (settings, the model) happens once per worker, and then runs one event at a time.
+ * One worker thread standing in for the Lambda sandboxes of the functions a run's maps invoke. It imports each
+ * function's handler module once, so the module's cold-start work (settings, the model) happens once per thread:
+ * the preloaded modules as the thread starts, the others at their first event. Then it runs one event at a time.
  * The outcome travels back as Lambda's own payload shape: structured clone would drop a custom error's name,
  * and the state machine's Retry and Catch match on that name.
  */
@@ -9,9 +10,15 @@ import { workerData } from 'piscina';
 import { type LambdaHandler, localLambdaContext } from './lambda-context.ts';
 
 export interface FunctionWorkerData {
+  /** URLs of handler modules to import as the thread starts, e.g. functions/extract/handler.ts. */
+  preload: string[];
+}
+
+/** One event for one function: the URL of the module exporting its middy `handler`, and its name for the context. */
+export interface FunctionTask {
   functionName: string;
-  /** URL of a module exporting the middy `handler`, e.g. functions/extract/handler.ts. */
   handlerModule: string;
+  event: unknown;
 }
 
 export type Invocation = { ok: true; result: unknown } | { ok: false; errorType: string; errorMessage: string; stackTrace: string[] };
@@ -23,18 +30,27 @@ interface HandlerModule {
   coldStart?: Promise<unknown>;
 }
 
-/** Posted once this thread's cold start has settled, either way: from then on the pool may end the thread. */
+/** Posted once this thread's preloaded cold starts have settled, either way: from then on the pool may end the thread. */
 export interface ColdStartSettled {
   coldStartSettled: number;
 }
 
-const { functionName, handlerModule } = workerData as FunctionWorkerData;
-const { handler, coldStart } = (await import(handlerModule)) as HandlerModule;
-// A failed cold start is the handler's to report, to each event, as a Lambda's failed init is.
-void Promise.allSettled([coldStart]).then(() => parentPort?.postMessage({ coldStartSettled: threadId } satisfies ColdStartSettled));
+const modules = new Map<string, Promise<HandlerModule>>();
+const imported = (url: string) => {
+  let module = modules.get(url);
+  if (!module) modules.set(url, (module = import(url) as Promise<HandlerModule>));
+  return module;
+};
 
-export default async function invoke(event: unknown): Promise<Invocation> {
+const preloaded = await Promise.all((workerData as FunctionWorkerData).preload.map(imported));
+// A failed cold start is the handler's to report, to each event, as a Lambda's failed init is.
+void Promise.allSettled(preloaded.map((module) => module.coldStart)).then(() =>
+  parentPort?.postMessage({ coldStartSettled: threadId } satisfies ColdStartSettled),
+);
+
+export default async function invoke({ functionName, handlerModule, event }: FunctionTask): Promise<Invocation> {
   try {
+    const { handler } = await imported(handlerModule);
     return { ok: true, result: await handler(event, localLambdaContext(functionName)) };
   } catch (thrown) {
     const error = thrown instanceof Error ? thrown : new Error(String(thrown));

@@ -10,7 +10,7 @@ import { type DefinitionSubstitutions, loadDefinition, maxInputBytesPerBatch } f
 import { type FunctionArnPlaceholder, functionArnPlaceholder, type Step, type StepName, stepNamed, steps } from '../steps.ts';
 import type { MapRunObserver } from './distributed-map.ts';
 import { type DistributedMapState, isDistributedMap } from './distributed-map-state.ts';
-import { createFunctionPool, type FunctionPool } from './function-pool.ts';
+import { createFunctionPool, type FunctionPool, type PooledFunction } from './function-pool.ts';
 import { type LambdaHandler, localLambdaContext } from './lambda-context.ts';
 import { localFunctionArn } from './local-arns.ts';
 import { type ExecutionOutcome, type LocalFunction, runLocalExecution } from './run-execution.ts';
@@ -93,43 +93,31 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
 export async function runPipeline(settings: PipelineSettings): Promise<ExecutionOutcome> {
   const definition = await loadDefinition(substitutionsFor(settings));
   const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
-  // A step the maps invoke runs on worker threads, started when its map begins (not before CheckRun, which may
-  // refuse the run in a moment): the extraction map's as it starts listing its items, so that their models load
-  // meanwhile; the others' at their first child, so that a run never starts the threads of a map it does not reach
-  // (PcaParts in a run without PCA). Every step of a map starts then, not at its own first invocation: AuditPart's
-  // threads load their modules while ReducePart's work, instead of after.
-  const pools = new Map<string, FunctionPool>();
-  const startPools = (map: DistributedMapState) => {
-    for (const arn of mapResources(map)) {
-      if (pools.has(arn)) continue;
-      const step = steps.find((candidate) => stepFunctionArn(candidate.name) === arn)!;
-      const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
-      pools.set(
-        arn,
-        createFunctionPool({
-          functionName: localFunctionName(step),
-          handlerModule,
-          threads: settings.workers,
-          env: settings.env,
-        }),
-      );
-    }
+  const pooled = (step: (typeof steps)[number]): PooledFunction => ({
+    functionName: localFunctionName(step),
+    handlerModule: settings.handlers?.[step.name] ?? handlerModuleOf(step),
+  });
+  // The steps the maps invoke run on one pool of worker threads, started when the first map begins (not before
+  // CheckRun, which may refuse the run in a moment), the extraction map's functions imported as the threads start,
+  // so that their models load while the items are being listed.
+  let pool: FunctionPool | undefined;
+  const startPool = (map: DistributedMapState) => {
+    pool ??= createFunctionPool({
+      preload: steps.filter((step) => mapResources(map).includes(stepFunctionArn(step.name))).map((step) => pooled(step).handlerModule),
+      threads: settings.workers,
+      env: settings.env,
+    });
+    return pool;
   };
   const functions: Record<string, LocalFunction> = {};
   for (const step of steps) {
     const arn = stepFunctionArn(step.name);
-    const handlerModule = settings.handlers?.[step.name] ?? handlerModuleOf(step);
     const map = maps.find((candidate) => mapResources(candidate).includes(arn));
-    functions[arn] = map
-      ? (event) => {
-          startPools(map);
-          return pools.get(arn)!.invoke(event);
-        }
-      : inThisThread(localFunctionName(step), handlerModule);
+    functions[arn] = map ? (event) => startPool(map).invoke(pooled(step), event) : inThisThread(pooled(step));
   }
   const observer: MapRunObserver = {
     mapRunStarting: () => {
-      for (const map of maps.filter(isExtractionMap)) startPools(map);
+      startPool(maps.find(isExtractionMap)!);
       settings.observer?.mapRunStarting?.();
     },
     mapRunStarted: (run) => settings.observer?.mapRunStarted?.(run),
@@ -151,7 +139,7 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
       ...(settings.retryIntervalMs !== undefined ? { retryIntervalMs: settings.retryIntervalMs } : {}),
     });
   } finally {
-    await Promise.all([...pools.values()].map((pool) => pool.close()));
+    await pool?.close();
   }
 }
 
@@ -165,7 +153,7 @@ function mapResources(map: DistributedMapState): string[] {
 }
 
 /** A function run in this thread, its module imported at its first invocation (after the settings are in place). */
-function inThisThread(functionName: string, handlerModule: URL): LocalFunction {
+function inThisThread({ functionName, handlerModule }: PooledFunction): LocalFunction {
   let handler: Promise<LambdaHandler> | undefined;
   return async (event) => {
     handler ??= import(handlerModule.href).then((module: { handler: LambdaHandler }) => module.handler);

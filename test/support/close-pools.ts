@@ -36,8 +36,7 @@ async function closeAt(scenario: string): Promise<void> {
   const threadsIn = (wanted: LoadingProgress['phase']) => heard.filter((p) => p.phase === wanted).map((p) => p.threadId);
 
   const pool = createFunctionPool({
-    functionName: 'model-loading',
-    handlerModule,
+    preload: [handlerModule],
     threads: Number(threads),
     env: { ...process.env, LOADING_CHANNEL: channelName },
   });
@@ -55,7 +54,7 @@ async function closeAt(scenario: string): Promise<void> {
     case 'crashed': {
       await hear(() => threadsIn('loaded').length === Number(threads));
       const before = new Set(threadsIn('creating'));
-      await pool.invoke({ action: 'exit' } satisfies LoadingEvent).catch(() => undefined);
+      await pool.invoke({ functionName: 'model-loading', handlerModule }, { action: 'exit' } satisfies LoadingEvent).catch(() => undefined);
       await hear(() => threadsIn('creating').some((id) => !before.has(id)));
       break;
     }

@@ -9,6 +9,7 @@ import { StorageUnavailableError } from '../../../functions/shared/errors.ts';
 
 // Module scope runs once per worker, as a Lambda's init runs once per sandbox.
 const loadId = randomUUID();
+const loadedAt = Date.now();
 
 export interface ScriptedEvent {
   action: 'answer' | 'throw' | 'exit';
@@ -19,7 +20,7 @@ async function respond(event: ScriptedEvent): Promise<unknown> {
     case 'answer':
       // Takes a moment, as a batch does: long enough for a mis-armed middy timeout to fire first.
       await new Promise((resolve) => setTimeout(resolve, 20));
-      return { threadId, loadId, setting: process.env.FEATURIZE_TEST_SETTING ?? null };
+      return { threadId, loadId, loadedAt, setting: process.env.FEATURIZE_TEST_SETTING ?? null };
     case 'throw':
       throw new StorageUnavailableError('the store is down');
     case 'exit':
