@@ -22,7 +22,31 @@ import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-l
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 import type { ScenarioOptions, ScenarioResult } from './scenario.ts';
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+/** A scenario's process: its failure ends the bench with the scenario's own last error line, not a dump of its arguments. */
+async function run(
+  file: string,
+  scriptArgs: string[],
+  options: { env: NodeJS.ProcessEnv; maxBuffer?: number },
+): Promise<{ stdout: string }> {
+  try {
+    return await execFileAsync(file, scriptArgs, { ...options, encoding: 'utf8' });
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+    const message = stderr.split('\n').find((line) => /^\w*Error( \[\w+\])?: /.test(line)) ?? (error as Error).message.split('\n')[0];
+    return fail(`a scenario failed: ${message}`);
+  }
+}
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(1);
+}
+
+/** The label of the limit's stages measured again after the pipeline. */
+const afterPipeline = ', after the pipeline';
+/** Past this much apart, the limit's two measurements say the machine's speed changed: the share is not a result. */
+const maxLimitDrift = 0.1;
 const scenarioScript = new URL('./scenario.ts', import.meta.url).pathname;
 const inferenceScript = new URL('./measure-inference.ts', import.meta.url).pathname;
 
@@ -63,8 +87,12 @@ const find = (stage: string, dataset: string, setting: string) =>
   rows.find((row) => row.stage === stage && row.dataset === dataset && row.setting === setting);
 
 console.log(`featurize bench: ${cpus()[0]?.model ?? 'cpu'} x${cores}, node ${process.version}`);
+/** The fruits-360-large images the stages measured: measured again after the pipeline, for the limit. */
+let limitKeys: string[] = [];
 for (const [dataset, root] of parts.has('stages') ? Object.entries(datasets) : []) {
   const keys = evenlySpaced(await listImages(root), sampleSize);
+  if (keys.length === 0) fail(`no images in ${root}: set FEATURIZE_IMAGES_DIR to the folder holding ${dataset}/`);
+  if (dataset === 'fruits-360-large') limitKeys = keys;
   console.log(`\n${dataset}: ${keys.length} images, one process each`);
   await measure('decode+resize', dataset, 'concurrency 1', { kind: 'decode', root, keys, concurrency: 1 });
   await measure('decode+resize', dataset, `concurrency ${cores}`, { kind: 'decode', root, keys, concurrency: cores });
@@ -95,6 +123,19 @@ const pipelineInput = args['pipeline-input'];
 console.log(`\nthe whole local pipeline (featurize run: map, reduce, validate, publish, report) over ${pipelineInput}`);
 if (parts.has('pipeline')) {
   for (const engine of engines) await measure('pipeline', 'pipeline', engine, { kind: 'pipeline', root: pipelineInput, engine });
+  // This machine's speed drifts by 10-20 % within minutes while /proc/stat shows it quiet: the limit's stages are
+  // measured again after the pipeline, and a share of the limit whose two measurements disagree is not a result.
+  if (parts.has('stages') && parts.has('all-cores')) {
+    console.log('\nthe limit again after the pipeline: decode + resize on every core, inference alone on every core');
+    const root = datasets['fruits-360-large'];
+    await measure('decode+resize', 'fruits-360-large', `concurrency ${cores}${afterPipeline}`, {
+      kind: 'decode',
+      root,
+      keys: limitKeys,
+      concurrency: cores,
+    });
+    for (const engine of engines) await measureAllCores(engine, afterPipeline);
+  }
 }
 
 if (parts.has('tail')) {
@@ -126,7 +167,7 @@ async function measure(stage: string, dataset: string, setting: string, options:
   report({ stage, dataset, setting, ...result, load: loadDuring(before, after, processCpuSeconds) });
 }
 
-async function measureAllCores(engine: EngineName): Promise<void> {
+async function measureAllCores(engine: EngineName, suffix = ''): Promise<void> {
   const measurement: Measurement = { engine, workers: cores, batch: defaultBatch, images: sampleSize, env: {} };
   const before = cpuTimes();
   const { stdout } = await run(process.execPath, [inferenceScript, JSON.stringify(measurement)], {
@@ -137,7 +178,7 @@ async function measureAllCores(engine: EngineName): Promise<void> {
   report({
     stage: 'inference',
     dataset: 'reference',
-    setting: `${engine} ${cores} workers`,
+    setting: `${engine} ${cores} workers${suffix}`,
     images: sampleSize,
     seconds: Number((sampleSize / result.imagesPerSecond).toFixed(3)),
     imagesPerSecond: Number(result.imagesPerSecond.toFixed(1)),
@@ -181,19 +222,31 @@ function printSummary(): void {
       `  ${engine.padEnd(8)} ${single.toFixed(1).padStart(19)} ${all.toFixed(1).padStart(21)} ${batch.toFixed(1).padStart(22)} ${pipeline.toFixed(1).padStart(20)} ${(pipeline / all).toFixed(2).padStart(22)}`,
     );
   }
-  // The machine's limit for an engine: its cores kept busy decoding and inferring, nothing else (the issue's yardstick).
-  const decode = find('decode+resize', 'fruits-360-large', `concurrency ${cores}`);
+  // The machine's limit for an engine: its cores kept busy decoding and inferring, nothing else (the issue's yardstick),
+  // measured before the pipeline and after it; the pipeline is judged against their mean.
   for (const engine of engines) {
-    const inference = find('inference', 'reference', `${engine} ${cores} workers`);
     const pipeline = find('pipeline', 'pipeline', engine);
-    if (!decode || !inference || !pipeline) continue;
-    const limitMs = decode.cpuMsPerImage + inference.cpuMsPerImage;
+    const limits = ['', afterPipeline].flatMap((suffix) => {
+      const decode = find('decode+resize', 'fruits-360-large', `concurrency ${cores}${suffix}`);
+      const inference = find('inference', 'reference', `${engine} ${cores} workers${suffix}`);
+      return decode && inference ? [{ decodeMs: decode.cpuMsPerImage, inferenceMs: inference.cpuMsPerImage }] : [];
+    });
+    if (!pipeline || limits.length === 0) continue;
+    const limitMs = limits.reduce((sum, limit) => sum + limit.decodeMs + limit.inferenceMs, 0) / limits.length;
     const limit = (cores * 1000) / limitMs;
+    const measured = limits.map(({ decodeMs, inferenceMs }) => `decode ${decodeMs.toFixed(2)} + inference ${inferenceMs.toFixed(2)}`);
+    const totals = limits.map(({ decodeMs, inferenceMs }) => decodeMs + inferenceMs);
+    const drift = Math.max(...totals) / Math.min(...totals) - 1;
     console.log(
-      `  ${engine}: decode ${decode.cpuMsPerImage.toFixed(2)} + inference ${inference.cpuMsPerImage.toFixed(2)} = ${limitMs.toFixed(2)} ms of CPU per image, ` +
+      `  ${engine}: ${measured.join(' before the pipeline, ')}${limits.length > 1 ? ' after it' : ''}: ${limitMs.toFixed(2)} ms of CPU per image, ` +
         `a limit of ${limit.toFixed(1)} images/s on ${cores} cores; the pipeline ${pipeline.imagesPerSecond.toFixed(1)} (${(pipeline.imagesPerSecond / limit).toFixed(2)} of it), ` +
         `${pipeline.cpuMsPerImage.toFixed(2)} ms of CPU per image (${(pipeline.cpuMsPerImage / limitMs).toFixed(2)} × the limit's)`,
     );
+    if (drift > maxLimitDrift) {
+      console.log(
+        `  ${engine}: NOT A RESULT: the limit measured ${(drift * 100).toFixed(0)} % apart before and after the pipeline (the machine's speed changed)`,
+      );
+    }
   }
   const [first, second] = engines;
   if (first && second) {
