@@ -269,11 +269,14 @@ function profileShares(profile: CpuProfile, byStep: boolean): Map<string, number
     const stack: Frame[] = [];
     for (let node: number | undefined = id; node !== undefined; node = parents.get(node)) stack.push(frames.get(node)!);
     const generic = rules.find((rule) => rule.matches(stack))?.stage;
-    const step = byStep && generic !== 'waiting (event loop idle)' ? stepOf(stack) : undefined;
-    const stage = step
-      ? `step ${step}`
-      : (generic ??
-        (stack.some((fr) => /statemachine\/local|aws-local-stepfunctions/.test(fr.url)) ? 'state machine runner' : 'other JavaScript'));
+    // The main thread's steps by name; on the workers, the steps that run there after the map (the extract
+    // function's own work is split by the rules).
+    const step = generic !== 'waiting (event loop idle)' ? stepOf(stack) : undefined;
+    const stage =
+      step && (byStep || step !== 'extract')
+        ? `step ${step}`
+        : (generic ??
+          (stack.some((fr) => /statemachine\/local|aws-local-stepfunctions/.test(fr.url)) ? 'state machine runner' : 'other JavaScript'));
     const weight = profile.timeDeltas[i] ?? 0;
     weights.set(stage, (weights.get(stage) ?? 0) + weight);
     total += weight;
@@ -282,7 +285,7 @@ function profileShares(profile: CpuProfile, byStep: boolean): Map<string, number
 }
 
 interface StageCpu {
-  /** Which threads: main, extract workers, reduce-part workers, libvips, libuv pool, V8's helpers. */
+  /** Which threads: main, the workers (named by the function they started with), libvips, libuv pool, V8's helpers. */
   threads: string;
   stage: string;
   cpuMsPerImage: number;
@@ -297,10 +300,13 @@ function stageBreakdown(m: Measurement, profiles: ReadonlyMap<number, CpuProfile
     const key = `${threads}\t${stage}`;
     totals.set(key, (totals.get(key) ?? 0) + cpuMs);
   };
-  // Each thread's last report: its CPU time then.
+  // Each thread's last report: its CPU time then; and the function it started with, which names its threads (the
+  // pool's threads start with the extract function and run the reduce's children after the map).
   const reported = new Map<number, HandlerReport>();
+  const startedWith = new Map<number, string>();
   for (const report of m.handlers) {
     if (report.cpuMs >= (reported.get(report.tid)?.cpuMs ?? 0)) reported.set(report.tid, report);
+    if (!startedWith.has(report.tid)) startedWith.set(report.tid, report.folder);
   }
   const threadIds = new Map<number, number>([[m.pid, 0]]);
   for (const report of reported.values()) threadIds.set(report.tid, report.threadId);
@@ -312,7 +318,7 @@ function stageBreakdown(m: Measurement, profiles: ReadonlyMap<number, CpuProfile
       thread.tid === m.pid
         ? 'main thread'
         : report
-          ? `${report.folder} workers`
+          ? `${startedWith.get(thread.tid)} workers`
           : thread.name === 'libvips worker'
             ? 'libvips threads'
             : thread.name === 'libuv-worker'
@@ -354,13 +360,13 @@ function groupOf({ threads, stage }: Pick<StageCpu, 'threads' | 'stage'>): strin
   if (threads === 'libvips threads' || threads === 'libuv pool' || stage === 'sharp calls (JavaScript side)' || extractRead) {
     return 'decode + resize (sharp: libvips, libuv pool, its JavaScript calls), file reads';
   }
+  if (stage.startsWith('Parquet') || (stage.startsWith('step ') && stage !== 'step check-run')) {
+    return 'after the map: reduce, validate, publish, report';
+  }
   if (threads === 'extract workers') {
     return stage.startsWith('inference')
       ? `extract: ${stage}`
       : 'extract: the rest (shard encoding, SHA-256, logging, messaging, JavaScript)';
-  }
-  if (threads === 'reduce-part workers' || stage.startsWith('Parquet') || (stage.startsWith('step ') && stage !== 'step check-run')) {
-    return 'after the map: reduce, validate, publish, report';
   }
   return 'main thread: state machine runner, map bookkeeping, check-run';
 }
