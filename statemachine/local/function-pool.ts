@@ -4,7 +4,7 @@
  * extract function), the preloaded ones as it starts, the others at their first event; the main thread only hands
  * out events. One pool serves every map of a run, so that the reduce's children run on threads whose shared modules
  * (the SDK, zod, Arrow, the storage code) the extraction already loaded: ReducePart's import there takes a tenth
- * of its cold one, and no more threads than cores ever compete.
+ * of its cold one, and the run never has more threads than workers.
  */
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
