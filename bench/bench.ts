@@ -232,10 +232,10 @@ function printSummary(): void {
       return decode && inference ? [{ decodeMs: decode.cpuMsPerImage, inferenceMs: inference.cpuMsPerImage }] : [];
     });
     if (!pipeline || limits.length === 0) continue;
-    const limitMs = limits.reduce((sum, limit) => sum + limit.decodeMs + limit.inferenceMs, 0) / limits.length;
+    const totals = limits.map(({ decodeMs, inferenceMs }) => decodeMs + inferenceMs);
+    const limitMs = totals.reduce((sum, total) => sum + total, 0) / totals.length;
     const limit = (cores * 1000) / limitMs;
     const measured = limits.map(({ decodeMs, inferenceMs }) => `decode ${decodeMs.toFixed(2)} + inference ${inferenceMs.toFixed(2)}`);
-    const totals = limits.map(({ decodeMs, inferenceMs }) => decodeMs + inferenceMs);
     const drift = Math.max(...totals) / Math.min(...totals) - 1;
     console.log(
       `  ${engine}: ${measured.join(' before the pipeline, ')}${limits.length > 1 ? ' after it' : ''}: ${limitMs.toFixed(2)} ms of CPU per image, ` +

@@ -93,27 +93,29 @@ export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitu
 export async function runPipeline(settings: PipelineSettings): Promise<ExecutionOutcome> {
   const definition = await loadDefinition(substitutionsFor(settings));
   const maps = Object.values(definition.States).filter(isDistributedMap) as unknown as DistributedMapState[];
-  const pooled = (step: (typeof steps)[number]): PooledFunction => ({
-    functionName: localFunctionName(step),
-    handlerModule: settings.handlers?.[step.name] ?? handlerModuleOf(step),
-  });
+  // Each step's function, by its ARN: its local name and the module its handler comes from.
+  const stepFunctions = new Map<string, PooledFunction>(
+    steps.map((step) => [
+      stepFunctionArn(step.name),
+      { functionName: localFunctionName(step), handlerModule: settings.handlers?.[step.name] ?? handlerModuleOf(step) },
+    ]),
+  );
   // The steps the maps invoke run on one pool of worker threads, started when the first map begins (not before
   // CheckRun, which may refuse the run in a moment), the extraction map's functions imported as the threads start,
   // so that their models load while the items are being listed.
   let pool: FunctionPool | undefined;
   const startPool = (map: DistributedMapState) => {
     pool ??= createFunctionPool({
-      preload: steps.filter((step) => mapResources(map).includes(stepFunctionArn(step.name))).map((step) => pooled(step).handlerModule),
+      preload: mapResources(map).map((arn) => stepFunctions.get(arn)!.handlerModule),
       threads: settings.workers,
       env: settings.env,
     });
     return pool;
   };
   const functions: Record<string, LocalFunction> = {};
-  for (const step of steps) {
-    const arn = stepFunctionArn(step.name);
+  for (const [arn, fn] of stepFunctions) {
     const map = maps.find((candidate) => mapResources(candidate).includes(arn));
-    functions[arn] = map ? (event) => startPool(map).invoke(pooled(step), event) : inThisThread(pooled(step));
+    functions[arn] = map ? (event) => startPool(map).invoke(fn, event) : inThisThread(fn);
   }
   const observer: MapRunObserver = {
     mapRunStarting: () => {
