@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { type PreprocessOptions, preprocessImage } from '../../functions/shared/images/preprocess-image.ts';
+import { checkedPreprocess, type PreprocessOptions, preprocessImage } from '../../functions/shared/images/preprocess-image.ts';
 import { edgeCasesDir, maxAbsDifference, referenceCases, sampleDir } from '../support/shared-data.ts';
 
 const squash: PreprocessOptions = { size: 224, resize: 'squash', maxPixels: 100_000_000 };
@@ -21,6 +21,24 @@ describe('preprocessImage', () => {
       const pixels = await pixelsOf(await readFile(reference.source));
       expect(pixels, reference.id).toHaveLength(224 * 224 * 3);
       expect(maxAbsDifference(pixels, reference.pixels), reference.id).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('decodes JPEG and PNG directly to the same pixels as the path that reads their header first', async () => {
+    const names = [
+      'made_fruit_exif_orientation6.jpg',
+      'made_fruit_cmyk.jpg',
+      'made_fruit_progressive.jpg',
+      'made_fruit_rgb16.png',
+      'made_fruit_rgba.png',
+      'png_palette_swiss.png',
+      'made_png_bytes_named.jpg',
+    ];
+    const inputs = [await readFile(join(sampleDir, 'Braeburn', '3_100.jpg')), ...(await Promise.all(names.map(edgeCase)))];
+    for (const [i, bytes] of inputs.entries()) {
+      const checked = await checkedPreprocess(bytes, squash);
+      expect(checked.ok, String(i)).toBe(true);
+      expect(await preprocessImage(bytes, squash), String(i)).toEqual(checked);
     }
   });
 

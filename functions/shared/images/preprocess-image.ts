@@ -3,7 +3,7 @@
  * converted to sRGB (CMYK, greyscale, 16-bit, CIELab included), alpha dropped, first frame of animations.
  * A bad image is a Failure with a code, never an exception.
  */
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Region } from 'sharp';
 import type { ResizeMode } from '../config.ts';
 import type { Failure } from '../failures.ts';
 
@@ -18,9 +18,7 @@ export interface PreprocessOptions {
   maxPixels: number;
 }
 
-export type PreprocessResult =
-  | { ok: true; pixels: Uint8Array; width: number; height: number; format: string }
-  | { ok: false; failure: Failure };
+export type PreprocessResult = { ok: true; pixels: Uint8Array } | { ok: false; failure: Failure };
 
 /** Raster formats accepted; sharp also renders SVG and PDF, which are not photographs. */
 const rasterFormats = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif', 'jp2k', 'jxl']);
@@ -28,9 +26,26 @@ const rasterFormats = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'av
 /** The kernel the reference inputs were made with (sharp's default), named so metadata can record it. */
 export const resizeKernel = 'lanczos3';
 
+/**
+ * JPEG's and PNG's signatures: nearly every photo. Such an image is decoded at once, its header read by the decode
+ * alone (which enforces the pixel limit from it), not by metadata() first: that read cost 0.4 ms of CPU per
+ * Fruits-360 image, a tenth of decoding it.
+ */
+const signatures = [Uint8Array.of(0xff, 0xd8, 0xff), Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)];
+
 export async function preprocessImage(bytes: Uint8Array, options: PreprocessOptions): Promise<PreprocessResult> {
   if (bytes.byteLength === 0) return failed('EMPTY', 'the object has 0 bytes');
+  // Center-crop needs the oriented dimensions first. Whatever the direct decode refuses takes the checked path,
+  // which names the failure as it always has.
+  if (options.resize === 'squash' && signatures.some((signature) => startsWith(bytes, signature))) {
+    const decoded = await decodeSquare(bytes, options).catch(() => undefined);
+    if (decoded?.ok) return decoded;
+  }
+  return checkedPreprocess(bytes, options);
+}
 
+/** Any format: the header read first, format, pixel limit and orientation checked before any pixel is decoded. */
+export async function checkedPreprocess(bytes: Uint8Array, options: PreprocessOptions): Promise<PreprocessResult> {
   let metadata: Metadata;
   try {
     // Reads the header only: dimensions are known before any pixel is decoded.
@@ -47,32 +62,37 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
       `${width}x${frameHeight} is ${megapixels(width * frameHeight)} MP, over the ${megapixels(options.maxPixels)} MP limit`,
     );
   }
-
+  const oriented = metadata.autoOrient ?? { width, height: frameHeight };
+  const side = Math.min(oriented.width, oriented.height);
+  const crop =
+    options.resize === 'center-crop'
+      ? { left: Math.floor((oriented.width - side) / 2), top: Math.floor((oriented.height - side) / 2), width: side, height: side }
+      : undefined;
   try {
-    let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: options.maxPixels, sequentialRead: true }).rotate();
-    if (options.resize === 'center-crop') {
-      const oriented = metadata.autoOrient ?? { width, height: frameHeight };
-      const side = Math.min(oriented.width, oriented.height);
-      pipeline = pipeline.extract({
-        left: Math.floor((oriented.width - side) / 2),
-        top: Math.floor((oriented.height - side) / 2),
-        width: side,
-        height: side,
-      });
-    }
-    const { data, info } = await pipeline
-      .toColourspace('srgb')
-      .removeAlpha()
-      .resize(options.size, options.size, { fit: 'fill', kernel: resizeKernel })
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.width !== options.size || info.height !== options.size || info.channels !== 3) {
-      return failed('CORRUPT', `decoded to ${info.width}x${info.height}x${info.channels}, expected ${options.size}x${options.size}x3`);
-    }
-    return { ok: true, pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, format };
+    return await decodeSquare(bytes, options, crop);
   } catch (error) {
     return classifyDecodeError(error, metadata);
   }
+}
+
+/** Decodes, orients, converts and resizes: the model's input. Throws what libvips throws. */
+async function decodeSquare(bytes: Uint8Array, options: PreprocessOptions, crop?: Region): Promise<PreprocessResult> {
+  let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: options.maxPixels, sequentialRead: true }).rotate();
+  if (crop) pipeline = pipeline.extract(crop);
+  const { data, info } = await pipeline
+    .toColourspace('srgb')
+    .removeAlpha()
+    .resize(options.size, options.size, { fit: 'fill', kernel: resizeKernel })
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.width !== options.size || info.height !== options.size || info.channels !== 3) {
+    return failed('CORRUPT', `decoded to ${info.width}x${info.height}x${info.channels}, expected ${options.size}x${options.size}x3`);
+  }
+  return { ok: true, pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+function startsWith(bytes: Uint8Array, signature: Uint8Array): boolean {
+  return bytes.byteLength >= signature.byteLength && signature.every((byte, i) => bytes[i] === byte);
 }
 
 function classifyHeaderError(error: unknown): PreprocessResult {
