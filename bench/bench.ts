@@ -242,6 +242,13 @@ function printSummary(): void {
         `a limit of ${limit.toFixed(1)} images/s on ${cores} cores; the pipeline ${pipeline.imagesPerSecond.toFixed(1)} (${(pipeline.imagesPerSecond / limit).toFixed(2)} of it), ` +
         `${pipeline.cpuMsPerImage.toFixed(2)} ms of CPU per image (${(pipeline.cpuMsPerImage / limitMs).toFixed(2)} × the limit's)`,
     );
+    const outside = pipeline.steps;
+    if (outside) {
+      console.log(
+        `  ${engine}: of the pipeline's ${pipeline.seconds.toFixed(1)} s, ${outside['first batch done at']} s until its first batch ended and ` +
+          `${outside['after the last batch']} s after its last (start-up, reduce, validate, publish, report), which the limit does not count`,
+      );
+    }
     if (drift > maxLimitDrift) {
       console.log(
         `  ${engine}: NOT A RESULT: the limit measured ${(drift * 100).toFixed(0)} % apart before and after the pipeline (the machine's speed changed)`,
