@@ -62,12 +62,7 @@ export async function checkedPreprocess(bytes: Uint8Array, options: PreprocessOp
       `${width}x${frameHeight} is ${megapixels(width * frameHeight)} MP, over the ${megapixels(options.maxPixels)} MP limit`,
     );
   }
-  const oriented = metadata.autoOrient ?? { width, height: frameHeight };
-  const side = Math.min(oriented.width, oriented.height);
-  const crop =
-    options.resize === 'center-crop'
-      ? { left: Math.floor((oriented.width - side) / 2), top: Math.floor((oriented.height - side) / 2), width: side, height: side }
-      : undefined;
+  const crop = options.resize === 'center-crop' ? centredSquare(metadata.autoOrient ?? { width, height: frameHeight }) : undefined;
   try {
     return await decodeSquare(bytes, options, crop);
   } catch (error) {
@@ -89,6 +84,12 @@ async function decodeSquare(bytes: Uint8Array, options: PreprocessOptions, crop?
     return failed('CORRUPT', `decoded to ${info.width}x${info.height}x${info.channels}, expected ${options.size}x${options.size}x3`);
   }
   return { ok: true, pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** The largest centred square of an image as EXIF orientation turns it. */
+function centredSquare(oriented: { width: number; height: number }): Region {
+  const side = Math.min(oriented.width, oriented.height);
+  return { left: Math.floor((oriented.width - side) / 2), top: Math.floor((oriented.height - side) / 2), width: side, height: side };
 }
 
 function startsWith(bytes: Uint8Array, signature: Uint8Array): boolean {
