@@ -1,3 +1,4 @@
+import aslValidator from 'asl-validator';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { loadDefinition } from '../../statemachine/definition.ts';
@@ -21,6 +22,12 @@ const definition = () =>
 const asRecord = (value: unknown) => value as Record<string, Record<string, unknown>>;
 
 describe('definition adapted for aws-local-stepfunctions', () => {
+  it('is valid ASL, ARNs and paths checked as the library would check it (the local runner skips that check per run)', async () => {
+    const result = aslValidator(adaptDefinition(await definition()).definition, { checkArn: true, checkPaths: true });
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
   it('turns each Distributed Map into a Task state of the same name that keeps its ResultPath, Catch and Next', async () => {
     const original = await definition();
     const { definition: adapted, distributedMaps } = adaptDefinition(original);
