@@ -18,7 +18,7 @@ import { triggerSettings } from '../shared/config.ts';
 import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
-import { s3Client } from '../shared/storage/s3-storage.ts';
+import { s3Client } from '../shared/storage/s3-client.ts';
 import { headObjectIn } from './event-keys.ts';
 import { parseUpload, resolveUploads, startIncrementalRun, type Upload } from './start-run.ts';
 

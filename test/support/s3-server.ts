@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startFauxqs } from 'fauxqs';
-import { s3Client } from '../../functions/shared/storage/s3-storage.ts';
+import { s3Client } from '../../functions/shared/storage/s3-client.ts';
 
 export interface LocalS3 {
   endpoint: string;
