@@ -114,7 +114,7 @@ export async function prepareModel(): Promise<void> {
   const [config, { loadModelDescriptor }, { ensureOnnxExport, ensureOnnxInt8Export }] = await Promise.all([
     import('../functions/shared/config.ts'),
     import('../functions/shared/model/model-descriptor.ts'),
-    import('../tools/onnx-export/export-onnx.ts'),
+    import('../tools/onnx-export/ensure-export.ts'),
   ]);
   const settings = config.extractionSettings();
   const descriptor = await loadModelDescriptor(settings.modelDir);

@@ -3,17 +3,16 @@
  * and checks the export against TF.js itself.
  * Deterministic: the same model.json and weights give the same bytes (no timestamps, nodes in graph order).
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ModelExportError } from '../../functions/shared/errors.ts';
 import { readGraphModelArtifacts } from '../../functions/shared/model/graph-model-files.ts';
 import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
-import { createOnnxEngine, type OnnxPrecision, onnxExportMetadata } from '../../functions/shared/model/onnx-engine.ts';
+import { createOnnxEngine, type OnnxPrecision } from '../../functions/shared/model/onnx-engine.ts';
 import { encodeModel } from '../../functions/shared/model/onnx-schema.ts';
 import { createTfjsEngine } from '../../functions/shared/model/tfjs-engine.ts';
 import { tfjsGraphToOnnx } from './tfjs-graph-to-onnx.ts';
-import { readTfliteModel } from './tflite-model.ts';
+import { readTflite, readTfliteModel } from './tflite-model.ts';
 import { tfliteToOnnxInt8 } from './tflite-to-onnx-int8.ts';
 
 /** What float32 summation order may change per element between two correct engines (see ../shared/reference). */
@@ -83,35 +82,6 @@ async function writeVerified(
   } finally {
     await rm(partial, { force: true });
   }
-}
-
-/** A TFLite file and its id, `file name@` + the first 12 hex digits of its SHA-256 (as model ids are made). */
-async function readTflite(path: string): Promise<{ bytes: Uint8Array; id: string }> {
-  const bytes = await readFile(path).catch((error: Error) => {
-    throw new ModelExportError(`cannot read the TFLite model ${path} (set FEATURIZE_TFLITE_MODEL): ${error.message}`);
-  });
-  return { bytes, id: `${basename(path)}@${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}` };
-}
-
-/**
- * The export of `modelDir` at `outputPath`, made (and verified) only when it is missing or was made from another
- * model.json: what `featurize run` does before it starts, so that a fresh checkout needs no separate build step.
- * Returns the new export, or undefined when the file was already right.
- */
-export async function ensureOnnxExport(modelDir: string, outputPath: string): Promise<OnnxExport | undefined> {
-  const descriptor = await loadModelDescriptor(modelDir);
-  const existing = await readFile(outputPath).catch(() => undefined);
-  if (existing && onnxExportMetadata(existing, outputPath).source === descriptor.id) return undefined;
-  return exportOnnx(modelDir, outputPath, { verify: true });
-}
-
-/** As ensureOnnxExport, for the int8 export: made again when its float model or its TFLite file changed. */
-export async function ensureOnnxInt8Export(modelDir: string, tflitePath: string, outputPath: string): Promise<OnnxExport | undefined> {
-  const [descriptor, tflite] = await Promise.all([loadModelDescriptor(modelDir), readTflite(tflitePath)]);
-  const existing = await readFile(outputPath).catch(() => undefined);
-  const made = existing && onnxExportMetadata(existing, outputPath);
-  if (made && made.source === descriptor.id && made.precision === 'int8' && made.quantizedFrom === tflite.id) return undefined;
-  return exportOnnxInt8(modelDir, tflitePath, outputPath, { verify: true });
 }
 
 /**

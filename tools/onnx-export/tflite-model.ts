@@ -4,6 +4,9 @@
  * with their builtin options. The `flatbuffers` library reads the format (offsets, vtables, vectors, strings);
  * the table and field numbers below are TFLite's schema's, as onnx-schema.ts transcribes ONNX's.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
 import { ModelExportError } from '../../functions/shared/errors.ts';
 
@@ -170,4 +173,12 @@ export function readTfliteModel(bytes: Uint8Array): TfliteModel {
   }
 
   return { tensors, operators, inputs: int32s(subgraph, 1), outputs: int32s(subgraph, 2) };
+}
+
+/** A TFLite file and its id, `file name@` + the first 12 hex digits of its SHA-256 (as model ids are made). */
+export async function readTflite(path: string): Promise<{ bytes: Uint8Array; id: string }> {
+  const bytes = await readFile(path).catch((error: Error) => {
+    throw new ModelExportError(`cannot read the TFLite model ${path} (set FEATURIZE_TFLITE_MODEL): ${error.message}`);
+  });
+  return { bytes, id: `${basename(path)}@${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}` };
 }

@@ -11,7 +11,7 @@ import { ModelLoadError } from '../errors.ts';
 import { logger } from '../observability.ts';
 import { type FeatureEngine, warmUp } from './feature-engine.ts';
 import { loadModelDescriptor, type ModelDescriptor, normalizePixels, splitVectors } from './model-descriptor.ts';
-import { decodeModel, precisionKey, quantizedFromKey, sourceModelKey } from './onnx-schema.ts';
+import { onnxExportMetadata } from './onnx-schema.ts';
 
 export interface OnnxEngineOptions {
   /** The .onnx file; by default the one `npm run build:onnx` (or `build:onnx-int8`) writes for this model. */
@@ -61,22 +61,6 @@ export async function createOnnxEngine(modelDir: string, options: OnnxEngineOpti
   await warmUp(engine, `the ONNX model ${modelPath}`);
   logger.info('model loaded', { engine: engine.id, model: descriptor.id, modelPath, session: settings });
   return engine;
-}
-
-/** The source model id and the precision an export recorded in its metadata (see tfjsGraphToOnnx, tfliteToOnnxInt8). */
-export function onnxExportMetadata(bytes: Uint8Array, modelPath: string): { source: string; precision: string; quantizedFrom?: string } {
-  try {
-    const metadata = decodeModel(bytes).metadata_props;
-    const value = (key: string) => metadata.find((entry) => entry.key === key)?.value;
-    const quantizedFrom = value(quantizedFromKey);
-    return {
-      source: value(sourceModelKey) ?? 'an unknown model',
-      precision: value(precisionKey) ?? 'float32',
-      ...(quantizedFrom !== undefined ? { quantizedFrom } : {}),
-    };
-  } catch (error) {
-    throw new ModelLoadError(`${modelPath} is not an ONNX model: ${(error as Error).message}`);
-  }
 }
 
 function sessionOptions(settings: OnnxRuntimeSettings): ort.InferenceSession.SessionOptions {

@@ -5,6 +5,7 @@
  * a decoder skips unknown fields, so files from other producers still read.
  */
 import protobuf from 'protobufjs';
+import { ModelLoadError } from '../errors.ts';
 
 const onnxProtoSubset = `
 syntax = "proto2";
@@ -150,4 +151,20 @@ export function encodeModel(model: ModelProto): Uint8Array {
 /** Reads a ModelProto; bytes fields stay views over `bytes`, so this is cheap even for large weights. */
 export function decodeModel(bytes: Uint8Array): ModelProto {
   return modelType.toObject(modelType.decode(bytes), { longs: Number, enums: String, arrays: true }) as ModelProto;
+}
+
+/** The source model id and the precision an export recorded in its metadata (see tfjsGraphToOnnx, tfliteToOnnxInt8). */
+export function onnxExportMetadata(bytes: Uint8Array, modelPath: string): { source: string; precision: string; quantizedFrom?: string } {
+  try {
+    const metadata = decodeModel(bytes).metadata_props;
+    const value = (key: string) => metadata.find((entry) => entry.key === key)?.value;
+    const quantizedFrom = value(quantizedFromKey);
+    return {
+      source: value(sourceModelKey) ?? 'an unknown model',
+      precision: value(precisionKey) ?? 'float32',
+      ...(quantizedFrom !== undefined ? { quantizedFrom } : {}),
+    };
+  } catch (error) {
+    throw new ModelLoadError(`${modelPath} is not an ONNX model: ${(error as Error).message}`);
+  }
 }
