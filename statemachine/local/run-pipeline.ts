@@ -113,16 +113,28 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
     return pool;
   };
   const functions: Record<string, LocalFunction> = {};
+  const preloads = new Map<string, () => void>();
   for (const [arn, fn] of stepFunctions) {
     const map = maps.find((candidate) => mapResources(candidate).includes(arn));
-    functions[arn] = map ? (event) => startPool(map).invoke(fn, event) : inThisThread(fn);
+    if (map) {
+      functions[arn] = (event) => startPool(map).invoke(fn, event);
+    } else {
+      const local = inThisThread(fn);
+      functions[arn] = local.invoke;
+      preloads.set(arn, local.preload);
+    }
   }
   const observer: MapRunObserver = {
     mapRunStarting: () => {
       startPool(maps.find(isExtractionMap)!);
       settings.observer?.mapRunStarting?.();
     },
-    mapRunStarted: (run) => settings.observer?.mapRunStarted?.(run),
+    mapRunStarted: (run) => {
+      // The steps this thread runs after the map are imported while the map runs: after it, each import would
+      // hold the run up with the workers idle.
+      for (const name of everyRunAfterExtraction) preloads.get(stepFunctionArn(name))?.();
+      settings.observer?.mapRunStarted?.(run);
+    },
     childFinished: (child) => settings.observer?.childFinished?.(child),
   };
   try {
@@ -145,6 +157,9 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
   }
 }
 
+/** The steps this thread runs after the extraction map in every run (PCA's and the index's only on request). */
+const everyRunAfterExtraction: StepName[] = ['PlanReduce', 'FinishReduce', 'Validate', 'Publish', 'Report'];
+
 /** A map whose children run the extract function: the one the progress follows (the reduce fan-out's is over in moments). */
 export function isExtractionMap(map: DistributedMapState): boolean {
   return mapResources(map).includes(stepFunctionArn('Extract'));
@@ -154,11 +169,18 @@ function mapResources(map: DistributedMapState): string[] {
   return Object.values(map.ItemProcessor.States).flatMap((state) => ('Resource' in state ? [String(state.Resource)] : []));
 }
 
-/** A function run in this thread, its module imported at its first invocation (after the settings are in place). */
-function inThisThread({ functionName, handlerModule }: PooledFunction): LocalFunction {
+/**
+ * A function run in this thread, its module imported at its first invocation (after the settings are in place),
+ * or ahead of it by `preload`; a failed import fails the invocation either way.
+ */
+function inThisThread({ functionName, handlerModule }: PooledFunction): { invoke: LocalFunction; preload: () => void } {
   let handler: Promise<LambdaHandler> | undefined;
-  return async (event) => {
+  const load = () => {
     handler ??= import(handlerModule.href).then((module: { handler: LambdaHandler }) => module.handler);
-    return (await handler)(event, localLambdaContext(functionName));
+    return handler;
+  };
+  return {
+    invoke: async (event) => (await load())(event, localLambdaContext(functionName)),
+    preload: () => void load().catch(() => {}),
   };
 }
