@@ -9,16 +9,17 @@
  * reduce's own objects carry the intermediate tag: the bucket's lifecycle expires them, published or not.
  * Idempotent: a retried child writes the same part and objects again, with the same rows.
  */
+import type { RecordBatch } from 'apache-arrow';
 import { pMapIterable } from 'p-map';
 import type { ReduceGroup, ReducePartStats } from '../../statemachine/contracts.ts';
 import { partMetadataKeys } from '../shared/dataset/feature-parts.ts';
-import { type DatasetRow, encodeParquet } from '../shared/dataset/parquet-writer.ts';
+import { batchVectors, type DatasetRow, datasetRows, encodeParquetBatches } from '../shared/dataset/parquet-writer.ts';
 import { inSample, writeRowSample } from '../shared/dataset/row-sample.ts';
 import { RunArtifactError } from '../shared/errors.ts';
 import { countFailureCodes, type FailureRecord } from '../shared/failures.ts';
 import { ScatterAccumulator } from '../shared/pca/scatter-accumulator.ts';
 import { groupFailuresKey, intermediateTags, partMomentsKey, reduceStatsKey } from '../shared/run-layout.ts';
-import { decodeShard, type ShardMetadata } from '../shared/shards/shard-file.ts';
+import { readShardVectors, type ShardMetadata } from '../shared/shards/shard-file.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 
 export interface ReduceGroupRequest {
@@ -48,18 +49,19 @@ export async function reduceGroup(request: ReduceGroupRequest, options: ReduceOp
   let rows = 0;
   if (group.part === null) {
     // No vector in the group: its shards still hold the failure records.
-    for await (const _ of shards.rows());
+    for await (const _ of shards.batches());
   } else {
     // Assigned in the callback below: typed by a cast, so that the check after it is not narrowed to `undefined`.
     let moments = undefined as ScatterAccumulator | undefined;
     const sample: DatasetRow[] = [];
-    const bytes = await encodeParquet(
-      eachChunk(shards.rows(), (chunk) => {
-        rows += chunk.length;
-        for (const row of chunk) if (inSample(row.path, group.sampleShare)) sample.push(row);
-        if (!request.moments || chunk.length === 0) return;
-        moments ??= new ScatterAccumulator(chunk[0]!.features.length);
-        moments.add(chunk.map((row) => row.features));
+    const bytes = await encodeParquetBatches(
+      eachChunk(shards.batches(), (batch) => {
+        rows += batch.numRows;
+        sample.push(...datasetRows(batch, (path) => inSample(path, group.sampleShare)));
+        if (!request.moments || batch.numRows === 0) return;
+        const vectors = batchVectors(batch);
+        moments ??= new ScatterAccumulator(vectors[0]!.length);
+        moments.add(vectors);
       }),
       { rowGroupRows: options.rowGroupRows, metadata: partMetadata(request, options.now ?? new Date()) },
     );
@@ -102,7 +104,7 @@ function partMetadata({ runId, group, input, startedAt }: ReduceGroupRequest, no
   };
 }
 
-async function* eachChunk<T>(chunks: AsyncIterable<T[]>, seen: (chunk: T[]) => void): AsyncGenerator<T[]> {
+async function* eachChunk<T>(chunks: AsyncIterable<T>, seen: (chunk: T) => void): AsyncGenerator<T> {
   for await (const chunk of chunks) {
     seen(chunk);
     yield chunk;
@@ -110,8 +112,8 @@ async function* eachChunk<T>(chunks: AsyncIterable<T[]>, seen: (chunk: T[]) => v
 }
 
 /**
- * The group's shards in order, read ahead while the writer works: their vector rows as a stream, their failure
- * records collected on the way.
+ * The group's shards in order, read ahead while the writer works: their vector rows as a stream of record batches
+ * (the shards' own buffers), their failure records collected on the way.
  */
 class ShardStream {
   readonly failures: FailureRecord[] = [];
@@ -127,22 +129,19 @@ class ShardStream {
     this.concurrency = concurrency;
   }
 
-  /** The shards' vector rows, a shard at a time; their failure records are collected on the way. */
-  async *rows(): AsyncGenerator<DatasetRow[]> {
-    const decoded = pMapIterable(this.group.shards, async (shard) => ({ shard, ...decodeShard(await this.output.read(shard)) }), {
+  /** The shards' vector rows, in the dataset's columns; their failure records are collected on the way. */
+  async *batches(): AsyncGenerator<RecordBatch> {
+    const decoded = pMapIterable(this.group.shards, async (shard) => ({ shard, ...readShardVectors(await this.output.read(shard)) }), {
       concurrency: this.concurrency,
       backpressure: this.concurrency,
     });
-    for await (const { shard, metadata, rows } of decoded) {
+    for await (const { shard, metadata, batches, failures, incomplete } of decoded) {
       this.check(shard, metadata);
-      const vectors: DatasetRow[] = [];
-      for (const row of rows) {
-        const { features, failure, sha256, ...source } = row;
-        if (failure) this.failures.push({ path: row.path, code: failure.code, message: failure.message });
-        else if (features && sha256 !== null) vectors.push({ ...source, sha256, features });
-        else throw new RunArtifactError(`${this.output.locationOf(shard)}: ${row.path} has neither a vector with its hash nor a failure`);
+      this.failures.push(...failures);
+      if (incomplete !== undefined) {
+        throw new RunArtifactError(`${this.output.locationOf(shard)}: ${incomplete} has neither a vector with its hash nor a failure`);
       }
-      yield vectors;
+      yield* batches;
     }
   }
 

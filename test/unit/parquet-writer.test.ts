@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type DatasetRow, encodeParquet, inGroups } from '../../functions/shared/dataset/parquet-writer.ts';
+import { type DatasetRow, encodeParquet, encodeParquetBatches, inGroups } from '../../functions/shared/dataset/parquet-writer.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
+import { encodeShard, readShardVectors } from '../../functions/shared/shards/shard-file.ts';
 
 async function* chunksOf<T>(chunks: T[][], pulled: { count: number } = { count: 0 }) {
   for (const chunk of chunks) {
@@ -51,6 +52,29 @@ describe('inGroups', () => {
 });
 
 describe('encodeParquet', () => {
+  it("writes the same bytes from a shard's record batches (the reducer's way) as from its rows", async () => {
+    const rows = Array.from({ length: 30 }, (_, i) => row(i));
+    const failed = new Set([0, 7, 8, 29]);
+    const shard = encodeShard(
+      rows.map((r, i) =>
+        failed.has(i) ? { ...r, features: null, failure: { code: 'CORRUPT', message: 'bad' } } : { ...r, failure: null },
+      ),
+      4,
+      { runId: 'r', batchId: 'b', modelId: 'm', engine: 'e', preprocessing: 'p' },
+    );
+    const options = { rowGroupRows: 10, metadata: { 'featurize.run_id': 'r' } };
+    const { batches } = readShardVectors(shard);
+    expect(batches.map((batch) => batch.numRows)).toEqual([6, 20]);
+    const fromBatches = await encodeParquetBatches(
+      (async function* () {
+        yield* batches;
+      })(),
+      options,
+    );
+    const fromRows = await encodeParquet(chunksOf([rows.filter((_, i) => !failed.has(i))]), options);
+    expect(Buffer.from(fromBatches).equals(Buffer.from(fromRows))).toBe(true);
+  });
+
   it('rethrows the error of a failing source as it was, so that Step Functions can retry on its name', async () => {
     async function* failing() {
       yield [row(1)];

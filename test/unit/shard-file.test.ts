@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeShard, encodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
+import { datasetRows } from '../../functions/shared/dataset/parquet-writer.ts';
+import { decodeShard, encodeShard, readShardVectors, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
 
 const metadata = { runId: 'r1', batchId: 'b1', modelId: 'm@1', engine: 'tfjs/wasm', preprocessing: '{"size":224}' };
 
@@ -31,5 +32,49 @@ describe('shard files', () => {
 
   it('writes an empty shard that reads back empty', () => {
     expect(decodeShard(encodeShard([], 8, metadata)).rows).toEqual([]);
+  });
+
+  describe('as the reducer reads them (readShardVectors)', () => {
+    const vectorRow = (i: number): ShardRow => ({
+      path: `/x/Kiwi/${i}.jpg`,
+      label: 'Kiwi',
+      size: i,
+      etag: i % 2 ? 'e' : null,
+      sha256: String(i).padStart(64, '0'),
+      features: Float32Array.from({ length: 8 }, (_, j) => i + j / 8),
+      failure: null,
+    });
+    const failureRow = (i: number, vector = false): ShardRow => ({
+      ...vectorRow(i),
+      ...(vector ? {} : { features: null, sha256: null }),
+      failure: { code: 'CORRUPT', message: `bad ${i}` },
+    });
+
+    it('gives the rows with a vector, cut into runs by the failures, over the shard buffers, and the failures apart', () => {
+      // A failure that also carries a vector (never written, but possible in a foreign file) stays a failure.
+      const rows = [failureRow(0), vectorRow(1), vectorRow(2), failureRow(3, true), vectorRow(4), failureRow(5), failureRow(6)];
+      const read = readShardVectors(encodeShard(rows, 8, metadata));
+      expect(read.metadata).toEqual(metadata);
+      expect(read.incomplete).toBeUndefined();
+      expect(read.batches.map((batch) => batch.numRows)).toEqual([2, 1]);
+      expect(read.batches.map((batch) => batch.schema.fields.map((field) => `${field.name}${field.nullable ? '?' : ''}`))).toEqual([
+        ['path', 'label', 'size', 'etag?', 'sha256', 'features'],
+        ['path', 'label', 'size', 'etag?', 'sha256', 'features'],
+      ]);
+      expect(read.batches.flatMap((batch) => datasetRows(batch))).toEqual(
+        [1, 2, 4].map((i) => {
+          const { failure: _, ...row } = vectorRow(i);
+          return row;
+        }),
+      );
+      expect(read.failures).toEqual([0, 3, 5, 6].map((i) => ({ path: `/x/Kiwi/${i}.jpg`, code: 'CORRUPT', message: `bad ${i}` })));
+    });
+
+    it('takes a shard without failures whole, and names the first row with neither a vector and its hash nor a failure', () => {
+      expect(readShardVectors(encodeShard([vectorRow(1), vectorRow(2)], 8, metadata)).batches.map((b) => b.numRows)).toEqual([2]);
+      const noHash = { ...vectorRow(3), sha256: null };
+      const read = readShardVectors(encodeShard([vectorRow(1), noHash, { ...vectorRow(4), features: null }], 8, metadata));
+      expect(read.incomplete).toBe('/x/Kiwi/3.jpg');
+    });
   });
 });

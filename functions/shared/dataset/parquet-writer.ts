@@ -10,9 +10,9 @@
  * a list of floats (DuckDB: FLOAT[]), plus the Arrow schema in `ARROW:schema`, from which Arrow readers
  * (pyarrow) restore the fixed size.
  */
-import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
+import { type Data, type FixedSizeList, type Float32, type RecordBatch, Table, tableToIPC } from 'apache-arrow';
 import { transformParquetStream, Table as WasmTable } from 'parquet-wasm';
-import { featuresVector, recordBatchOf, type SourceFields, sourceColumns } from '../shards/shard-file.ts';
+import { featuresVector, recordBatchOf, requiredDatasetColumns, type SourceFields, sourceColumns } from '../shards/shard-file.ts';
 import { type PartWriterOptions, partWriterProperties } from './part-writer-properties.ts';
 
 /** One row of the dataset: an image that has a vector. */
@@ -21,15 +21,57 @@ export interface DatasetRow extends SourceFields {
   features: Float32Array;
 }
 
-/** Columns that are never null; `etag` is (objects outside S3 have none). */
-const requiredColumns = ['path', 'label', 'size', 'sha256', 'features'];
-
 export function datasetBatch(rows: readonly DatasetRow[], featureLength: number): RecordBatch {
-  return recordBatchOf({ ...sourceColumns(rows), features: featuresVector(rows, featureLength) }, requiredColumns);
+  return recordBatchOf({ ...sourceColumns(rows), features: featuresVector(rows, featureLength) }, requiredDatasetColumns);
+}
+
+/** The rows of a batch of the dataset's columns whose path `keep` keeps, each with a vector of its own. */
+export function datasetRows(batch: RecordBatch, keep: (path: string) => boolean = () => true): DatasetRow[] {
+  const rows: DatasetRow[] = [];
+  const [path, label, size, etag, sha256] = (['path', 'label', 'size', 'etag', 'sha256'] as const).map((name) => batch.getChild(name)!);
+  const vectors = batchVectors(batch);
+  for (let i = 0; i < batch.numRows; i++) {
+    if (!keep(path!.get(i))) continue;
+    rows.push({
+      path: path!.get(i),
+      label: label!.get(i),
+      size: Number(size!.get(i)),
+      etag: etag!.get(i),
+      sha256: sha256!.get(i),
+      features: vectors[i]!.slice(),
+    });
+  }
+  return rows;
+}
+
+/** A batch's vectors, as views over its buffer: valid while the batch is. */
+export function batchVectors(batch: RecordBatch): Float32Array[] {
+  const features = batch.getChild('features')!.data[0]! as Data<FixedSizeList<Float32>>;
+  const length = features.type.listSize;
+  // A slice of a batch slices its list's values too (apache-arrow's Data.slice): they begin at its first row.
+  const values = features.children[0]!.values as Float32Array;
+  return Array.from({ length: batch.numRows }, (_, i) => values.subarray(i * length, (i + 1) * length));
 }
 
 /** One Parquet file from chunks of rows (at least one row in all); every vector as long as the first. */
-export async function encodeParquet(chunks: AsyncIterable<readonly DatasetRow[]>, options: PartWriterOptions): Promise<Uint8Array> {
+export function encodeParquet(chunks: AsyncIterable<readonly DatasetRow[]>, options: PartWriterOptions): Promise<Uint8Array> {
+  return encodeParquetBatches(datasetBatches(chunks), options);
+}
+
+async function* datasetBatches(chunks: AsyncIterable<readonly DatasetRow[]>): AsyncGenerator<RecordBatch> {
+  let featureLength: number | undefined;
+  for await (const rows of chunks) {
+    if (rows.length === 0) continue;
+    featureLength ??= rows[0]!.features.length;
+    yield datasetBatch(rows, featureLength);
+  }
+}
+
+/**
+ * One Parquet file from record batches of the dataset's columns (at least one row in all); every vector as long
+ * as the first batch's.
+ */
+export async function encodeParquetBatches(batches: AsyncIterable<RecordBatch>, options: PartWriterOptions): Promise<Uint8Array> {
   const properties = partWriterProperties(options);
   // On a failing source the writer does not fail: it ends the file with the rows it has, a valid but
   // truncated part. So the source's own error (a StorageUnavailableError, which Step Functions retries) is
@@ -38,10 +80,12 @@ export async function encodeParquet(chunks: AsyncIterable<readonly DatasetRow[]>
   async function* wasmBatches() {
     try {
       let featureLength: number | undefined;
-      for await (const rows of chunks) {
-        if (rows.length === 0) continue;
-        featureLength ??= rows[0]!.features.length;
-        const ipc = tableToIPC(new Table([datasetBatch(rows, featureLength)]), 'stream');
+      for await (const batch of batches) {
+        if (batch.numRows === 0) continue;
+        const length = (batch.getChild('features')!.type as FixedSizeList).listSize;
+        featureLength ??= length;
+        if (length !== featureLength) throw new RangeError(`a batch of vectors of ${length} features, expected ${featureLength}`);
+        const ipc = tableToIPC(new Table([batch]), 'stream');
         yield* WasmTable.fromIPCStream(ipc).recordBatches();
       }
       if (featureLength === undefined) throw new RangeError('a Parquet part needs at least one row');

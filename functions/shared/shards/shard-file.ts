@@ -21,7 +21,7 @@ import {
   type Vector,
   vectorFromArray,
 } from 'apache-arrow';
-import type { Failure, FailureCode } from '../failures.ts';
+import type { Failure, FailureCode, FailureRecord } from '../failures.ts';
 
 /** What identifies a row's source image: the leading columns of shards and Parquet parts alike. */
 export interface SourceFields {
@@ -179,4 +179,50 @@ export function decodeShard(bytes: Uint8Array): DecodedShard {
     });
   }
   return { metadata, rows };
+}
+
+/** The columns of a dataset row, in the dataset's order: the source's fields, its hash, its vector. */
+export const datasetColumns = ['path', 'label', 'size', 'etag', 'sha256', 'features'] as const;
+
+/** Dataset columns that are never null; `etag` is (objects outside S3 have none). */
+export const requiredDatasetColumns = ['path', 'label', 'size', 'sha256', 'features'];
+
+/** A shard as the reducer takes it: its vector rows in the dataset's columns, and its failure records. */
+export interface ShardVectors {
+  metadata: ShardMetadata;
+  /**
+   * The rows with a vector and its hash, as record batches of the dataset's columns over the shard's own buffers
+   * (a run of consecutive rows each: failures cut them), never copied row by row.
+   */
+  batches: RecordBatch[];
+  failures: FailureRecord[];
+  /** The first row with neither a vector and its hash nor a failure, by its path: the shard is not one we wrote. */
+  incomplete?: string;
+}
+
+export function readShardVectors(bytes: Uint8Array): ShardVectors {
+  const table = tableFromIPC(bytes);
+  const metadata = Object.fromEntries(table.schema.metadata) as unknown as ShardMetadata;
+  const batches: RecordBatch[] = [];
+  const failures: FailureRecord[] = [];
+  for (const batch of table.batches) {
+    const column = (name: string) => batch.getChild(name) as Vector;
+    const [path, sha256, features, code, message] = ['path', 'sha256', 'features', 'error_code', 'error_message'].map(column) as Vector[];
+    const dataset = recordBatchOf(Object.fromEntries(datasetColumns.map((name) => [name, column(name)])), requiredDatasetColumns);
+    // A failure wins over a vector, as it does row by row (decodeShard's readers): the row is a failure record.
+    let runStart = 0;
+    const endRun = (end: number) => {
+      if (end > runStart) batches.push(runStart === 0 && end === batch.numRows ? dataset : dataset.slice(runStart, end));
+      runStart = end + 1;
+    };
+    for (let i = 0; i < batch.numRows; i++) {
+      const failureCode = code!.get(i) as FailureCode | null;
+      if (!failureCode && features!.isValid(i) && sha256!.isValid(i)) continue;
+      endRun(i);
+      if (!failureCode) return { metadata, batches, failures, incomplete: path!.get(i) as string };
+      failures.push({ path: path!.get(i) as string, code: failureCode, message: (message!.get(i) as string | null) ?? '' });
+    }
+    endRun(batch.numRows);
+  }
+  return { metadata, batches, failures };
 }
