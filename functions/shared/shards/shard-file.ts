@@ -209,7 +209,7 @@ export function readShardVectors(bytes: Uint8Array): ShardVectors {
     const column = (name: string) => batch.getChild(name) as Vector;
     const [path, sha256, features, code, message] = ['path', 'sha256', 'features', 'error_code', 'error_message'].map(column) as Vector[];
     const dataset = recordBatchOf(Object.fromEntries(datasetColumns.map((name) => [name, column(name)])), requiredDatasetColumns);
-    // A failure wins over a vector, as it does row by row (decodeShard's readers): the row is a failure record.
+    // A row with a failure is a failure record even if it also holds a vector, as every reader of shards takes it.
     let runStart = 0;
     const endRun = (end: number) => {
       if (end > runStart) batches.push(runStart === 0 && end === batch.numRows ? dataset : dataset.slice(runStart, end));
