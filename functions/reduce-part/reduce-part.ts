@@ -135,12 +135,12 @@ class ShardStream {
       concurrency: this.concurrency,
       backpressure: this.concurrency,
     });
-    for await (const { shard, metadata, batches, failures, incomplete } of decoded) {
+    for await (const { shard, metadata, batches, failures, malformed, incomplete } of decoded) {
+      const where = this.output.locationOf(shard);
+      if (malformed !== undefined) throw new RunArtifactError(`${where}: ${malformed}`);
       this.check(shard, metadata);
       this.failures.push(...failures);
-      if (incomplete !== undefined) {
-        throw new RunArtifactError(`${this.output.locationOf(shard)}: ${incomplete} has neither a vector with its hash nor a failure`);
-      }
+      if (incomplete !== undefined) throw new RunArtifactError(`${where}: ${incomplete} has neither a vector with its hash nor a failure`);
       yield* batches;
     }
   }

@@ -403,6 +403,22 @@ describe('reduce', () => {
     expect(await readdir(where.output.bucket)).toEqual(['runs']);
   });
 
+  it('refuses a shard that is not one (not Arrow, or a column missing), naming it, before writing any part', async () => {
+    const where = onFilesystem('not-a-shard');
+    await writeMapRun({ runId: 'run-bad-shard', ...where, batches: [{ status: 'SUCCEEDED', items: items(['images/Kiwi/1.jpg']) }] });
+    const output = openStorage(where.output);
+    const [shard] = await Array.fromAsync(output.list('runs/run-bad-shard/shards/'));
+    await output.write(shard!.key, '{"not":"arrow"}');
+
+    const error = await invoke(event('run-bad-shard', where)).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({
+      name: 'RunArtifactError',
+      message: expect.stringMatching(new RegExp(`^${output.locationOf(shard!.key)}: not an Arrow IPC file: `)),
+    });
+    expect(await Array.fromAsync(output.list(stagedPartsPrefix('run-bad-shard')))).toEqual([]);
+  });
+
   it('refuses parts so large that publishing could not copy them in one S3 request (FEATURIZE_PART_ROWS over 500,000)', () => {
     expect(reduceSettings({ FEATURIZE_PART_ROWS: '500000' }).partRows).toBe(500_000);
     expect(() => reduceSettings({ FEATURIZE_PART_ROWS: '500001' })).toThrow(/invalid setting FEATURIZE_PART_ROWS/);

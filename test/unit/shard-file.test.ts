@@ -1,3 +1,4 @@
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { datasetRows } from '../../functions/shared/dataset/parquet-writer.ts';
 import { decodeShard, encodeShard, readShardVectors, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
@@ -56,6 +57,7 @@ describe('shard files', () => {
       const read = readShardVectors(encodeShard(rows, 8, metadata));
       expect(read.metadata).toEqual(metadata);
       expect(read.incomplete).toBeUndefined();
+      expect(read.malformed).toBeUndefined();
       expect(read.batches.map((batch) => batch.numRows)).toEqual([2, 1]);
       expect(read.batches.map((batch) => batch.schema.fields.map((field) => `${field.name}${field.nullable ? '?' : ''}`))).toEqual([
         ['path', 'label', 'size', 'etag?', 'sha256', 'features'],
@@ -75,6 +77,12 @@ describe('shard files', () => {
       const noHash = { ...vectorRow(3), sha256: null };
       const read = readShardVectors(encodeShard([vectorRow(1), noHash, { ...vectorRow(4), features: null }], 8, metadata));
       expect(read.incomplete).toBe('/x/Kiwi/3.jpg');
+    });
+
+    it('names what is wrong with a file that is not a shard: not Arrow at all, or a column missing', () => {
+      expect(readShardVectors(new TextEncoder().encode('{"not":"arrow"}')).malformed).toMatch(/^not an Arrow IPC file: /);
+      const arrow = tableToIPC(tableFromArrays({ path: ['/x/Kiwi/1.jpg'], label: ['Kiwi'] }), 'file');
+      expect(readShardVectors(arrow).malformed).toBe('not a shard: no size, etag, sha256, features, error_code, error_message column');
     });
   });
 });

@@ -196,15 +196,27 @@ export interface ShardVectors {
    */
   batches: RecordBatch[];
   failures: FailureRecord[];
+  /** Why the file is not a shard at all, when it is not: not Arrow, or a column missing. */
+  malformed?: string;
   /** The first row with neither a vector and its hash nor a failure, by its path: the shard is not one we wrote. */
   incomplete?: string;
 }
 
+/** Every column of a shard. */
+const shardColumns = [...datasetColumns, 'error_code', 'error_message'];
+
 export function readShardVectors(bytes: Uint8Array): ShardVectors {
-  const table = tableFromIPC(bytes);
+  let table: Table;
+  try {
+    table = tableFromIPC(bytes);
+  } catch (error) {
+    return { metadata: {} as ShardMetadata, batches: [], failures: [], malformed: `not an Arrow IPC file: ${(error as Error).message}` };
+  }
   const metadata = Object.fromEntries(table.schema.metadata) as unknown as ShardMetadata;
   const batches: RecordBatch[] = [];
   const failures: FailureRecord[] = [];
+  const missing = shardColumns.filter((name) => !table.schema.fields.some((field) => field.name === name));
+  if (missing.length > 0) return { metadata, batches, failures, malformed: `not a shard: no ${missing.join(', ')} column` };
   for (const batch of table.batches) {
     const column = (name: string) => batch.getChild(name) as Vector;
     const [path, sha256, features, code, message] = ['path', 'sha256', 'features', 'error_code', 'error_message'].map(column) as Vector[];
