@@ -4,6 +4,9 @@ import { dirname, join, relative, sep } from 'node:path';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
 import { compareKeys, type ListOptions, normalizePrefix, type Storage, type StoredObject, type WriteBody } from './storage.ts';
 
+/** Files a listing stats at once. */
+const statsAtOnce = 64;
+
 const perObjectErrors = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
 
 /** Storage on the local filesystem, rooted at an absolute directory. */
@@ -25,9 +28,13 @@ export class FsStorage implements Storage {
     const base = join(this.root, normalizePrefix(prefix));
     const keyBase = normalizePrefix(relative(this.root, base).split(sep).join('/'));
     try {
-      for await (const file of walk(Buffer.from(base), keyBase, options.startAfter)) {
-        const info = await stat(file.path).catch(() => undefined);
-        if (info) yield { key: file.key, size: info.size, lastModified: info.mtime };
+      for await (const files of inChunks(walk(Buffer.from(base), keyBase, options.startAfter), statsAtOnce)) {
+        // Issued together: stats awaited one by one wake libuv's pool once each, 50 µs of CPU a file.
+        const infos = await Promise.all(files.map((file) => stat(file.path).catch(() => undefined)));
+        for (const [i, file] of files.entries()) {
+          const info = infos[i];
+          if (info) yield { key: file.key, size: info.size, lastModified: info.mtime };
+        }
       }
     } catch (error) {
       if (isErrno(error, 'ENOENT') && String((error as NodeJS.ErrnoException).path) === base) return;
@@ -184,6 +191,18 @@ async function* walk(
     const whollyBefore = startAfter !== undefined && compareKeys(entry.key, startAfter) < 0 && !startAfter.startsWith(entry.key);
     if (!whollyBefore && !seen.has(await realpath(entry.path))) yield* walk(entry.path, entry.key, startAfter, seen);
   }
+}
+
+async function* inChunks<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let chunk: T[] = [];
+  for await (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
 }
 
 function temporarySibling(target: string): string {
