@@ -196,6 +196,25 @@ describe('filesystem storage listing', () => {
     expect(keys).toEqual(['Kiwi/a.jpg', 'Kiwi/b-link.jpg', 'Lemon/b.jpg']);
   });
 
+  it('lists folders of hundreds of files (stat in chunks) in key order, each with its own size, from any key on', async () => {
+    const root = join(stores.dir, 'many');
+    const expected: { key: string; size: number }[] = [];
+    for (const folder of ['Apple', 'Banana']) {
+      await mkdir(join(root, folder), { recursive: true });
+      for (let i = 0; i < 150; i++) {
+        const key = `${folder}/${String(i).padStart(3, '0')}.jpg`;
+        // Sizes differ file to file, so a size paired with the wrong key shows.
+        await writeFile(join(root, key), 'x'.repeat(i + (folder === 'Apple' ? 1 : 200)));
+        expected.push({ key, size: i + (folder === 'Apple' ? 1 : 200) });
+      }
+    }
+    const listed = async (startAfter?: string) =>
+      (await Array.fromAsync(new FsStorage(root).list('', startAfter ? { startAfter } : {}))).map(({ key, size }) => ({ key, size }));
+
+    expect(await listed()).toEqual(expected);
+    expect(await listed('Apple/100.jpg')).toEqual(expected.slice(101));
+  });
+
   it('lists nothing for a folder that does not exist, but fails loudly on one it cannot read', async () => {
     expect(await Array.fromAsync(new FsStorage(join(stores.dir, 'nowhere')).list())).toEqual([]);
     const file = join(stores.dir, 'a-file-not-a-folder');
