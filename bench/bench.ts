@@ -43,7 +43,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** The label of the limit's stages measured again after the pipeline. */
+/** Labels of the limit's stages measured again right before the pipeline and right after it. */
+const beforePipeline = ', right before the pipeline';
 const afterPipeline = ', after the pipeline';
 /** Past this much apart, the limit's two measurements say the machine's speed changed: the share is not a result. */
 const maxLimitDrift = 0.1;
@@ -122,20 +123,13 @@ if (parts.has('all-cores')) for (const engine of engines) await measureAllCores(
 const pipelineInput = args['pipeline-input'];
 console.log(`\nthe whole local pipeline (featurize run: map, reduce, validate, publish, report) over ${pipelineInput}`);
 if (parts.has('pipeline')) {
-  for (const engine of engines) await measure('pipeline', 'pipeline', engine, { kind: 'pipeline', root: pipelineInput, engine });
   // This machine's speed drifts by 10-20 % within minutes while /proc/stat shows it quiet: the limit's stages are
-  // measured again after the pipeline, and a share of the limit whose two measurements disagree is not a result.
-  if (parts.has('stages') && parts.has('all-cores')) {
-    console.log('\nthe limit again after the pipeline: decode + resize on every core, inference alone on every core');
-    const root = datasets['fruits-360-large'];
-    await measure('decode+resize', 'fruits-360-large', `concurrency ${cores}${afterPipeline}`, {
-      kind: 'decode',
-      root,
-      keys: limitKeys,
-      concurrency: cores,
-    });
-    for (const engine of engines) await measureAllCores(engine, afterPipeline);
-  }
+  // measured again right before the pipeline and right after it, and a share of the limit whose two measurements
+  // disagree is not a result.
+  const limitAround = parts.has('stages') && parts.has('all-cores');
+  if (limitAround) await measureLimit(beforePipeline);
+  for (const engine of engines) await measure('pipeline', 'pipeline', engine, { kind: 'pipeline', root: pipelineInput, engine });
+  if (limitAround) await measureLimit(afterPipeline);
 }
 
 if (parts.has('tail')) {
@@ -165,6 +159,19 @@ async function measure(stage: string, dataset: string, setting: string, options:
   const after = cpuTimes();
   const { processCpuSeconds, ...result } = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ScenarioResult;
   report({ stage, dataset, setting, ...result, load: loadDuring(before, after, processCpuSeconds) });
+}
+
+/** The issue's yardstick: decode + resize on every core, then inference alone on every core, for each engine. */
+async function measureLimit(suffix: string): Promise<void> {
+  console.log(`\nthe limit${suffix}: decode + resize on every core, inference alone on every core`);
+  const root = datasets['fruits-360-large'];
+  await measure('decode+resize', 'fruits-360-large', `concurrency ${cores}${suffix}`, {
+    kind: 'decode',
+    root,
+    keys: limitKeys,
+    concurrency: cores,
+  });
+  for (const engine of engines) await measureAllCores(engine, suffix);
 }
 
 async function measureAllCores(engine: EngineName, suffix = ''): Promise<void> {
@@ -223,10 +230,10 @@ function printSummary(): void {
     );
   }
   // The machine's limit for an engine: its cores kept busy decoding and inferring, nothing else (the issue's yardstick),
-  // measured before the pipeline and after it; the pipeline is judged against their mean.
+  // measured right before the pipeline and right after it; the pipeline is judged against their mean.
   for (const engine of engines) {
     const pipeline = find('pipeline', 'pipeline', engine);
-    const limits = ['', afterPipeline].flatMap((suffix) => {
+    const limits = [beforePipeline, afterPipeline].flatMap((suffix) => {
       const decode = find('decode+resize', 'fruits-360-large', `concurrency ${cores}${suffix}`);
       const inference = find('inference', 'reference', `${engine} ${cores} workers${suffix}`);
       return decode && inference ? [{ decodeMs: decode.cpuMsPerImage, inferenceMs: inference.cpuMsPerImage }] : [];
