@@ -1,3 +1,4 @@
+import { parquetMetadata, readOffsetIndex } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import { type DatasetRow, encodeParquet, encodeParquetBatches, inGroups } from '../../functions/shared/dataset/parquet-writer.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
@@ -82,6 +83,25 @@ describe('encodeParquet', () => {
     }
     const error = await encodeParquet(failing(), { rowGroupRows: 10, metadata: {} }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageUnavailableError);
+  });
+
+  it("keeps each data page of a model's vectors under the 16,380 values V8 holds in a fast array (hyparquet's levels)", async () => {
+    const vectorRow = (i: number): DatasetRow => ({ ...row(i), features: new Float32Array(1280).fill(i / 100) });
+    const bytes = await encodeParquet(chunksOf([Array.from({ length: 200 }, (_, i) => vectorRow(i))]), {
+      rowGroupRows: 100,
+      metadata: {},
+    });
+    const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const metadata = parquetMetadata(file);
+    const valuesPerPage = metadata.row_groups.flatMap((group) => {
+      const chunk = group.columns.find((column) => column.meta_data?.path_in_schema[0] === 'features')!;
+      const index = readOffsetIndex({ view: new DataView(file, Number(chunk.offset_index_offset), chunk.offset_index_length!), offset: 0 });
+      const firstRows = [...index.page_locations.map((page) => Number(page.first_row_index)), Number(group.num_rows)];
+      return firstRows.slice(1).map((end, i) => (end - firstRows[i]!) * 1280);
+    });
+    expect(valuesPerPage.length).toBeGreaterThan(2);
+    expect(Math.max(...valuesPerPage)).toBeLessThan(16_380);
+    expect(valuesPerPage.reduce((sum, values) => sum + values, 0)).toBe(200 * 1280);
   });
 
   it('refuses to write a part without rows', async () => {
