@@ -29,7 +29,7 @@ export class FsStorage implements Storage {
     const keyBase = normalizePrefix(relative(this.root, base).split(sep).join('/'));
     try {
       for await (const files of inChunks(walk(Buffer.from(base), keyBase, options.startAfter), statsAtOnce)) {
-        // Issued together: stats awaited one by one wake libuv's pool once each, 50 µs of CPU a file.
+        // Issued together: awaited one by one, each stat wakes libuv's pool on its own (50 µs of CPU a file on a VM).
         const infos = await Promise.all(files.map((file) => stat(file.path).catch(() => undefined)));
         for (const [i, file] of files.entries()) {
           const info = infos[i];
