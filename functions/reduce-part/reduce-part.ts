@@ -57,7 +57,10 @@ export async function reduceGroup(request: ReduceGroupRequest, options: ReduceOp
     const bytes = await encodeParquetBatches(
       eachChunk(shards.batches(), (batch) => {
         rows += batch.numRows;
-        sample.push(...datasetRows(batch, (path) => inSample(path, group.sampleShare)));
+        // Copied: the sample is kept until the part is written; a view would keep its shard's whole buffer.
+        for (const row of datasetRows(batch, (path) => inSample(path, group.sampleShare))) {
+          sample.push({ ...row, features: row.features.slice() });
+        }
         if (!request.moments || batch.numRows === 0) return;
         const vectors = batchVectors(batch);
         moments ??= new ScatterAccumulator(vectors[0]!.length);

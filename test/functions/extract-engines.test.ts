@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EngineName } from '../../functions/shared/config.ts';
-import { type DecodedShard, decodeShard } from '../../functions/shared/shards/shard-file.ts';
 import type { ExtractBatchResult } from '../../statemachine/contracts.ts';
+import { type DecodedShard, decodeShard } from '../support/shard-rows.ts';
 import { maxAbsDifference, sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 /** The engines that reproduce the float model; onnx-int8 approximates it (test/unit/onnx-int8.test.ts). */

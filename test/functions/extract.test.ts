@@ -4,11 +4,12 @@ import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/extract/handler.ts';
 import { failureCodes } from '../../functions/shared/failures.ts';
-import { decodeShard, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
+import type { ShardRow } from '../../functions/shared/shards/shard-file.ts';
 import { S3Storage } from '../../functions/shared/storage/s3-storage.ts';
 import type { BatchEvent, ExtractBatchResult } from '../../statemachine/contracts.ts';
 import fixture from '../events/extract-batch.json' with { type: 'json' };
 import { tagsOfPuts } from '../support/s3-server.ts';
+import { decodeShard } from '../support/shard-rows.ts';
 import { edgeCasesDir, sampleDir, sampleKeys } from '../support/shared-data.ts';
 import { useTestStores } from '../support/stores.ts';
 

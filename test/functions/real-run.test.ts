@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeShard } from '../../functions/shared/shards/shard-file.ts';
 import { literal, query } from '../support/duckdb.ts';
 import { runWithRealModel } from '../support/real-run.ts';
+import { decodeShard } from '../support/shard-rows.ts';
 import { sampleDir, sampleKeys } from '../support/shared-data.ts';
 
 let out: string;

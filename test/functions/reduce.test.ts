@@ -279,8 +279,9 @@ describe('reduce', () => {
     const samples = join(where.output.bucket, 'runs/run-retry/reduce/samples');
     // Three rows (one batch: one part): every one sampled for the report, in the part's sample.
     expect(await readdir(samples)).toEqual(['00000.arrow']);
-    expect((await readRunSample(request.output, 'run-retry', 10)).map((row) => row.path).sort()).toEqual(
-      before.map((row) => row.path).sort(),
+    const sampled = (await readRunSample(request.output, 'run-retry', 10)).sort((a, b) => (a.path < b.path ? -1 : 1));
+    expect(sampled.map((row) => ({ path: row.path, label: row.label, features: Array.from(row.features) }))).toEqual(
+      before.map(({ path, label, features }) => ({ path, label, features })),
     );
     await writeFile(
       join(where.output.bucket, 'runs/run-retry/parts/part-run-retry-00002.parquet'),
@@ -296,6 +297,13 @@ describe('reduce', () => {
     expect(await readdir(join(where.output.bucket, 'runs/run-retry/parts'))).toEqual(first.parts.map((key) => key.split('/').pop()));
     expect(await stagedRows(where.output.bucket, 'run-retry')).toEqual(before);
     expect((await failureRecords(request.output, 'run-retry')).length).toBe(0);
+
+    // A sample that is not one fails the report's reading of it, naming the file, rather than shrinking the sample.
+    await writeFile(join(samples, '00001.arrow'), 'not an Arrow file');
+    await expect(readRunSample(request.output, 'run-retry', 10)).rejects.toMatchObject({
+      name: 'RunArtifactError',
+      message: expect.stringMatching(/reduce\/samples\/00001\.arrow: not an Arrow IPC file/),
+    });
   });
 
   it('leaves features/ exactly as it was, byte for byte, even for a run re-processing the images it holds', async () => {

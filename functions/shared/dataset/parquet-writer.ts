@@ -25,7 +25,10 @@ export function datasetBatch(rows: readonly DatasetRow[], featureLength: number)
   return recordBatchOf({ ...sourceColumns(rows), features: featuresVector(rows, featureLength) }, requiredDatasetColumns);
 }
 
-/** The rows of a batch of the dataset's columns whose path `keep` keeps, each with a vector of its own. */
+/**
+ * The rows of a batch of the dataset's columns whose path `keep` keeps, their vectors views over the batch's buffer
+ * (`batchVectors`): valid while the batch is. A caller keeping rows past it copies their vectors.
+ */
 export function datasetRows(batch: RecordBatch, keep: (path: string) => boolean = () => true): DatasetRow[] {
   const rows: DatasetRow[] = [];
   const [path, label, size, etag, sha256] = (['path', 'label', 'size', 'etag', 'sha256'] as const).map((name) => batch.getChild(name)!);
@@ -38,7 +41,7 @@ export function datasetRows(batch: RecordBatch, keep: (path: string) => boolean 
       size: Number(size!.get(i)),
       etag: etag!.get(i),
       sha256: sha256!.get(i),
-      features: vectors[i]!.slice(),
+      features: vectors[i]!,
     });
   }
   return rows;

@@ -10,10 +10,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { ReduceGroup } from '../../../statemachine/contracts.ts';
+import { RunArtifactError } from '../errors.ts';
 import { intermediateTags, rowSampleIndex, rowSampleKey, rowSamplesPrefix } from '../run-layout.ts';
-import { decodeShard, encodeShard } from '../shards/shard-file.ts';
+import { encodeShard, readShardVectors } from '../shards/shard-file.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { DatasetRow } from './parquet-writer.ts';
+import { type DatasetRow, datasetRows } from './parquet-writer.ts';
 
 /** Vectors the report analyses at most (exact search costs their number squared). */
 export const sampleVectors = 2000;
@@ -55,9 +56,12 @@ export async function readRunSample(output: Storage, runId: string, size: number
   const ranked: { rank: number; row: DatasetRow }[] = [];
   for await (const object of output.list(rowSamplesPrefix(runId))) {
     if (rowSampleIndex(runId, object.key) === undefined) continue;
-    for (const { features, sha256, failure: _, ...source } of decodeShard(await output.read(object.key)).rows) {
-      if (features && sha256 !== null) ranked.push({ rank: pathRank(source.path), row: { ...source, sha256, features } });
-    }
+    // The rows' vectors stay views over the file's bytes: copying each (fresh memory, a page fault per 4 KiB) cost
+    // the report 0.1 s of its 0.85.
+    const { batches, malformed, incomplete } = readShardVectors(await output.read(object.key));
+    const problem = malformed ?? (incomplete === undefined ? undefined : `${incomplete} has no vector with its hash`);
+    if (problem !== undefined) throw new RunArtifactError(`${output.locationOf(object.key)}: ${problem}`);
+    for (const batch of batches) for (const row of datasetRows(batch)) ranked.push({ rank: pathRank(row.path), row });
   }
   return ranked
     .sort((a, b) => a.rank - b.rank || (a.row.path < b.row.path ? -1 : a.row.path > b.row.path ? 1 : 0))

@@ -145,42 +145,6 @@ export function encodeShard(rows: readonly ShardRow[], featureLength: number, me
   return tableToIPC(new Table([recordBatchOf(columns, ['path', 'label', 'size'], { ...metadata })]), 'file');
 }
 
-export interface DecodedShard {
-  metadata: ShardMetadata;
-  rows: ShardRow[];
-}
-
-export function decodeShard(bytes: Uint8Array): DecodedShard {
-  const table = tableFromIPC(bytes);
-  const metadata = Object.fromEntries(table.schema.metadata) as unknown as ShardMetadata;
-  const rows: ShardRow[] = [];
-  const column = <T>(name: string) => table.getChild(name) as unknown as { get(i: number): T };
-  const [path, label, size, etag, sha256, features, code, message] = [
-    column<string>('path'),
-    column<string>('label'),
-    column<bigint>('size'),
-    column<string | null>('etag'),
-    column<string | null>('sha256'),
-    column<{ toArray(): Float32Array } | null>('features'),
-    column<string | null>('error_code'),
-    column<string | null>('error_message'),
-  ];
-  for (let i = 0; i < table.numRows; i++) {
-    const vector = features.get(i);
-    const failureCode = code.get(i);
-    rows.push({
-      path: path.get(i),
-      label: label.get(i),
-      size: Number(size.get(i)),
-      etag: etag.get(i),
-      sha256: sha256.get(i),
-      features: vector ? Float32Array.from(vector.toArray()) : null,
-      failure: failureCode ? { code: failureCode as FailureCode, message: message.get(i) ?? '' } : null,
-    });
-  }
-  return { metadata, rows };
-}
-
 /** The columns of a dataset row, in the dataset's order: the source's fields, its hash, its vector. */
 export const datasetColumns = ['path', 'label', 'size', 'etag', 'sha256', 'features'] as const;
 
