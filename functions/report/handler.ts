@@ -16,8 +16,13 @@ import { parseEvent } from '../shared/middleware/parse-event.ts';
 import { logger } from '../shared/observability.ts';
 import { reportHtmlKey } from '../shared/run-layout.ts';
 import { openStorage } from '../shared/storage/open-storage.ts';
+import { preloadDotProducts } from '../shared/vectors/dot-products.ts';
 import { gatherReportData } from './gather-report-data.ts';
 import { renderReport } from './render-report.ts';
+
+// Started at init: the run's sample is searched with ONNX Runtime, and locally this module is imported while the
+// extraction runs (statemachine/local/run-pipeline.ts), so that its load is not left for the end of the run.
+preloadDotProducts();
 
 export async function report(event: ReportEvent): Promise<ReportResult> {
   const output = openStorage(event.output);

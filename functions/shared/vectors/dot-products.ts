@@ -10,6 +10,15 @@ import { encodeModel, tensorDataType } from '../model/onnx-schema.ts';
 
 let gemm: Promise<{ runtime: typeof ort; session: ort.InferenceSession }> | undefined;
 
+/**
+ * Starts loading ONNX Runtime and the product's session (0.2 s of one core), for a module that will need them: a
+ * failure surfaces at the first product, not here.
+ */
+export function preloadDotProducts(): void {
+  gemm ??= loadGemm();
+  gemm.catch(() => {});
+}
+
 /** `a` (`aRows` × `dimension`) times the transpose of `b` (`bRows` × `dimension`): `aRows` × `bRows` products. */
 export async function dotProducts(
   a: Float32Array,
