@@ -25,7 +25,7 @@ import {
   readPartPaths,
   readPartRowGroups,
 } from '../shared/dataset/feature-parts.ts';
-import { type DatasetRow, encodeParquet } from '../shared/dataset/parquet-writer.ts';
+import { encodeParquet } from '../shared/dataset/parquet-writer.ts';
 import { commitPublish, finishPendingPublish, type PublishJournal, readPublishRecord } from '../shared/dataset/publish-journal.ts';
 import { type LeaseStore, leaseOwner, withLease } from '../shared/dataset/publish-lease.ts';
 import { type PartRewrite, planPublish, readDataset } from '../shared/dataset/publish-plan.ts';
@@ -33,6 +33,7 @@ import { PublishRefusedError, RunArtifactError } from '../shared/errors.ts';
 import { readFailureRecords } from '../shared/failures-file.ts';
 import { logger } from '../shared/observability.ts';
 import { intermediateTags, rewritesPrefix, stagedPartsPrefix } from '../shared/run-layout.ts';
+import type { DatasetRow } from '../shared/shards/shard-file.ts';
 import { compareKeys, type Storage } from '../shared/storage/storage.ts';
 
 export interface PublishRequest {

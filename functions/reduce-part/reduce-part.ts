@@ -13,13 +13,13 @@ import type { RecordBatch } from 'apache-arrow';
 import { pMapIterable } from 'p-map';
 import type { ReduceGroup, ReducePartStats } from '../../statemachine/contracts.ts';
 import { partMetadataKeys } from '../shared/dataset/feature-parts.ts';
-import { batchVectors, type DatasetRow, datasetRows, encodeParquetBatches } from '../shared/dataset/parquet-writer.ts';
+import { encodeParquetBatches } from '../shared/dataset/parquet-writer.ts';
 import { inSample, writeRowSample } from '../shared/dataset/row-sample.ts';
 import { RunArtifactError } from '../shared/errors.ts';
 import { countFailureCodes, type FailureRecord } from '../shared/failures.ts';
 import { ScatterAccumulator } from '../shared/pca/scatter-accumulator.ts';
 import { groupFailuresKey, intermediateTags, partMomentsKey, reduceStatsKey } from '../shared/run-layout.ts';
-import { readShardVectors, type ShardMetadata } from '../shared/shards/shard-file.ts';
+import { batchVectors, type DatasetRow, datasetRows, readShardVectors, type ShardMetadata } from '../shared/shards/shard-file.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 
 export interface ReduceGroupRequest {

@@ -1,8 +1,8 @@
 import { parquetMetadata, readOffsetIndex } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { type DatasetRow, encodeParquet, encodeParquetBatches, inGroups } from '../../functions/shared/dataset/parquet-writer.ts';
+import { encodeParquet, encodeParquetBatches, inGroups } from '../../functions/shared/dataset/parquet-writer.ts';
 import { StorageUnavailableError } from '../../functions/shared/errors.ts';
-import { encodeShard, readShardVectors } from '../../functions/shared/shards/shard-file.ts';
+import { type DatasetRow, encodeShard, readShardVectors } from '../../functions/shared/shards/shard-file.ts';
 
 async function* chunksOf<T>(chunks: T[][], pulled: { count: number } = { count: 0 }) {
   for (const chunk of chunks) {

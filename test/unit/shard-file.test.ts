@@ -1,7 +1,6 @@
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { datasetRows } from '../../functions/shared/dataset/parquet-writer.ts';
-import { encodeShard, readShardVectors, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
+import { datasetRows, encodeShard, readShardVectors, type ShardRow } from '../../functions/shared/shards/shard-file.ts';
 import { decodeShard } from '../support/shard-rows.ts';
 
 const metadata = { runId: 'r1', batchId: 'b1', modelId: 'm@1', engine: 'tfjs/wasm', preprocessing: '{"size":224}' };

@@ -10,51 +10,10 @@
  * a list of floats (DuckDB: FLOAT[]), plus the Arrow schema in `ARROW:schema`, from which Arrow readers
  * (pyarrow) restore the fixed size.
  */
-import { type Data, type FixedSizeList, type Float32, type RecordBatch, Table, tableToIPC } from 'apache-arrow';
+import { type FixedSizeList, type RecordBatch, Table, tableToIPC } from 'apache-arrow';
 import { transformParquetStream, Table as WasmTable } from 'parquet-wasm';
-import { featuresVector, recordBatchOf, requiredDatasetColumns, type SourceFields, sourceColumns } from '../shards/shard-file.ts';
+import { type DatasetRow, datasetBatch } from '../shards/shard-file.ts';
 import { type PartWriterOptions, partWriterProperties } from './part-writer-properties.ts';
-
-/** One row of the dataset: an image that has a vector. */
-export interface DatasetRow extends SourceFields {
-  sha256: string;
-  features: Float32Array;
-}
-
-export function datasetBatch(rows: readonly DatasetRow[], featureLength: number): RecordBatch {
-  return recordBatchOf({ ...sourceColumns(rows), features: featuresVector(rows, featureLength) }, requiredDatasetColumns);
-}
-
-/**
- * The rows of a batch of the dataset's columns whose path `keep` keeps, their vectors views over the batch's buffer
- * (`batchVectors`): valid while the batch is. A caller keeping rows past it copies their vectors.
- */
-export function datasetRows(batch: RecordBatch, keep: (path: string) => boolean = () => true): DatasetRow[] {
-  const rows: DatasetRow[] = [];
-  const [path, label, size, etag, sha256] = (['path', 'label', 'size', 'etag', 'sha256'] as const).map((name) => batch.getChild(name)!);
-  const vectors = batchVectors(batch);
-  for (let i = 0; i < batch.numRows; i++) {
-    if (!keep(path!.get(i))) continue;
-    rows.push({
-      path: path!.get(i),
-      label: label!.get(i),
-      size: Number(size!.get(i)),
-      etag: etag!.get(i),
-      sha256: sha256!.get(i),
-      features: vectors[i]!,
-    });
-  }
-  return rows;
-}
-
-/** A batch's vectors, as views over its buffer: valid while the batch is. */
-export function batchVectors(batch: RecordBatch): Float32Array[] {
-  const features = batch.getChild('features')!.data[0]! as Data<FixedSizeList<Float32>>;
-  const length = features.type.listSize;
-  // A slice of a batch slices its list's values too (apache-arrow's Data.slice): they begin at its first row.
-  const values = features.children[0]!.values as Float32Array;
-  return Array.from({ length: batch.numRows }, (_, i) => values.subarray(i * length, (i + 1) * length));
-}
 
 /** One Parquet file from chunks of rows (at least one row in all); every vector as long as the first. */
 export function encodeParquet(chunks: AsyncIterable<readonly DatasetRow[]>, options: PartWriterOptions): Promise<Uint8Array> {

@@ -12,9 +12,8 @@ import { createHash } from 'node:crypto';
 import type { ReduceGroup } from '../../../statemachine/contracts.ts';
 import { RunArtifactError } from '../errors.ts';
 import { intermediateTags, rowSampleIndex, rowSampleKey, rowSamplesPrefix } from '../run-layout.ts';
-import { encodeShard, readShardVectors } from '../shards/shard-file.ts';
+import { type DatasetRow, datasetRows, encodeShard, readShardVectors } from '../shards/shard-file.ts';
 import type { Storage } from '../storage/storage.ts';
-import { type DatasetRow, datasetRows } from './parquet-writer.ts';
 
 /** Vectors the report analyses at most (exact search costs their number squared). */
 export const sampleVectors = 2000;

@@ -3,8 +3,11 @@
  * Arrow because the vectors stay a fixed-size list of float32 end to end (no JSON number round-trips), the
  * reducer streams shards straight into Parquet, and any Arrow reader (pyarrow, DuckDB) can open one.
  * A row holds either a vector or a failure (code and message), never both: every item is in exactly one place.
+ * Also the dataset's rows as Arrow record batches, which shards are read into (the reducer, the report's sample)
+ * and the Parquet writer takes: Arrow only, so that a step reading them loads no Parquet writer.
  */
 import {
+  type Data,
   Field,
   FixedSizeList,
   Float32,
@@ -150,6 +153,47 @@ export const datasetColumns = ['path', 'label', 'size', 'etag', 'sha256', 'featu
 
 /** Dataset columns that are never null; `etag` is (objects outside S3 have none). */
 export const requiredDatasetColumns = ['path', 'label', 'size', 'sha256', 'features'];
+
+/** One row of the dataset: an image that has a vector. */
+export interface DatasetRow extends SourceFields {
+  sha256: string;
+  features: Float32Array;
+}
+
+export function datasetBatch(rows: readonly DatasetRow[], featureLength: number): RecordBatch {
+  return recordBatchOf({ ...sourceColumns(rows), features: featuresVector(rows, featureLength) }, requiredDatasetColumns);
+}
+
+/**
+ * The rows of a batch of the dataset's columns whose path `keep` keeps, their vectors views over the batch's buffer
+ * (`batchVectors`): valid while the batch is. A caller keeping rows past it copies their vectors.
+ */
+export function datasetRows(batch: RecordBatch, keep: (path: string) => boolean = () => true): DatasetRow[] {
+  const rows: DatasetRow[] = [];
+  const [path, label, size, etag, sha256] = (['path', 'label', 'size', 'etag', 'sha256'] as const).map((name) => batch.getChild(name)!);
+  const vectors = batchVectors(batch);
+  for (let i = 0; i < batch.numRows; i++) {
+    if (!keep(path!.get(i))) continue;
+    rows.push({
+      path: path!.get(i),
+      label: label!.get(i),
+      size: Number(size!.get(i)),
+      etag: etag!.get(i),
+      sha256: sha256!.get(i),
+      features: vectors[i]!,
+    });
+  }
+  return rows;
+}
+
+/** A batch's vectors, as views over its buffer: valid while the batch is. */
+export function batchVectors(batch: RecordBatch): Float32Array[] {
+  const features = batch.getChild('features')!.data[0]! as Data<FixedSizeList<Float32>>;
+  const length = features.type.listSize;
+  // A slice of a batch slices its list's values too (apache-arrow's Data.slice): they begin at its first row.
+  const values = features.children[0]!.values as Float32Array;
+  return Array.from({ length: batch.numRows }, (_, i) => values.subarray(i * length, (i + 1) * length));
+}
 
 /** A shard as the reducer takes it: its vector rows in the dataset's columns, and its failure records. */
 export interface ShardVectors {
