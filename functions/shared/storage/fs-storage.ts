@@ -30,6 +30,7 @@ export class FsStorage implements Storage {
     try {
       for await (const files of inChunks(walk(Buffer.from(base), keyBase, options.startAfter), statsAtOnce)) {
         // Issued together: awaited one by one, each stat wakes libuv's pool on its own (50 µs of CPU a file on a VM).
+        // In chunks, not kept 64 in flight by p-map's pMapIterable: that listed 11,795 files with 1.5 times the CPU.
         const infos = await Promise.all(files.map((file) => stat(file.path).catch(() => undefined)));
         for (const [i, file] of files.entries()) {
           const info = infos[i];
