@@ -173,9 +173,10 @@ export function datasetRows(batch: RecordBatch, keep: (path: string) => boolean 
   const [path, label, size, etag, sha256] = (['path', 'label', 'size', 'etag', 'sha256'] as const).map((name) => batch.getChild(name)!);
   const vectors = batchVectors(batch);
   for (let i = 0; i < batch.numRows; i++) {
-    if (!keep(path!.get(i))) continue;
+    const rowPath: string = path!.get(i);
+    if (!keep(rowPath)) continue;
     rows.push({
-      path: path!.get(i),
+      path: rowPath,
       label: label!.get(i),
       size: Number(size!.get(i)),
       etag: etag!.get(i),
