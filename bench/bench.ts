@@ -88,7 +88,7 @@ const find = (stage: string, dataset: string, setting: string) =>
   rows.find((row) => row.stage === stage && row.dataset === dataset && row.setting === setting);
 
 console.log(`featurize bench: ${cpus()[0]?.model ?? 'cpu'} x${cores}, node ${process.version}`);
-/** The fruits-360-large images the stages measured: measured again after the pipeline, for the limit. */
+/** The fruits-360-large images the stages measured: measured again right before and after the pipeline, for the limit. */
 let limitKeys: string[] = [];
 for (const [dataset, root] of parts.has('stages') ? Object.entries(datasets) : []) {
   const keys = evenlySpaced(await listImages(root), sampleSize);
