@@ -14,7 +14,7 @@
  */
 import { parquetSchema, type SchemaTree } from 'hyparquet';
 import type { PartAudit, ReduceGroup, RunScope } from '../../statemachine/contracts.ts';
-import { openPart, type PartFile, partKeyValues, readPartRowGroups } from '../shared/dataset/feature-parts.ts';
+import { openPart, type PartFile, partKeyValues, readPartVectorGroups } from '../shared/dataset/feature-parts.ts';
 import { listedInputRange } from '../shared/dataset/listed-inputs.ts';
 import { PathDigests } from '../shared/dataset/path-digest.ts';
 import { inPrefix } from '../shared/dataset/run-scope.ts';
@@ -95,8 +95,8 @@ async function readStagedPart(
     if (problem) tallies.schema.add(`${part.key} (${problem})`);
     else {
       const paths = new Map<string, number>();
-      for await (const chunk of readPartRowGroups(part, ['path', 'label', 'features'])) {
-        for (const row of chunk) {
+      for await (const { rows: groupRows, vectors } of readPartVectorGroups(part, ['path', 'label'])) {
+        for (const [index, row] of groupRows.entries()) {
           const path = row.path as string;
           rows++;
           paths.set(path, (paths.get(path) ?? 0) + 1);
@@ -104,7 +104,7 @@ async function readStagedPart(
           const label = row.label as string;
           labels.set(label, (labels.get(label) ?? 0) + 1);
           if (request.scope.kind !== 'incremental' && !inPrefix(path, request.scope.prefix)) tallies.scope.add(path);
-          inspectRow(tallies, path, label, row.features as number[] | null, shape);
+          inspectRow(tallies, path, label, vectors.vector(index), shape);
         }
       }
       for (const [path, count] of paths) if (count > 1) tallies.duplicates.add(`${path} (${count} times)`);
@@ -134,20 +134,24 @@ async function stagedObject(output: Storage, runId: string, key: string): Promis
   return undefined;
 }
 
-function inspectRow(tallies: Record<RowCheck, Tally>, path: string, label: string, features: number[] | null, shape: VectorShape): void {
+/** `features` as read flat: a null list has no values, a null element is NaN. */
+function inspectRow(tallies: Record<RowCheck, Tally>, path: string, label: string, features: Float32Array, shape: VectorShape): void {
   if (label === '' || label !== parentFolderName(path)) tallies.labels.add(`${path} (${JSON.stringify(label)})`);
-  if (features?.length !== shape.featureLength) {
-    tallies['vector-length'].add(`${path} (${features?.length ?? 'no'} values)`);
-    if (!features?.length) return;
+  if (features.length !== shape.featureLength) {
+    tallies['vector-length'].add(`${path} (${features.length} values)`);
+    if (features.length === 0) return;
   }
   const [min, max] = shape.featureRange;
   let nonFinite = false;
   let outOfRange = false;
   let zero = true;
-  for (const value of features) {
-    if (!Number.isFinite(value)) nonFinite = true;
-    else if (value < min || value > max) outOfRange = true;
+  for (let i = 0; i < features.length; i++) {
+    const value = features[i]!;
     if (value !== 0) zero = false;
+    if (!(value >= min && value <= max)) {
+      if (Number.isFinite(value)) outOfRange = true;
+      else nonFinite = true;
+    }
   }
   if (nonFinite) tallies.finite.add(path);
   if (outOfRange) tallies.range.add(path);

@@ -23,7 +23,7 @@ import {
   partKeyValues,
   partMetadataKeys,
   readPartPaths,
-  readPartRowGroups,
+  readPartVectorGroups,
 } from '../shared/dataset/feature-parts.ts';
 import { encodeParquet } from '../shared/dataset/parquet-writer.ts';
 import { commitPublish, finishPendingPublish, type PublishJournal, readPublishRecord } from '../shared/dataset/publish-journal.ts';
@@ -151,16 +151,20 @@ async function rewritePart(rewrite: PartRewrite, runId: string, options: Publish
 }
 
 async function* keptRows(part: DescribedPart, keep: (path: string) => boolean): AsyncGenerator<DatasetRow[]> {
-  for await (const group of readPartRowGroups(part.file, ['path', 'label', 'size', 'etag', 'sha256', 'features'])) {
-    yield group
-      .filter((row) => keep(row.path as string))
-      .map((row) => ({
-        path: row.path as string,
-        label: row.label as string,
-        size: Number(row.size),
-        etag: (row.etag as string | null | undefined) ?? null,
-        sha256: row.sha256 as string,
-        features: Float32Array.from(row.features as number[]),
-      }));
+  for await (const { rows, vectors } of readPartVectorGroups(part.file, ['path', 'label', 'size', 'etag', 'sha256'])) {
+    yield rows.flatMap((row, index) =>
+      keep(row.path as string)
+        ? [
+            {
+              path: row.path as string,
+              label: row.label as string,
+              size: Number(row.size),
+              etag: (row.etag as string | null | undefined) ?? null,
+              sha256: row.sha256 as string,
+              features: vectors.vector(index),
+            },
+          ]
+        : [],
+    );
   }
 }

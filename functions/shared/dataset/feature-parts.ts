@@ -13,6 +13,7 @@ import { type AsyncBuffer, type FileMetaData, type ParquetRow, parquetMetadataAs
 import { FeaturizeError, RunArtifactError } from '../errors.ts';
 import { featuresPrefix, partRunId } from '../run-layout.ts';
 import { compareKeys, type Storage, type StoredObject } from '../storage/storage.ts';
+import { decodeVectorChunk, type VectorColumn, vectorChunk } from './vector-column.ts';
 
 /** File key-value metadata of a part: which run, model and engine produced its vectors, and how. */
 export const partMetadataKeys = {
@@ -118,20 +119,62 @@ export async function* readPartRowGroups(part: PartFile, columns: readonly strin
   let rowStart = 0;
   for (const group of part.metadata.row_groups) {
     const rowEnd = rowStart + Number(group.num_rows);
-    let rows: ParquetRow[] = [];
-    await parquetRead({
-      file: part.file,
-      metadata: part.metadata,
-      columns: [...columns],
-      rowStart,
-      rowEnd,
-      rowFormat: 'object',
-      compressors,
-      onComplete: (read) => (rows = read),
-    });
-    yield rows;
+    yield await readRows(part, columns, rowStart, rowEnd);
     rowStart = rowEnd;
   }
+}
+
+/** A row group's `columns` as rows, and its vectors read flat (vector-column.ts). */
+export interface VectorRowGroup {
+  /** One per row with the columns asked for; none when none were. */
+  rows: ParquetRow[];
+  vectors: VectorColumn;
+}
+
+/**
+ * The part one row group at a time, as `readPartRowGroups` reads it, with the vectors (`features`, or the list of
+ * floats named) apart and flat: what every reader of the vectors takes. A vector column that is not a list of
+ * FLOAT, or that does not have the row group's rows, is a RunArtifactError naming the part.
+ */
+export async function* readPartVectorGroups(
+  part: PartFile,
+  columns: readonly string[],
+  vectorColumn = 'features',
+): AsyncGenerator<VectorRowGroup> {
+  let rowStart = 0;
+  for (const [index, group] of part.metadata.row_groups.entries()) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    const rows = columns.length > 0 ? await readRows(part, columns, rowStart, rowEnd) : [];
+    const chunk = decodingPart(part, index, () => vectorChunk(part.metadata, index, vectorColumn, compressors));
+    const bytes = new Uint8Array(await part.file.slice(chunk.start, chunk.end));
+    const vectors = decodingPart(part, index, () => decodeVectorChunk(bytes, chunk));
+    yield { rows, vectors };
+    rowStart = rowEnd;
+  }
+}
+
+/** What decoding a part's bytes throws (they are corrupt, or not what the dataset holds) as a RunArtifactError naming it. */
+function decodingPart<T>(part: PartFile, rowGroup: number, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    throw new RunArtifactError(`${part.key}, row group ${rowGroup}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function readRows(part: PartFile, columns: readonly string[], rowStart: number, rowEnd: number): Promise<ParquetRow[]> {
+  let rows: ParquetRow[] = [];
+  await parquetRead({
+    file: part.file,
+    metadata: part.metadata,
+    columns: [...columns],
+    rowStart,
+    rowEnd,
+    rowFormat: 'object',
+    compressors,
+    onComplete: (read) => (rows = read),
+  });
+  return rows;
 }
 
 /** A part as publishing plans with it: who wrote it, when that run started, the bounds of its paths. */

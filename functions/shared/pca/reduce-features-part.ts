@@ -4,7 +4,7 @@
  * writes it into the partition when its source changed after the plan. Memory: one row group of the source and
  * the reduced part (k/1280 of the source's vectors).
  */
-import { type PartFile, partKeyValues, readPartRowGroups } from '../dataset/feature-parts.ts';
+import { type PartFile, partKeyValues, readPartVectorGroups } from '../dataset/feature-parts.ts';
 import { pcaModelKey } from '../run-layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import { encodeReducedPart } from './encode-reduced-part.ts';
@@ -24,7 +24,7 @@ export async function reduceFeaturesPart(
   const paths: string[] = [];
   const labels: string[] = [];
   const reduced: Float32Array[] = [];
-  for await (const rows of readPartRowGroups(part, ['path', 'label', 'features'])) {
+  for await (const { rows, vectors } of readPartVectorGroups(part, ['path', 'label'])) {
     for (const row of rows) {
       paths.push(row.path as string);
       labels.push(row.label as string);
@@ -32,7 +32,7 @@ export async function reduceFeaturesPart(
     reduced.push(
       applyPca(
         model,
-        rows.map((row) => row.features as ArrayLike<number>),
+        rows.map((_, index) => vectors.vector(index)),
       ),
     );
   }

@@ -6,7 +6,7 @@
  * 1280 float32 a row: 100,000 images take 512 MB. Beyond that, search through the index (vector-index.ts).
  */
 
-import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartRowGroups } from '../dataset/feature-parts.ts';
+import { listParts, openPart, type PartFile, partKeyValues, partMetadataKeys, readPartVectorGroups } from '../dataset/feature-parts.ts';
 import { ConfigError, RunArtifactError } from '../errors.ts';
 import { featuresPrefix } from '../run-layout.ts';
 import type { Storage, StoredObject } from '../storage/storage.ts';
@@ -75,9 +75,9 @@ export async function readVectors(parts: readonly PartFile[]): Promise<{ rows: I
   let data = new Float32Array(0);
   let dimension = 0;
   for (const part of parts) {
-    for await (const group of readPartRowGroups(part, ['path', 'label', 'sha256', 'features'])) {
-      for (const row of group) {
-        const features = row.features as ArrayLike<number>;
+    for await (const { rows: group, vectors } of readPartVectorGroups(part, ['path', 'label', 'sha256'])) {
+      for (const [index, row] of group.entries()) {
+        const features = vectors.vector(index);
         if (dimension === 0) {
           dimension = features.length;
           data = new Float32Array(total * dimension);

@@ -16,8 +16,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
-import { listParts, type PartFile, type PartVersion, partVersion, readPartRowGroups, sameVersion } from '../dataset/feature-parts.ts';
-import { ConfigError, IndexBuildRefusedError, PublishLeaseBusyError } from '../errors.ts';
+import { listParts, type PartFile, type PartVersion, partVersion, readPartVectorGroups, sameVersion } from '../dataset/feature-parts.ts';
+import { ConfigError, IndexBuildRefusedError, PublishLeaseBusyError, RunArtifactError } from '../errors.ts';
 import { featuresPrefix, indexManifestKey, indexPrefix } from '../run-layout.ts';
 import { readIfPresent, type Storage, type StoredObject } from '../storage/storage.ts';
 import { annBuildRefusal, annBuildRefusalOnMachine } from './ann-build-limits.ts';
@@ -218,8 +218,8 @@ async function partsReplacedSince(storage: Storage, keys: readonly string[], sna
 }
 
 async function vectorWidth(part: PartFile): Promise<number> {
-  for await (const group of readPartRowGroups(part, ['features'])) {
-    if (group.length > 0) return (group[0]!.features as ArrayLike<number>).length;
+  for await (const { vectors } of readPartVectorGroups(part, [])) {
+    if (vectors.rows > 0) return vectors.vector(0).length;
   }
   return 0;
 }
@@ -229,11 +229,12 @@ async function hasVectorIndex(table: lancedb.Table): Promise<boolean> {
 }
 
 async function* indexRows(part: PartFile) {
-  for await (const group of readPartRowGroups(part, ['path', 'label', 'sha256', 'features'])) {
-    if (group.length === 0) continue;
-    const dimension = (group[0]!.features as ArrayLike<number>).length;
-    const matrix = normalizeRows(Float32Array.from(group.flatMap((row) => Array.from(row.features as ArrayLike<number>))), dimension);
-    yield group.map((row, i) => ({
+  for await (const { rows, vectors } of readPartVectorGroups(part, ['path', 'label', 'sha256'])) {
+    if (rows.length === 0) continue;
+    const dimension = vectors.uniformLength();
+    if (dimension === undefined) throw new RunArtifactError(`${part.key}: vectors of more than one length in a row group`);
+    const matrix = normalizeRows(vectors.values, dimension);
+    yield rows.map((row, i) => ({
       path: String(row.path),
       label: String(row.label),
       sha256: String(row.sha256),
