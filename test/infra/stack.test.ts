@@ -288,8 +288,9 @@ describe('FeaturizeStack with a new bucket and the default settings', () => {
       'UploadTriggerFunction',
     ]) {
       const imports = [...(await bundle(name)).matchAll(/(?:^|[;}\n])import\s*(?:[\w$*{},\s]+?from\s*)?"([^"]+)"/g)].map((m) => m[1]!);
+      // A layer package's own files (`hyparquet/src/column.js`) come from the layer too.
       expect(
-        imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg)),
+        imports.filter((pkg) => !isBuiltin(pkg) && !['parquet-wasm', 'apache-arrow', 'hyparquet'].includes(pkg.split('/')[0]!)),
         name,
       ).toEqual([]);
     }
