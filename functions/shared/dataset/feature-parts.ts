@@ -148,6 +148,9 @@ export async function* readPartVectorGroups(
     const chunk = decodingPart(part, index, () => vectorChunk(part.metadata, index, vectorColumn, compressors));
     const bytes = new Uint8Array(await part.file.slice(chunk.start, chunk.end));
     const vectors = decodingPart(part, index, () => decodeVectorChunk(bytes, chunk));
+    if (rows.length > 0 && rows.length !== vectors.rows) {
+      throw new RunArtifactError(`${part.key}, row group ${index}: ${rows.length} rows, but vectors for ${vectors.rows}`);
+    }
     yield { rows, vectors };
     rowStart = rowEnd;
   }
