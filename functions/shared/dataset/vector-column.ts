@@ -119,6 +119,8 @@ export function decodeVectorChunk(bytes: Uint8Array, chunk: VectorChunk): Vector
     if (levels > chunk.levels) throw new RangeError(`${column} holds more levels than its metadata's ${chunk.levels}`);
     if (definition === undefined) {
       // No nulls and no empty lists (hyparquet leaves the levels out then): a value for every level.
+      if (data.length !== repetition.length)
+        throw new RangeError(`${column} has a page of ${repetition.length} levels and ${data.length} values`);
       for (let i = 0; i < repetition.length; i++) if (repetition[i] === 0) rows = rowStart(offsets, rows, count + i, column);
       values.set(data, count);
       count += data.length;
@@ -130,6 +132,7 @@ export function decodeVectorChunk(bytes: Uint8Array, chunk: VectorChunk): Vector
       if (definition[i] === maxDefinition) values[count++] = data[next++]!;
       else if (definition[i] === nullElement) values[count++] = Number.NaN;
     }
+    if (next !== data.length) throw new RangeError(`${column} has a page with ${data.length} values for ${next} defined levels`);
   }
   if (rows !== chunk.rows) throw new RangeError(`${column} holds ${rows} rows of its row group's ${chunk.rows}`);
   offsets[rows] = count;
