@@ -5,7 +5,14 @@
  * the smoke test (tools/smoke/) checks a deployment's dataset on it.
  */
 import { type ParquetRow, parquetSchema, type SchemaTree } from 'hyparquet';
-import { listParts, openPart, partKeyValues, readPartRowGroups } from '../functions/shared/dataset/feature-parts.ts';
+import {
+  listParts,
+  openPart,
+  partKeyValues,
+  readPartRowGroups,
+  readPartVectorGroups,
+  type VectorRowGroup,
+} from '../functions/shared/dataset/feature-parts.ts';
 import { ConfigError } from '../functions/shared/errors.ts';
 import { featuresPrefix } from '../functions/shared/run-layout.ts';
 import type { Storage } from '../functions/shared/storage/storage.ts';
@@ -42,7 +49,8 @@ export async function summarizeDataset(storage: Storage): Promise<DatasetSummary
     }
   }
   const first = parts[0]!;
-  const firstRows: ParquetRow[] = (await readPartRowGroups(first, ['path', 'label', 'features']).next()).value ?? [];
+  const firstGroup: VectorRowGroup | undefined = (await readPartVectorGroups(first, ['path', 'label']).next()).value ?? undefined;
+  const firstRows: ParquetRow[] = firstGroup?.rows.map((row, i) => ({ ...row, features: firstGroup.vectors.vector(i) })) ?? [];
   return {
     location: storage.locationOf(featuresPrefix),
     parts: parts.length,
