@@ -24,8 +24,10 @@ async function bothWays(name: string, bytes: Uint8Array, column = 'features') {
   const part = await opened(name, bytes);
   const flat: number[][] = [];
   const groups: number[] = [];
+  const lengths: (number | undefined)[] = [];
   for await (const { rows, vectors } of readPartVectorGroups(part, ['id'], column)) {
     expect(rows).toHaveLength(vectors.rows);
+    lengths.push(vectors.uniformLength());
     groups.push(vectors.rows);
     for (let row = 0; row < vectors.rows; row++) flat.push(Array.from(vectors.vector(row)));
   }
@@ -34,7 +36,7 @@ async function bothWays(name: string, bytes: Uint8Array, column = 'features') {
     // A null list reads as no values; a null element as NaN.
     for (const row of rows) assembled.push(((row[column] as (number | null)[] | null) ?? []).map((value) => value ?? Number.NaN));
   }
-  return { flat, assembled, groups };
+  return { flat, assembled, groups, lengths };
 }
 
 /** Vectors with what a list column may hold: null lists, empty lists, null elements, long and short rows. */
@@ -69,6 +71,7 @@ describe('readPartVectorGroups', () => {
     const paths: string[] = [];
     const vectors: Float32Array[] = [];
     for await (const group of readPartVectorGroups(part, ['path'])) {
+      expect(group.vectors.uniformLength()).toBe(1280);
       for (const [i, row] of group.rows.entries()) {
         paths.push(row.path as string);
         vectors.push(group.vectors.vector(i));
@@ -92,8 +95,10 @@ describe('readPartVectorGroups', () => {
       .setDataPageSizeLimit(256)
       .build();
     const bytes = writeParquet(WasmTable.fromIPCStream(tableToIPC(awkwardTable(), 'stream')), properties);
-    const { flat, assembled, groups } = await bothWays(`${name}.parquet`, bytes);
+    const { flat, assembled, groups, lengths } = await bothWays(`${name}.parquet`, bytes);
     expect(groups).toEqual([15, 15, 10]);
+    // Vectors of many lengths: no row group has one length for all.
+    expect(lengths).toEqual([undefined, undefined, undefined]);
     expect(flat).toEqual(assembled);
     expect(flat.map((values) => values.length)).toEqual(awkward.map((values) => values?.length ?? 0));
   });
