@@ -1,8 +1,16 @@
-import { constants, createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream, readFile as readFileWithCallback } from 'node:fs';
+import { copyFile, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { promisify } from 'node:util';
 import { ObjectReadError, StorageUnavailableError } from '../errors.ts';
 import { compareKeys, type ListOptions, normalizePrefix, type Storage, type StoredObject, type WriteBody } from './storage.ts';
+
+/**
+ * A whole file, through fs.readFile's callback form: the same calls (open, fstat, read, close), but fs/promises'
+ * readFile drives them through FileHandle, 120–140 µs of CPU per image-sized file here against 80–90 (3,000
+ * Fruits-360 images, 8 at once, three alternating rounds), 0.4 % of an image's extraction.
+ */
+const readWholeFile = promisify(readFileWithCallback);
 
 /** Files a listing stats at once. */
 const statsAtOnce = 64;
@@ -45,7 +53,7 @@ export class FsStorage implements Storage {
 
   async read(key: string): Promise<Uint8Array> {
     try {
-      return await readFile(this.locationOf(key));
+      return await readWholeFile(this.locationOf(key));
     } catch (error) {
       throw classify(error, key, `read ${key}`);
     }
