@@ -7,8 +7,8 @@ import { compareKeys, type ListOptions, normalizePrefix, type Storage, type Stor
 
 /**
  * A whole file, through fs.readFile's callback form: the same calls (open, fstat, read, close), but fs/promises'
- * readFile drives them through FileHandle, 120–140 µs of CPU per image-sized file here against 80–90 (3,000
- * Fruits-360 images, 8 at once, three alternating rounds), 0.4 % of an image's extraction.
+ * readFile drives them through FileHandle: 131–159 µs of CPU per image-sized file here against 84–121, each of six
+ * alternating pairs 27–61 µs apart (3,000 Fruits-360 images, 8 at once), some 0.5 % of an image's extraction.
  */
 const readWholeFile = promisify(readFileWithCallback);
 
