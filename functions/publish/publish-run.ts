@@ -33,7 +33,7 @@ import { PublishRefusedError, RunArtifactError } from '../shared/errors.ts';
 import { readFailureRecords } from '../shared/failures-file.ts';
 import { logger } from '../shared/observability.ts';
 import { intermediateTags, rewritesPrefix, stagedPartsPrefix } from '../shared/run-layout.ts';
-import type { DatasetRow } from '../shared/shards/shard-file.ts';
+import { type DatasetRow, datasetScalarColumns } from '../shared/shards/shard-file.ts';
 import { compareKeys, type Storage } from '../shared/storage/storage.ts';
 
 export interface PublishRequest {
@@ -151,7 +151,7 @@ async function rewritePart(rewrite: PartRewrite, runId: string, options: Publish
 }
 
 async function* keptRows(part: DescribedPart, keep: (path: string) => boolean): AsyncGenerator<DatasetRow[]> {
-  for await (const { rows, vectors } of readPartVectorGroups(part.file, ['path', 'label', 'size', 'etag', 'sha256'])) {
+  for await (const { rows, vectors } of readPartVectorGroups(part.file, datasetScalarColumns)) {
     yield rows.flatMap((row, index) =>
       keep(row.path as string)
         ? [

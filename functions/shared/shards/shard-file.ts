@@ -148,8 +148,11 @@ export function encodeShard(rows: readonly ShardRow[], featureLength: number, me
   return tableToIPC(new Table([recordBatchOf(columns, ['path', 'label', 'size'], { ...metadata })]), 'file');
 }
 
+/** The columns of a dataset row beside its vector: the source's fields and its hash. */
+export const datasetScalarColumns = ['path', 'label', 'size', 'etag', 'sha256'] as const;
+
 /** The columns of a dataset row, in the dataset's order: the source's fields, its hash, its vector. */
-export const datasetColumns = ['path', 'label', 'size', 'etag', 'sha256', 'features'] as const;
+export const datasetColumns = [...datasetScalarColumns, 'features'] as const;
 
 /** Dataset columns that are never null; `etag` is (objects outside S3 have none). */
 export const requiredDatasetColumns = ['path', 'label', 'size', 'sha256', 'features'];
@@ -170,7 +173,7 @@ export function datasetBatch(rows: readonly DatasetRow[], featureLength: number)
  */
 export function datasetRows(batch: RecordBatch, keep: (path: string) => boolean = () => true): DatasetRow[] {
   const rows: DatasetRow[] = [];
-  const [path, label, size, etag, sha256] = (['path', 'label', 'size', 'etag', 'sha256'] as const).map((name) => batch.getChild(name)!);
+  const [path, label, size, etag, sha256] = datasetScalarColumns.map((name) => batch.getChild(name)!);
   const vectors = batchVectors(batch);
   for (let i = 0; i < batch.numRows; i++) {
     const rowPath: string = path!.get(i);
