@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultImagesDir, type EngineName, engineNames, extractionSettings } from '../functions/shared/config.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
@@ -120,7 +120,8 @@ for (const [dataset, root] of parts.has('stages') ? Object.entries(datasets) : [
 console.log(`\ninference alone on every core: ${cores} worker threads, one engine each (as the local runner), batch ${defaultBatch}`);
 if (parts.has('all-cores')) for (const engine of engines) await measureAllCores(engine);
 
-const pipelineInput = args['pipeline-input'];
+// The CLI's own rule: a relative folder is the shell's, not the runner's.
+const pipelineInput = resolve(args['pipeline-input']);
 console.log(`\nthe whole local pipeline (featurize run: map, reduce, validate, publish, report) over ${pipelineInput}`);
 if (parts.has('pipeline')) {
   // This machine's speed drifts by 10-20 % within minutes while /proc/stat shows it quiet: the limit's stages are
@@ -233,12 +234,15 @@ function printSummary(): void {
   // measured right before the pipeline and right after it; the pipeline is judged against their mean.
   for (const engine of engines) {
     const pipeline = find('pipeline', 'pipeline', engine);
-    const limits = [beforePipeline, afterPipeline].flatMap((suffix) => {
+    const limitRows = [beforePipeline, afterPipeline].flatMap((suffix) => {
       const decode = find('decode+resize', 'fruits-360-large', `concurrency ${cores}${suffix}`);
       const inference = find('inference', 'reference', `${engine} ${cores} workers${suffix}`);
-      return decode && inference ? [{ decodeMs: decode.cpuMsPerImage, inferenceMs: inference.cpuMsPerImage }] : [];
+      return decode && inference ? [{ decode, inference }] : [];
     });
-    if (!pipeline || limits.length === 0) continue;
+    if (!pipeline || limitRows.length === 0) continue;
+    const limits = limitRows.map(({ decode, inference }) => ({ decodeMs: decode.cpuMsPerImage, inferenceMs: inference.cpuMsPerImage }));
+    // A limit measured while others used the machine is too low, and flatters the share as much as a busy pipeline hurts it.
+    const disturbed = [pipeline, ...limitRows.flatMap(({ decode, inference }) => [decode, inference])].filter((row) => !row.load.quiet);
     const totals = limits.map(({ decodeMs, inferenceMs }) => decodeMs + inferenceMs);
     const limitMs = totals.reduce((sum, total) => sum + total, 0) / totals.length;
     const limit = (cores * 1000) / limitMs;
@@ -259,6 +263,11 @@ function printSummary(): void {
     if (drift > maxLimitDrift) {
       console.log(
         `  ${engine}: NOT A RESULT: the limit measured ${(drift * 100).toFixed(0)} % apart before and after the pipeline (the machine's speed changed)`,
+      );
+    }
+    if (disturbed.length > 0) {
+      console.log(
+        `  ${engine}: NOT A RESULT: the machine was busy during ${disturbed.map((row) => `${row.stage} ${row.setting}`).join('; ')}`,
       );
     }
   }
