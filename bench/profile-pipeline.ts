@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { BroadcastChannel } from 'node:worker_threads';
 import { defaultImagesDir } from '../functions/shared/config.ts';
@@ -39,6 +39,8 @@ const args = benchArgs(import.meta.filename, {
   // Internal: the profiled child's side.
   measure: { type: 'boolean', default: false },
 });
+// The CLI's own rule: a relative folder is the shell's, not the runner's.
+const input = resolve(args.input);
 
 /** The profiled handlers' reports reach the main thread on this channel. */
 const profileChannelName = 'featurize-profile-pipeline';
@@ -81,7 +83,7 @@ async function profile(): Promise<void> {
         script,
         '--measure',
         '--input',
-        args.input,
+        input,
         '--batch-size',
         args['batch-size'],
         '--workers',
@@ -130,7 +132,7 @@ async function measure(): Promise<Measurement> {
   try {
     const outcome = await runPipeline({
       runId: newRunId(),
-      input: { bucket: args.input, prefix: '' },
+      input: { bucket: input, prefix: '' },
       output: { bucket: out, prefix: '' },
       maxItemsPerBatch: Number(args['batch-size']),
       maxConcurrency: 0,
@@ -439,7 +441,7 @@ function workerWaits(m: Measurement): WorkerWaits[] {
 function summary(m: Measurement) {
   const cores = availableParallelism();
   return {
-    input: args.input,
+    input,
     images: m.images,
     batchSize: Number(args['batch-size']),
     workers: Number(args.workers),
