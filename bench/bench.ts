@@ -44,8 +44,8 @@ function fail(message: string): never {
 }
 
 /** Labels of the limit's stages measured again right before the pipeline and right after it. */
-const beforePipeline = ', right before the pipeline';
-const afterPipeline = ', after the pipeline';
+const beforePipeline = (engine: EngineName) => `, right before the ${engine} pipeline`;
+const afterPipeline = (engine: EngineName) => `, after the ${engine} pipeline`;
 /** Past this much apart, the limit's two measurements say the machine's speed changed: the share is not a result. */
 const maxLimitDrift = 0.1;
 const scenarioScript = new URL('./scenario.ts', import.meta.url).pathname;
@@ -128,9 +128,12 @@ if (parts.has('pipeline')) {
   // measured again right before the pipeline and right after it, and a share of the limit whose two measurements
   // disagree is not a result.
   const limitAround = parts.has('stages') && parts.has('all-cores');
-  if (limitAround) await measureLimit(beforePipeline);
-  for (const engine of engines) await measure('pipeline', 'pipeline', engine, { kind: 'pipeline', root: pipelineInput, engine });
-  if (limitAround) await measureLimit(afterPipeline);
+  // Around each engine's own pipeline: with two engines, one limit around both would lie a pipeline away from each.
+  for (const engine of engines) {
+    if (limitAround) await measureLimit(engine, beforePipeline(engine));
+    await measure('pipeline', 'pipeline', engine, { kind: 'pipeline', root: pipelineInput, engine });
+    if (limitAround) await measureLimit(engine, afterPipeline(engine));
+  }
 }
 
 if (parts.has('tail')) {
@@ -162,8 +165,8 @@ async function measure(stage: string, dataset: string, setting: string, options:
   report({ stage, dataset, setting, ...result, load: loadDuring(before, after, processCpuSeconds) });
 }
 
-/** The issue's yardstick: decode + resize on every core, then inference alone on every core, for each engine. */
-async function measureLimit(suffix: string): Promise<void> {
+/** The issue's yardstick for one engine: decode + resize on every core, then its inference alone on every core. */
+async function measureLimit(engine: EngineName, suffix: string): Promise<void> {
   console.log(`\nthe limit${suffix}: decode + resize on every core, inference alone on every core`);
   const root = datasets['fruits-360-large'];
   await measure('decode+resize', 'fruits-360-large', `concurrency ${cores}${suffix}`, {
@@ -172,7 +175,7 @@ async function measureLimit(suffix: string): Promise<void> {
     keys: limitKeys,
     concurrency: cores,
   });
-  for (const engine of engines) await measureAllCores(engine, suffix);
+  await measureAllCores(engine, suffix);
 }
 
 async function measureAllCores(engine: EngineName, suffix = ''): Promise<void> {
@@ -234,7 +237,7 @@ function printSummary(): void {
   // measured right before the pipeline and right after it; the pipeline is judged against their mean.
   for (const engine of engines) {
     const pipeline = find('pipeline', 'pipeline', engine);
-    const limitRows = [beforePipeline, afterPipeline].flatMap((suffix) => {
+    const limitRows = [beforePipeline(engine), afterPipeline(engine)].flatMap((suffix) => {
       const decode = find('decode+resize', 'fruits-360-large', `concurrency ${cores}${suffix}`);
       const inference = find('inference', 'reference', `${engine} ${cores} workers${suffix}`);
       return decode && inference ? [{ decode, inference }] : [];
