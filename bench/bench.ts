@@ -245,59 +245,15 @@ function printSummary(): void {
   // The machine's limit for an engine: its cores kept busy decoding and inferring, nothing else (the issue's yardstick),
   // measured right before the pipeline and right after it; the pipeline is judged against their mean.
   for (const engine of engines) {
-    const results: string[] = [];
-    let judged = 0;
-    for (let round = 1; round <= rounds; round++) {
-      const label = roundLabel(round);
-      const name = `${engine}${label}`;
-      const pipeline = find('pipeline', 'pipeline', name);
-      const limitRows = [beforePipeline(engine), afterPipeline(engine)]
-        .map((suffix) => `${suffix}${label}`)
-        .flatMap((suffix) => {
-          const decode = find('decode+resize', 'fruits-360-large', `concurrency ${cores}${suffix}`);
-          const inference = find('inference', 'reference', `${engine} ${cores} workers${suffix}`);
-          return decode && inference ? [{ decode, inference }] : [];
-        });
-      if (!pipeline || limitRows.length === 0) continue;
-      judged += 1;
-      const limits = limitRows.map(({ decode, inference }) => ({ decodeMs: decode.cpuMsPerImage, inferenceMs: inference.cpuMsPerImage }));
-      // A limit measured while others used the machine is too low, and flatters the share as much as a busy pipeline hurts it.
-      const disturbed = [pipeline, ...limitRows.flatMap(({ decode, inference }) => [decode, inference])].filter((row) => !row.load.quiet);
-      const totals = limits.map(({ decodeMs, inferenceMs }) => decodeMs + inferenceMs);
-      const limitMs = totals.reduce((sum, total) => sum + total, 0) / totals.length;
-      const limit = (cores * 1000) / limitMs;
-      const measured = limits.map(({ decodeMs, inferenceMs }) => `decode ${decodeMs.toFixed(2)} + inference ${inferenceMs.toFixed(2)}`);
-      const drift = Math.max(...totals) / Math.min(...totals) - 1;
+    const judged = Array.from({ length: rounds }, (_, index) => judgeShare(engine, roundLabel(index + 1))).filter(
+      (share) => share !== undefined,
+    );
+    const results = judged.filter((share) => share.result !== undefined).map((share) => share.result);
+    if (judged.length > 1) {
       console.log(
-        `  ${name}: ${measured.join(' before the pipeline, ')}${limits.length > 1 ? ' after it' : ''}: ${limitMs.toFixed(2)} ms of CPU per image, ` +
-          `a limit of ${limit.toFixed(1)} images/s on ${cores} cores; the pipeline ${pipeline.imagesPerSecond.toFixed(1)} (${(pipeline.imagesPerSecond / limit).toFixed(2)} of it), ` +
-          `${pipeline.cpuMsPerImage.toFixed(2)} ms of CPU per image (${(pipeline.cpuMsPerImage / limitMs).toFixed(2)} × the limit's)`,
+        `  ${engine}: ${results.length} of ${judged.length} rounds were results${results.length > 0 ? `: ${results.join('; ')}` : ''}`,
       );
-      const outside = pipeline.steps;
-      if (outside) {
-        console.log(
-          `  ${name}: of the pipeline's ${pipeline.seconds.toFixed(1)} s, ${outside['first batch done at']} s until its first batch ended and ` +
-            `${outside['after the last batch']} s after its last (start-up, reduce, validate, publish, report), which the limit does not count`,
-        );
-      }
-      if (drift > maxLimitDrift) {
-        console.log(
-          `  ${name}: NOT A RESULT: the limit measured ${(drift * 100).toFixed(0)} % apart before and after the pipeline (the machine's speed changed)`,
-        );
-      }
-      if (disturbed.length > 0) {
-        console.log(
-          `  ${name}: NOT A RESULT: the machine was busy during ${disturbed.map((row) => `${row.stage} ${row.setting}`).join('; ')}`,
-        );
-      }
-      if (drift <= maxLimitDrift && disturbed.length === 0) {
-        results.push(
-          `${pipeline.imagesPerSecond.toFixed(1)} images/s at ${(pipeline.imagesPerSecond / limit).toFixed(2)} of ${limit.toFixed(1)}`,
-        );
-      }
     }
-    if (judged > 1)
-      console.log(`  ${engine}: ${results.length} of ${judged} rounds were results${results.length > 0 ? `: ${results.join('; ')}` : ''}`);
   }
   const [first, second] = engines;
   if (first && second) {
@@ -336,6 +292,53 @@ function printSummary(): void {
       console.log(formatCostEstimate(estimate));
     }
   }
+}
+
+/**
+ * One round's pipeline against the limit measured around it: prints the share, the time outside the map and why it
+ * is not a result, if it is not; undefined when the round measured no pipeline or no limit.
+ */
+function judgeShare(engine: EngineName, label: string): { result?: string } | undefined {
+  const name = `${engine}${label}`;
+  const pipeline = find('pipeline', 'pipeline', name);
+  const limitRows = [beforePipeline(engine), afterPipeline(engine)].flatMap((position) => {
+    const suffix = `${position}${label}`;
+    const decode = find('decode+resize', 'fruits-360-large', `concurrency ${cores}${suffix}`);
+    const inference = find('inference', 'reference', `${engine} ${cores} workers${suffix}`);
+    return decode && inference ? [{ decode, inference }] : [];
+  });
+  if (!pipeline || limitRows.length === 0) return undefined;
+  const limits = limitRows.map(({ decode, inference }) => ({ decodeMs: decode.cpuMsPerImage, inferenceMs: inference.cpuMsPerImage }));
+  const totals = limits.map(({ decodeMs, inferenceMs }) => decodeMs + inferenceMs);
+  const limitMs = totals.reduce((sum, total) => sum + total, 0) / totals.length;
+  const limit = (cores * 1000) / limitMs;
+  const share = pipeline.imagesPerSecond / limit;
+  const measured = limits.map(({ decodeMs, inferenceMs }) => `decode ${decodeMs.toFixed(2)} + inference ${inferenceMs.toFixed(2)}`);
+  console.log(
+    `  ${name}: ${measured.join(' before the pipeline, ')}${limits.length > 1 ? ' after it' : ''}: ${limitMs.toFixed(2)} ms of CPU per image, ` +
+      `a limit of ${limit.toFixed(1)} images/s on ${cores} cores; the pipeline ${pipeline.imagesPerSecond.toFixed(1)} (${share.toFixed(2)} of it), ` +
+      `${pipeline.cpuMsPerImage.toFixed(2)} ms of CPU per image (${(pipeline.cpuMsPerImage / limitMs).toFixed(2)} × the limit's)`,
+  );
+  const outside = pipeline.steps;
+  if (outside) {
+    console.log(
+      `  ${name}: of the pipeline's ${pipeline.seconds.toFixed(1)} s, ${outside['first batch done at']} s until its first batch ended and ` +
+        `${outside['after the last batch']} s after its last (start-up, reduce, validate, publish, report), which the limit does not count`,
+    );
+  }
+  const drift = Math.max(...totals) / Math.min(...totals) - 1;
+  // A limit measured while others used the machine is too low, and flatters the share as much as a busy pipeline hurts it.
+  const disturbed = [pipeline, ...limitRows.flatMap(({ decode, inference }) => [decode, inference])].filter((row) => !row.load.quiet);
+  const notAResult = [
+    ...(drift > maxLimitDrift
+      ? [`the limit measured ${(drift * 100).toFixed(0)} % apart before and after the pipeline (the machine's speed changed)`]
+      : []),
+    ...(disturbed.length > 0 ? [`the machine was busy during ${disturbed.map((row) => `${row.stage} ${row.setting}`).join('; ')}`] : []),
+  ];
+  for (const reason of notAResult) console.log(`  ${name}: NOT A RESULT: ${reason}`);
+  return notAResult.length > 0
+    ? {}
+    : { result: `${pipeline.imagesPerSecond.toFixed(1)} images/s at ${share.toFixed(2)} of ${limit.toFixed(1)}` };
 }
 
 /** Every file under `root`, in the order the pipeline lists them. */
