@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { readJpegFrame } from '../../functions/shared/images/jpeg-header.ts';
 import { checkedPreprocess, type PreprocessOptions, preprocessImage } from '../../functions/shared/images/preprocess-image.ts';
 import { edgeCasesDir, maxAbsDifference, referenceCases, sampleDir } from '../support/shared-data.ts';
 
@@ -36,6 +37,36 @@ describe('preprocessImage', () => {
     }
     // The sample and the 54 edge cases that give a vector (README, Extraction).
     expect(decoded).toBe(55);
+  });
+
+  it("gives sharp's own resize byte for byte for every sample image and edge case, small JPEGs enlarged in JavaScript", async () => {
+    const inputs: [string, Buffer][] = [];
+    for (const label of await readdir(sampleDir)) {
+      for (const name of await readdir(join(sampleDir, label)))
+        inputs.push([`${label}/${name}`, await readFile(join(sampleDir, label, name))]);
+    }
+    for (const name of await readdir(edgeCasesDir)) inputs.push([name, await edgeCase(name)]);
+    let compared = 0;
+    let enlargedInJavaScript = 0;
+    for (const [name, bytes] of inputs) {
+      const result = await preprocessImage(bytes, squash);
+      if (!result.ok) continue;
+      // sharp alone, as the extraction did before (and still does for any other image).
+      const expected = await sharp(bytes, { failOn: 'error', sequentialRead: true })
+        .rotate()
+        .toColourspace('srgb')
+        .removeAlpha()
+        .resize(224, 224, { fit: 'fill', kernel: 'lanczos3' })
+        .raw({ depth: 'uchar' })
+        .toBuffer();
+      expect(Buffer.compare(Buffer.from(result.pixels), expected), name).toBe(0);
+      compared++;
+      const frame = readJpegFrame(bytes);
+      if (frame && !frame.app1 && frame.width <= 224 && frame.height <= 224) enlargedInJavaScript++;
+    }
+    // The 900 sample images, and the edge cases' small plain JPEGs: grey, progressive, 224 wide, 1 pixel high...
+    expect(compared).toBe(954);
+    expect(enlargedInJavaScript).toBeGreaterThanOrEqual(908);
   });
 
   it('applies EXIF orientation: an Orientation=6 copy equals the original turned 90° clockwise', async () => {

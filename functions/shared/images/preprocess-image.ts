@@ -3,9 +3,11 @@
  * converted to sRGB (CMYK, greyscale, 16-bit, CIELab included), alpha dropped, first frame of animations.
  * A bad image is a Failure with a code, never an exception.
  */
-import sharp, { type Metadata, type Region } from 'sharp';
+import sharp, { type Metadata, type Region, type Sharp } from 'sharp';
 import type { ResizeMode } from '../config.ts';
 import type { Failure } from '../failures.ts';
+import { enlargeBicubic } from './bicubic-enlarge.ts';
+import { readJpegFrame } from './jpeg-header.ts';
 
 // Lambda and workers decode a stream of different images: libvips' operation cache would only grow.
 sharp.cache(false);
@@ -72,7 +74,11 @@ export async function checkedPreprocess(bytes: Uint8Array, options: PreprocessOp
 
 /** Decodes, orients, converts and resizes: the model's input. Throws what libvips throws. */
 async function decodeSquare(bytes: Uint8Array, options: PreprocessOptions, crop?: Region): Promise<PreprocessResult> {
-  let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: options.maxPixels, sequentialRead: true }).rotate();
+  if (!crop && enlargesWithoutTurning(bytes, options.size)) {
+    const enlarged = await decodeThenEnlarge(bytes, options);
+    if (enlarged) return enlarged;
+  }
+  let pipeline = decoder(bytes, options).rotate();
   if (crop) pipeline = pipeline.extract(crop);
   const { data, info } = await pipeline
     .toColourspace('srgb')
@@ -84,6 +90,45 @@ async function decodeSquare(bytes: Uint8Array, options: PreprocessOptions, crop?
     return failed('CORRUPT', `decoded to ${info.width}x${info.height}x${info.channels}, expected ${options.size}x${options.size}x3`);
   }
   return { ok: true, pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+function decoder(bytes: Uint8Array, options: PreprocessOptions): Sharp {
+  return sharp(bytes, { failOn: 'error', limitInputPixels: options.maxPixels, sequentialRead: true });
+}
+
+/**
+ * An 8-bit grey or colour JPEG no larger than the square on either side, with no APP1 segment (so no EXIF
+ * orientation: sharp turns an image after resizing it, which a resize of the turned pixels would not reproduce).
+ * Every Fruits-360 image is one.
+ */
+function enlargesWithoutTurning(bytes: Uint8Array, size: number): boolean {
+  const frame = readJpegFrame(bytes);
+  return (
+    frame !== undefined &&
+    !frame.app1 &&
+    frame.precision === 8 &&
+    (frame.components === 1 || frame.components === 3) &&
+    frame.width <= size &&
+    frame.height <= size
+  );
+}
+
+/**
+ * The same pixels as sharp's resize, from sharp's decode without it and libvips' enlargement run in JavaScript
+ * (bicubic-enlarge.ts): 1.9 ms of CPU less per Fruits-360 image. Converting to sRGB before enlarging instead of
+ * after changes nothing for these inputs (a grey image's three bands are copies). Undefined if the decode is not
+ * what the header said, for the path through sharp's resize to decide.
+ */
+async function decodeThenEnlarge(bytes: Uint8Array, options: PreprocessOptions): Promise<PreprocessResult | undefined> {
+  const { data, info } = await decoder(bytes, options)
+    .rotate()
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width > options.size || info.height > options.size) return undefined;
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return { ok: true, pixels: enlargeBicubic(pixels, info.width, info.height, 3, options.size) };
 }
 
 /** The largest centred square of an image as EXIF orientation turns it. */
