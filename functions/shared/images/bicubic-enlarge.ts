@@ -9,7 +9,8 @@
  * convention's input offset (resize.c), the edge copied outward by two pixels (affine.c's vips_embed), the sampling
  * position stepped along each row as vips_affine_gen does, its rounding to 1/64 pixel (bicubic.cpp), the
  * coefficient table in fixed point (×4096, truncated) and the rounding of each row's sum before the column's
- * (templates.h, bicubic_unsigned_int). A test compares this with sharp byte for byte on every size up to `size`.
+ * (templates.h, bicubic_unsigned_int). A test compares this with sharp byte for byte for every width and every
+ * height up to 224 (test/unit/bicubic-enlarge.test.ts).
  */
 
 /** libvips' VIPS_TRANSFORM_SCALE: sampling positions are rounded to 1/64 pixel. */
@@ -41,7 +42,7 @@ const coefficientTable = (() => {
   return table;
 })();
 
-/** Where each output pixel of one axis samples: the first of its four source pixels (clamped) and its coefficients. */
+/** Where each output pixel of one axis samples: its four source pixels (clamped) and their coefficients. */
 interface AxisTaps {
   /** Four source indices per output pixel, clamped to the image as libvips' copied edge would give. */
   sources: Int32Array;
@@ -50,8 +51,8 @@ interface AxisTaps {
 }
 
 /**
- * One axis's sampling, for `outputs` pixels from `inputs` at libvips' `scale`. `positions` yields the continuous
- * positions libvips computes (in its space with a border of two copied pixels), one per output pixel.
+ * One axis's sampling, for `outputs` pixels from `inputs`. `positions` yields the continuous positions libvips
+ * computes (in its space with a border of two copied pixels), one per output pixel.
  */
 function axisTaps(inputs: number, outputs: number, positions: Iterable<number>): AxisTaps {
   const sources = new Int32Array(outputs * 4);
