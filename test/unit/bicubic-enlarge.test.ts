@@ -42,7 +42,9 @@ describe('enlargeBicubic', () => {
       const expected = await sharpEnlarged(pixels, width, height);
       if (Buffer.compare(enlargeBicubic(pixels, width, height, 3, size), expected) !== 0) mismatched.push(`${width}x${height}`);
     }
-    expect(mismatched).toEqual([]);
+    // A sharp bundling another libvips may enlarge differently (libvips' main branch changed the centre offset after
+    // 8.18): bicubic-enlarge.ts must follow it, or the extraction must go back to sharp's resize for these images.
+    expect(mismatched, 'sizes where the enlargement differs from this sharp').toEqual([]);
   });
 
   it('refuses an image larger than the square, or bytes that are not its size', () => {
