@@ -44,7 +44,7 @@ function fail(message: string): never {
 }
 
 /**
- * Passes over the limit's images when decoding them around a pipeline. Since small JPEGs are enlarged in JavaScript
+ * Passes over the limit's images when decoding them around a pipeline. Since small JPEGs are enlarged outside sharp
  * the 480 decode in under a second, and in so short a window what the load check cannot count as the scenario's
  * own (its process's exit, the kernel's work starting it) came to 5-6 % "others" on decode stages while the
  * inference stages beside them showed 1-3 %. Four passes make the window several seconds, as inference's is.

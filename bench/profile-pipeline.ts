@@ -235,7 +235,7 @@ const rules: { stage: string; matches: (frames: readonly Frame[]) => boolean }[]
   { stage: 'shard encoding (Arrow IPC)', matches: anyFrame((fr) => fr.functionName === 'encodeShard') },
   { stage: 'SHA-256 of the bytes read', matches: anyFrame((fr) => fr.url === 'node:internal/crypto/hash') },
   { stage: 'sharp calls (JavaScript side)', matches: anyFrame((fr) => fr.url.includes('/node_modules/sharp/')) },
-  { stage: 'enlargement (JavaScript)', matches: anyFrame((fr) => fr.functionName === 'enlargeBicubic') },
+  { stage: 'enlargement (WebAssembly)', matches: anyFrame((fr) => fr.functionName === 'enlargeBicubic') },
   { stage: 'Parquet reading (hyparquet)', matches: anyFrame((fr) => fr.url.includes('/hyparquet/')) },
   { stage: 'Parquet writing (parquet-wasm)', matches: anyFrame((fr) => fr.url.includes('/parquet-wasm/')) },
   { stage: 'file system calls (JavaScript side)', matches: anyFrame((fr) => fr.url.startsWith('node:internal/fs')) },
@@ -360,7 +360,7 @@ function groupOf({ threads, stage }: Pick<StageCpu, 'threads' | 'stage'>): strin
   if (stage === 'module loading' || stage === 'model loading') return 'start-up: modules and models loading';
   if (stage === 'garbage collection' || threads.startsWith("V8's helpers")) return "garbage collection, V8's helper threads";
   const extractRead = threads === 'extract workers' && stage === 'file system calls (JavaScript side)';
-  const decoding = stage === 'sharp calls (JavaScript side)' || stage === 'enlargement (JavaScript)';
+  const decoding = stage === 'sharp calls (JavaScript side)' || stage === 'enlargement (WebAssembly)';
   if (threads === 'libvips threads' || threads === 'libuv pool' || decoding || extractRead) {
     return 'decode + resize (sharp: libvips, libuv pool, its JavaScript calls; the enlargement), file reads';
   }

@@ -1,12 +1,14 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { enlargeBicubic } from '../../functions/shared/images/bicubic-enlarge.ts';
+import { compileWat } from '../../tools/wasm/compile-wat.ts';
+import { wasmModules } from '../../tools/wasm/wasm-modules.ts';
 
 const size = 224;
 
 /** Noise: every byte value, and the overshoot past 0 and 255 that Catmull-Rom makes at sharp edges. */
-function noise(width: number, height: number, seed: number): Uint8Array {
-  const pixels = new Uint8Array(width * height * 3);
+function noise(width: number, height: number, seed: number, bands = 3): Uint8Array {
+  const pixels = new Uint8Array(width * height * bands);
   let state = seed;
   for (let i = 0; i < pixels.length; i++) {
     state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
@@ -15,12 +17,11 @@ function noise(width: number, height: number, seed: number): Uint8Array {
   return pixels;
 }
 
-async function sharpEnlarged(pixels: Uint8Array, width: number, height: number): Promise<Uint8Array> {
-  const { data, info } = await sharp(pixels, { raw: { width, height, channels: 3 } })
-    .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  expect([info.width, info.height, info.channels]).toEqual([size, size, 3]);
+async function sharpEnlarged(pixels: Uint8Array, width: number, height: number, bands: 1 | 3 = 3): Promise<Uint8Array> {
+  const resized = sharp(pixels, { raw: { width, height, channels: bands } }).resize(size, size, { fit: 'fill', kernel: 'lanczos3' });
+  // sharp writes a grey image as sRGB, its three bands alike: the first is the grey.
+  const { data, info } = await (bands === 1 ? resized.extractChannel(0) : resized).raw().toBuffer({ resolveWithObject: true });
+  expect([info.width, info.height, info.channels]).toEqual([size, size, bands]);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
@@ -47,8 +48,30 @@ describe('enlargeBicubic', () => {
     expect(mismatched, 'sizes where the enlargement differs from this sharp').toEqual([]);
   });
 
-  it('refuses an image larger than the square, or bytes that are not its size', () => {
+  it("gives sharp's own resize of a grey image, and sizes after smaller ones and larger ones", async () => {
+    // One band per vector lane of four, and the instance's memory grown, then reused for smaller images.
+    for (const [width, height, bands] of [
+      [5, 3, 1],
+      [224, 223, 1],
+      [100, 100, 3],
+      [1, 224, 1],
+      [99, 7, 3],
+    ] as const) {
+      const pixels = noise(width, height, width + height, bands);
+      expect(Buffer.compare(enlargeBicubic(pixels, width, height, bands, size), await sharpEnlarged(pixels, width, height, bands))).toBe(0);
+    }
+  });
+
+  it('refuses an image larger than the square, bytes that are not its size, or more than three bands', () => {
     expect(() => enlargeBicubic(new Uint8Array(225 * 10 * 3), 225, 10, 3, size)).toThrow(RangeError);
     expect(() => enlargeBicubic(new Uint8Array(10), 10, 10, 3, size)).toThrow(RangeError);
+    expect(() => enlargeBicubic(new Uint8Array(10 * 10 * 4), 10, 10, 4, size)).toThrow(RangeError);
+  });
+
+  it('runs the WebAssembly of bicubic-enlarge.wat as it stands (npm run build:wasm)', async () => {
+    for (const { wat, embedded, exportName } of wasmModules) {
+      const module = (await import(embedded)) as Record<string, Uint8Array>;
+      expect(Buffer.compare(module[exportName]!, await compileWat(wat)), `${embedded} is stale: run npm run build:wasm`).toBe(0);
+    }
   });
 });

@@ -45,7 +45,7 @@ describe('preprocessImage', () => {
     expect(decoded).toBe(55);
   });
 
-  it("gives sharp's own resize byte for byte for every sample image and edge case, small JPEGs enlarged in JavaScript", async () => {
+  it("gives sharp's own resize byte for byte for every sample image and edge case, small JPEGs enlarged outside sharp", async () => {
     const inputs: [string, Buffer][] = [];
     for (const label of await readdir(sampleDir)) {
       for (const name of await readdir(join(sampleDir, label)))
