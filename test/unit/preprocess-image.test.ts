@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { describe, expect, it, vi } from 'vitest';
 import { enlargeBicubic } from '../../functions/shared/images/bicubic-enlarge.ts';
@@ -70,9 +72,33 @@ describe('preprocessImage', () => {
     }
     expect(compared).toBe(954);
     // The 900 sample images and the edge cases' 8 small plain JPEGs (grey, progressive, 1×1...) took the enlargement
-    // in JavaScript; the other 46 took sharp's resize.
+    // outside sharp; the other 46 took sharp's resize.
     expect(vi.mocked(enlargeBicubic)).toHaveBeenCalledTimes(908);
   });
+
+  it.runIf(process.arch === 'x64')(
+    "takes sharp's resize, with the same pixels, on a CPU that cannot run WebAssembly SIMD (V8 without SSE4.1)",
+    async () => {
+      const image = join(sampleDir, 'Braeburn', '3_100.jpg');
+      const module = new URL('../../functions/shared/images/preprocess-image.ts', import.meta.url).href;
+      const enlargement = new URL('../../functions/shared/images/bicubic-enlarge.ts', import.meta.url).href;
+      const script = [
+        `import { readFileSync } from 'node:fs';`,
+        `import { preprocessImage } from '${module}';`,
+        `import { enlargementAvailable } from '${enlargement}';`,
+        `const result = await preprocessImage(readFileSync(${JSON.stringify(image)}), ${JSON.stringify(squash)});`,
+        `console.log(JSON.stringify({ enlargementAvailable, pixels: Buffer.from(result.pixels).toString('base64') }));`,
+      ].join('\n');
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--no-enable-sse4-1', '--input-type=module', '-e', script], {
+        maxBuffer: 16 << 20,
+      });
+      // The worker or container says why its small images cost more, once, in its logs.
+      expect(`${stdout}${stderr}`).toContain('this CPU cannot run WebAssembly SIMD');
+      const child = JSON.parse(stdout.trim().split('\n').at(-1)!) as { enlargementAvailable: boolean; pixels: string };
+      expect(child.enlargementAvailable).toBe(false);
+      expect(Buffer.compare(Buffer.from(child.pixels, 'base64'), Buffer.from(await pixelsOf(await readFile(image))))).toBe(0);
+    },
+  );
 
   it('applies EXIF orientation: an Orientation=6 copy equals the original turned 90° clockwise', async () => {
     const original = await readFile(join(sampleDir, 'Braeburn', '3_100.jpg'));

@@ -117,6 +117,7 @@ export function enlargeBicubic(pixels: Uint8Array, width: number, height: number
   }
   // sharp does not resize an image already of the target size (libvips 8.18 would shift it by half a pixel).
   if (width === size && height === size) return pixels;
+  if (!enlarger) throw new Error('enlargeBicubic: this CPU cannot run WebAssembly SIMD (see enlargementAvailable)');
   const taps = sampling(width, height, size);
   const layout = layoutFor(width, height, bands, size);
   if (enlarger.memory.buffer.byteLength < layout.bytes) {
@@ -136,14 +137,28 @@ export function enlargeBicubic(pixels: Uint8Array, width: number, height: number
   return new Uint8Array(memory, layout.output, size * size * bands).slice();
 }
 
+interface Enlarger {
+  memory: WebAssembly.Memory;
+  enlarge(source: number, width: number, height: number, bands: number, size: number, taps: number, sums: number, output: number): void;
+}
+
 /**
  * The two passes run in WebAssembly SIMD (bicubic-enlarge.wat): 0.13 ms of CPU for a 100×100 image, against 0.82 ms
  * in JavaScript. One instance per thread; the enlargement is synchronous, so its memory is reused from call to call.
+ * Undefined on a CPU without what WebAssembly SIMD needs (SSE4.1 on x86-64; every Lambda CPU has it): V8 then
+ * refuses the module, and sharp enlarges as it did before (`enlargementAvailable`).
  */
-const enlarger = new WebAssembly.Instance(new WebAssembly.Module(bicubicEnlargeWasm)).exports as {
-  memory: WebAssembly.Memory;
-  enlarge(source: number, width: number, height: number, bands: number, size: number, taps: number, sums: number, output: number): void;
-};
+const enlarger = ((): Enlarger | undefined => {
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(bicubicEnlargeWasm)).exports as unknown as Enlarger;
+  } catch (error) {
+    if (error instanceof WebAssembly.CompileError) return undefined;
+    throw error;
+  }
+})();
+
+/** Whether `enlargeBicubic` can run here (see `enlarger`). */
+export const enlargementAvailable = enlarger !== undefined;
 const wasmPageBytes = 65_536;
 /** The taps last copied into the instance's memory: a stream of same-sized images copies them once. */
 let tapsInMemory: { columns: AxisTaps; rows: AxisTaps } | undefined;
