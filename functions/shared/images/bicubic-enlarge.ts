@@ -120,9 +120,9 @@ export function enlargeBicubic(pixels: Uint8Array, width: number, height: number
   if (!enlarger) throw new Error('enlargeBicubic: this CPU cannot run WebAssembly SIMD (see enlargementAvailable)');
   const taps = sampling(width, height, size);
   const layout = layoutFor(width, height, bands, size);
+  // Growing keeps the memory's contents, the taps already copied included.
   if (enlarger.memory.buffer.byteLength < layout.bytes) {
     enlarger.memory.grow(Math.ceil((layout.bytes - enlarger.memory.buffer.byteLength) / wasmPageBytes));
-    tapsInMemory = undefined;
   }
   const memory = enlarger.memory.buffer;
   if (tapsInMemory !== taps) {
