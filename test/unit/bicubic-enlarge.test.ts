@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { enlargeBicubic } from '../../functions/shared/images/bicubic-enlarge.ts';
-import { compileWat } from '../../tools/wasm/compile-wat.ts';
+import { compileWat, embeddedModule } from '../../tools/wasm/compile-wat.ts';
 import { wasmModules } from '../../tools/wasm/wasm-modules.ts';
 
 const size = 224;
@@ -71,7 +73,10 @@ describe('enlargeBicubic', () => {
   it('runs the WebAssembly of bicubic-enlarge.wat as it stands (npm run build:wasm)', async () => {
     for (const { wat, embedded, exportName } of wasmModules) {
       const module = (await import(embedded)) as Record<string, Uint8Array>;
-      expect(Buffer.compare(module[exportName]!, await compileWat(wat)), `${embedded} is stale: run npm run build:wasm`).toBe(0);
+      const binary = await compileWat(wat);
+      expect(Buffer.compare(module[exportName]!, binary), `${embedded} is stale: run npm run build:wasm`).toBe(0);
+      // And the file as build:wasm writes it, so that running it leaves a clean checkout clean.
+      expect(await readFile(embedded, 'utf8')).toBe(embeddedModule(basename(wat), exportName, binary));
     }
   });
 });
