@@ -234,11 +234,16 @@ function report(row: Row): void {
   console.log(`  ${''.padEnd(16)} ${describeLoad(row.load)}`);
 }
 
+/** A figure with `digits` decimals, padded to `width`; `-` for one this run did not measure (`--only`). */
+function shown(value: number, digits: number, width = 0): string {
+  return (Number.isFinite(value) ? value.toFixed(digits) : '-').padStart(width);
+}
+
 /** The figures that answer the questions: what the pipeline costs over raw inference, and engine against engine. */
 function printSummary(): void {
   console.log(`\nsummary (fruits-360-large, batch ${defaultBatch}, images/s on this machine)`);
   // One process: ONNX Runtime spreads one engine over every core (intra-op threads), TF.js wasm uses one thread.
-  console.log('  engine   inference 1 process   inference all cores   batch path 1 process   pipeline all cores   pipeline ÷ inference');
+  console.log('  engine    inference 1 process   inference all cores   batch path 1 process   pipeline all cores   pipeline ÷ inference');
   const figures = new Map<EngineName, { single: number; all: number; batch: number; pipeline: number }>();
   for (const engine of engines) {
     const single = find('inference', 'fruits-360-large', `${engine} batch ${defaultBatch}`)?.imagesPerSecond ?? Number.NaN;
@@ -247,7 +252,7 @@ function printSummary(): void {
     const pipeline = find('pipeline', 'pipeline', engine)?.imagesPerSecond ?? Number.NaN;
     figures.set(engine, { single, all, batch, pipeline });
     console.log(
-      `  ${engine.padEnd(8)} ${single.toFixed(1).padStart(19)} ${all.toFixed(1).padStart(21)} ${batch.toFixed(1).padStart(22)} ${pipeline.toFixed(1).padStart(20)} ${(pipeline / all).toFixed(2).padStart(22)}`,
+      `  ${engine.padEnd(9)} ${shown(single, 1, 19)} ${shown(all, 1, 21)} ${shown(batch, 1, 22)} ${shown(pipeline, 1, 20)} ${shown(pipeline / all, 2, 22)}`,
     );
   }
   // The machine's limit for an engine: its cores kept busy decoding and inferring, nothing else (the issue's yardstick),
@@ -267,9 +272,10 @@ function printSummary(): void {
   if (first && second) {
     const a = figures.get(first)!;
     const b = figures.get(second)!;
+    const ratio = (x: number, y: number) => (Number.isFinite(x / y) ? `${(x / y).toFixed(2)}x` : '-');
     console.log(
-      `  ${first} ÷ ${second}: inference ${(a.single / b.single).toFixed(2)}x in one process, ${(a.all / b.all).toFixed(2)}x on all cores, ` +
-        `batch path ${(a.batch / b.batch).toFixed(2)}x, pipeline ${(a.pipeline / b.pipeline).toFixed(2)}x`,
+      `  ${first} ÷ ${second}: inference ${ratio(a.single, b.single)} in one process, ${ratio(a.all, b.all)} on all cores, ` +
+        `batch path ${ratio(a.batch, b.batch)}, pipeline ${ratio(a.pipeline, b.pipeline)}`,
     );
   }
 
