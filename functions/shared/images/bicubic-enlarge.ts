@@ -128,12 +128,12 @@ export function enlargeBicubic(pixels: Uint8Array, width: number, height: number
   if (tapsInMemory !== taps) {
     const { columns, rows } = taps;
     [columns.sources, columns.weights, rows.sources, rows.weights].forEach((table, i) => {
-      new Int32Array(memory, i * size * 16, size * 4).set(table);
+      new Int32Array(memory, layout.taps + i * layout.tapTableBytes, size * 4).set(table);
     });
     tapsInMemory = taps;
   }
   new Uint8Array(memory, layout.source, pixels.length).set(pixels);
-  enlarger.enlarge(layout.source, width, height, bands, size, 0, layout.sums, layout.output);
+  enlarger.enlarge(layout.source, width, height, bands, size, layout.taps, layout.sums, layout.output);
   return new Uint8Array(memory, layout.output, size * size * bands).slice();
 }
 
@@ -171,10 +171,12 @@ let tapsInMemory: { columns: AxisTaps; rows: AxisTaps } | undefined;
  */
 function layoutFor(width: number, height: number, bands: number, size: number) {
   const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
-  const source = align(4 * size * 16);
+  const tapTableBytes = size * 4 * Int32Array.BYTES_PER_ELEMENT;
+  const taps = 0;
+  const source = taps + align(4 * tapTableBytes);
   const sums = source + align(width * height * bands + 8);
   const output = sums + align(height * (size * bands + 4) * 2 + 32);
-  return { source, sums, output, bytes: output + align(size * size * bands + 16) };
+  return { taps, tapTableBytes, source, sums, output, bytes: output + align(size * size * bands + 16) };
 }
 
 /** vips_affine_gen's positions along a row: computed at the row's start, then stepped by the inverse scale. */
