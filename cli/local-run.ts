@@ -5,6 +5,7 @@
 import { indexManifestKey } from '../functions/shared/run-layout.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
 import { readIfPresent, type Storage, type StorageLocation } from '../functions/shared/storage/storage.ts';
+import type { FunctionPool } from '../statemachine/local/function-pool.ts';
 import type { ExecutionOutcome } from '../statemachine/local/run-execution.ts';
 import { runPipeline } from '../statemachine/local/run-pipeline.ts';
 import { type PipelineOptions, pipelineSettings } from './pipeline-options.ts';
@@ -22,6 +23,8 @@ export interface LocalRun {
   started: number;
   /** Ctrl-C (SIGINT) or SIGTERM ends the process at once (`run`); without, they are the caller's (`watch`). */
   interruptible?: boolean;
+  /** Worker threads kept across runs (`watch`, from createPipelinePool); without, the run starts its own. */
+  pool?: FunctionPool;
 }
 
 export async function runWithProgress({
@@ -32,6 +35,7 @@ export async function runWithProgress({
   manifest,
   started,
   interruptible,
+  pool,
 }: LocalRun): Promise<ExecutionOutcome> {
   const storage = openStorage(output);
   const index = options.index ?? (await hasIndex(storage));
@@ -44,6 +48,7 @@ export async function runWithProgress({
     ...pipelineSettings(options),
     index,
     ...(manifest ? { manifest } : {}),
+    ...(pool ? { pool } : {}),
     observer: progress,
   }).finally(() => {
     stopListening();

@@ -58,6 +58,11 @@ export interface PipelineSettings {
   retryIntervalMs?: number;
   /** Other modules for some steps' functions to run (tests wrap the real handlers to inject failures). */
   handlers?: Partial<Record<StepName, URL>>;
+  /**
+   * Worker threads kept from run to run (`featurize watch`), made by `createPipelinePool` with this run's
+   * `workers`, `env` and `handlers`: the run uses them and leaves them open. Without, the run starts its own.
+   */
+  pool?: FunctionPool;
 }
 
 export function substitutionsFor(settings: PipelineSettings): DefinitionSubstitutions {
@@ -100,24 +105,15 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
       { functionName: localFunctionName(step), handlerModule: settings.handlers?.[step.name] ?? handlerModuleOf(step) },
     ]),
   );
-  // The steps the maps invoke run on one pool of worker threads, started when the first map begins (not before
-  // CheckRun, which may refuse the run in a moment), the extraction map's functions imported as the threads start,
-  // so that their models load while the items are being listed.
-  let pool: FunctionPool | undefined;
-  const startPool = (map: DistributedMapState) => {
-    pool ??= createFunctionPool({
-      preload: mapResources(map).map((arn) => stepFunctions.get(arn)!.handlerModule),
-      threads: settings.workers,
-      env: settings.env,
-    });
-    return pool;
-  };
+  // The steps the maps invoke run on one pool of worker threads: the caller's, or one started when the first map
+  // begins (not before CheckRun, which may refuse the run in a moment).
+  let pool = settings.pool;
+  const startPool = () => (pool ??= createPipelinePool(settings));
   const functions: Record<string, LocalFunction> = {};
   const preloads = new Map<string, () => void>();
   for (const [arn, fn] of stepFunctions) {
-    const map = maps.find((candidate) => mapResources(candidate).includes(arn));
-    if (map) {
-      functions[arn] = (event) => startPool(map).invoke(fn, event);
+    if (maps.some((map) => mapResources(map).includes(arn))) {
+      functions[arn] = (event) => startPool().invoke(fn, event);
     } else {
       const local = inThisThread(fn);
       functions[arn] = local.invoke;
@@ -126,7 +122,7 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
   }
   const observer: MapRunObserver = {
     mapRunStarting: () => {
-      startPool(maps.find(isExtractionMap)!);
+      startPool();
       settings.observer?.mapRunStarting?.();
     },
     mapRunStarted: (run) => {
@@ -153,8 +149,21 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
       ...(settings.retryIntervalMs !== undefined ? { retryIntervalMs: settings.retryIntervalMs } : {}),
     });
   } finally {
-    await pool?.close();
+    if (pool !== settings.pool) await pool?.close();
   }
+}
+
+/**
+ * The worker threads the run's maps fan out over, the extract function (its model) imported as each starts, so
+ * that the model loads while the items are being listed. Kept across runs with the same settings, they are warm
+ * for the next run, as a Lambda sandbox is for the next event.
+ */
+export function createPipelinePool(settings: Pick<PipelineSettings, 'workers' | 'env' | 'handlers'>): FunctionPool {
+  return createFunctionPool({
+    preload: [settings.handlers?.Extract ?? handlerModuleOf(stepNamed('Extract'))],
+    threads: settings.workers,
+    env: settings.env,
+  });
 }
 
 /** The steps this thread runs after the extraction map in every run (PCA's and the index's only on request). */

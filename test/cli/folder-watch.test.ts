@@ -4,8 +4,9 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FolderWatch, type WatchBatch, watchFolder } from '../../cli/folder-watch.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
+import type { FunctionPool } from '../../statemachine/local/function-pool.ts';
 import type { ExecutionOutcome } from '../../statemachine/local/run-execution.ts';
-import { runPipeline } from '../../statemachine/local/run-pipeline.ts';
+import { createPipelinePool, runPipeline } from '../../statemachine/local/run-pipeline.ts';
 import { startFeaturize } from '../support/cli.ts';
 import { publishedPaths } from '../support/dataset.ts';
 import { sampleDir, sampleKeys } from '../support/shared-data.ts';
@@ -14,6 +15,10 @@ let input: string;
 let out: string;
 let watcher: FolderWatch;
 let keys: string[];
+/** The worker threads every run of the watch uses, as `featurize watch` keeps them; each import of the extract function notes a line in `imports`. */
+let pool: FunctionPool;
+let imports: string;
+const handlers = { Extract: new URL('../support/functions/counted-extract-handler.ts', import.meta.url) };
 /** Each batch the watcher ran, in order, with the outcome of its pipeline run; awaited one at a time. */
 const finished: { batch: WatchBatch; outcome: ExecutionOutcome | 'interrupted' }[] = [];
 /** Set by a test: the next run stops before it starts, as when the machine or the store fails. */
@@ -38,6 +43,9 @@ beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), 'watch-out-'));
   keys = await sampleKeys(3, 4);
   await add(keys[0]!);
+  imports = join(out, 'extract-imports.txt');
+  const env = { ...process.env, EXTRACT_IMPORTS: imports };
+  pool = createPipelinePool({ workers: 1, env, handlers });
   const output = { bucket: out, prefix: '' };
   watcher = watchFolder({
     dir: input,
@@ -61,7 +69,9 @@ beforeAll(async () => {
         maxConcurrency: 0,
         toleratedFailurePercentage: 0,
         workers: 1,
-        env: process.env,
+        env,
+        handlers,
+        pool,
       });
       finished.push({ batch, outcome });
       waiting.splice(0).forEach((resolve) => {
@@ -74,6 +84,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await watcher.stop();
+  await pool.close();
   await rm(input, { recursive: true, force: true });
   await rm(out, { recursive: true, force: true });
 });
@@ -142,6 +153,13 @@ describe('featurize watch', () => {
     expect(again.outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect(await datasetPaths()).toContain(join(input, keys[9]!));
     expect(errors).toEqual([new Error('the store is unavailable')]);
+  });
+
+  it('keeps its worker thread, and the model loaded in it, from run to run', async () => {
+    const runs = finished.filter((run) => run.outcome !== 'interrupted');
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    // One thread imported the extract function once, for every run: none started a thread or loaded a model again.
+    expect((await readFile(imports, 'utf8')).trim().split('\n')).toHaveLength(1);
   });
 
   it('runs as a command until interrupted: new files in, a run summary out; Ctrl-C while the run loads the model lets it end, exit code 0', async () => {
