@@ -340,6 +340,12 @@ function judgeShare(engine: EngineName, label: string): { result?: string } | un
         `${outside['after the last batch']} s after its last (start-up, reduce, validate, publish, report), which the limit does not count`,
     );
   }
+  if (pipeline.mapImagesPerSecond !== undefined) {
+    console.log(
+      `  ${name}: between those two, the extraction map ran at ${pipeline.mapImagesPerSecond.toFixed(1)} images/s, ` +
+        `${(pipeline.mapImagesPerSecond / limit).toFixed(2)} of the limit`,
+    );
+  }
   const drift = Math.max(...totals) / Math.min(...totals) - 1;
   // A limit measured while others used the machine is too low, and flatters the share as much as a busy pipeline hurts it.
   const disturbed = [pipeline, ...limitRows.flatMap(({ decode, inference }) => [decode, inference])].filter((row) => !row.load.quiet);
@@ -352,7 +358,11 @@ function judgeShare(engine: EngineName, label: string): { result?: string } | un
   for (const reason of notAResult) console.log(`  ${name}: NOT A RESULT: ${reason}`);
   return notAResult.length > 0
     ? {}
-    : { result: `${pipeline.imagesPerSecond.toFixed(1)} images/s at ${share.toFixed(2)} of ${limit.toFixed(1)}` };
+    : {
+        result:
+          `${pipeline.imagesPerSecond.toFixed(1)} images/s at ${share.toFixed(2)} of ${limit.toFixed(1)}` +
+          (pipeline.mapImagesPerSecond !== undefined ? ` (its map alone ${(pipeline.mapImagesPerSecond / limit).toFixed(2)})` : ''),
+      };
 }
 
 /** Every file under `root`, in the order the pipeline lists them. */

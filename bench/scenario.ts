@@ -44,6 +44,8 @@ export interface ScenarioResult {
   engine?: string;
   /** Seconds of the scenario's parts: reduce-validate's steps; the pipeline's time around its extraction map. */
   steps?: Record<string, number>;
+  /** The pipeline's extraction map alone: its rate between its first batch's end and its last's. */
+  mapImagesPerSecond?: number;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ScenarioOptions;
@@ -110,9 +112,12 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
         import('../functions/shared/run-layout.ts'),
       ]);
       const out = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
-      // When the extraction map's first and last batches ended: the run's time outside the map, which the limit has not.
+      // When the extraction map's first and last batches ended: the run's time outside the map, which the limit has
+      // not. And the images of the batches that ended between: the map's own rate, near enough (the other workers'
+      // first batches began before that window, and the last batch ends with the other workers idle).
       let firstBatchEnd: number | undefined;
       let lastBatchEnd = 0;
+      let imagesAfterFirstBatch = 0;
       try {
         const started = performance.now();
         const listed = await timedValue(() =>
@@ -126,9 +131,10 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
             workers: availableParallelism(),
             env: { ...process.env, FEATURIZE_ENGINE: o.engine },
             observer: {
-              childFinished: () => {
+              childFinished: ({ items }) => {
                 lastBatchEnd = performance.now();
-                firstBatchEnd ??= lastBatchEnd;
+                if (firstBatchEnd === undefined) firstBatchEnd = lastBatchEnd;
+                else imagesAfterFirstBatch += items;
               },
             },
           }).then((outcome) => {
@@ -141,7 +147,13 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
           'first batch done at': round(((firstBatchEnd ?? ended) - started) / 1000, 2),
           'after the last batch': round((ended - lastBatchEnd) / 1000, 2),
         };
-        return { ...figures(listed.value, listed), engine: o.engine, steps };
+        const mapSeconds = (lastBatchEnd - (firstBatchEnd ?? lastBatchEnd)) / 1000;
+        return {
+          ...figures(listed.value, listed),
+          engine: o.engine,
+          steps,
+          ...(mapSeconds > 0 ? { mapImagesPerSecond: round(imagesAfterFirstBatch / mapSeconds, 1) } : {}),
+        };
       } finally {
         await rm(out, { recursive: true, force: true });
       }
