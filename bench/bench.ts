@@ -340,10 +340,11 @@ function judgeShare(engine: EngineName, label: string): { result?: string } | un
         `${outside['after the last batch']} s after its last (start-up, reduce, validate, publish, report), which the limit does not count`,
     );
   }
-  if (pipeline.mapImagesPerSecond !== undefined) {
+  const { mapImagesPerSecond } = pipeline;
+  const mapShare = mapImagesPerSecond !== undefined ? (mapImagesPerSecond / limit).toFixed(2) : undefined;
+  if (mapShare !== undefined) {
     console.log(
-      `  ${name}: between those two, the extraction map ran at ${pipeline.mapImagesPerSecond.toFixed(1)} images/s, ` +
-        `${(pipeline.mapImagesPerSecond / limit).toFixed(2)} of the limit`,
+      `  ${name}: between those two, the extraction map ran at ${mapImagesPerSecond?.toFixed(1)} images/s, ${mapShare} of the limit`,
     );
   }
   const drift = Math.max(...totals) / Math.min(...totals) - 1;
@@ -361,7 +362,7 @@ function judgeShare(engine: EngineName, label: string): { result?: string } | un
     : {
         result:
           `${pipeline.imagesPerSecond.toFixed(1)} images/s at ${share.toFixed(2)} of ${limit.toFixed(1)}` +
-          (pipeline.mapImagesPerSecond !== undefined ? ` (its map alone ${(pipeline.mapImagesPerSecond / limit).toFixed(2)})` : ''),
+          (mapShare !== undefined ? ` (its map alone ${mapShare})` : ''),
       };
 }
 

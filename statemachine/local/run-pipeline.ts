@@ -30,6 +30,11 @@ export function handlerModuleOf(step: Step): URL {
   return new URL(`../../functions/${step.folder}/handler.ts`, import.meta.url);
 }
 
+/** The module a step's function runs here: the one its Lambda runs, or the stand-in a test gives for it. */
+function stepHandlerModule(step: (typeof steps)[number], handlers: PipelineSettings['handlers']): URL {
+  return handlers?.[step.name] ?? handlerModuleOf(step);
+}
+
 export interface PipelineSettings {
   runId: string;
   /** Where the images are: an S3 bucket and prefix, or an absolute directory as the bucket. */
@@ -102,7 +107,7 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
   const stepFunctions = new Map<string, PooledFunction>(
     steps.map((step) => [
       stepFunctionArn(step.name),
-      { functionName: localFunctionName(step), handlerModule: settings.handlers?.[step.name] ?? handlerModuleOf(step) },
+      { functionName: localFunctionName(step), handlerModule: stepHandlerModule(step, settings.handlers) },
     ]),
   );
   // The steps the maps invoke run on one pool of worker threads: the caller's, or one started when the first map
@@ -160,7 +165,7 @@ export async function runPipeline(settings: PipelineSettings): Promise<Execution
  */
 export function createPipelinePool(settings: Pick<PipelineSettings, 'workers' | 'env' | 'handlers'>): FunctionPool {
   return createFunctionPool({
-    preload: [settings.handlers?.Extract ?? handlerModuleOf(stepNamed('Extract'))],
+    preload: [stepHandlerModule(stepNamed('Extract'), settings.handlers)],
     threads: settings.workers,
     env: settings.env,
   });
