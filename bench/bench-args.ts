@@ -12,7 +12,8 @@ export function benchArgs<const T extends NonNullable<ParseArgsConfig['options']
     const known = Object.keys(options)
       .map((name) => `--${name}`)
       .join(', ');
-    console.error(`${basename(script)}: ${(error as Error).message.split('\n')[0]} (options: ${known})`);
+    // parseArgs' message may run to three lines (an ambiguous value ends with how to pass it): kept whole, on one.
+    console.error(`${basename(script)}: ${(error as Error).message.replaceAll('\n', ' ')} (options: ${known})`);
     process.exit(2);
   }
 }

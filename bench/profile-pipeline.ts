@@ -9,7 +9,7 @@
  *
  *   node bench/profile-pipeline.ts [--input <folder>] [--batch-size 50] [--workers <n>] [--json profile.json]
  *                                  [--profiles <dir>]   (keeps the .cpuprofile files, for Chrome DevTools)
- *                                  [--node-flags '--single-threaded-gc']   (each thread's GC in its own profile)
+ *                                  [--node-flags=--single-threaded-gc]   (each thread's GC in its own profile)
  *
  * Shares are comparable on a busy machine; absolute figures only from a quiet one (the load is printed).
  */
