@@ -7,35 +7,23 @@
  *   node bench/bench.ts [--images N] [--engines onnx,tfjs,onnx-int8] [--pipeline-input <folder>] [--json results.json]
  *                       [--only stages,all-cores,pipeline,tail] [--rounds N]
  */
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { defaultImagesDir, type EngineName, engineNames, extractionSettings } from '../functions/shared/config.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { estimateCost, formatCostEstimate } from '../infra/cost-estimate.ts';
 import { coldStartSeconds } from '../infra/extract-sizing.ts';
 import { settingSources } from '../infra/settings.ts';
-import { benchArgs } from './bench-args.ts';
+import { benchArgs, folderArg, namesArg, wholeNumberArg } from './bench-args.ts';
+import { runScript } from './child-script.ts';
 import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 import type { ScenarioOptions, ScenarioResult } from './scenario.ts';
 
-const execFileAsync = promisify(execFile);
-/** A scenario's process: its failure ends the bench with the scenario's own last error line, not a dump of its arguments. */
-async function run(
-  file: string,
-  scriptArgs: string[],
-  options: { env: NodeJS.ProcessEnv; maxBuffer?: number },
-): Promise<{ stdout: string }> {
-  try {
-    return await execFileAsync(file, scriptArgs, { ...options, encoding: 'utf8' });
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '');
-    const message = stderr.split('\n').find((line) => /^\w*Error( \[\w+\])?: /.test(line)) ?? (error as Error).message.split('\n')[0];
-    return fail(`a scenario failed: ${message}`);
-  }
+/** A scenario's process: its failure ends the bench with the scenario's own error line. */
+function runScenario(...args: Parameters<typeof runScript>): Promise<string> {
+  return runScript(...args).catch((error: Error) => fail(`a scenario failed: ${error.message}`));
 }
 
 function fail(message: string): never {
@@ -62,6 +50,8 @@ const inferenceScript = new URL('./measure-inference.ts', import.meta.url).pathn
 const imagesDir = defaultImagesDir();
 // The defaults a run gets (FEATURIZE_ENGINE, FEATURIZE_INFERENCE_BATCH), whatever this shell sets.
 const { engine: defaultEngine, inferenceBatchSize: defaultBatch } = extractionSettings({});
+/** What `--only` may name: the stages one at a time, inference on every core, the whole pipeline, the steps after it. */
+const benchParts = ['stages', 'all-cores', 'pipeline', 'tail'] as const;
 const args = benchArgs(import.meta.filename, {
   images: { type: 'string', default: '480' },
   // The default engine first: the summary's ratios read "default ÷ other". The opt-in onnx-int8 engine only when
@@ -72,18 +62,20 @@ const args = benchArgs(import.meta.filename, {
   },
   'pipeline-input': { type: 'string', default: join(imagesDir, 'fruits-360-large') },
   json: { type: 'string' },
-  // Some parts only, e.g. to measure again what a busy machine disturbed: stages, datasets, pipeline, tail.
-  only: { type: 'string', default: 'stages,all-cores,pipeline,tail' },
+  // Some parts only, e.g. to measure again what a busy machine disturbed.
+  only: { type: 'string', default: benchParts.join(',') },
   // The pipeline and the limit around it, this many times: on a host whose speed drifts, several rounds give results.
   rounds: { type: 'string', default: '1' },
 });
-const parts = new Set(args.only.split(','));
-const rounds = Number(args.rounds);
-if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be a whole number of 1 or more, not ${JSON.stringify(args.rounds)}`);
+const parts = new Set(namesArg(import.meta.filename, 'only', args.only, benchParts));
+const rounds = wholeNumberArg(import.meta.filename, 'rounds', args.rounds);
+// The CLI's own rule: a relative folder is the shell's, not the runner's.
+const pipelineInput = resolve(args['pipeline-input']);
+if (parts.has('pipeline')) folderArg(import.meta.filename, 'pipeline-input', pipelineInput);
 /** The labels of a round's pipeline and limit rows: the first round's are unmarked, so that the summary table reads them. */
 const roundLabel = (round: number) => (round === 1 ? '' : `, round ${round}`);
-const sampleSize = Number(args.images);
-const engines = args.engines.split(',') as EngineName[];
+const sampleSize = wholeNumberArg(import.meta.filename, 'images', args.images);
+const engines = namesArg(import.meta.filename, 'engines', args.engines, engineNames);
 const cores = availableParallelism();
 const datasets = {
   'fruits-360-large': join(imagesDir, 'fruits-360-large'),
@@ -131,13 +123,13 @@ for (const [dataset, root] of parts.has('stages') ? Object.entries(datasets) : [
   }
 }
 
-console.log(`\ninference alone on every core: ${cores} worker threads, one engine each (as the local runner), batch ${defaultBatch}`);
-if (parts.has('all-cores')) for (const engine of engines) await measureAllCores(engine);
+if (parts.has('all-cores')) {
+  console.log(`\ninference alone on every core: ${cores} worker threads, one engine each (as the local runner), batch ${defaultBatch}`);
+  for (const engine of engines) await measureAllCores(engine);
+}
 
-// The CLI's own rule: a relative folder is the shell's, not the runner's.
-const pipelineInput = resolve(args['pipeline-input']);
-console.log(`\nthe whole local pipeline (featurize run: map, reduce, validate, publish, report) over ${pipelineInput}`);
 if (parts.has('pipeline')) {
+  console.log(`\nthe whole local pipeline (featurize run: map, reduce, validate, publish, report) over ${pipelineInput}`);
   // This machine's speed drifts by 10-20 % within minutes while /proc/stat shows it quiet: the limit's stages are
   // measured again right before the pipeline and right after it, and a share of the limit whose two measurements
   // disagree is not a result.
@@ -173,7 +165,7 @@ if (args.json) await writeFile(args.json, `${JSON.stringify(rows, null, 2)}\n`);
 async function measure(stage: string, dataset: string, setting: string, options: Partial<ScenarioOptions>): Promise<void> {
   const full: ScenarioOptions = { engine: 'onnx', batchSize: defaultBatch, concurrency: 8, keys: [], root: '', kind: 'decode', ...options };
   const before = cpuTimes();
-  const { stdout } = await run(process.execPath, [scenarioScript, JSON.stringify(full)], {
+  const stdout = await runScenario([scenarioScript, JSON.stringify(full)], {
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
     maxBuffer: 1 << 24,
   });
@@ -198,7 +190,7 @@ async function measureLimit(engine: EngineName, suffix: string): Promise<void> {
 async function measureAllCores(engine: EngineName, suffix = ''): Promise<void> {
   const measurement: Measurement = { engine, workers: cores, batch: defaultBatch, images: sampleSize, env: {} };
   const before = cpuTimes();
-  const { stdout } = await run(process.execPath, [inferenceScript, JSON.stringify(measurement)], {
+  const stdout = await runScenario([inferenceScript, JSON.stringify(measurement)], {
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' },
   });
   const after = cpuTimes();

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { defaultModelDir, type EngineName, sharedDir } from '../functions/shared/config.ts';
 import { featureEngine } from '../functions/shared/model/engine-factory.ts';
+import { jsonArg } from './bench-args.ts';
 
 export interface Measurement {
   engine: EngineName;
@@ -35,7 +36,7 @@ export interface MeasurementResult {
 type WorkerMessage = { ready: true } | { done: true };
 
 if (isMainThread) {
-  const measurement = JSON.parse(process.argv[2] ?? '') as Measurement;
+  const measurement = jsonArg<Measurement>(import.meta.filename, `'{"engine":"onnx","workers":2,"batch":8,"images":96,"env":{}}'`);
   process.stdout.write(`${JSON.stringify(await measure(measurement))}\n`);
 } else {
   await runWorker(workerData as { measurement: Measurement; count: number });

@@ -11,7 +11,7 @@ import { coldStartSeconds } from '../infra/extract-sizing.ts';
 import { settingSources } from '../infra/settings.ts';
 import { type StepName, stepNamed } from '../statemachine/steps.ts';
 import { defaultAccountConcurrency, type ModelPrediction, predictRun, type TailStepSizing } from './aws-model.ts';
-import { benchArgs } from './bench-args.ts';
+import { badArgument, benchArgs, numberArg, wholeNumberArg } from './bench-args.ts';
 import type { TailBench } from './tail.ts';
 
 const { engine: defaultEngine, inferenceBatchSize } = extractionSettings({});
@@ -27,18 +27,28 @@ const args = benchArgs(import.meta.filename, {
   json: { type: 'string' },
 });
 
+const script = import.meta.filename;
+// Checked before any file is read: each a line of its own naming the argument.
+const images =
+  args.images === undefined
+    ? badArgument(script, '--images N is required, e.g. --images 1e6')
+    : numberArg(script, 'images', args.images, 0);
+const cpuMsPerImage =
+  args['cpu-ms-per-image'] === undefined ? undefined : numberArg(script, 'cpu-ms-per-image', args['cpu-ms-per-image'], 0);
+const maxItemsPerBatch = wholeNumberArg(script, 'batch', args.batch);
+const maxConcurrency = wholeNumberArg(script, 'concurrency', args.concurrency);
+const accountConcurrency = wholeNumberArg(script, 'account-concurrency', args['account-concurrency']);
+if (!args.tail) badArgument(script, '--tail names the JSON that `npm run bench:tail -- --json FILE` wrote');
+
 try {
-  const images = positive('--images', args.images);
-  if (!args.tail) throw new Error('--tail names the JSON that `npm run bench:tail -- --json FILE` wrote');
   const tail = JSON.parse(await readFile(args.tail, 'utf8')) as TailBench;
   const prediction = predictRun({
     images,
-    cpuMsPerImage:
-      args['cpu-ms-per-image'] !== undefined ? positive('--cpu-ms-per-image', args['cpu-ms-per-image']) : await benchCpuMsPerImage(),
-    maxItemsPerBatch: positive('--batch', args.batch),
+    cpuMsPerImage: cpuMsPerImage ?? (await benchCpuMsPerImage()),
+    maxItemsPerBatch,
     extractMemoryMb: settingSources.extractMemoryMb.default,
-    maxConcurrency: positive('--concurrency', args.concurrency),
-    accountConcurrency: positive('--account-concurrency', args['account-concurrency']),
+    maxConcurrency,
+    accountConcurrency,
     coldStartSeconds,
     tail,
     tailSizing: Object.fromEntries(tail.steps.map((step) => [step.name, sizingOf(step.name)])),
@@ -46,14 +56,8 @@ try {
   print(prediction);
   if (args.json) await writeFile(args.json, `${JSON.stringify(prediction, null, 2)}\n`);
 } catch (error) {
-  console.error(`model:aws: ${(error as Error).message}`);
-  process.exit(2);
-}
-
-function positive(flag: string, value: string | undefined): number {
-  const number = Number(value);
-  if (value === undefined || !Number.isFinite(number) || number <= 0) throw new Error(`${flag} must be a positive number, e.g. 1e6`);
-  return number;
+  // The files --tail and --bench name: missing, unreadable, or not what those benches wrote.
+  badArgument(script, (error as Error).message);
 }
 
 /** The extract path's CPU ms per image, from a `npm run bench -- --json` file. */

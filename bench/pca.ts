@@ -14,7 +14,7 @@ import { ScatterAccumulator } from '../functions/shared/pca/scatter-accumulator.
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
 import { runPcaSteps } from '../test/support/pca-steps.ts';
-import { benchArgs } from './bench-args.ts';
+import { benchArgs, numberArg, wholeNumberArg } from './bench-args.ts';
 
 const args = benchArgs(import.meta.filename, {
   rows: { type: 'string', default: '10000' },
@@ -22,7 +22,10 @@ const args = benchArgs(import.meta.filename, {
   share: { type: 'string', default: '0.95' },
   batch: { type: 'string', default: '250' },
 });
-const rows = Number(args.rows);
+const rows = wholeNumberArg(import.meta.filename, 'rows', args.rows);
+const parts = wholeNumberArg(import.meta.filename, 'parts', args.parts);
+const batch = wholeNumberArg(import.meta.filename, 'batch', args.batch);
+const varianceShare = numberArg(import.meta.filename, 'share', args.share, 0, 1);
 const width = 1280;
 const latent = 64;
 
@@ -46,14 +49,14 @@ function cpuSeconds(usage: NodeJS.CpuUsage): number {
 const dir = await mkdtemp(`${tmpdir()}/bench-pca-`);
 try {
   const output = new FsStorage(dir);
-  const rowsPerPart = Math.ceil(rows / Number(args.parts));
+  const rowsPerPart = Math.ceil(rows / parts);
   // CPU time as well as wall time: on a shared machine the wall clock also counts other processes' turns.
   const momentsCpu = process.cpuUsage();
   const momentsStarted = performance.now();
   for (let start = 0; start < rows; start += rowsPerPart) {
     const moments = new ScatterAccumulator(width);
     const part = vectors.slice(start, start + rowsPerPart);
-    for (let b = 0; b < part.length; b += Number(args.batch)) moments.add(part.slice(b, b + Number(args.batch)).map((row) => row.features));
+    for (let b = 0; b < part.length; b += batch) moments.add(part.slice(b, b + batch).map((row) => row.features));
   }
   const momentsSeconds = (performance.now() - momentsStarted) / 1000;
   const momentsCpuSeconds = cpuSeconds(process.cpuUsage(momentsCpu));
@@ -61,7 +64,7 @@ try {
   vectors.length = 0;
   const rssBefore = process.memoryUsage().rss;
   const cpuBefore = process.cpuUsage();
-  const fit = await runPcaSteps({ runId: 'bench', output: { bucket: dir }, pca: { varianceShare: Number(args.share) } });
+  const fit = await runPcaSteps({ runId: 'bench', output: { bucket: dir }, pca: { varianceShare } });
   const cpu = cpuSeconds(process.cpuUsage(cpuBefore));
   const perPart = (momentsSeconds * rowsPerPart) / rows;
   console.log(

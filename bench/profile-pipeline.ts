@@ -13,17 +13,16 @@
  *
  * Shares are comparable on a busy machine; absolute figures only from a quiet one (the load is printed).
  */
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { basename, join, resolve } from 'node:path';
 import { BroadcastChannel } from 'node:worker_threads';
 import { defaultImagesDir } from '../functions/shared/config.ts';
 import { newRunId } from '../functions/shared/run-layout.ts';
 import { runPipeline } from '../statemachine/local/run-pipeline.ts';
-import { benchArgs } from './bench-args.ts';
+import { benchArgs, folderArg, wholeNumberArg } from './bench-args.ts';
+import { runScript } from './child-script.ts';
 import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import type { HandlerReport } from './profiled-handler.ts';
 
@@ -40,7 +39,9 @@ const args = benchArgs(import.meta.filename, {
   measure: { type: 'boolean', default: false },
 });
 // The CLI's own rule: a relative folder is the shell's, not the runner's.
-const input = resolve(args.input);
+const input = folderArg(import.meta.filename, 'input', resolve(args.input));
+const batchSize = wholeNumberArg(import.meta.filename, 'batch-size', args['batch-size']);
+const workers = wholeNumberArg(import.meta.filename, 'workers', args.workers);
 
 /** The profiled handlers' reports reach the main thread on this channel. */
 const profileChannelName = 'featurize-profile-pipeline';
@@ -74,8 +75,7 @@ async function profile(): Promise<void> {
   const profileDir = args.profiles ?? (await mkdtemp(join(tmpdir(), 'profile-pipeline-')));
   try {
     const script = new URL(import.meta.url).pathname;
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
+    const stdout = await runScript(
       [
         '--cpu-prof',
         `--cpu-prof-dir=${profileDir}`,
@@ -85,12 +85,15 @@ async function profile(): Promise<void> {
         '--input',
         input,
         '--batch-size',
-        args['batch-size'],
+        String(batchSize),
         '--workers',
-        args.workers,
+        String(workers),
       ],
       { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL || 'WARN' } },
-    );
+    ).catch((error: Error) => {
+      console.error(`${basename(import.meta.filename)}: the profiled run failed: ${error.message}`);
+      process.exit(1);
+    });
     const measured = JSON.parse(stdout.trim().split('\n').at(-1)!) as Measurement;
     const profiles = await readProfiles(profileDir, measured.pid);
     const breakdown = stageBreakdown(measured, profiles);
@@ -134,10 +137,10 @@ async function measure(): Promise<Measurement> {
       runId: newRunId(),
       input: { bucket: input, prefix: '' },
       output: { bucket: out, prefix: '' },
-      maxItemsPerBatch: Number(args['batch-size']),
+      maxItemsPerBatch: batchSize,
       maxConcurrency: 0,
       toleratedFailurePercentage: 5,
-      workers: Number(args.workers),
+      workers,
       env: process.env,
       handlers: {
         Extract: new URL(`./profiled-handler.ts?folder=extract&channel=${profileChannelName}`, import.meta.url),

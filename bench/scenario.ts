@@ -11,6 +11,7 @@ import { type EngineName, extractionSettings, reduceSettings } from '../function
 import { type PreprocessOptions, preprocessImage } from '../functions/shared/images/preprocess-image.ts';
 import { featureEngine } from '../functions/shared/model/engine-factory.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
+import { jsonArg } from './bench-args.ts';
 
 export interface ScenarioOptions {
   /**
@@ -48,7 +49,10 @@ export interface ScenarioResult {
   mapImagesPerSecond?: number;
 }
 
-const options = JSON.parse(process.argv[2] ?? '{}') as ScenarioOptions;
+const options = jsonArg<ScenarioOptions>(
+  import.meta.filename,
+  `'{"kind":"decode","root":"<folder>","keys":["<label>/<image>"],"concurrency":2}'`,
+);
 const settings = extractionSettings();
 const preprocess: PreprocessOptions = { size: 224, resize: settings.resize, maxPixels: settings.maxPixels };
 

@@ -38,7 +38,7 @@ import { exactNeighbours, type Neighbour, normalizeRows } from '../functions/sha
 import { defaultSearchEffort, openIndex } from '../functions/shared/vectors/vector-index.ts';
 import type { UpdateIndexResult } from '../statemachine/contracts.ts';
 import { type FeatureRow, writeFeatureParts } from '../test/support/feature-parts.ts';
-import { benchArgs } from './bench-args.ts';
+import { benchArgs, folderArg, wholeNumberArg, wholeNumbersArg } from './bench-args.ts';
 import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import { runStepProcess } from './step-process.ts';
 
@@ -52,10 +52,14 @@ const args = benchArgs(import.meta.filename, {
   dir: { type: 'string', default: tmpdir() },
   json: { type: 'string' },
 });
-const n = Number(args.n);
-const queryCount = Number(args.queries);
-const partRows = Number(args['part-rows']);
-const updateRows = Number(args['update-rows'] ?? partRows);
+const script = import.meta.filename;
+const n = wholeNumberArg(script, 'n', args.n);
+const queryCount = wholeNumberArg(script, 'queries', args.queries);
+const partRows = wholeNumberArg(script, 'part-rows', args['part-rows']);
+const updateRows = args['update-rows'] === undefined ? partRows : wholeNumberArg(script, 'update-rows', args['update-rows'], 0);
+const efs = wholeNumbersArg(script, 'ef', args.ef);
+const refineFactor = wholeNumberArg(script, 'refine', args.refine);
+const workDir = folderArg(script, 'dir', args.dir);
 const width = 1280;
 const latent = 64;
 const clusters = 50;
@@ -81,7 +85,7 @@ const queryData = new Float32Array(queryCount * width);
 for (let q = 0; q < queryCount; q++) queryData.set(syntheticVector().features, q * width);
 const queries = normalizeRows(queryData, width);
 
-const dir = await mkdtemp(join(args.dir, 'bench-search-'));
+const dir = await mkdtemp(join(workDir, 'bench-search-'));
 try {
   const storage = new FsStorage(dir);
   // Exact top-k per query, merged over the parts as they are written.
@@ -156,14 +160,14 @@ try {
     };
   };
   const efforts: QueryFigures[] = [];
-  for (const ef of args.ef.split(',').map(Number)) efforts.push(await measureQueries({ ef, refineFactor: Number(args.refine) }));
+  for (const ef of efs) efforts.push(await measureQueries({ ef, refineFactor }));
 
   // An incremental run's part: the index function's work on every later run.
   let incremental: IncrementalUpdate | undefined;
   if (updateRows > 0) {
     await writePart(n, n + updateRows);
     const step = await updateStep();
-    const queried = await measureQueries({ ef: efforts[0]!.ef ?? defaultSearchEffort.ef, refineFactor: Number(args.refine) });
+    const queried = await measureQueries({ ef: efforts[0]!.ef ?? defaultSearchEffort.ef, refineFactor });
     incremental = {
       rows: updateRows,
       action: step.update.action,

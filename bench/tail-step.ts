@@ -17,6 +17,7 @@ import type {
   UpdateIndexEvent,
   ValidateEvent,
 } from '../statemachine/contracts.ts';
+import { jsonArg } from './bench-args.ts';
 
 /** The step's name in statemachine/steps.ts, uncapitalized (model:aws sizes each step from it). */
 export type TailStepName = 'planReduce' | 'reducePart' | 'auditPart' | 'finishReduce' | 'validate' | 'publish' | 'updateIndex';
@@ -41,7 +42,7 @@ export interface TailStepReport {
   peakMiB: number;
 }
 
-const request = JSON.parse(process.argv[2] ?? '{}') as TailStepRequest;
+const request = jsonArg<TailStepRequest>(import.meta.filename, `'{"step":"validate","event":{...}}'`);
 // Imported here, only the step's own module: what a step does not load must not count in its peak memory.
 const work = await stepFunction(request);
 const started = performance.now();

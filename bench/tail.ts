@@ -15,7 +15,7 @@ import pMap from 'p-map';
 import { reducePlanKey } from '../functions/shared/run-layout.ts';
 import { openStorage } from '../functions/shared/storage/open-storage.ts';
 import type { PlanReduceResult, ReduceGroup, ReduceResult, ValidationResult } from '../statemachine/contracts.ts';
-import { benchArgs } from './bench-args.ts';
+import { badArgument, benchArgs, wholeNumberArg } from './bench-args.ts';
 import { runStepProcess } from './step-process.ts';
 import { writeSyntheticRun } from './synthetic-run.ts';
 import type { TailStepName, TailStepRequest } from './tail-step.ts';
@@ -34,11 +34,10 @@ export interface TailBench {
 }
 
 const args = benchArgs(import.meta.filename, { rows: { type: 'string' }, json: { type: 'string' } });
-const rows = Number(args.rows);
-if (!Number.isInteger(rows) || rows <= 0) {
-  console.error('bench:tail: --rows must be a positive whole number of rows, e.g. --rows 20000');
-  process.exit(2);
-}
+const rows =
+  args.rows === undefined
+    ? badArgument(import.meta.filename, '--rows N is required, e.g. --rows 20000')
+    : wholeNumberArg(import.meta.filename, 'rows', args.rows);
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-tail-'));
 try {

@@ -37,17 +37,4 @@ describe('bench:tail', () => {
       expect(step.seconds).toBeGreaterThanOrEqual(step.maxChildSeconds);
     }
   }, 120_000);
-
-  it('refuses a row count that is not a positive whole number, in one line', async () => {
-    const error = await run(process.execPath, [script, '--rows', 'many']).catch((e: { code: number; stderr: string }) => e);
-    expect(error).toMatchObject({ code: 2, stderr: 'bench:tail: --rows must be a positive whole number of rows, e.g. --rows 20000\n' });
-  });
-
-  it('says in its one line how to pass an option a value that begins with a dash', async () => {
-    const error = await run(process.execPath, [script, '--rows', '-5']).catch((e: { code: number; stderr: string }) => e);
-    expect(error).toMatchObject({ code: 2 });
-    const { stderr } = error as { stderr: string };
-    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(stderr).toContain("use '--rows=-XYZ'");
-  });
 });
