@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type EngineName, graphOptimizationLevels } from '../functions/shared/config.ts';
-import { benchArgs } from './bench-args.ts';
+import { benchArgs, wholeNumberArg } from './bench-args.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 
 interface Candidate {
@@ -32,8 +32,8 @@ interface Outcome extends Candidate {
 }
 
 const values = benchArgs(import.meta.filename, { images: { type: 'string', default: '256' }, rounds: { type: 'string', default: '5' } });
-const images = Number(values.images);
-const rounds = Number(values.rounds);
+const images = wholeNumberArg(import.meta.filename, 'images', values.images);
+const rounds = wholeNumberArg(import.meta.filename, 'rounds', values.rounds);
 const measureScript = fileURLToPath(new URL('./measure-inference.ts', import.meta.url));
 
 const onnx = (workers: number, threads: number, batch: number, env: Record<string, string> = {}): Measurement => ({

@@ -36,6 +36,7 @@ describe('the bench scripts refuse a bad argument in one line', () => {
     ['search.ts', ['--update-rows', '-1'], "Option '--update-rows' argument is ambiguous."],
     ['tail.ts', ['--rows', 'many'], '--rows must be a whole number of 1 or more, not "many"'],
     ['tail.ts', [], '--rows N is required, e.g. --rows 20000'],
+    ['tune-onnx.ts', ['--rounds', '1.5'], '--rounds must be a whole number of 1 or more, not "1.5"'],
     ['measure-inference.ts', ['--nope'], 'expects one JSON argument'],
     ['model-aws.ts', [], '--images N is required, e.g. --images 1e6'],
     ['model-aws.ts', ['--images', '1e6', '--batch', '2.5'], '--batch must be a whole number of 1 or more, not "2.5"'],
