@@ -17,7 +17,12 @@ import { onnxOpset } from './tfjs-graph-to-onnx.ts';
 
 // The one line below is the report; engine logs only when asked for (POWERTOOLS_LOG_LEVEL).
 if (!process.env.POWERTOOLS_LOG_LEVEL) logger.setLogLevel('WARN');
-const int8 = process.argv[2] === 'int8';
+const variant = process.argv.slice(2).join(' ');
+if (variant !== '' && variant !== 'int8') {
+  process.stderr.write(`usage: node tools/onnx-export/build-onnx.ts [int8] (got ${JSON.stringify(variant)})\n`);
+  process.exit(2);
+}
+const int8 = variant === 'int8';
 try {
   const started = performance.now();
   const modelDir = defaultModelDir();
