@@ -90,10 +90,7 @@ async function profile(): Promise<void> {
         String(workers),
       ],
       { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL || 'WARN' } },
-    ).catch((error: Error) => {
-      console.error(`${basename(import.meta.filename)}: the profiled run failed: ${error.message}`);
-      process.exit(1);
-    });
+    );
     const measured = JSON.parse(stdout.trim().split('\n').at(-1)!) as Measurement;
     const profiles = await readProfiles(profileDir, measured.pid);
     const breakdown = stageBreakdown(measured, profiles);
@@ -517,5 +514,9 @@ function round(value: number, digits: number): number {
 if (args.measure) {
   process.stdout.write(`${JSON.stringify(await measure())}\n`);
 } else {
-  await profile();
+  // A failed profiled run is its own error line (the temporary profiles removed first), never a stack trace.
+  await profile().catch((error: Error) => {
+    console.error(`${basename(import.meta.filename)}: the profiled run failed: ${error.message}`);
+    process.exitCode = 1;
+  });
 }
