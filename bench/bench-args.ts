@@ -1,7 +1,8 @@
 /**
  * The bench scripts' arguments: node's parseArgs, and the checks of their values, each refusal one line naming the
  * script and the argument, with exit code 2, before anything is measured: never a stack trace, nor a minute of
- * measurements ended by an error the argument caused, nor a run that measures nothing.
+ * measurements ended by an error the argument caused, nor a run that measures nothing. And the one line, exit code
+ * 1, that ends a script when what it ran failed.
  */
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -25,6 +26,12 @@ export function badArgument(script: string, message: string): never {
   process.exit(2);
 }
 
+/** Ends the script on a failure of what it ran (a scenario, a measurement, a run): `<script>: <message>`, exit code 1. */
+export function scriptFailed(script: string, message: string): never {
+  console.error(`${basename(script)}: ${message}`);
+  process.exit(1);
+}
+
 /** `--flag`'s value as a whole number of at least `min`. */
 export function wholeNumberArg(script: string, flag: string, value: string, min = 1): number {
   const number = wholeNumber(value, min);
@@ -40,7 +47,7 @@ export function wholeNumbersArg(script: string, flag: string, value: string, min
 
 /** `--flag`'s value as a number above `above` and at most `max`. */
 export function numberArg(script: string, flag: string, value: string, above: number, max = Number.POSITIVE_INFINITY): number {
-  const number = value.trim() === '' ? Number.NaN : Number(value);
+  const number = parseNumber(value);
   if (number > above && number <= max) return number;
   const range = Number.isFinite(max) ? `above ${above} and at most ${max}` : `above ${above}`;
   return badArgument(script, `--${flag} must be a number ${range}, not ${JSON.stringify(value)}`);
@@ -76,6 +83,11 @@ export function jsonArg<T>(script: string, usage: string): T {
 }
 
 function wholeNumber(value: string, min: number): number | undefined {
-  const number = value.trim() === '' ? Number.NaN : Number(value);
+  const number = parseNumber(value);
   return Number.isInteger(number) && number >= min ? number : undefined;
+}
+
+/** A number as written, NaN for anything else; `Number('')` would be 0. */
+function parseNumber(value: string): number {
+  return value.trim() === '' ? Number.NaN : Number(value);
 }

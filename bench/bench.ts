@@ -15,7 +15,7 @@ import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { estimateCost, formatCostEstimate } from '../infra/cost-estimate.ts';
 import { coldStartSeconds } from '../infra/extract-sizing.ts';
 import { settingSources } from '../infra/settings.ts';
-import { benchArgs, folderArg, namesArg, wholeNumberArg } from './bench-args.ts';
+import { benchArgs, folderArg, namesArg, scriptFailed, wholeNumberArg } from './bench-args.ts';
 import { runScript } from './child-script.ts';
 import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
@@ -23,12 +23,7 @@ import type { ScenarioOptions, ScenarioResult } from './scenario.ts';
 
 /** A scenario's process: its failure ends the bench with the scenario's own error line. */
 function runScenario(...args: Parameters<typeof runScript>): Promise<string> {
-  return runScript(...args).catch((error: Error) => fail(`a scenario failed: ${error.message}`));
-}
-
-function fail(message: string): never {
-  console.error(`bench: ${message}`);
-  process.exit(1);
+  return runScript(...args).catch((error: Error) => scriptFailed(import.meta.filename, `a scenario failed: ${error.message}`));
 }
 
 /**
@@ -98,7 +93,8 @@ console.log(`featurize bench: ${cpus()[0]?.model ?? 'cpu'} x${cores}, node ${pro
 let limitKeys: string[] = [];
 for (const [dataset, root] of parts.has('stages') ? Object.entries(datasets) : []) {
   const keys = evenlySpaced(await listImages(root), sampleSize);
-  if (keys.length === 0) fail(`no images in ${root}: set FEATURIZE_IMAGES_DIR to the folder holding ${dataset}/`);
+  if (keys.length === 0)
+    scriptFailed(import.meta.filename, `no images in ${root}: set FEATURIZE_IMAGES_DIR to the folder holding ${dataset}/`);
   if (dataset === 'fruits-360-large') limitKeys = keys;
   console.log(`\n${dataset}: ${keys.length} images, one process each`);
   await measure('decode+resize', dataset, 'concurrency 1', { kind: 'decode', root, keys, concurrency: 1 });

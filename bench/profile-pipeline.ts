@@ -16,12 +16,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BroadcastChannel } from 'node:worker_threads';
 import { defaultImagesDir } from '../functions/shared/config.ts';
 import { newRunId } from '../functions/shared/run-layout.ts';
 import { runPipeline } from '../statemachine/local/run-pipeline.ts';
-import { benchArgs, folderArg, wholeNumberArg } from './bench-args.ts';
+import { benchArgs, folderArg, scriptFailed, wholeNumberArg } from './bench-args.ts';
 import { runScript } from './child-script.ts';
 import { cpuTimes, describeLoad, type LoadDuring, loadDuring } from './machine-load.ts';
 import type { HandlerReport } from './profiled-handler.ts';
@@ -515,8 +515,5 @@ if (args.measure) {
   process.stdout.write(`${JSON.stringify(await measure())}\n`);
 } else {
   // A failed profiled run is its own error line (the temporary profiles removed first), never a stack trace.
-  await profile().catch((error: Error) => {
-    console.error(`${basename(import.meta.filename)}: the profiled run failed: ${error.message}`);
-    process.exitCode = 1;
-  });
+  await profile().catch((error: Error) => scriptFailed(import.meta.filename, `the profiled run failed: ${error.message}`));
 }

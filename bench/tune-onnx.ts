@@ -12,11 +12,10 @@
  * Within a stage, every configuration runs once per round and rounds repeat, so that a disturbance on a shared
  * machine hits them alike; each run is a process of its own (bench/measure-inference.ts) for its peak memory.
  */
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { type EngineName, graphOptimizationLevels } from '../functions/shared/config.ts';
-import { benchArgs, wholeNumberArg } from './bench-args.ts';
+import { benchArgs, scriptFailed, wholeNumberArg } from './bench-args.ts';
+import { runScript } from './child-script.ts';
 import type { Measurement, MeasurementResult } from './measure-inference.ts';
 
 interface Candidate {
@@ -142,9 +141,10 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/** One measurement in a process of its own; its failure ends the tuning with the measurement's own error line. */
 async function run(measurement: Measurement): Promise<MeasurementResult> {
-  const { stdout } = await promisify(execFile)(process.execPath, [measureScript, JSON.stringify(measurement)], {
+  const stdout = await runScript([measureScript, JSON.stringify(measurement)], {
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN' },
-  });
+  }).catch((error: Error) => scriptFailed(import.meta.filename, `a measurement failed: ${error.message}`));
   return JSON.parse(stdout) as MeasurementResult;
 }
