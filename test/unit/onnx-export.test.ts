@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readGraphModelArtifacts } from '../../functions/shared/model/graph-model-files.ts';
@@ -91,13 +89,5 @@ describe('ONNX export of the TF.js graph model', () => {
     topology.node.find((node) => node.name === 'op0_conv_2d/act')!.op = 'Elu';
     const descriptor = await loadModelDescriptor(modelDir);
     expect(() => tfjsGraphToOnnx(artifacts, descriptor)).toThrow(/op Elu \(node op0_conv_2d\/act\) has no ONNX mapping/);
-  });
-});
-
-describe('npm run build:onnx', () => {
-  it('refuses an argument other than int8 in one line, before exporting anything', async () => {
-    const script = new URL('../../tools/onnx-export/build-onnx.ts', import.meta.url).pathname;
-    const failed = await promisify(execFile)(process.execPath, [script, 'int-8']).catch((error: { code: number; stderr: string }) => error);
-    expect(failed).toMatchObject({ code: 2, stderr: 'usage: node tools/onnx-export/build-onnx.ts [int8] (got "int-8")\n' });
   });
 });
