@@ -4,13 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DynamoLeaseStore,
-  FileLeaseStore,
-  type LeaseStore,
-  leaseStoreFor,
-  withLease,
-} from '../../functions/shared/dataset/publish-lease.ts';
+import { DynamoLeaseStore } from '../../functions/shared/dataset/dynamo-lease-store.ts';
+import { FileLeaseStore, type LeaseStore, leaseStoreFor, withLease } from '../../functions/shared/dataset/publish-lease.ts';
 import { openStorage } from '../../functions/shared/storage/open-storage.ts';
 import { type LeaseTable, startLeaseTable } from '../support/lease-table.ts';
 
