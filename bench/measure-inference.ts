@@ -6,7 +6,7 @@
  * local runner's workers would be), feeds them the reference inputs (already 224x224 RGB: inference alone, no
  * decoding) in mini-batches of `batch`, and prints one JSON line: images/s and CPU time per image over the
  * timed run, and peak RSS.
- * Every worker loads its model and runs one untimed batch before the clock starts.
+ * Every worker loads its model and is warmed at the batch size (warm-engine.ts) before the clock starts.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { defaultModelDir, type EngineName, sharedDir } from '../functions/shared/config.ts';
 import { featureEngine } from '../functions/shared/model/engine-factory.ts';
 import { jsonArg } from './bench-args.ts';
+import { warmAtBatchSize } from './warm-engine.ts';
 
 export interface Measurement {
   engine: EngineName;
@@ -77,7 +78,7 @@ async function runWorker({ measurement, count }: { measurement: Measurement; cou
   const inputs = await Promise.all(Array.from({ length: 12 }, (_, i) => readFile(join(reference, `${String(i).padStart(2, '0')}.rgb`))));
   const images = Array.from({ length: count }, (_, i) => inputs[i % inputs.length]!);
   const engine = await featureEngine(measurement.engine, defaultModelDir());
-  await engine.extract(images.slice(0, measurement.batch));
+  await warmAtBatchSize(engine, measurement.batch);
   const go = new Promise((resolve) => port.once('message', resolve));
   port.postMessage({ ready: true } satisfies WorkerMessage);
   await go;

@@ -1,6 +1,8 @@
 /**
  * One benchmark measurement, run in a fresh process by bench/bench.ts so that its peak memory is its own.
  * Usage: node bench/scenario.ts <json options>; prints one JSON line with the figures.
+ * An engine is warmed at the measured batch size before the clock starts (warm-engine.ts): the figures are a long
+ * run's, per image; what a container's first batch costs once is the cold start's.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { type PreprocessOptions, preprocessImage } from '../functions/shared/ima
 import { featureEngine } from '../functions/shared/model/engine-factory.ts';
 import { FsStorage } from '../functions/shared/storage/fs-storage.ts';
 import { jsonArg } from './bench-args.ts';
+import { warmAtBatchSize } from './warm-engine.ts';
 
 export interface ScenarioOptions {
   /**
@@ -83,6 +86,7 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
         const result = await preprocessImage(await readFile(join(o.root, key)), preprocess);
         if (result.ok) pixels.push(result.pixels);
       }
+      await warmAtBatchSize(engine, o.batchSize);
       const measured = await timedValue(async () => {
         for (let i = 0; i < pixels.length; i += o.batchSize) await engine.extract(pixels.slice(i, i + o.batchSize));
       });
@@ -90,6 +94,7 @@ async function run(o: ScenarioOptions): Promise<ScenarioResult> {
     }
     case 'batch': {
       const engine = await featureEngine(o.engine, settings.modelDir);
+      await warmAtBatchSize(engine, o.batchSize);
       const out = await mkdtemp(join(tmpdir(), 'bench-batch-'));
       try {
         const measured = await timedValue(() =>
