@@ -288,8 +288,10 @@ function printSummary(): void {
         validateSeconds: (reduce.steps.validate ?? 0) * perMillion,
         validateMemoryMb: settingSources.validateMemoryMb.default,
       });
+      // The estimate bills CPU time over the function's vCPUs, which holds only while the path keeps them busy.
+      const coresBusy = (batchRow.imagesPerSecond * batchRow.cpuMsPerImage) / 1000;
       console.log(
-        `\ncost per million images on Lambda, ${engine}, extract on ${extractArchitecture} (${batchRow.cpuMsPerImage.toFixed(1)} ms of CPU per image measured here on x86_64; arm64 not measured):`,
+        `\ncost per million images on Lambda, ${engine}, extract on ${extractArchitecture} (${batchRow.cpuMsPerImage.toFixed(1)} ms of CPU per image measured here on x86_64, the path keeping ${coresBusy.toFixed(2)} of ${cores} cores busy; arm64 not measured):`,
       );
       console.log(formatCostEstimate(estimate));
     }

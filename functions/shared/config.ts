@@ -3,7 +3,7 @@
  * checkout (model and sample images); every default can be replaced by an environment variable (or the CLI
  * flag that sets it), so a user outside this repository points the project at their own copies.
  */
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
@@ -184,8 +184,9 @@ export const executionModes = ['sequential', 'parallel'] as const;
  * shared with other work (medians of interleaved runs; the README's "Inference engines" has the tables):
  * - intra-op threads: two engines of 1 thread did 1.88x the images/s of one, 2 x 2 threads (oversubscribed)
  *   1.59x, one engine on both cores 1.56-1.63x. So an engine in a worker thread (the local runner starts one per
- *   core) takes 1 thread, and an engine on a main thread (the Lambda function) takes ONNX Runtime's default,
- *   one thread per physical core.
+ *   core) takes 1 thread, and an engine on a main thread (the Lambda function) one per CPU the process may use.
+ *   Not ONNX Runtime's own default (0), one per physical core as its CPU detection counts them: one on this 2-vCPU
+ *   VM, where the extract path then ran 140-160 images/s instead of 198-230.
  * - spinning off: idle pool threads sleep. Spinning gained 9% on a quiet machine but lost 30% (and took 1.8x the
  *   CPU per image) when other processes wanted the cores, as sharp's decoding does beside inference.
  * - graph optimisation `all` (with `layout`'s NCHWc convolution kernels): 10.5 CPU ms per image, against 20.3-20.8
@@ -194,7 +195,7 @@ export const executionModes = ['sequential', 'parallel'] as const;
  *   CPU per image; MobileNetV2 is one chain, there is nothing to run beside it).
  */
 export interface OnnxRuntimeSettings {
-  /** Threads inside one operator (a convolution); 0 lets ONNX Runtime take one per physical core. */
+  /** Threads inside one operator (a convolution); 0 lets ONNX Runtime choose (one per physical core it detects). */
   intraOpThreads: number;
   /** Threads running independent operators at once; used only in `parallel` execution mode. */
   interOpThreads: number;
@@ -218,7 +219,7 @@ const onnxRuntimeSchema = z.object({
 export function onnxRuntimeSettings(env: NodeJS.ProcessEnv = process.env): OnnxRuntimeSettings {
   const s = parseSettings(onnxRuntimeSchema, env);
   return {
-    intraOpThreads: s.FEATURIZE_ORT_INTRA_OP_THREADS ?? (isMainThread ? 0 : 1),
+    intraOpThreads: s.FEATURIZE_ORT_INTRA_OP_THREADS ?? (isMainThread ? availableParallelism() : 1),
     interOpThreads: s.FEATURIZE_ORT_INTER_OP_THREADS,
     graphOptimization: s.FEATURIZE_ORT_GRAPH_OPTIMIZATION,
     executionMode: s.FEATURIZE_ORT_EXECUTION_MODE,

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,27 @@ describe('ONNX settings', () => {
     const inMainThread = execFileSync(process.execPath, ['-e', `${threadsIn}.then((n) => process.stdout.write(String(n)))`], {
       encoding: 'utf8',
     });
-    expect({ inWorker, inMainThread }).toEqual({ inWorker: 1, inMainThread: '0' });
+    expect({ inWorker, inMainThread }).toEqual({ inWorker: 1, inMainThread: String(availableParallelism()) });
+  });
+
+  // ONNX Runtime's own default (0: one thread per physical core, as its CPU detection counts them) gave one thread on
+  // this 2-vCPU VM, so the extract function's path used one core for inference: so the engine names the number.
+  it('run an engine on a main thread on every core: ONNX Runtime starts a pool thread for each beyond the first', () => {
+    const threadsWith = (env: NodeJS.ProcessEnv) =>
+      Number(
+        execFileSync(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `import { readdirSync } from 'node:fs';
+             const { createOnnxEngine } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'functions', 'shared', 'model', 'onnx-engine.ts'))});
+             const engine = await createOnnxEngine(${JSON.stringify(modelDir)}, { modelPath: ${JSON.stringify(process.env.FEATURIZE_ONNX_MODEL)} });
+             process.stdout.write(String(readdirSync('/proc/self/task').length));`,
+          ],
+          { encoding: 'utf8', env: { ...process.env, ...env } },
+        ),
+      );
+    expect(threadsWith({}) - threadsWith({ FEATURIZE_ORT_INTRA_OP_THREADS: '1' })).toBe(availableParallelism() - 1);
   });
 });
