@@ -52,7 +52,7 @@ const candidate = (measurement: Measurement): Candidate => ({ label: describeOnn
 process.stdout.write(`${images} images per run, ${rounds} rounds, ${new Date().toISOString()}\n`);
 
 // Candidates are listed in order of preference: on a tie (within 5%) the earlier one carries on.
-const layouts = await stage('1. workers x intra-op threads (0: ONNX Runtime picks, one per core)', [
+const layouts = await stage('1. workers x intra-op threads (0: ONNX Runtime picks, one per physical core it detects)', [
   candidate(onnx(1, 1, 16)),
   candidate(onnx(1, 0, 16)),
   candidate(onnx(1, 2, 16)),
