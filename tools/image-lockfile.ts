@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { refuseArguments } from './refuse-arguments.ts';
+import { toolArgument } from './tool-argument.ts';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 const imageDir = join(repoRoot, 'functions', 'extract', 'image');
@@ -72,7 +72,7 @@ function withoutPackages(lock: Lock, unused: readonly string[]): Lock {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  refuseArguments('tools/image-lockfile.ts');
+  toolArgument('tools/image-lockfile.ts');
   copyFileSync(join(repoRoot, 'package-lock.json'), lockPath);
   execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
     cwd: dirname(lockPath),

@@ -12,17 +12,13 @@ import { relative } from 'node:path';
 import { defaultModelDir, onnxInt8ModelPath, onnxModelPath, tfliteModelPath } from '../../functions/shared/config.ts';
 import { loadModelDescriptor } from '../../functions/shared/model/model-descriptor.ts';
 import { logger } from '../../functions/shared/observability.ts';
+import { toolArgument } from '../tool-argument.ts';
 import { exportOnnx, exportOnnxInt8 } from './export-onnx.ts';
 import { onnxOpset } from './tfjs-graph-to-onnx.ts';
 
 // The one line below is the report; engine logs only when asked for (POWERTOOLS_LOG_LEVEL).
 if (!process.env.POWERTOOLS_LOG_LEVEL) logger.setLogLevel('WARN');
-const variant = process.argv.slice(2).join(' ');
-if (variant !== '' && variant !== 'int8') {
-  process.stderr.write(`usage: node tools/onnx-export/build-onnx.ts [int8] (got ${JSON.stringify(variant)})\n`);
-  process.exit(2);
-}
-const int8 = variant === 'int8';
+const int8 = toolArgument('tools/onnx-export/build-onnx.ts', 'int8') === 'int8';
 try {
   const started = performance.now();
   const modelDir = defaultModelDir();

@@ -4,11 +4,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { basename, relative } from 'node:path';
-import { refuseArguments } from '../refuse-arguments.ts';
+import { toolArgument } from '../tool-argument.ts';
 import { compileWat, embeddedModule } from './compile-wat.ts';
 import { wasmModules } from './wasm-modules.ts';
 
-refuseArguments('tools/wasm/build-wasm.ts');
+toolArgument('tools/wasm/build-wasm.ts');
 for (const { wat, embedded, exportName } of wasmModules) {
   await writeFile(embedded, embeddedModule(basename(wat), exportName, await compileWat(wat)));
   console.log(`build:wasm: ${relative(process.cwd(), wat)} → ${relative(process.cwd(), embedded)}`);
