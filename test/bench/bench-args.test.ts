@@ -1,18 +1,10 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const run = promisify(execFile);
-const script = (name: string) => new URL(`../../bench/${name}`, import.meta.url).pathname;
+import { runNodeScript } from '../support/cli.ts';
 
 /** Runs a bench script that must refuse its arguments: its exit code and its stderr's lines. */
 async function refusal(name: string, args: string[]): Promise<{ code: number; lines: string[] }> {
-  const failed = await run(process.execPath, [script(name), ...args], { timeout: 30_000 }).then(
-    () => undefined,
-    (error: { code: number; stderr: string }) => error,
-  );
-  expect(failed, `${name} ${args.join(' ')} succeeded`).toBeDefined();
-  return { code: failed!.code, lines: failed!.stderr.trimEnd().split('\n') };
+  const { code, stderr } = await runNodeScript(new URL(`../../bench/${name}`, import.meta.url).pathname, args);
+  return { code, lines: stderr.trimEnd().split('\n') };
 }
 
 // Each refused before any measurement, in one line naming the argument, with exit code 2: never a stack trace, a

@@ -12,10 +12,15 @@ export interface CliResult {
 
 /** `env` is added to the test's own environment; a variable set to undefined is left out. */
 export function featurize(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runNodeScript(cliFile, args, env);
+}
+
+/** `node <script> <args>` in a child process, as `featurize` runs the CLI: its exit code and what it printed. */
+export function runNodeScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [cliFile, ...args],
+      [script, ...args],
       { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
